@@ -1,0 +1,13 @@
+/* commands.h — the CLI commands; each lives in its own file under src/cli/. */
+#ifndef ST_COMMANDS_H
+#define ST_COMMANDS_H
+#include "base/error.h"
+
+typedef struct Command {
+    const char *name, *summary;
+    int (*run)(int argc, char **argv, Err *e); /* argv excludes the command name */
+} Command;
+
+int cmd_run_module(int argc, char **argv, Err *e);
+
+#endif

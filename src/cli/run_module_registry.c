@@ -1,0 +1,9 @@
+/* run_module_registry.c — every component run-module can execute: one line each. */
+#include "cli/run_module.h"
+
+int flowmatch_run_module(RunModule *rm, Err *e);
+
+const RunModuleComponent RUN_MODULE_COMPONENTS[] = {
+    {"FlowMatchEulerDiscreteScheduler", flowmatch_run_module},
+    {NULL, NULL},
+};

@@ -1,0 +1,33 @@
+/* main.c — command dispatch only. */
+#include <stdio.h>
+#include <string.h>
+#include "base/error.h"
+#include "cli/commands.h"
+
+static const Command COMMANDS[] = {
+    {"run-module", "run one component on golden tensors (numerical test harness)", cmd_run_module},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f) {
+    fputs("usage: simpletuner COMMAND [options]   (simpletuner COMMAND --help for details)\n\n"
+          "Fine-tunes image-edit diffusion transformers (Qwen-Image-Edit, LongCat-Image-Edit) with LoRA,\n"
+          "from SimpleTuner's config.json and multidatabackend.json.\n\ncommands:\n", f);
+    for (const Command *c = COMMANDS; c->name; c++) fprintf(f, "  %-12s %s\n", c->name, c->summary);
+    fputs("\nexit codes: 0 ok, 1 runtime error, 2 usage or configuration error\n", f);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return EXIT_USAGE; }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
+    for (const Command *c = COMMANDS; c->name; c++) {
+        if (strcmp(c->name, argv[1])) continue;
+        Err e = {0};
+        if (c->run(argc - 2, argv + 2, &e) == 0) return 0;
+        fprintf(stderr, "error: %s\n", e.msg[0] ? e.msg : "failed");
+        return e.code ? e.code : EXIT_RUNTIME;
+    }
+    fprintf(stderr, "error: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,364 @@
+#include "tensor/safetensors.h"
+#include "base/files.h"
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ST_MAX_HEADER (100u << 20) /* same limit as the reference implementation */
+
+static int cmp_tensor_name(const void *a, const void *b) {
+    return strcmp(((const StTensor *)a)->name, ((const StTensor *)b)->name);
+}
+
+typedef struct { uint64_t begin, end; const char *name; } Span;
+static int cmp_span(const void *a, const void *b) {
+    const Span *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end < y->end ? -1 : x->end > y->end);
+}
+
+static void st_free_fields(StFile *f) {
+    for (int i = 0; i < f->n; i++) free(f->t[i].name);
+    free(f->t);
+    for (int i = 0; i < f->n_meta; i++) { free(f->meta_key[i]); free(f->meta_val[i]); }
+    free(f->meta_key); free(f->meta_val);
+    if (f->map && f->map != MAP_FAILED) munmap(f->map, f->map_len);
+    free(f->path);
+    memset(f, 0, sizeof *f);
+}
+
+/* Parses one tensor entry; returns -1 with e set on any malformed field. */
+static int parse_entry(StFile *f, const cJSON *it, uint64_t data_len, StTensor *t, Span *sp, Err *e) {
+    const char *path = f->path, *name = it->string;
+    if (!cJSON_IsObject(it)) return err_set(e, "%s: corrupt safetensors header: entry '%s' is not an object", path, name);
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(it, "shape");
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
+    if (!cJSON_IsString(dt)) return err_set(e, "%s: corrupt safetensors header: tensor '%s' has no dtype string", path, name);
+    if (dtype_from_name(dt->valuestring, &t->dtype) != 0)
+        return err_set(e, "%s: tensor '%s' has unsupported dtype '%s' (expected one of F32 F16 BF16 F8_E4M3 F8_E5M2 F64 I64 I32 I16 I8 U8 BOOL)", path, name, dt->valuestring);
+    if (!cJSON_IsArray(shape) || cJSON_GetArraySize(shape) > ST_MAX_DIMS)
+        return err_set(e, "%s: corrupt safetensors header: tensor '%s' shape is not an array of at most %d dims", path, name, ST_MAX_DIMS);
+    t->ndim = cJSON_GetArraySize(shape);
+    uint64_t numel = 1;
+    for (int d = 0; d < t->ndim; d++) {
+        const cJSON *v = cJSON_GetArrayItem(shape, d);
+        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != (double)(int64_t)v->valuedouble || v->valuedouble > 9e15)
+            return err_set(e, "%s: corrupt safetensors header: tensor '%s' has an invalid dimension", path, name);
+        t->shape[d] = (int64_t)v->valuedouble;
+        if (t->shape[d] && numel > UINT64_MAX / (uint64_t)t->shape[d])
+            return err_set(e, "%s: corrupt safetensors header: tensor '%s' is too large", path, name);
+        numel *= (uint64_t)t->shape[d];
+    }
+    if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2)
+        return err_set(e, "%s: corrupt safetensors header: tensor '%s' data_offsets is not [begin, end]", path, name);
+    double b = cJSON_GetArrayItem(off, 0)->valuedouble, en = cJSON_GetArrayItem(off, 1)->valuedouble;
+    if (!cJSON_IsNumber(cJSON_GetArrayItem(off, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(off, 1)) || b < 0 || en < b || b != (double)(uint64_t)b || en != (double)(uint64_t)en)
+        return err_set(e, "%s: corrupt safetensors header: tensor '%s' has invalid data_offsets", path, name);
+    uint64_t begin = (uint64_t)b, end = (uint64_t)en;
+    if (end > data_len)
+        return err_set(e, "%s: tensor '%s' data_offsets [%llu, %llu] run past the end of the file (data block is %llu bytes; file truncated?)",
+                       path, name, (unsigned long long)begin, (unsigned long long)end, (unsigned long long)data_len);
+    if (numel > UINT64_MAX / dtype_size(t->dtype) || end - begin != numel * dtype_size(t->dtype))
+        return err_set(e, "%s: tensor '%s' byte size %llu does not match its shape and dtype %s (expected %llu bytes)",
+                       path, name, (unsigned long long)(end - begin), dt->valuestring, (unsigned long long)(numel * dtype_size(t->dtype)));
+    t->name = xstrdup(name);
+    t->numel = (size_t)numel;
+    t->nbytes = (size_t)(end - begin);
+    sp->begin = begin; sp->end = end; sp->name = t->name;
+    return 0;
+}
+
+int st_open(StFile *f, const char *path, Err *e) {
+    memset(f, 0, sizeof *f);
+    f->path = xstrdup(path);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) { err_set(e, "%s: cannot open safetensors file: %s", path, strerror(errno)); st_free_fields(f); return -1; }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); err_set(e, "%s: not a regular file", path); st_free_fields(f); return -1; }
+    size_t len = (size_t)st.st_size;
+    if (len < 8) { close(fd); err_set(e, "%s: not a safetensors file: %zu bytes, shorter than the 8-byte header length", path, len); st_free_fields(f); return -1; }
+    f->map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (f->map == MAP_FAILED) { f->map = NULL; err_set(e, "%s: mmap failed: %s", path, strerror(errno)); st_free_fields(f); return -1; }
+    f->map_len = len;
+    const unsigned char *p = f->map;
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
+    if (hlen > len - 8 || hlen > ST_MAX_HEADER) {
+        err_set(e, "%s: corrupt safetensors file: header length %llu exceeds the file size %zu (truncated or not a safetensors file)", path, (unsigned long long)hlen, len);
+        st_free_fields(f); return -1;
+    }
+    cJSON *root = cJSON_ParseWithLength((const char *)p + 8, (size_t)hlen);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        err_set(e, "%s: corrupt safetensors header: not a valid JSON object", path);
+        st_free_fields(f); return -1;
+    }
+    uint64_t data_len = len - 8 - hlen;
+    const unsigned char *data = p + 8 + hlen;
+    int cap = cJSON_GetArraySize(root);
+    f->t = xcalloc((size_t)cap + 1, sizeof *f->t);
+    Span *spans = xcalloc((size_t)cap + 1, sizeof *spans);
+    int rc = 0;
+    for (const cJSON *it = root->child; it; it = it->next) {
+        if (strcmp(it->string, "__metadata__") == 0) {
+            if (!cJSON_IsObject(it)) { rc = err_set(e, "%s: corrupt safetensors header: __metadata__ is not an object", path); break; }
+            int m = cJSON_GetArraySize(it);
+            f->meta_key = xcalloc((size_t)m + 1, sizeof(char *));
+            f->meta_val = xcalloc((size_t)m + 1, sizeof(char *));
+            for (const cJSON *kv = it->child; kv; kv = kv->next) {
+                if (!cJSON_IsString(kv)) { rc = err_set(e, "%s: corrupt safetensors header: __metadata__ value '%s' is not a string", path, kv->string); break; }
+                f->meta_key[f->n_meta] = xstrdup(kv->string);
+                f->meta_val[f->n_meta++] = xstrdup(kv->valuestring);
+            }
+            if (rc) break;
+            continue;
+        }
+        StTensor *t = &f->t[f->n];
+        if ((rc = parse_entry(f, it, data_len, t, &spans[f->n], e)) != 0) break;
+        t->data = data + spans[f->n].begin;
+        t->file = f->path;
+        f->n++;
+    }
+    cJSON_Delete(root);
+    if (!rc) {
+        qsort(spans, (size_t)f->n, sizeof *spans, cmp_span);
+        for (int i = 1; i < f->n; i++)
+            if (spans[i].begin < spans[i - 1].end && spans[i].end > spans[i].begin) {
+                rc = err_set(e, "%s: corrupt safetensors header: tensors '%s' and '%s' overlap in the data block", path, spans[i - 1].name, spans[i].name);
+                break;
+            }
+    }
+    free(spans);
+    if (!rc) {
+        qsort(f->t, (size_t)f->n, sizeof *f->t, cmp_tensor_name);
+        for (int i = 1; i < f->n; i++)
+            if (strcmp(f->t[i].name, f->t[i - 1].name) == 0) { rc = err_set(e, "%s: corrupt safetensors header: tensor '%s' appears twice", path, f->t[i].name); break; }
+    }
+    if (rc) { st_free_fields(f); return -1; }
+    return 0;
+}
+
+void st_close(StFile *f) { if (f) st_free_fields(f); }
+
+const StTensor *st_find(const StFile *f, const char *name) {
+    int lo = 0, hi = f->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(f->t[mid].name, name);
+        if (c == 0) return &f->t[mid];
+        if (c < 0) lo = mid + 1; else hi = mid - 1;
+    }
+    return NULL;
+}
+
+const char *st_meta(const StFile *f, const char *key) {
+    for (int i = 0; i < f->n_meta; i++) if (strcmp(f->meta_key[i], key) == 0) return f->meta_val[i];
+    return NULL;
+}
+
+float *st_to_f32(const StTensor *t) {
+    float *out = xmalloc(t->numel * sizeof(float));
+    dtype_to_f32(t->dtype, t->data, out, t->numel);
+    return out;
+}
+
+static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && k < n; i++) k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+}
+
+int st_expect_shape(const StTensor *t, int ndim, const int64_t *shape, Err *e) {
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == shape[i];
+    if (ok) return 0;
+    char a[128], b[128];
+    shape_str(a, sizeof a, t->ndim, t->shape); shape_str(b, sizeof b, ndim, shape);
+    return err_set(e, "%s: tensor '%s' has shape %s, expected %s", t->file ? t->file : "?", t->name, a, b);
+}
+
+/* ---- sets of files ---- */
+
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int stset_add(StSet *s, const char *path, Err *e) {
+    s->files = xrealloc(s->files, (size_t)(s->n + 1) * sizeof *s->files);
+    if (st_open(&s->files[s->n], path, e) != 0) return -1;
+    s->n++;
+    return 0;
+}
+
+static int stset_open_index(StSet *s, const char *index_path, Err *e) {
+    char *txt = file_read_all(index_path, NULL, e);
+    if (!txt) return -1;
+    cJSON *root = cJSON_Parse(txt);
+    free(txt);
+    const cJSON *wm = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
+    if (!cJSON_IsObject(wm)) { cJSON_Delete(root); return err_set(e, "%s: not a safetensors index (expected a JSON object with \"weight_map\")", index_path); }
+    int cap = cJSON_GetArraySize(wm), n = 0;
+    char **names = xcalloc((size_t)cap + 1, sizeof(char *));
+    for (const cJSON *it = wm->child; it; it = it->next) {
+        if (!cJSON_IsString(it)) continue;
+        int dup = 0;
+        for (int i = 0; i < n && !dup; i++) dup = strcmp(names[i], it->valuestring) == 0;
+        if (!dup) names[n++] = it->valuestring;
+    }
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    char *dir = path_dirname(index_path);
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        char *p = path_join(dir, names[i]);
+        rc = stset_add(s, p, e);
+        free(p);
+    }
+    /* every tensor the index names must exist in the shard it names */
+    for (const cJSON *it = wm->child; it && !rc; it = it->next)
+        if (!stset_find(s, it->string))
+            rc = err_set(e, "%s: tensor '%s' is listed in the index but missing from shard '%s'", index_path, it->string, cJSON_IsString(it) ? it->valuestring : "?");
+    free(dir); free(names); cJSON_Delete(root);
+    return rc;
+}
+
+int stset_open(StSet *s, const char *path, Err *e) {
+    memset(s, 0, sizeof *s);
+    int rc;
+    if (dir_exists(path)) {
+        DIR *d = opendir(path);
+        if (!d) return err_set(e, "%s: cannot open directory: %s", path, strerror(errno));
+        char **names = NULL; int n = 0;
+        char *index = NULL;
+        for (struct dirent *de; (de = readdir(d)) != NULL;) {
+            if (ends_with(de->d_name, ".safetensors.index.json") && !index) index = path_join(path, de->d_name);
+            else if (ends_with(de->d_name, ".safetensors")) { names = xrealloc(names, (size_t)(n + 1) * sizeof *names); names[n++] = xstrdup(de->d_name); }
+        }
+        closedir(d);
+        if (index) rc = stset_open_index(s, index, e);
+        else if (n == 0) rc = err_set(e, "%s: no *.safetensors files in this directory", path);
+        else {
+            qsort(names, (size_t)n, sizeof *names, cmp_str);
+            rc = 0;
+            for (int i = 0; i < n && !rc; i++) { char *p = path_join(path, names[i]); rc = stset_add(s, p, e); free(p); }
+        }
+        for (int i = 0; i < n; i++) free(names[i]);
+        free(names); free(index);
+    } else if (ends_with(path, ".json")) {
+        rc = stset_open_index(s, path, e);
+    } else {
+        rc = stset_add(s, path, e);
+    }
+    if (rc) stset_close(s);
+    return rc;
+}
+
+void stset_close(StSet *s) {
+    for (int i = 0; i < s->n; i++) st_close(&s->files[i]);
+    free(s->files);
+    memset(s, 0, sizeof *s);
+}
+
+const StTensor *stset_find(const StSet *s, const char *name) {
+    for (int i = 0; i < s->n; i++) { const StTensor *t = st_find(&s->files[i], name); if (t) return t; }
+    return NULL;
+}
+
+int stset_count(const StSet *s) { int n = 0; for (int i = 0; i < s->n; i++) n += s->files[i].n; return n; }
+
+const StTensor *stset_at(const StSet *s, int i) {
+    for (int f = 0; f < s->n; f++) { if (i < s->files[f].n) return &s->files[f].t[i]; i -= s->files[f].n; }
+    return NULL;
+}
+
+/* ---- writer ---- */
+
+void stw_init(StWriter *w) { memset(w, 0, sizeof *w); }
+
+void stw_free(StWriter *w) {
+    for (int i = 0; i < w->n; i++) { free(w->t[i].name); free((void *)w->t[i].data); }
+    free(w->t);
+    for (int i = 0; i < w->n_meta; i++) { free(w->meta_key[i]); free(w->meta_val[i]); }
+    free(w->meta_key); free(w->meta_val);
+    memset(w, 0, sizeof *w);
+}
+
+const StTensor *stw_find(const StWriter *w, const char *name) {
+    for (int i = 0; i < w->n; i++) if (strcmp(w->t[i].name, name) == 0) return &w->t[i];
+    return NULL;
+}
+
+void stw_add(StWriter *w, const char *name, DType dt, int ndim, const int64_t *shape, const void *data) {
+    StTensor *t = (StTensor *)stw_find(w, name);
+    if (t) { free(t->name); free((void *)t->data); }
+    else {
+        if (w->n == w->cap) { w->cap = w->cap ? 2 * w->cap : 16; w->t = xrealloc(w->t, (size_t)w->cap * sizeof *w->t); }
+        t = &w->t[w->n++];
+    }
+    memset(t, 0, sizeof *t);
+    t->name = xstrdup(name);
+    t->dtype = dt;
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int i = 0; i < ndim; i++) { t->shape[i] = shape[i]; t->numel *= (size_t)shape[i]; }
+    t->nbytes = t->numel * dtype_size(dt);
+    void *copy = xmalloc(t->nbytes);
+    if (t->nbytes) memcpy(copy, data, t->nbytes);
+    t->data = copy;
+}
+
+void stw_add_f32(StWriter *w, const char *name, int ndim, const int64_t *shape, const float *data) {
+    stw_add(w, name, DT_F32, ndim, shape, data);
+}
+
+void stw_set_meta(StWriter *w, const char *key, const char *val) {
+    for (int i = 0; i < w->n_meta; i++)
+        if (strcmp(w->meta_key[i], key) == 0) { free(w->meta_val[i]); w->meta_val[i] = xstrdup(val); return; }
+    w->meta_key = xrealloc(w->meta_key, (size_t)(w->n_meta + 1) * sizeof(char *));
+    w->meta_val = xrealloc(w->meta_val, (size_t)(w->n_meta + 1) * sizeof(char *));
+    w->meta_key[w->n_meta] = xstrdup(key);
+    w->meta_val[w->n_meta++] = xstrdup(val);
+}
+
+int stw_write(const StWriter *w, const char *path, Err *e) {
+    cJSON *root = cJSON_CreateObject();
+    if (w->n_meta) {
+        cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
+        for (int i = 0; i < w->n_meta; i++) cJSON_AddStringToObject(m, w->meta_key[i], w->meta_val[i]);
+    }
+    uint64_t off = 0;
+    for (int i = 0; i < w->n; i++) {
+        const StTensor *t = &w->t[i];
+        cJSON *o = cJSON_AddObjectToObject(root, t->name);
+        cJSON_AddStringToObject(o, "dtype", dtype_name(t->dtype));
+        cJSON *sh = cJSON_AddArrayToObject(o, "shape");
+        for (int d = 0; d < t->ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t->shape[d]));
+        cJSON *of = cJSON_AddArrayToObject(o, "data_offsets");
+        cJSON_AddItemToArray(of, cJSON_CreateNumber((double)off));
+        cJSON_AddItemToArray(of, cJSON_CreateNumber((double)(off + t->nbytes)));
+        off += t->nbytes;
+    }
+    char *hdr = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    size_t hl = strlen(hdr), padded = (hl + 7) & ~(size_t)7;
+    size_t total = 8 + padded + (size_t)off;
+    unsigned char *buf = xmalloc(total);
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    memcpy(buf + 8, hdr, hl);
+    memset(buf + 8 + hl, ' ', padded - hl);
+    free(hdr);
+    unsigned char *p = buf + 8 + padded;
+    for (int i = 0; i < w->n; i++) { if (w->t[i].nbytes) memcpy(p, w->t[i].data, w->t[i].nbytes); p += w->t[i].nbytes; }
+    int rc = file_write_atomic(path, buf, total, e);
+    free(buf);
+    return rc;
+}

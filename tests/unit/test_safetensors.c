@@ -1,0 +1,161 @@
+/* safetensors reader/writer: round trip, sets of shards, and every corruption the reader must name. */
+#include "test_util.h"
+#include "tensor/safetensors.h"
+#include "base/files.h"
+#include <math.h>
+
+static void write_raw(const char *path, const char *header, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    uint64_t hl = strlen(header);
+    unsigned char len[8];
+    for (int i = 0; i < 8; i++) len[i] = (unsigned char)(hl >> (8 * i));
+    fwrite(len, 1, 8, f); fwrite(header, 1, hl, f);
+    if (n) fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+static void test_round_trip(void **state) {
+    (void)state;
+    char *d = tmpdir_make(), *p = path_join(d, "a.safetensors");
+    StWriter w; stw_init(&w);
+    float a[6] = {1, -2, 3.5f, 0, 1e-3f, 7};
+    int64_t sa[2] = {2, 3};
+    stw_add_f32(&w, "layer.weight", 2, sa, a);
+    uint16_t b[3] = {f32_to_bf16(1.5f), f32_to_bf16(-0.25f), f32_to_bf16(3.0f)};
+    int64_t sb = 3;
+    stw_add(&w, "b16", DT_BF16, 1, &sb, b);
+    int64_t iv[2] = {-5, 1LL << 40}; int64_t si = 2;
+    stw_add(&w, "ids", DT_I64, 1, &si, iv);
+    stw_set_meta(&w, "format", "pt");
+    Err e = {0};
+    assert_int_equal(stw_write(&w, p, &e), 0);
+    stw_free(&w);
+    StFile f;
+    assert_int_equal(st_open(&f, p, &e), 0);
+    assert_int_equal(f.n, 3);
+    assert_string_equal(st_meta(&f, "format"), "pt");
+    const StTensor *t = st_find(&f, "layer.weight");
+    assert_non_null(t);
+    assert_int_equal(t->ndim, 2); assert_int_equal(t->shape[1], 3);
+    float *x = st_to_f32(t);
+    for (int i = 0; i < 6; i++) assert_true(x[i] == a[i]);
+    free(x);
+    x = st_to_f32(st_find(&f, "b16"));
+    assert_true(x[0] == 1.5f && x[1] == -0.25f && x[2] == 3.0f);
+    free(x);
+    const StTensor *ti = st_find(&f, "ids");
+    int64_t got; memcpy(&got, (const char *)ti->data + 8, 8);
+    assert_true(got == (1LL << 40));
+    assert_null(st_find(&f, "nope"));
+    int64_t want[2] = {3, 2};
+    assert_int_not_equal(st_expect_shape(t, 2, want, &e), 0);
+    assert_contains(e.msg, "tensor 'layer.weight' has shape [2, 3], expected [3, 2]");
+    st_close(&f);
+    free(p); tmpdir_remove(d);
+}
+
+static void expect_open_error(const char *header, size_t datalen, const char *needle) {
+    char *d = tmpdir_make(), *p = path_join(d, "bad.safetensors");
+    char data[64] = {0};
+    write_raw(p, header, data, datalen);
+    StFile f; Err e = {0};
+    assert_int_not_equal(st_open(&f, p, &e), 0);
+    assert_contains(e.msg, p);
+    assert_contains(e.msg, needle);
+    free(p); tmpdir_remove(d);
+}
+
+static void test_corrupt(void **state) {
+    (void)state;
+    expect_open_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]", 8, "not a valid JSON object");
+    expect_open_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [0, 16]}}", 8, "run past the end of the file");
+    expect_open_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [0, 8]}}", 8, "does not match its shape and dtype F32 (expected 12 bytes)");
+    expect_open_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}, \"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}", 16, "overlap");
+    expect_open_error("{\"a\": {\"dtype\": \"Q4\", \"shape\": [2], \"data_offsets\": [0, 8]}}", 8, "unsupported dtype 'Q4'");
+    expect_open_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [8, 0]}}", 8, "invalid data_offsets");
+    expect_open_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [-2], \"data_offsets\": [0, 8]}}", 8, "invalid dimension");
+}
+
+static void test_truncated(void **state) {
+    (void)state;
+    char *d = tmpdir_make(), *p = path_join(d, "t.safetensors");
+    StWriter w; stw_init(&w);
+    float a[64] = {0}; int64_t s = 64;
+    stw_add_f32(&w, "x", 1, &s, a);
+    Err e = {0};
+    assert_int_equal(stw_write(&w, p, &e), 0);
+    stw_free(&w);
+    assert_int_equal(truncate(p, 100), 0);
+    StFile f;
+    assert_int_not_equal(st_open(&f, p, &e), 0);
+    assert_contains(e.msg, "run past the end of the file");
+    assert_int_equal(truncate(p, 20), 0);
+    assert_int_not_equal(st_open(&f, p, &e), 0);
+    assert_contains(e.msg, "header length");
+    assert_int_equal(truncate(p, 3), 0);
+    assert_int_not_equal(st_open(&f, p, &e), 0);
+    assert_contains(e.msg, "shorter than the 8-byte header length");
+    char *missing = path_join(d, "missing.safetensors");
+    assert_int_not_equal(st_open(&f, missing, &e), 0);
+    assert_contains(e.msg, "cannot open safetensors file");
+    free(missing); free(p); tmpdir_remove(d);
+}
+
+static void test_sharded(void **state) {
+    (void)state;
+    char *d = tmpdir_make();
+    Err e = {0};
+    for (int k = 0; k < 2; k++) {
+        StWriter w; stw_init(&w);
+        float v = (float)k; int64_t s = 1;
+        char name[32]; snprintf(name, sizeof name, "t%d", k);
+        stw_add_f32(&w, name, 1, &s, &v);
+        char fn[64]; snprintf(fn, sizeof fn, "m-%05d-of-00002.safetensors", k + 1);
+        char *p = path_join(d, fn);
+        assert_int_equal(stw_write(&w, p, &e), 0);
+        free(p); stw_free(&w);
+    }
+    char *idx = path_join(d, "m.safetensors.index.json");
+    write_text(idx, "{\"metadata\": {}, \"weight_map\": {\"t0\": \"m-00001-of-00002.safetensors\", \"t1\": \"m-00002-of-00002.safetensors\"}}");
+    StSet s;
+    assert_int_equal(stset_open(&s, d, &e), 0);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(stset_count(&s), 2);
+    float *x = st_to_f32(stset_find(&s, "t1"));
+    assert_true(x[0] == 1.0f);
+    free(x);
+    stset_close(&s);
+    write_text(idx, "{\"weight_map\": {\"t0\": \"m-00001-of-00002.safetensors\", \"t9\": \"m-00002-of-00002.safetensors\"}}");
+    assert_int_not_equal(stset_open(&s, idx, &e), 0);
+    assert_contains(e.msg, "tensor 't9' is listed in the index but missing");
+    free(idx); tmpdir_remove(d);
+}
+
+static void test_dtypes(void **state) {
+    (void)state;
+    float vals[] = {0.0f, 1.0f, -2.5f, 0.15625f, 448.0f, 1e-3f, 65504.0f};
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+        float v = vals[i];
+        assert_true(fabsf(f16_to_f32(f32_to_f16(v)) - v) <= fabsf(v) * 1e-3f + 1e-7f);
+        assert_true(fabsf(bf16_to_f32(f32_to_bf16(v)) - v) <= fabsf(v) * 8e-3f);
+        if (fabsf(v) <= 448.0f) assert_true(fabsf(f8e4m3_to_f32(f32_to_f8e4m3(v)) - v) <= fabsf(v) * 0.0625f + 1e-3f);
+    }
+    assert_true(f8e4m3_to_f32(f32_to_f8e4m3(1000.0f)) == 448.0f); /* saturates */
+    assert_true(f8e4m3_to_f32(0x38) == 1.0f);
+    assert_true(f16_to_f32(0x3c00) == 1.0f);
+    assert_true(f8e5m2_to_f32(0x3c) == 1.0f);
+    /* bf16 rounds to nearest even */
+    assert_true(f32_to_bf16(1.00390625f) == 0x3f80);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_sharded),
+        cmocka_unit_test(test_dtypes),
+    };
+    return cmocka_run_group_tests_name("safetensors", tests, NULL, NULL);
+}
