@@ -2,8 +2,11 @@
 #include "cli/run_module.h"
 
 int flowmatch_run_module(RunModule *rm, Err *e);
+int vae_run_module(RunModule *rm, Err *e);
 
 const RunModuleComponent RUN_MODULE_COMPONENTS[] = {
     {"FlowMatchEulerDiscreteScheduler", flowmatch_run_module},
+    {"AutoencoderKLQwenImage", vae_run_module},
+    {"AutoencoderKL", vae_run_module},
     {NULL, NULL},
 };

@@ -1,0 +1,59 @@
+/* conv2d.c — im2col + sgemm convolution, banded over output rows to bound memory. */
+#include "kernels/conv2d.h"
+#include "base/error.h"
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+int conv2d_out_h(const Conv2dShape *s) { return (s->h + s->pad_top + s->pad_bottom - s->k) / s->stride + 1; }
+int conv2d_out_w(const Conv2dShape *s) { return (s->w + s->pad_left + s->pad_right - s->k) / s->stride + 1; }
+
+/* col[(ci*k + ky)*k + kx][(oy - oy0)*ow + ox] for output rows [oy0, oy1). */
+static void im2col_band(const float *x, const Conv2dShape *s, int ow, int oy0, int oy1, float *col) {
+    const int k = s->k, kk = k * k, ncol = (oy1 - oy0) * ow;
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < s->cin * kk; r++) {
+        int ci = r / kk, ky = (r % kk) / k, kx = r % k;
+        const float *xc = x + (size_t)ci * s->h * s->w;
+        float *dst = col + (size_t)r * ncol;
+        for (int oy = oy0; oy < oy1; oy++) {
+            int iy = oy * s->stride + ky - s->pad_top;
+            float *d = dst + (size_t)(oy - oy0) * ow;
+            if (iy < 0 || iy >= s->h) { memset(d, 0, (size_t)ow * sizeof(float)); continue; }
+            const float *xr = xc + (size_t)iy * s->w;
+            for (int ox = 0; ox < ow; ox++) {
+                int ix = ox * s->stride + kx - s->pad_left;
+                d[ox] = (ix >= 0 && ix < s->w) ? xr[ix] : 0.0f;
+            }
+        }
+    }
+}
+
+void conv2d_forward(const float *x, const float *w, const float *b, const Conv2dShape *s, float *y) {
+    const int oh = conv2d_out_h(s), ow = conv2d_out_w(s), K = s->cin * s->k * s->k;
+    const size_t ohw = (size_t)oh * ow;
+    /* start from the bias so sgemm can accumulate with beta = 1 */
+    #pragma omp parallel for schedule(static)
+    for (int co = 0; co < s->cout; co++) {
+        float bv = b ? b[co] : 0.0f;
+        float *yc = y + (size_t)co * ohw;
+        for (size_t i = 0; i < ohw; i++) yc[i] = bv;
+    }
+    if (s->k == 1 && s->stride == 1 && !s->pad_top && !s->pad_left && !s->pad_bottom && !s->pad_right) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, (int)ohw, s->cin,
+                    1.0f, w, s->cin, x, (int)ohw, 1.0f, y, (int)ohw);
+        return;
+    }
+    size_t per_row = (size_t)K * ow;
+    int band = (int)(CONV2D_COL_FLOATS / (per_row ? per_row : 1));
+    if (band < 1) band = 1;
+    if (band > oh) band = oh;
+    float *col = xmalloc((size_t)band * per_row * sizeof(float));
+    for (int oy0 = 0; oy0 < oh; oy0 += band) {
+        int oy1 = oy0 + band < oh ? oy0 + band : oh, n = (oy1 - oy0) * ow;
+        im2col_band(x, s, ow, oy0, oy1, col);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, n, K,
+                    1.0f, w, K, col, n, 1.0f, y + (size_t)oy0 * ow, (int)ohw);
+    }
+    free(col);
+}

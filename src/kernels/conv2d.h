@@ -1,0 +1,27 @@
+/* conv2d.h — 2-D convolution forward on one image, channel-major (CHW) float buffers.
+ *
+ * Lowered to GEMM: im2col of a band of output rows, then cblas_sgemm (threaded by OpenBLAS'
+ * OpenMP pool). The band height is chosen so the im2col buffer stays below CONV2D_COL_FLOATS,
+ * which bounds the working memory whatever the image size. 1x1 stride-1 unpadded convolutions
+ * skip im2col entirely. */
+#ifndef ST_KERNELS_CONV2D_H
+#define ST_KERNELS_CONV2D_H
+
+/* Largest im2col band in floats (16 Mi floats = 64 MiB). */
+#define CONV2D_COL_FLOATS (16u << 20)
+
+typedef struct Conv2dShape {
+    int cin, h, w;          /* input [cin, h, w] */
+    int cout, k, stride;    /* square kernel k x k */
+    int pad_top, pad_left, pad_bottom, pad_right;   /* zero padding */
+} Conv2dShape;
+
+/* Output height / width of a convolution. */
+int conv2d_out_h(const Conv2dShape *s);
+int conv2d_out_w(const Conv2dShape *s);
+
+/* y[cout, oh, ow] = sum over (ci, ky, kx) of w[co, ci, ky, kx] * xpad[ci, oy*stride+ky, ox*stride+kx]
+ * + b[co] (b may be NULL). w is [cout, cin, k, k] f32. y must not alias x. */
+void conv2d_forward(const float *x, const float *w, const float *b, const Conv2dShape *s, float *y);
+
+#endif
