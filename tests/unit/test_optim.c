@@ -6,6 +6,7 @@
 #include <omp.h>
 #include "train/optim.h"
 #include "train/optim_update.h"
+#include "train/grad_clip.h"
 #include "tensor/dtype.h"
 
 static const float P0[3] = { 1.0f, -2.0f, 0.5f };
@@ -335,6 +336,35 @@ static void test_decouple_lr(void **s) {
     assert_true(fabs(optimi_decay_factor(&c, 0.1) - 0.8) < 1e-15);
 }
 
+/* Gradient clipping: grads (3, 4) and (12) have global norm 13. */
+static void test_grad_clip(void **s) {
+    (void)s;
+    float wa[2] = { 0 }, wb[1] = { 0 }, ga[2], gb[1];
+    TrainParam ps[2] = { { "a", wa, ga, 2 }, { "b", wb, gb, 1 } };
+    GradClipMethod m; Err e;
+    ga[0] = 3; ga[1] = 4; gb[0] = 12;
+    assert_true(fabs(grad_clip(ps, 2, GRAD_CLIP_NORM, 6.5) - 13.0) < 1e-12);
+    double coef = 6.5 / (13.0 + 1e-6);
+    assert_true(fabsf(ga[0] - (float)(3 * coef)) < 1e-6f && fabsf(ga[1] - (float)(4 * coef)) < 1e-6f);
+    assert_true(fabsf(gb[0] - (float)(12 * coef)) < 1e-6f);
+    assert_true(fabs(grad_global_norm(ps, 2) - 6.5) < 1e-5);
+    ga[0] = 3; ga[1] = 4; gb[0] = 12;
+    assert_true(fabs(grad_clip(ps, 2, GRAD_CLIP_NORM, 20.0) - 13.0) < 1e-12);
+    assert_true(ga[0] == 3 && ga[1] == 4 && gb[0] == 12); /* below the limit: untouched */
+    ga[1] = -4;
+    assert_true(fabs(grad_clip(ps, 2, GRAD_CLIP_VALUE, 3.5) - 13.0) < 1e-12);
+    assert_true(ga[0] == 3 && ga[1] == -3.5f && gb[0] == 3.5f);
+    gb[0] = 12;
+    assert_true(fabs(grad_clip(ps, 2, GRAD_CLIP_VALUE, 0.0) - sqrt(9 + 12.25 + 144)) < 1e-6); /* 0: no clipping */
+    assert_true(gb[0] == 12);
+    assert_int_equal(grad_clip_method_parse(NULL, &m, &e), 0);
+    assert_int_equal(m, GRAD_CLIP_VALUE);
+    assert_int_equal(grad_clip_method_parse("norm", &m, &e), 0);
+    assert_int_equal(m, GRAD_CLIP_NORM);
+    assert_int_equal(grad_clip_method_parse("l2", &m, &e), -1);
+    assert_contains(e.msg, "grad_clip_method 'l2' is not supported; supported: value, norm");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_torch_adamw),
@@ -353,6 +383,7 @@ int main(void) {
         cmocka_unit_test(test_state_load_errors),
         cmocka_unit_test(test_config_parsing),
         cmocka_unit_test(test_decouple_lr),
+        cmocka_unit_test(test_grad_clip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
