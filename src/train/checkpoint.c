@@ -173,7 +173,7 @@ int checkpoint_list(const char *output_dir, int64_t **steps, Err *e) {
         free(path);
     }
     free_names(names, n); free(kinds);
-    qsort(*steps, (size_t)kept, sizeof **steps, cmp_step);
+    if (kept > 1) qsort(*steps, (size_t)kept, sizeof **steps, cmp_step);
     return kept;
 }
 

@@ -20,7 +20,7 @@ int ema_init(Ema *m, const EmaConfig *c, const TrainParam *params, int n, Err *e
     m->cfg = *c;
     m->n = n;
     m->params = xcalloc(n ? (size_t)n : 1, sizeof *m->params);
-    memcpy(m->params, params, (size_t)n * sizeof *params);
+    if (n) memcpy(m->params, params, (size_t)n * sizeof *params);
     m->shadow = xcalloc(n ? (size_t)n : 1, sizeof *m->shadow);
     for (int i = 0; i < n; i++) {
         m->shadow[i] = xmalloc((params[i].numel ? params[i].numel : 1) * sizeof(float));

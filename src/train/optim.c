@@ -38,7 +38,7 @@ int optim_init(Optimizer *o, const OptimConfig *c, const TrainParam *params, int
     o->cfg = *c;
     o->n = n;
     o->params = xcalloc(n ? (size_t)n : 1, sizeof *o->params);
-    memcpy(o->params, params, (size_t)n * sizeof *params);
+    if (n) memcpy(o->params, params, (size_t)n * sizeof *params);
     if (uses_m(c)) o->m = alloc_f32_state(params, n);
     if (uses_v(c)) o->v = alloc_f32_state(params, n);
     if (uses_vmax(c)) o->vmax = alloc_f32_state(params, n);

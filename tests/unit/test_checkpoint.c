@@ -78,6 +78,7 @@ static void test_save_contents_and_load(void **st) {
     assert_true(exists(dir, CKPT_LORA_FILE) && exists(dir, CKPT_OPTIMIZER_FILE) && exists(dir, CKPT_EMA_FILE));
     assert_true(exists(dir, "rng.bin") && exists(dir, CKPT_STATE_FILE));
     size_t len;
+    free(want);
     char *json = file_read_all(want = path_join(dir, CKPT_STATE_FILE), &len, &e);
     assert_string_equal(json, "{\"global_step\":1,\"epoch_step\":1,\"epoch\":3,\"exhausted_backends\":[\"edits\",\"refs\"],\"repeats\":{\"edits\":2}}");
     free(json); free(want);
