@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 
 static const Command COMMANDS[] = {
+    {"make-dataset", "write a synthetic image-edit dataset (edit images, instructions, references)", cmd_make_dataset},
     {"run-module", "run one component on golden tensors (numerical test harness)", cmd_run_module},
     {NULL, NULL, NULL},
 };

@@ -9,5 +9,6 @@ typedef struct Command {
 } Command;
 
 int cmd_run_module(int argc, char **argv, Err *e);
+int cmd_make_dataset(int argc, char **argv, Err *e);
 
 #endif
