@@ -30,6 +30,11 @@ static void im2col_band(const float *x, const Conv2dShape *s, int ow, int oy0, i
 }
 
 void conv2d_forward(const float *x, const float *w, const float *b, const Conv2dShape *s, float *y) {
+    conv2d_forward_banded(x, w, b, s, CONV2D_COL_FLOATS, y);
+}
+
+void conv2d_forward_banded(const float *x, const float *w, const float *b, const Conv2dShape *s,
+                           size_t max_col_floats, float *y) {
     const int oh = conv2d_out_h(s), ow = conv2d_out_w(s), K = s->cin * s->k * s->k;
     const size_t ohw = (size_t)oh * ow;
     /* start from the bias so sgemm can accumulate with beta = 1 */
@@ -45,9 +50,9 @@ void conv2d_forward(const float *x, const float *w, const float *b, const Conv2d
         return;
     }
     size_t per_row = (size_t)K * ow;
-    int band = (int)(CONV2D_COL_FLOATS / (per_row ? per_row : 1));
+    size_t rows_fit = max_col_floats / (per_row ? per_row : 1);
+    int band = rows_fit > (size_t)oh ? oh : (int)rows_fit;
     if (band < 1) band = 1;
-    if (band > oh) band = oh;
     float *col = xmalloc((size_t)band * per_row * sizeof(float));
     for (int oy0 = 0; oy0 < oh; oy0 += band) {
         int oy1 = oy0 + band < oh ? oy0 + band : oh, n = (oy1 - oy0) * ow;

@@ -6,6 +6,7 @@
  * skip im2col entirely. */
 #ifndef ST_KERNELS_CONV2D_H
 #define ST_KERNELS_CONV2D_H
+#include <stddef.h>
 
 /* Largest im2col band in floats (16 Mi floats = 64 MiB). */
 #define CONV2D_COL_FLOATS (16u << 20)
@@ -23,5 +24,8 @@ int conv2d_out_w(const Conv2dShape *s);
 /* y[cout, oh, ow] = sum over (ci, ky, kx) of w[co, ci, ky, kx] * xpad[ci, oy*stride+ky, ox*stride+kx]
  * + b[co] (b may be NULL). w is [cout, cin, k, k] f32. y must not alias x. */
 void conv2d_forward(const float *x, const float *w, const float *b, const Conv2dShape *s, float *y);
+/* The same with an explicit im2col budget in floats (at least one output row is always done). */
+void conv2d_forward_banded(const float *x, const float *w, const float *b, const Conv2dShape *s,
+                           size_t max_col_floats, float *y);
 
 #endif

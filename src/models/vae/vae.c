@@ -127,12 +127,20 @@ static int tile_starts(int L, int T, int O, int *start) {
     return n;
 }
 
-/* Blend weight of output position p (of len) of tile i: linear ramps across the overlaps. */
+/* Blend weight of output position p of tile i (tile length T*r): 0 in the outer quarter of each
+ * overlap next to a cut edge (where zero padding at the cut spoils the convolutions), a linear
+ * ramp across the middle half, 1 elsewhere. A tiny floor keeps the weight sum positive for any
+ * tile plan. */
+static float overlap_weight(float d, float ov) {
+    float margin = 0.25f * ov;
+    return fminf(1.0f, fmaxf(0.0f, (d - margin) / (ov - 2.0f * margin)));
+}
+
 static float tile_weight(const int *start, int n, int i, int T, int r, int p) {
     float w = 1.0f, len = (float)(T * r);
-    if (i > 0) { float ov = (float)((start[i - 1] + T - start[i]) * r); w = fminf(w, (p + 0.5f) / ov); }
-    if (i < n - 1) { float ov = (float)((start[i] + T - start[i + 1]) * r); w = fminf(w, (len - p - 0.5f) / ov); }
-    return w;
+    if (i > 0) w = fminf(w, overlap_weight(p + 0.5f, (float)((start[i - 1] + T - start[i]) * r)));
+    if (i < n - 1) w = fminf(w, overlap_weight(len - p - 0.5f, (float)((start[i] + T - start[i + 1]) * r)));
+    return fmaxf(w, 1e-6f);
 }
 
 typedef int (*PieceFn)(const Vae *v, const float *in, int h, int w, float *out, float *out2, Err *e);
