@@ -1,0 +1,80 @@
+/* config_options.c — lookups in the generated option table: by name or alias, nearest name for
+ * "did you mean" messages. */
+#include <stdlib.h>
+#include <string.h>
+#include "base/config_internal.h"
+
+static const char *strip_dashes(const char *name) {
+    while (*name == '-') name++;
+    return name;
+}
+
+static int cmp_name(const void *key, const void *elem) {
+    return strcmp((const char *)key, ((const OptionDef *)elem)->name);
+}
+
+/* Whether `name` is one of the comma-separated names in `list`. */
+static int list_has(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && *p == ' ') { p++; len--; }
+        if (len == n && !strncmp(p, name, n)) return 1;
+        if (!end) break;
+        p = end + 1;
+    }
+    return 0;
+}
+
+const OptionDef *option_find(const char *name) {
+    name = strip_dashes(name);
+    const OptionDef *d = bsearch(name, OPTION_TABLE, (size_t)OPTION_COUNT, sizeof *OPTION_TABLE, cmp_name);
+    if (d) return d;
+    for (int i = 0; i < OPTION_COUNT; i++)
+        if (OPTION_TABLE[i].aliases[0] && list_has(OPTION_TABLE[i].aliases, name)) return &OPTION_TABLE[i];
+    return NULL;
+}
+
+/* Levenshtein distance with one rolling row; names are short (< 64 chars). */
+int name_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 1000;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *option_nearest(const char *name) {
+    name = strip_dashes(name);
+    const char *best = NULL;
+    int best_d = 1 << 30;
+    for (int i = 0; i < OPTION_COUNT; i++) {
+        int d = name_distance(name, OPTION_TABLE[i].name);
+        if (d < best_d) { best_d = d; best = OPTION_TABLE[i].name; }
+    }
+    return best;
+}
+
+const char *option_type_name(OptionType t) {
+    switch (t) {
+    case OPT_BOOL: return "a boolean (true or false)";
+    case OPT_NUMBER: return "a number";
+    case OPT_TEXT: return "a string";
+    case OPT_SELECT: return "one of its choices";
+    case OPT_JSON: return "JSON (a string, list or object)";
+    }
+    return "?";
+}
