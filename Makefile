@@ -41,6 +41,10 @@ $(BUILD)/libsimpletuner.a: $(LIBOBJ)
 $(BIN): $(BUILD)/obj/src/main.o $(BUILD)/libsimpletuner.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libsimpletuner.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libsimpletuner.a -o $@ $(LDLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsimpletuner.a tests/unit/test_util.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit $< $(BUILD)/libsimpletuner.a -o $@ $(LDLIBS) -lcmocka

@@ -29,12 +29,30 @@ static void im2col_band(const float *x, const Conv2dShape *s, int ow, int oy0, i
     }
 }
 
+static int is_pointwise(const Conv2dShape *s) {
+    return s->k == 1 && s->stride == 1 && !s->pad_top && !s->pad_left && !s->pad_bottom && !s->pad_right;
+}
+
+size_t conv2d_col_floats_min(const Conv2dShape *s) {
+    return is_pointwise(s) ? 0 : (size_t)s->cin * s->k * s->k * conv2d_out_w(s);
+}
+
+size_t conv2d_col_floats(const Conv2dShape *s) {
+    size_t row = conv2d_col_floats_min(s), all = row * conv2d_out_h(s);
+    if (!row) return 0;
+    if (all <= CONV2D_COL_FLOATS) return all;
+    return row > CONV2D_COL_FLOATS ? row : CONV2D_COL_FLOATS / row * row;
+}
+
 void conv2d_forward(const float *x, const float *w, const float *b, const Conv2dShape *s, float *y) {
-    conv2d_forward_banded(x, w, b, s, CONV2D_COL_FLOATS, y);
+    size_t n = conv2d_col_floats(s);
+    float *col = n ? xmalloc(n * sizeof(float)) : NULL;
+    conv2d_forward_banded(x, w, b, s, col, n, y);
+    free(col);
 }
 
 void conv2d_forward_banded(const float *x, const float *w, const float *b, const Conv2dShape *s,
-                           size_t max_col_floats, float *y) {
+                           float *col, size_t col_floats, float *y) {
     const int oh = conv2d_out_h(s), ow = conv2d_out_w(s), K = s->cin * s->k * s->k;
     const size_t ohw = (size_t)oh * ow;
     /* start from the bias so sgemm can accumulate with beta = 1 */
@@ -44,21 +62,18 @@ void conv2d_forward_banded(const float *x, const float *w, const float *b, const
         float *yc = y + (size_t)co * ohw;
         for (size_t i = 0; i < ohw; i++) yc[i] = bv;
     }
-    if (s->k == 1 && s->stride == 1 && !s->pad_top && !s->pad_left && !s->pad_bottom && !s->pad_right) {
+    if (is_pointwise(s)) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, (int)ohw, s->cin,
                     1.0f, w, s->cin, x, (int)ohw, 1.0f, y, (int)ohw);
         return;
     }
-    size_t per_row = (size_t)K * ow;
-    size_t rows_fit = max_col_floats / (per_row ? per_row : 1);
+    size_t per_row = (size_t)K * ow, rows_fit = col_floats / per_row;
     int band = rows_fit > (size_t)oh ? oh : (int)rows_fit;
-    if (band < 1) band = 1;
-    float *col = xmalloc((size_t)band * per_row * sizeof(float));
+    if (band < 1) band = 1;   /* callers provide at least conv2d_col_floats_min */
     for (int oy0 = 0; oy0 < oh; oy0 += band) {
         int oy1 = oy0 + band < oh ? oy0 + band : oh, n = (oy1 - oy0) * ow;
         im2col_band(x, s, ow, oy0, oy1, col);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, n, K,
                     1.0f, w, K, col, n, 1.0f, y + (size_t)oy0 * ow, (int)ohw);
     }
-    free(col);
 }

@@ -24,8 +24,13 @@ int conv2d_out_w(const Conv2dShape *s);
 /* y[cout, oh, ow] = sum over (ci, ky, kx) of w[co, ci, ky, kx] * xpad[ci, oy*stride+ky, ox*stride+kx]
  * + b[co] (b may be NULL). w is [cout, cin, k, k] f32. y must not alias x. */
 void conv2d_forward(const float *x, const float *w, const float *b, const Conv2dShape *s, float *y);
-/* The same with an explicit im2col budget in floats (at least one output row is always done). */
+/* The same with a caller-provided im2col buffer of col_floats floats (bands shrink to fit; a buffer
+ * of at least conv2d_col_floats_min floats is required). */
 void conv2d_forward_banded(const float *x, const float *w, const float *b, const Conv2dShape *s,
-                           size_t max_col_floats, float *y);
+                           float *col, size_t col_floats, float *y);
+/* im2col floats for one output row (the smallest usable buffer) and for the whole output
+ * capped at CONV2D_COL_FLOATS (what conv2d_forward uses); 0 when no im2col is needed (1x1). */
+size_t conv2d_col_floats_min(const Conv2dShape *s);
+size_t conv2d_col_floats(const Conv2dShape *s);
 
 #endif

@@ -1,5 +1,6 @@
 /* vae_net.c — weight table, loading, random init and the op executor shared by both VAEs. */
 #include "models/vae/vae_net.h"
+#include "models/vae/vae_pool.h"
 #include "base/rng.h"
 #include "kernels/conv2d.h"
 #include "kernels/groupnorm.h"
@@ -179,19 +180,28 @@ static float *conv_weight_f32(const VaeModel *m, const VaeConv *c) {
     return f;
 }
 
-static void conv_run(const VaeModel *m, const VaeConv *c, const float *x, int H, int W,
+static void conv_run(const VaeModel *m, VaePool *pool, const VaeConv *c, const float *x, int H, int W,
                      int stride, int pt, int pl, int pb, int pr, float *y) {
     float *w = conv_weight_f32(m, c), *b = param_f32(m, c->b);
     Conv2dShape s = { .cin = c->cin, .h = H, .w = W, .cout = c->cout, .k = c->k, .stride = stride,
                       .pad_top = pt, .pad_left = pl, .pad_bottom = pb, .pad_right = pr };
-    conv2d_forward(x, w, b, &s, y);
+    size_t ncol = conv2d_col_floats(&s);
+    float *col = ncol ? vae_pool_col(pool, ncol) : NULL;
+    conv2d_forward_banded(x, w, b, &s, col, ncol, y);
     free(w);
     free(b);
 }
 
-void vae_conv_apply(const VaeModel *m, const VaeConv *c, const float *x, int H, int W, float *y) {
+/* k x k, padding k/2, stride 1 */
+static void conv_same(const VaeModel *m, VaePool *pool, const VaeConv *c, const float *x, int H, int W, float *y) {
     int p = c->k / 2;
-    conv_run(m, c, x, H, W, 1, p, p, p, p, y);
+    conv_run(m, pool, c, x, H, W, 1, p, p, p, p, y);
+}
+
+void vae_conv_apply(const VaeModel *m, const VaeConv *c, const float *x, int H, int W, float *y) {
+    VaePool pool = {0};
+    conv_same(m, &pool, c, x, H, W, y);
+    vae_pool_free(&pool);
 }
 
 /* ---- layer ops ---- */
@@ -215,25 +225,25 @@ static void add_inplace(float *y, const float *x, size_t n) {
 }
 
 /* Residual block on x [cin, H, W] -> new [cout, H, W]. At most three full activations live at once. */
-static float *res_forward(const VaeModel *m, const VaeOp *op, const float *x, int H, int W) {
+static float *res_forward(const VaeModel *m, VaePool *pool, const VaeOp *op, const float *x, int H, int W) {
     size_t hw = (size_t)H * W;
-    float *t = xmalloc((size_t)op->c1.cin * hw * sizeof(float));
+    float *t = vae_pool_get(pool, (size_t)op->c1.cin * hw);
     norm_apply(m, &op->n1, x, hw, t);
     silu_inplace(t, (size_t)op->c1.cin * hw);
-    float *h = xmalloc((size_t)op->c1.cout * hw * sizeof(float));
-    vae_conv_apply(m, &op->c1, t, H, W, h);
-    free(t);
+    float *h = vae_pool_get(pool, (size_t)op->c1.cout * hw);
+    conv_same(m, pool, &op->c1, t, H, W, h);
+    vae_pool_put(pool, t);
     norm_apply(m, &op->n2, h, hw, h);
     silu_inplace(h, (size_t)op->c1.cout * hw);
-    float *out = xmalloc((size_t)op->c2.cout * hw * sizeof(float));
-    vae_conv_apply(m, &op->c2, h, H, W, out);
+    float *out = vae_pool_get(pool, (size_t)op->c2.cout * hw);
+    conv_same(m, pool, &op->c2, h, H, W, out);
     if (op->sc.w >= 0) {                     /* h is free now: reuse it for the shortcut */
-        vae_conv_apply(m, &op->sc, x, H, W, h);
+        conv_same(m, pool, &op->sc, x, H, W, h);
         add_inplace(out, h, (size_t)op->c2.cout * hw);
     } else {
         add_inplace(out, x, (size_t)op->c2.cout * hw);
     }
-    free(h);
+    vae_pool_put(pool, h);
     return out;
 }
 
@@ -264,83 +274,92 @@ static void spatial_attention(const float *q, const float *k, const float *v, in
     free(s);
 }
 
-static float *attn_forward(const VaeModel *m, const VaeOp *op, const float *x, int H, int W) {
+static float *attn_forward(const VaeModel *m, VaePool *pool, const VaeOp *op, const float *x, int H, int W) {
     const int C = op->n1.C, N = H * W;
     const size_t cn = (size_t)C * N;
-    float *n = xmalloc(cn * sizeof(float));
+    float *n = vae_pool_get(pool, cn);
     norm_apply(m, &op->n1, x, (size_t)N, n);
-    float *qkv = xmalloc(3 * cn * sizeof(float));
+    float *qkv = vae_pool_get(pool, 3 * cn);
     if (op->fused_qkv) {
-        vae_conv_apply(m, &op->q, n, H, W, qkv);      /* channels [0,C) q, [C,2C) k, [2C,3C) v */
+        conv_same(m, pool, &op->q, n, H, W, qkv);      /* channels [0,C) q, [C,2C) k, [2C,3C) v */
     } else {
-        vae_conv_apply(m, &op->q, n, H, W, qkv);
-        vae_conv_apply(m, &op->k, n, H, W, qkv + cn);
-        vae_conv_apply(m, &op->v, n, H, W, qkv + 2 * cn);
+        conv_same(m, pool, &op->q, n, H, W, qkv);
+        conv_same(m, pool, &op->k, n, H, W, qkv + cn);
+        conv_same(m, pool, &op->v, n, H, W, qkv + 2 * cn);
     }
     spatial_attention(qkv, qkv + cn, qkv + 2 * cn, C, N, n);
-    free(qkv);
-    float *out = xmalloc(cn * sizeof(float));
-    vae_conv_apply(m, &op->o, n, H, W, out);
+    vae_pool_put(pool, qkv);
+    float *out = vae_pool_get(pool, cn);
+    conv_same(m, pool, &op->o, n, H, W, out);
     add_inplace(out, x, cn);
-    free(n);
+    vae_pool_put(pool, n);
     return out;
 }
 
 int vae_net_forward(const VaeModel *m, const VaeNet *net, const float *x, int C, int H, int W,
                     float **y, int *oc, int *oh, int *ow, Err *e) {
+    VaePool pool = {0};
     const float *cur = x;
     float *owned = NULL;
-    for (int i = 0; i < net->n; i++) {
+    int rc = 0;
+    for (int i = 0; i < net->n && !rc; i++) {
         const VaeOp *op = &net->ops[i];
         int expect = op->kind == VAE_OP_NORM_SILU ? op->n1.C : op->kind == VAE_OP_ATTN ? op->n1.C : op->c1.cin;
-        if (C != expect) { free(owned); return err_set(e, "VAE op %d: input has %d channels, expected %d", i, C, expect); }
+        if (C != expect) { rc = err_set(e, "VAE op %d: input has %d channels, expected %d", i, C, expect); break; }
         float *next = NULL;
         size_t hw = (size_t)H * W;
         switch (op->kind) {
         case VAE_OP_CONV:
-            next = xmalloc((size_t)op->c1.cout * hw * sizeof(float));
-            vae_conv_apply(m, &op->c1, cur, H, W, next);
+            next = vae_pool_get(&pool, (size_t)op->c1.cout * hw);
+            conv_same(m, &pool, &op->c1, cur, H, W, next);
             C = op->c1.cout;
             break;
         case VAE_OP_NORM_SILU:
-            next = xmalloc((size_t)C * hw * sizeof(float));
+            next = vae_pool_get(&pool, (size_t)C * hw);
             norm_apply(m, &op->n1, cur, hw, next);
             silu_inplace(next, (size_t)C * hw);
             break;
         case VAE_OP_RES:
-            next = res_forward(m, op, cur, H, W);
+            next = res_forward(m, &pool, op, cur, H, W);
             C = op->c2.cout;
             break;
         case VAE_OP_ATTN:
-            next = attn_forward(m, op, cur, H, W);
+            next = attn_forward(m, &pool, op, cur, H, W);
             break;
         case VAE_OP_DOWN: {
-            if (H < 2 || W < 2) { free(owned); return err_set(e, "VAE downsample: image %dx%d too small", W, H); }
+            if (H < 2 || W < 2) { rc = err_set(e, "VAE downsample: image %dx%d too small", W, H); break; }
             int H2 = (H + 1 - 3) / 2 + 1, W2 = (W + 1 - 3) / 2 + 1;
-            next = xmalloc((size_t)op->c1.cout * H2 * W2 * sizeof(float));
-            conv_run(m, &op->c1, cur, H, W, 2, 0, 0, 1, 1, next);
+            next = vae_pool_get(&pool, (size_t)op->c1.cout * H2 * W2);
+            conv_run(m, &pool, &op->c1, cur, H, W, 2, 0, 0, 1, 1, next);
             C = op->c1.cout; H = H2; W = W2;
             break;
         }
         case VAE_OP_UP: {
-            float *up = xmalloc((size_t)C * hw * 4 * sizeof(float));
+            /* the input is dead once upsampled: hand it back first so the conv can reuse it */
+            float *up = vae_pool_get(&pool, (size_t)C * hw * 4);
             upsample_nearest2x_forward(cur, C, H, W, up);
+            vae_pool_put(&pool, owned);
+            owned = NULL;
             H *= 2; W *= 2;
-            next = xmalloc((size_t)op->c1.cout * H * W * sizeof(float));
-            vae_conv_apply(m, &op->c1, up, H, W, next);
-            free(up);
+            next = vae_pool_get(&pool, (size_t)op->c1.cout * H * W);
+            conv_same(m, &pool, &op->c1, up, H, W, next);
+            vae_pool_put(&pool, up);
             C = op->c1.cout;
             break;
         }
         }
-        free(owned);
+        if (rc) break;
+        vae_pool_put(&pool, owned);
         owned = next;
         cur = next;
     }
-    if (!owned) {                     /* empty net: the identity */
-        owned = xmalloc((size_t)C * H * W * sizeof(float));
-        memcpy(owned, x, (size_t)C * H * W * sizeof(float));
+    if (!rc) {
+        size_t n = (size_t)C * H * W;
+        *y = xmalloc(n * sizeof(float));
+        memcpy(*y, cur, n * sizeof(float));
+        *oc = C; *oh = H; *ow = W;
     }
-    *y = owned; *oc = C; *oh = H; *ow = W;
-    return 0;
+    vae_pool_put(&pool, owned);
+    vae_pool_free(&pool);
+    return rc;
 }
