@@ -1,0 +1,363 @@
+#include "data/dataset.h"
+#include "data/discovery.h"
+#include "data/image_io.h"
+#include "base/files.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define LIST_MAX 10
+
+/* Per-set scratch while loading: every discovered file and the item it became (-1 = skipped). */
+typedef struct Scan {
+    FileList files;
+    int *file_item;
+} Scan;
+
+static void skip_add(Dataset *d, const char *rel, const char *reason) {
+    d->skipped = xrealloc(d->skipped, sizeof(DataSkip) * (d->n_skipped + 1));
+    d->skipped[d->n_skipped].rel = xstrdup(rel);
+    d->skipped[d->n_skipped].reason = xstrdup(reason);
+    d->n_skipped++;
+}
+
+static int find_set(const DataGroup *g, const char *id) {
+    for (int i = 0; i < g->n; i++) if (!strcmp(g->sets[i].spec.id, id)) return i;
+    return -1;
+}
+
+/* Discovers and decodes every image of a set: size and integrity. */
+static int scan_set(Dataset *d, Scan *sc, int strict, Err *e) {
+    if (discover_images(d->spec.instance_data_dir, &sc->files, e))
+        return err_prefix(e, "dataset \"%s\": instance_data_dir", d->spec.id);
+    d->n_found = sc->files.n;
+    sc->file_item = xmalloc(sizeof(int) * (sc->files.n + 1));
+    d->items = xcalloc((size_t)sc->files.n + 1, sizeof(DataItem));
+    for (int i = 0; i < sc->files.n; i++) {
+        char *path = path_join(d->spec.instance_data_dir, sc->files.rel[i]);
+        Image im;
+        Err ie = {0};
+        int rc = image_read(path, &im, &ie);
+        free(path);
+        if (rc) {
+            if (strict) return err_setc(e, EXIT_RUNTIME, "dataset \"%s\": %s (strict mode: fix or remove the file)", d->spec.id, ie.msg);
+            log_warn("dataset \"%s\": skipping %s", d->spec.id, ie.msg);
+            skip_add(d, sc->files.rel[i], ie.msg);
+            sc->file_item[i] = -1;
+            continue;
+        }
+        DataItem *it = &d->items[d->n_items];
+        it->rel = xstrdup(sc->files.rel[i]);
+        it->geom.orig_w = im.width; it->geom.orig_h = im.height;
+        it->bucket = -1;
+        image_free(&im);
+        sc->file_item[i] = d->n_items++;
+    }
+    return 0;
+}
+
+/* Appends "a, b, c and N more" (at most LIST_MAX names) to a growing message. */
+static char *append_list(char *msg, const char *head, char **names, int n) {
+    size_t len = strlen(msg) + strlen(head) + 64;
+    for (int i = 0; i < n && i < LIST_MAX; i++) len += strlen(names[i]) + 2;
+    char *s = xmalloc(len);
+    size_t k = (size_t)snprintf(s, len, "%s%s%s", msg, msg[0] ? "\n" : "", head);
+    for (int i = 0; i < n && i < LIST_MAX; i++) k += (size_t)snprintf(s + k, len - k, "%s%s", i ? ", " : "", names[i]);
+    if (n > LIST_MAX) snprintf(s + k, len - k, " and %d more", n - LIST_MAX);
+    free(msg);
+    return s;
+}
+
+static int load_captions(Dataset *d, Err *e) {
+    if (caption_spec_check(&d->spec.captions, d->spec.id, e)) return -1;
+    char **missing = NULL;
+    int n_missing = 0;
+    for (int i = 0; i < d->n_items; i++) {
+        Err ce = {0};
+        if (caption_load(&d->spec.captions, d->spec.instance_data_dir, d->items[i].rel, &d->items[i].captions, &ce)) {
+            if (!strstr(ce.msg, ": caption file not found")) { *e = ce; goto fail; }
+            missing = xrealloc(missing, sizeof(char *) * (n_missing + 1));
+            missing[n_missing++] = caption_file_path(d->spec.instance_data_dir, d->items[i].rel);
+        }
+    }
+    if (n_missing) {
+        char head[512];
+        snprintf(head, sizeof head, "dataset \"%s\" (caption_strategy textfile): %d of %d images have no caption file: ",
+                 d->spec.id, n_missing, d->n_items);
+        char *msg = append_list(xstrdup(""), head, missing, n_missing);
+        err_setc(e, EXIT_USAGE, "%s", msg);
+        free(msg);
+        goto fail;
+    }
+    return 0;
+fail:
+    for (int i = 0; i < n_missing; i++) free(missing[i]);
+    free(missing);
+    return -1;
+}
+
+/* Geometry of every item; items a filter excludes are marked with target 0 (and skipped for image
+ * sets once pairing is done). */
+static int place_items(Dataset *d, Err *e) {
+    for (int i = 0; i < d->n_items; i++) {
+        DataItem *it = &d->items[i];
+        char why[256] = "";
+        int rc = bucket_geometry(&d->spec.buckets, it->geom.orig_w, it->geom.orig_h, it->rel, &it->geom, why, sizeof why, e);
+        if (rc < 0) return err_prefix(e, "dataset \"%s\"", d->spec.id);
+        if (rc > 0) { it->geom.target_w = it->geom.target_h = 0; skip_add(d, it->rel, why); }
+    }
+    return 0;
+}
+
+static void item_free(DataItem *it) { free(it->rel); caption_list_free(&it->captions); }
+
+/* Drops items whose target is 0 (filtered or missing a usable reference), keeping order. */
+static void compact(Dataset *d) {
+    int k = 0;
+    for (int i = 0; i < d->n_items; i++) {
+        if (d->items[i].geom.target_w == 0) { item_free(&d->items[i]); continue; }
+        d->items[k++] = d->items[i];
+    }
+    d->n_items = k;
+}
+
+static int cmp_wh(const void *a, const void *b) {
+    const int *x = a, *y = b;
+    return x[0] != y[0] ? x[0] - y[0] : x[1] - y[1];
+}
+
+static void build_buckets(Dataset *d) {
+    d->bucket_wh = xmalloc(sizeof(int[2]) * (d->n_items + 1));
+    int nb = 0;
+    for (int i = 0; i < d->n_items; i++) {
+        int w = d->items[i].geom.target_w, h = d->items[i].geom.target_h, seen = 0;
+        for (int b = 0; b < nb && !seen; b++) seen = d->bucket_wh[b][0] == w && d->bucket_wh[b][1] == h;
+        if (!seen) { d->bucket_wh[nb][0] = w; d->bucket_wh[nb][1] = h; nb++; }
+    }
+    qsort(d->bucket_wh, nb, sizeof(int[2]), cmp_wh);
+    d->n_buckets = nb;
+    d->bucket_count = xcalloc((size_t)nb + 1, sizeof(int));
+    for (int i = 0; i < d->n_items; i++) {
+        for (int b = 0; b < nb; b++)
+            if (d->bucket_wh[b][0] == d->items[i].geom.target_w && d->bucket_wh[b][1] == d->items[i].geom.target_h) {
+                d->items[i].bucket = b; d->bucket_count[b]++; break;
+            }
+    }
+}
+
+/* Pairs image set `s` with each of its conditioning sets; missing pairs add lines to *missing_msg. */
+static int pair_set(DataGroup *g, int s, Scan *scans, char **missing_msg, Err *e) {
+    Dataset *d = &g->sets[s];
+    FileList edit = {0};
+    for (int i = 0; i < d->n_items; i++) filelist_add(&edit, d->items[i].rel); /* already sorted */
+    for (int k = 0; k < d->n_cond; k++) {
+        Dataset *c = &g->sets[d->cond[k]];
+        Scan *cs = &scans[d->cond[k]];
+        int *ref = xmalloc(sizeof(int) * (edit.n + 1));
+        PairNames nm = { d->spec.id, c->spec.id, c->spec.instance_data_dir };
+        if (pair_images(&nm, &edit, &cs->files, ref, &d->pair[k], e)) { free(ref); filelist_free(&edit); return -1; }
+        if (d->pair[k].missing) {
+            char *line = pair_missing_message(&nm, &edit, ref, d->pair[k].missing);
+            char *m = xasprintf("%s%s%s", *missing_msg, (*missing_msg)[0] ? "\n" : "", line);
+            free(*missing_msg); free(line);
+            *missing_msg = m;
+        }
+        for (int i = 0; i < d->n_items; i++) {
+            DataItem *it = &d->items[i];
+            if (ref[i] < 0) { it->refs[k].item = -1; continue; }
+            int ri = cs->file_item[ref[i]];
+            it->refs[k].item = ri;
+            if (it->geom.target_w == 0) continue;
+            char why[512];
+            if (ri < 0) {
+                snprintf(why, sizeof why, "its reference \"%s\" in dataset \"%s\" is unreadable", cs->files.rel[ref[i]], c->spec.id);
+                skip_add(d, it->rel, why);
+                it->geom.target_w = it->geom.target_h = 0;
+                continue;
+            }
+            const DataItem *r = &c->items[ri];
+            if (c->spec.conditioning_type == COND_REFERENCE_LOOSE) {
+                if (r->geom.target_w == 0) {
+                    snprintf(why, sizeof why, "its reference \"%s\" in dataset \"%s\" was excluded", r->rel, c->spec.id);
+                    skip_add(d, it->rel, why);
+                    it->geom.target_w = it->geom.target_h = 0;
+                    continue;
+                }
+                it->refs[k].geom = r->geom;
+            } else { /* strict: the edit image's resize and crop, from the reference's own size */
+                it->refs[k].geom = it->geom;
+                it->refs[k].geom.orig_w = r->geom.orig_w;
+                it->refs[k].geom.orig_h = r->geom.orig_h;
+            }
+        }
+        free(ref);
+    }
+    filelist_free(&edit);
+    return 0;
+}
+
+/* Links image sets to their conditioning sets and gives those the source's size settings
+ * (SimpleTuner's synchronize_conditioning_settings). */
+static int link_sets(DataGroup *g, Err *e) {
+    for (int i = 0; i < g->n; i++) {
+        for (int j = 0; j < i; j++)
+            if (!strcmp(g->sets[i].spec.id, g->sets[j].spec.id))
+                return err_setc(e, EXIT_USAGE, "dataset id \"%s\" is used twice; ids must be unique", g->sets[i].spec.id);
+    }
+    for (int i = 0; i < g->n; i++) {
+        Dataset *d = &g->sets[i];
+        if (d->spec.disabled || d->spec.is_conditioning) continue;
+        if (d->spec.n_conditioning_data > DATA_MAX_REFS)
+            return err_setc(e, EXIT_USAGE, "dataset \"%s\": %d conditioning datasets, at most %d are supported", d->spec.id,
+                            d->spec.n_conditioning_data, DATA_MAX_REFS);
+        for (int k = 0; k < d->spec.n_conditioning_data; k++) {
+            const char *id = d->spec.conditioning_data[k];
+            int j = find_set(g, id);
+            if (j < 0) return err_setc(e, EXIT_USAGE, "dataset \"%s\": conditioning_data names \"%s\", which is not defined", d->spec.id, id);
+            Dataset *c = &g->sets[j];
+            if (!c->spec.is_conditioning)
+                return err_setc(e, EXIT_USAGE, "dataset \"%s\": conditioning_data names \"%s\", which is not a conditioning dataset", d->spec.id, id);
+            if (c->spec.disabled)
+                return err_setc(e, EXIT_USAGE, "dataset \"%s\": conditioning_data names \"%s\", which is disabled", d->spec.id, id);
+            if (c->source >= 0 && c->source != i)
+                return err_setc(e, EXIT_USAGE, "conditioning dataset \"%s\" is listed by both \"%s\" and \"%s\"; give each its own",
+                                id, g->sets[c->source].spec.id, d->spec.id);
+            c->source = i;
+            BucketParams *cb = &c->spec.buckets;
+            const BucketParams *sb = &d->spec.buckets;
+            cb->type = sb->type; cb->resolution = sb->resolution; cb->alignment = sb->alignment; cb->rounding = sb->rounding;
+            cb->minimum_image_size = sb->minimum_image_size; cb->maximum_image_size = sb->maximum_image_size;
+            cb->target_downsample_size = sb->target_downsample_size;
+            d->cond[d->n_cond++] = j;
+        }
+    }
+    return 0;
+}
+
+int data_load(const DatasetSpec *specs, int n, const DataOptions *opt, DataGroup *g, Err *e) {
+    memset(g, 0, sizeof *g);
+    g->n = n;
+    g->sets = xcalloc((size_t)n + 1, sizeof(Dataset));
+    g->opt = *opt;
+    for (int i = 0; i < n; i++) { g->sets[i].spec = specs[i]; g->sets[i].source = -1; }
+    Scan *scans = xcalloc((size_t)n + 1, sizeof(Scan));
+    char *missing = xstrdup("");
+    int rc = -1;
+    if (link_sets(g, e)) goto done;
+    for (int i = 0; i < n; i++) {
+        Dataset *d = &g->sets[i];
+        if (d->spec.disabled) continue;
+        if (d->spec.is_conditioning && d->source < 0) {
+            log_warn("conditioning dataset \"%s\" is not listed in any dataset's conditioning_data; it is not used", d->spec.id);
+            continue;
+        }
+        if (scan_set(d, &scans[i], g->opt.strict, e)) goto done;
+        if (!d->spec.is_conditioning && load_captions(d, e)) goto done;
+        if ((!d->spec.is_conditioning || d->spec.conditioning_type == COND_REFERENCE_LOOSE) && place_items(d, e)) goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        Dataset *d = &g->sets[i];
+        if (d->spec.disabled || d->spec.is_conditioning) continue;
+        if (pair_set(g, i, scans, &missing, e)) goto done;
+    }
+    if (missing[0]) { err_setc(e, EXIT_USAGE, "%s", missing); goto done; }
+    for (int i = 0; i < n; i++) {
+        Dataset *d = &g->sets[i];
+        if (d->spec.disabled || d->spec.is_conditioning) continue;
+        compact(d);
+        build_buckets(d);
+        if (d->n_items == 0) { log_warn("dataset \"%s\" has no usable images (%d found, %d skipped)", d->spec.id, d->n_found, d->n_skipped); continue; }
+        if (g->n_train == (int)(sizeof g->train_set / sizeof *g->train_set)) { err_setc(e, EXIT_USAGE, "more than 64 image datasets"); goto done; }
+        g->train_set[g->n_train++] = i;
+    }
+    if (g->n_train == 0) { err_setc(e, EXIT_USAGE, "no image dataset has usable images to train on"); goto done; }
+    SamplerSource *src = xcalloc((size_t)g->n_train, sizeof *src);
+    int **bk = xcalloc((size_t)g->n_train, sizeof(int *));
+    for (int t = 0; t < g->n_train; t++) {
+        Dataset *d = &g->sets[g->train_set[t]];
+        bk[t] = xmalloc(sizeof(int) * (d->n_items + 1));
+        for (int i = 0; i < d->n_items; i++) bk[t][i] = d->items[i].bucket;
+        src[t] = (SamplerSource){ d->spec.id, d->n_items, bk[t], d->n_buckets, d->spec.repeats, d->spec.probability, d->spec.batch_size };
+    }
+    rc = sampler_init(&g->sampler, src, g->n_train, g->opt.seed, g->opt.weighting, e);
+    for (int t = 0; t < g->n_train; t++) free(bk[t]);
+    free(bk); free(src);
+done:
+    for (int i = 0; i < n; i++) { filelist_free(&scans[i].files); free(scans[i].file_item); }
+    free(scans); free(missing);
+    if (rc) { data_free(g); }
+    return rc;
+}
+
+void data_free(DataGroup *g) {
+    for (int i = 0; i < g->n; i++) {
+        Dataset *d = &g->sets[i];
+        for (int k = 0; k < d->n_items; k++) item_free(&d->items[k]);
+        free(d->items);
+        for (int k = 0; k < d->n_skipped; k++) { free(d->skipped[k].rel); free(d->skipped[k].reason); }
+        free(d->skipped); free(d->bucket_wh); free(d->bucket_count);
+    }
+    free(g->sets);
+    if (g->sampler.src) sampler_free(&g->sampler);
+    memset(g, 0, sizeof *g);
+}
+
+char *data_item_path(const DataGroup *g, int set, int item) {
+    return path_join(g->sets[set].spec.instance_data_dir, g->sets[set].items[item].rel);
+}
+
+void data_next_batch(DataGroup *g, DataBatch *b) {
+    SamplerBatch sb;
+    sampler_next(&g->sampler, &sb);
+    int s = g->train_set[sb.dataset];
+    const Dataset *d = &g->sets[s];
+    if (b->cap < sb.n) { b->cap = sb.n; b->samples = xrealloc(b->samples, sizeof(DataSample) * b->cap); }
+    b->epoch = sb.epoch; b->set = s; b->bucket = sb.bucket; b->n = sb.n;
+    b->width = d->bucket_wh[sb.bucket][0]; b->height = d->bucket_wh[sb.bucket][1];
+    for (int i = 0; i < sb.n; i++) {
+        DataSample *x = &b->samples[i];
+        const DataItem *it = &d->items[sb.items[i]];
+        memset(x, 0, sizeof *x);
+        x->set = s; x->item = sb.items[i]; x->rel = it->rel;
+        x->caption_dropped = caption_dropped(d->spec.caption_dropout_probability, g->opt.seed, sb.epoch, d->spec.id, it->rel);
+        x->caption = x->caption_dropped ? "" : caption_pick(&it->captions, g->opt.seed, sb.epoch, d->spec.id, it->rel);
+        if (d->n_cond == 0) continue;
+        if (g->opt.multi_cond == MULTI_COND_COMBINED || d->n_cond == 1) {
+            for (int k = 0; k < d->n_cond; k++) { x->ref_set[k] = d->cond[k]; x->ref[k] = &it->refs[k]; }
+            x->n_refs = d->n_cond;
+        } else {
+            int k = sampler_pick_reference(g->opt.seed, sb.epoch, it->rel, d->n_cond);
+            x->ref_set[0] = d->cond[k]; x->ref[0] = &it->refs[k];
+            x->n_refs = 1;
+        }
+    }
+}
+
+void data_batch_free(DataBatch *b) { free(b->samples); memset(b, 0, sizeof *b); }
+
+static const char *cond_name(ConditioningType t) {
+    return t == COND_REFERENCE_LOOSE ? "reference_loose" : t == COND_REFERENCE_STRICT ? "reference_strict" : "none";
+}
+
+void data_summary_print(const DataGroup *g, FILE *f) {
+    for (int i = 0; i < g->n; i++) {
+        const Dataset *d = &g->sets[i];
+        if (d->spec.disabled) { fprintf(f, "dataset \"%s\": disabled\n", d->spec.id); continue; }
+        if (d->spec.is_conditioning) {
+            fprintf(f, "dataset \"%s\" (%s, %s of \"%s\"): %d images found, %d unreadable\n", d->spec.id, d->spec.instance_data_dir,
+                    cond_name(d->spec.conditioning_type), d->source >= 0 ? g->sets[d->source].spec.id : "-", d->n_found, d->n_skipped);
+        } else {
+            fprintf(f, "dataset \"%s\" (%s): %d images found, %d used, %d skipped\n", d->spec.id, d->spec.instance_data_dir,
+                    d->n_found, d->n_items, d->n_skipped);
+        }
+        for (int k = 0; k < d->n_skipped && k < LIST_MAX; k++) fprintf(f, "  skipped %s: %s\n", d->skipped[k].rel, d->skipped[k].reason);
+        if (d->n_skipped > LIST_MAX) fprintf(f, "  ... and %d more skipped\n", d->n_skipped - LIST_MAX);
+        for (int k = 0; k < d->n_cond; k++)
+            fprintf(f, "  pairs with \"%s\": %d same path, %d other extension, %d missing, %d references unused\n",
+                    g->sets[d->cond[k]].spec.id, d->pair[k].matched_exact, d->pair[k].matched_stem, d->pair[k].missing, d->pair[k].unused);
+        if (!d->spec.is_conditioning && d->n_buckets) {
+            fprintf(f, "  buckets (WxH: images):");
+            for (int b = 0; b < d->n_buckets; b++) fprintf(f, " %dx%d: %d", d->bucket_wh[b][0], d->bucket_wh[b][1], d->bucket_count[b]);
+            fprintf(f, "\n");
+        }
+    }
+}

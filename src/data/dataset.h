@@ -1,0 +1,120 @@
+/* dataset.h — the training data of a run: every image dataset with its captions, buckets and
+ * references, and the batch sampler over them (spec §2.3, §4).
+ *
+ * data_load does, per dataset: discover images → decode each (size + integrity; a corrupt file is
+ * skipped and counted, or fails the load when `strict`) → captions → geometry (bucket, resize, crop)
+ * → pairing with every conditioning dataset it lists (reference_strict: the reference gets the edit
+ * image's intermediary size and crop box; reference_loose: its own bucket) → sampler.
+ * Problems a user must fix (missing caption files, missing or ambiguous pairs) come back as ONE
+ * error that lists them, instead of failing on the first. */
+#ifndef ST_DATASET_H
+#define ST_DATASET_H
+#include <stdint.h>
+#include <stdio.h>
+#include "base/error.h"
+#include "data/buckets.h"
+#include "data/captions.h"
+#include "data/pairing.h"
+#include "data/sampler.h"
+
+typedef enum { COND_NONE = 0, COND_REFERENCE_STRICT, COND_REFERENCE_LOOSE } ConditioningType;
+typedef enum { MULTI_COND_RANDOM = 0, MULTI_COND_COMBINED } MultiCondSampling;
+
+#define DATA_MAX_REFS 8
+
+/* One dataset as data_load needs it (plain values; data_specs_from_config builds these). */
+typedef struct DatasetSpec {
+    const char *id;
+    const char *instance_data_dir;
+    int disabled;
+    int is_conditioning;                  /* dataset_type conditioning */
+    ConditioningType conditioning_type;
+    const char *const *conditioning_data; /* ids of the conditioning sets an image set uses */
+    int n_conditioning_data;
+    CaptionSpec captions;
+    BucketParams buckets;
+    int repeats;
+    double probability;
+    int batch_size;
+    double caption_dropout_probability;
+    const char *cache_dir_vae;
+} DatasetSpec;
+
+typedef struct DataOptions {
+    uint64_t seed;
+    int strict;                           /* a corrupt/unreadable image fails the load */
+    MultiCondSampling multi_cond;         /* conditioning_multidataset_sampling */
+    SamplerWeighting weighting;           /* data_backend_sampling */
+} DataOptions;
+
+typedef struct DataRef {
+    int item;                             /* index in the conditioning dataset's items */
+    SampleGeometry geom;                  /* how that reference is resized and cropped for this sample */
+} DataRef;
+
+typedef struct DataItem {
+    char *rel;                            /* relative path, extension included */
+    SampleGeometry geom;
+    int bucket;                           /* index in the dataset's bucket table; -1 for references */
+    CaptionList captions;
+    DataRef refs[DATA_MAX_REFS];          /* one per conditioning dataset (image sets only) */
+} DataItem;
+
+typedef struct DataSkip { char *rel, *reason; } DataSkip;
+
+typedef struct Dataset {
+    DatasetSpec spec;                     /* shallow copy: the strings belong to the caller */
+    int n_found;                          /* images discovered */
+    int n_items;
+    DataItem *items;
+    int n_skipped;
+    DataSkip *skipped;
+    int n_buckets;
+    int (*bucket_wh)[2];                  /* W, H of each bucket, sorted */
+    int *bucket_count;
+    int n_cond;
+    int cond[DATA_MAX_REFS];              /* indices (in DataGroup.sets) of its conditioning sets */
+    PairStats pair[DATA_MAX_REFS];
+    int source;                           /* conditioning sets: the image set using them, else -1 */
+} Dataset;
+
+typedef struct DataGroup {
+    int n;
+    Dataset *sets;
+    DataOptions opt;
+    int n_train;                          /* image sets fed to the sampler */
+    int train_set[64];                    /* sampler source index -> set index */
+    Sampler sampler;
+} DataGroup;
+
+int data_load(const DatasetSpec *specs, int n, const DataOptions *opt, DataGroup *out, Err *e);
+void data_free(DataGroup *g);
+/* Absolute path of an item (malloc'd). */
+char *data_item_path(const DataGroup *g, int set, int item);
+
+/* One training sample of a batch: what the trainer (and the caches) need to know. */
+typedef struct DataSample {
+    int set, item;
+    const char *rel;
+    const char *caption;                  /* "" when dropped or absent */
+    int caption_dropped;
+    int n_refs;                           /* all references (combined) or one (random) */
+    int ref_set[DATA_MAX_REFS];
+    const DataRef *ref[DATA_MAX_REFS];
+} DataSample;
+
+typedef struct DataBatch {
+    int64_t epoch;
+    int set, bucket, n;
+    int width, height;                    /* the bucket's size */
+    DataSample *samples;                  /* n entries, valid until the next data_next_batch */
+    int cap;
+} DataBatch;
+
+void data_next_batch(DataGroup *g, DataBatch *b);
+void data_batch_free(DataBatch *b);
+
+/* Per dataset: images found, skipped (with reasons), pairing status and the bucket table. */
+void data_summary_print(const DataGroup *g, FILE *f);
+
+#endif

@@ -1,0 +1,234 @@
+/* Whole-dataset loading: corrupt images skipped with a count (or fatal when strict), missing caption
+ * files and missing pairs as single listing errors, strict/loose reference geometry, combined and
+ * random multi-reference sampling, one bucket per batch. Fixtures are written by the test. */
+#include "test_data_helpers.h"
+#include "data/dataset.h"
+
+typedef struct Fix {
+    char *root, *edits, *ra, *rb;
+    DatasetSpec spec[3];
+    const char *conds[2];
+    DataOptions opt;
+} Fix;
+
+static void fix_init(Fix *f, int n_refs) {
+    f->root = tmpdir_make();
+    f->edits = path_join(f->root, "edits"); f->ra = path_join(f->root, "ra"); f->rb = path_join(f->root, "rb");
+    memset(f->spec, 0, sizeof f->spec);
+    f->conds[0] = "ref-a"; f->conds[1] = "ref-b";
+    DatasetSpec *e = &f->spec[0];
+    e->id = "edit-images"; e->instance_data_dir = f->edits;
+    e->conditioning_data = f->conds; e->n_conditioning_data = n_refs;
+    e->captions.strategy = CAPTION_TEXTFILE;
+    bucket_params_default(&e->buckets);
+    e->buckets.resolution = 64; e->buckets.alignment = 16; e->buckets.crop_style = CROP_STYLE_RANDOM; e->buckets.seed = 9;
+    e->probability = 1; e->batch_size = 2;
+    for (int k = 0; k < 2; k++) {
+        DatasetSpec *r = &f->spec[1 + k];
+        r->id = f->conds[k]; r->instance_data_dir = k ? f->rb : f->ra;
+        r->is_conditioning = 1; r->conditioning_type = COND_REFERENCE_STRICT;
+        bucket_params_default(&r->buckets);
+        r->buckets.seed = 9;
+        r->probability = 1; r->batch_size = 2;
+    }
+    f->opt = (DataOptions){ 5, 0, MULTI_COND_COMBINED, SAMPLING_AUTO_WEIGHTING };
+}
+
+static void fix_free(Fix *f) { free(f->edits); free(f->ra); free(f->rb); tmpdir_remove(f->root); }
+
+/* n pairs img_i: edit w x h (+ caption), references in ra (and rb) at their own sizes */
+static void fix_pairs(Fix *f, int n, int w, int h) {
+    char rel[64];
+    for (int i = 0; i < n; i++) {
+        snprintf(rel, sizeof rel, "sub/img_%d.png", i);
+        make_png(f->edits, rel, w + (i % 2) * 40, h, i);
+        make_png(f->ra, rel, w / 2, h / 2, 100 + i);
+        make_png(f->rb, rel, w, h, 200 + i);
+        snprintf(rel, sizeof rel, "sub/img_%d.txt", i);
+        make_text(f->edits, rel, "make it blue\nmake it red\n");
+    }
+}
+
+static void test_load_strict_geometry_and_batches(void **state) {
+    (void)state;
+    Fix f; fix_init(&f, 2);
+    fix_pairs(&f, 6, 96, 64);
+    DataGroup g; Err e = {0};
+    if (data_load(f.spec, 3, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    const Dataset *d = &g.sets[0];
+    assert_int_equal(d->n_found, 6); assert_int_equal(d->n_items, 6); assert_int_equal(d->n_cond, 2);
+    assert_int_equal(d->n_buckets, 2);           /* 96x64 and 136x64 images: two aspects */
+    for (int i = 0; i < d->n_items; i++) {
+        const DataItem *it = &d->items[i];
+        for (int k = 0; k < 2; k++) {
+            const SampleGeometry *r = &it->refs[k].geom;
+            /* strict: same intermediary size, crop box and target as the edit image */
+            assert_int_equal(r->inter_w, it->geom.inter_w); assert_int_equal(r->inter_h, it->geom.inter_h);
+            assert_int_equal(r->crop_x, it->geom.crop_x); assert_int_equal(r->crop_y, it->geom.crop_y);
+            assert_int_equal(r->target_w, it->geom.target_w); assert_int_equal(r->target_h, it->geom.target_h);
+        }
+        assert_int_equal(it->refs[0].geom.orig_w, 48);   /* the reference's own size is kept */
+        assert_string_equal(g.sets[1].items[it->refs[0].item].rel, it->rel);
+    }
+    DataBatch b = {0};
+    for (int s = 0; s < 9; s++) {
+        data_next_batch(&g, &b);
+        assert_int_equal(b.n, 2);
+        for (int i = 0; i < b.n; i++) {
+            const DataItem *it = &d->items[b.samples[i].item];
+            assert_int_equal(it->geom.target_w, b.width); assert_int_equal(it->geom.target_h, b.height);
+            assert_int_equal(b.samples[i].n_refs, 2);     /* combined */
+            assert_int_equal(b.samples[i].ref_set[0], 1); assert_int_equal(b.samples[i].ref_set[1], 2);
+            assert_true(!strcmp(b.samples[i].caption, "make it blue") || !strcmp(b.samples[i].caption, "make it red"));
+        }
+    }
+    data_batch_free(&b);
+    data_free(&g);
+    /* random: one reference per sample, chosen per path and epoch */
+    f.opt.multi_cond = MULTI_COND_RANDOM;
+    if (data_load(f.spec, 3, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    int used[3] = {0};
+    memset(&b, 0, sizeof b);
+    for (int s = 0; s < 30; s++) {
+        data_next_batch(&g, &b);
+        for (int i = 0; i < b.n; i++) { assert_int_equal(b.samples[i].n_refs, 1); used[b.samples[i].ref_set[0]]++; }
+    }
+    assert_true(used[1] > 0 && used[2] > 0);
+    data_batch_free(&b);
+    data_free(&g);
+    fix_free(&f);
+}
+
+static void test_loose_reference_own_bucket(void **state) {
+    (void)state;
+    Fix f; fix_init(&f, 1);
+    fix_pairs(&f, 4, 64, 64);
+    f.spec[1].conditioning_type = COND_REFERENCE_LOOSE;
+    make_png(f.ra, "sub/img_0.png", 128, 32, 1);   /* a 4:1 reference for a square edit image */
+    DataGroup g; Err e = {0};
+    if (data_load(f.spec, 2, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    const DataItem *it = NULL;
+    for (int i = 0; i < g.sets[0].n_items; i++) if (!strcmp(g.sets[0].items[i].rel, "sub/img_0.png")) it = &g.sets[0].items[i];
+    assert_non_null(it);
+    assert_int_equal(it->geom.target_w, 64); assert_int_equal(it->geom.target_h, 64);
+    assert_int_equal(it->refs[0].geom.orig_w, 128);
+    assert_true(it->refs[0].geom.target_w > it->refs[0].geom.target_h);   /* bucketed on its own */
+    data_free(&g);
+    fix_free(&f);
+}
+
+static void test_corrupt_skipped_or_strict(void **state) {
+    (void)state;
+    Fix f; fix_init(&f, 1);
+    fix_pairs(&f, 5, 64, 64);
+    char *bad = path_join(f.edits, "sub/img_1.png");
+    write_text(bad, "garbage");
+    char *badref = path_join(f.ra, "sub/img_2.png");
+    write_text(badref, "");
+    DataGroup g; Err e = {0};
+    if (data_load(f.spec, 2, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    const Dataset *d = &g.sets[0];
+    assert_int_equal(d->n_found, 5);
+    assert_int_equal(d->n_items, 3);
+    assert_int_equal(d->n_skipped, 2);
+    char want[1024];
+    snprintf(want, sizeof want, "%s: not a JPEG, PNG or WebP image (unrecognised file signature)", bad);
+    assert_string_equal(d->skipped[0].reason, want);
+    assert_string_equal(d->skipped[1].rel, "sub/img_2.png");
+    assert_string_equal(d->skipped[1].reason, "its reference \"sub/img_2.png\" in dataset \"ref-a\" is unreadable");
+    char *out = NULL; size_t len = 0;
+    FILE *mf = open_memstream(&out, &len);
+    data_summary_print(&g, mf);
+    fclose(mf);
+    snprintf(want, sizeof want, "dataset \"edit-images\" (%s): 5 images found, 3 used, 2 skipped\n", f.edits);
+    assert_contains(out, want);
+    assert_contains(out, "  pairs with \"ref-a\": 4 same path, 0 other extension, 0 missing, 1 references unused\n");
+    assert_contains(out, "  buckets (WxH: images): 64x64: 2 80x48: 1\n");
+    snprintf(want, sizeof want, "dataset \"ref-a\" (%s, reference_strict of \"edit-images\"): 5 images found, 1 unreadable\n", f.ra);
+    assert_contains(out, want);
+    free(out);
+    data_free(&g);
+    f.opt.strict = 1;
+    assert_int_equal(data_load(f.spec, 2, &f.opt, &g, &e), -1);
+    snprintf(want, sizeof want, "dataset \"edit-images\": %s: not a JPEG, PNG or WebP image (unrecognised file signature) (strict mode: fix or remove the file)", bad);
+    assert_string_equal(e.msg, want);
+    free(bad); free(badref);
+    fix_free(&f);
+}
+
+static void test_missing_captions_and_pairs(void **state) {
+    (void)state;
+    Fix f; fix_init(&f, 2);
+    fix_pairs(&f, 4, 64, 64);
+    char *t1 = path_join(f.edits, "sub/img_1.txt"), *t3 = path_join(f.edits, "sub/img_3.txt");
+    unlink(t1); unlink(t3);
+    DataGroup g; Err e = {0};
+    assert_int_equal(data_load(f.spec, 3, &f.opt, &g, &e), -1);
+    char want[2048];
+    snprintf(want, sizeof want, "dataset \"edit-images\" (caption_strategy textfile): 2 of 4 images have no caption file: %s, %s", t1, t3);
+    assert_string_equal(e.msg, want);
+    assert_int_equal(e.code, EXIT_USAGE);
+    make_text(f.edits, "sub/img_1.txt", "x"); make_text(f.edits, "sub/img_3.txt", "y");
+    /* missing references in both sets: one line per conditioning dataset */
+    char *a0 = path_join(f.ra, "sub/img_0.png"), *b2 = path_join(f.rb, "sub/img_2.png"), *b3 = path_join(f.rb, "sub/img_3.png");
+    unlink(a0); unlink(b2); unlink(b3);
+    make_png(f.edits, "top.png", 64, 64, 3);   /* nested and top-level paths */
+    make_text(f.edits, "top.txt", "z");
+    make_png(f.ra, "top.png", 64, 64, 3);
+    assert_int_equal(data_load(f.spec, 3, &f.opt, &g, &e), -1);
+    snprintf(want, sizeof want,
+             "conditioning dataset \"ref-a\" (%s): 1 of 5 images of dataset \"edit-images\" have no reference with the same relative path: sub/img_0.png\n"
+             "conditioning dataset \"ref-b\" (%s): 3 of 5 images of dataset \"edit-images\" have no reference with the same relative path: sub/img_2.png, sub/img_3.png, top.png",
+             f.ra, f.rb);
+    assert_string_equal(e.msg, want);
+    /* another extension is accepted; two candidates are an error naming both */
+    make_png(f.ra, "sub/img_0.jpg", 64, 64, 1);
+    make_png(f.rb, "sub/img_2.webp", 64, 64, 1); make_png(f.rb, "sub/img_3.jpeg", 64, 64, 1); make_png(f.rb, "top.jpg", 64, 64, 1);
+    if (data_load(f.spec, 3, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(g.sets[0].pair[0].matched_stem, 1);
+    assert_int_equal(g.sets[0].pair[1].matched_stem, 3);
+    data_free(&g);
+    make_png(f.rb, "top.png.jpg", 64, 64, 1);     /* different stem: no effect */
+    make_png(f.rb, "top.webp", 64, 64, 1);
+    assert_int_equal(data_load(f.spec, 3, &f.opt, &g, &e), -1);
+    snprintf(want, sizeof want, "conditioning dataset \"ref-b\" (%s): ambiguous reference for \"top.png\" of dataset \"edit-images\": "
+             "both \"top.jpg\" and \"top.webp\" match; rename or remove one", f.rb);
+    assert_string_equal(e.msg, want);
+    free(t1); free(t3); free(a0); free(b2); free(b3);
+    fix_free(&f);
+}
+
+static void test_config_errors(void **state) {
+    (void)state;
+    Fix f; fix_init(&f, 2);
+    fix_pairs(&f, 2, 64, 64);
+    DataGroup g; Err e = {0};
+    f.spec[2].is_conditioning = 0;
+    assert_int_equal(data_load(f.spec, 3, &f.opt, &g, &e), -1);
+    assert_string_equal(e.msg, "dataset \"edit-images\": conditioning_data names \"ref-b\", which is not a conditioning dataset");
+    f.spec[2].is_conditioning = 1;
+    f.conds[1] = "nope";
+    assert_int_equal(data_load(f.spec, 3, &f.opt, &g, &e), -1);
+    assert_string_equal(e.msg, "dataset \"edit-images\": conditioning_data names \"nope\", which is not defined");
+    f.conds[1] = "ref-b";
+    f.spec[0].batch_size = 8;
+    assert_int_equal(data_load(f.spec, 3, &f.opt, &g, &e), -1);
+    assert_string_equal(e.msg, "no bucket holds a full batch in any dataset: \"edit-images\" (2 images, batch size 8); lower train_batch_size, add images or raise repeats");
+    f.spec[0].repeats = 7;   /* one image in each of two buckets, seen 8 times: one batch each */
+    if (data_load(f.spec, 3, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(g.sets[0].n_buckets, 2);
+    assert_int_equal(sampler_batches_per_epoch(&g.sampler), 2);
+    data_free(&g);
+    fix_free(&f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_load_strict_geometry_and_batches),
+        cmocka_unit_test(test_loose_reference_own_bucket),
+        cmocka_unit_test(test_corrupt_skipped_or_strict),
+        cmocka_unit_test(test_missing_captions_and_pairs),
+        cmocka_unit_test(test_config_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
