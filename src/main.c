@@ -6,6 +6,7 @@
 
 static const Command COMMANDS[] = {
     {"make-dataset", "write a synthetic image-edit dataset (edit images, instructions, references)", cmd_make_dataset},
+    {"examples", "list the packaged presets or copy one to edit (examples list | copy NAME)", cmd_examples},
     {"config", "show the resolved SimpleTuner configuration (every default filled in)", cmd_config},
     {"dataset", "inspect the datasets: images found and skipped, pairing, aspect buckets", cmd_dataset},
     {"run-module", "run one component on golden tensors (numerical test harness)", cmd_run_module},

@@ -56,6 +56,9 @@ typedef struct ConfigLoadOptions {
 int config_load(Config **out, int argc, char **argv, Err *e);
 int config_load_with(Config **out, int argc, char **argv, const ConfigLoadOptions *opt, Err *e);
 void config_free(Config *c);
+/* Folder of packaged presets (malloc'd): override, $SIMPLETUNER_EXAMPLES_DIR, ./examples,
+ * <directory of the executable>/../examples. */
+char *config_examples_dir(const char *override);
 
 /* The file config_load read ("" when built from the command line alone), and the dataset file. */
 const char *config_file(const Config *c);

@@ -104,8 +104,8 @@ static void free_args(Args *a) {
 }
 
 /* Folder of packaged presets: option, $SIMPLETUNER_EXAMPLES_DIR, ./examples, <exe dir>/../examples. */
-static char *find_examples_dir(const ConfigLoadOptions *opt) {
-    if (opt->examples_dir) return xstrdup(opt->examples_dir);
+char *config_examples_dir(const char *override) {
+    if (override) return xstrdup(override);
     const char *env = getenv("SIMPLETUNER_EXAMPLES_DIR");
     if (env && *env) return xstrdup(env);
     if (dir_exists("examples")) return xstrdup("examples");
@@ -280,7 +280,7 @@ static int load_into(Config *c, int argc, char **argv, const ConfigLoadOptions *
     Args a = {0};
     int rc = -1;
     if (parse_args(argc, argv, opt, &a, e)) goto done;
-    c->examples_dir = find_examples_dir(opt);
+    c->examples_dir = config_examples_dir(opt->examples_dir);
     char *file = choose_config_file(&a, c->examples_dir, e);
     if (!file) goto done;
     free(c->file);
