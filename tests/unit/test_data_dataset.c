@@ -3,6 +3,7 @@
  * random multi-reference sampling, one bucket per batch. Fixtures are written by the test. */
 #include "test_data_helpers.h"
 #include "data/dataset.h"
+#include "data/dataset_cache.h"
 
 typedef struct Fix {
     char *root, *edits, *ra, *rb;
@@ -222,6 +223,75 @@ static void test_config_errors(void **state) {
     fix_free(&f);
 }
 
+static CacheStatus key_status(const DataCacheKey *k) {
+    StFile f; CacheStatus st; Err e = {0}; char why[512];
+    if (cache_lookup(&k->key, &f, &st, why, sizeof why, &e)) fail_msg("%s", e.msg);
+    if (st == CACHE_HIT) st_close(&f);
+    return st;
+}
+
+static void key_store(const DataCacheKey *k) {
+    StWriter w; stw_init(&w);
+    float x[4] = { 1, 2, 3, 4 }; int64_t shp[1] = { 4 };
+    stw_add_f32(&w, "latent", 1, shp, x);
+    Err e = {0};
+    if (cache_store(&k->key, &w, &e)) fail_msg("%s", e.msg);
+    stw_free(&w);
+}
+
+static void test_sample_cache_keys(void **state) {
+    (void)state;
+    Fix f; fix_init(&f, 2);
+    fix_pairs(&f, 2, 64, 64);
+    char *vae_e = path_join(f.root, "cache/vae/e"), *vae_a = path_join(f.root, "cache/vae/a"), *vae_b = path_join(f.root, "cache/vae/b");
+    char *text = path_join(f.root, "cache/text");
+    f.spec[0].cache_dir_vae = vae_e; f.spec[1].cache_dir_vae = vae_a; f.spec[2].cache_dir_vae = vae_b;
+    f.spec[0].buckets.crop_style = CROP_STYLE_CENTER;
+    f.spec[0].buckets.crop = 1;   /* square crops from the image at its own size */
+    f.spec[0].batch_size = 1;
+    DataGroup g; Err e = {0};
+    if (data_load(f.spec, 3, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    DataCacheKey ke, kr, kt, kt2, kd;
+    assert_int_equal(data_vae_cache_key(&g, 0, 1, -1, "qwen_image/edit-v2/vae=1", &ke, &e), 0);
+    assert_int_equal(data_vae_cache_key(&g, 0, 1, 1, "qwen_image/edit-v2/vae=1", &kr, &e), 0);
+    assert_string_equal(ke.key.dir, vae_e); assert_string_equal(ke.key.name, "sub/img_1.png");
+    assert_string_equal(kr.key.dir, vae_b);
+    assert_string_equal(ke.key.settings, "model=qwen_image/edit-v2/vae=1;orig=104x64;resize=104x64;crop=20,0;target=64x64");
+    assert_string_equal(kr.key.settings, "model=qwen_image/edit-v2/vae=1;orig=64x64;resize=104x64;crop=20,0;target=64x64");
+    assert_int_equal(data_vae_cache_key(&g, 0, 1, 2, "m", &kd, &e), -1);
+    assert_string_equal(e.msg, "dataset \"edit-images\": reference 2 requested, it has 2");
+    assert_int_equal(key_status(&ke), CACHE_ABSENT);
+    key_store(&ke); key_store(&kr);
+    assert_int_equal(key_status(&ke), CACHE_HIT);
+    assert_int_equal(key_status(&kr), CACHE_HIT);
+    /* text embeds: one entry per caption line; a changed reference invalidates it */
+    assert_int_equal(data_text_cache_key(&g, 0, 1, "make it blue", text, "qwen_image/edit-v2/te=1", &kt, &e), 0);
+    assert_int_equal(data_text_cache_key(&g, 0, 1, "make it red", text, "qwen_image/edit-v2/te=1", &kt2, &e), 0);
+    assert_string_not_equal(kt.key.name, kt2.key.name);
+    assert_int_equal(kt.key.n_sources, 2);
+    key_store(&kt);
+    assert_int_equal(key_status(&kt), CACHE_HIT);
+    assert_int_equal(key_status(&kt2), CACHE_ABSENT);
+    data_dropout_cache_key(text, "qwen_image/edit-v2/te=1", &kd);
+    key_store(&kd);
+    assert_int_equal(key_status(&kd), CACHE_HIT);
+    make_png(f.rb, "sub/img_1.png", 64, 64, 77);           /* the reference is edited */
+    assert_int_equal(key_status(&kr), CACHE_STALE_SOURCE);
+    assert_int_equal(key_status(&kt), CACHE_STALE_SOURCE);
+    assert_int_equal(key_status(&ke), CACHE_HIT);           /* the edit image's latent is untouched */
+    data_cache_key_free(&ke); data_cache_key_free(&kr); data_cache_key_free(&kt); data_cache_key_free(&kt2); data_cache_key_free(&kd);
+    data_free(&g);
+    /* a setting that moves the crop invalidates the latent */
+    f.spec[0].buckets.crop_style = CROP_STYLE_CORNER;
+    if (data_load(f.spec, 3, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(data_vae_cache_key(&g, 0, 1, -1, "qwen_image/edit-v2/vae=1", &ke, &e), 0);
+    assert_int_equal(key_status(&ke), CACHE_STALE_SETTINGS);
+    data_cache_key_free(&ke);
+    data_free(&g);
+    free(vae_e); free(vae_a); free(vae_b); free(text);
+    fix_free(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_strict_geometry_and_batches),
@@ -229,6 +299,7 @@ int main(void) {
         cmocka_unit_test(test_corrupt_skipped_or_strict),
         cmocka_unit_test(test_missing_captions_and_pairs),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_sample_cache_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
