@@ -124,7 +124,9 @@ static int jpeg_decode(const uint8_t *buf, size_t n, const char *name, Image *ou
     jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&cinfo, TRUE);
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
-    int adobe_inverted = cmyk && cinfo.saw_Adobe_marker;
+    /* Photoshop stores CMYK inverted, and PIL reads EVERY 4-component JPEG that way ("CMYK;I",
+     * with or without the Adobe marker); SimpleTuner trains on what PIL gives, so we do the same. */
+    int adobe_inverted = cmyk;
     cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     int W = (int)cinfo.output_width, H = (int)cinfo.output_height, C = cinfo.output_components;

@@ -4,8 +4,9 @@
  * `exif_transpose`:
  *   - the format is found from the file's bytes, never from its extension;
  *   - alpha is dropped (not composited), palette is expanded, grayscale is replicated;
- *   - 16-bit samples keep their high byte (PIL's "RGB;16B" raw mode);
- *   - CMYK / YCCK JPEGs convert with PIL's cmyk2rgb, inverting Adobe (Photoshop) CMYK first;
+ *   - 16-bit samples keep their high byte (PIL's "RGB;16B" raw mode; for 16-bit GRAY PIL clips
+ *     values above 255 to white, which ruins the image, so there we keep the high byte too);
+ *   - CMYK / YCCK JPEGs are read as Adobe (inverted) CMYK, as PIL reads them, then PIL's cmyk2rgb;
  *   - the EXIF orientation (JPEG APP1, PNG eXIf, WebP EXIF chunk) is applied.
  * A truncated or corrupt file is an error naming the path (PIL also refuses truncated images). */
 #ifndef ST_IMAGE_IO_H

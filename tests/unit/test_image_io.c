@@ -53,7 +53,7 @@ static void write_png_raw(const char *path, int W, int H, int ct, int depth, con
 
 /* JPEG writer: components 1 (gray), 3 (RGB) or 4 (CMYK, written with libjpeg's Adobe marker);
  * an APP1 EXIF marker with the orientation when > 1. */
-static void write_jpeg(const char *path, int W, int H, int comps, const uint8_t *px, int orientation) {
+static void write_jpeg_opt(const char *path, int W, int H, int comps, const uint8_t *px, int orientation, int adobe) {
     FILE *f = fopen(path, "wb"); assert_non_null(f);
     struct jpeg_compress_struct c; struct jpeg_error_mgr jerr;
     c.err = jpeg_std_error(&jerr);
@@ -63,6 +63,7 @@ static void write_jpeg(const char *path, int W, int H, int comps, const uint8_t 
     c.in_color_space = comps == 1 ? JCS_GRAYSCALE : comps == 3 ? JCS_RGB : JCS_CMYK;
     jpeg_set_defaults(&c);
     jpeg_set_quality(&c, 100, TRUE);
+    if (comps == 4 && !adobe) c.write_Adobe_marker = FALSE;
     if (comps == 3) { /* no chroma subsampling so flat colours survive exactly enough */
         c.comp_info[0].h_samp_factor = c.comp_info[0].v_samp_factor = 1;
     }
@@ -78,6 +79,10 @@ static void write_jpeg(const char *path, int W, int H, int comps, const uint8_t 
     jpeg_finish_compress(&c);
     jpeg_destroy_compress(&c);
     fclose(f);
+}
+
+static void write_jpeg(const char *path, int W, int H, int comps, const uint8_t *px, int orientation) {
+    write_jpeg_opt(path, W, H, comps, px, orientation, 1);
 }
 
 static void put32le(uint8_t *p, uint32_t v) { p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24; }
@@ -252,6 +257,16 @@ static void test_jpeg_gray_and_cmyk(void **state) {
     write_jpeg(p, 8, 8, 4, cmyk, 1);
     assert_int_equal(image_read(p, &im, &e), 0);
     assert_int_equal(im.channels, 3);
+    for (int i = 0; i < 64; i++) {
+        assert_true(abs(im.data[3 * i] - 191) <= 2);
+        assert_true(abs(im.data[3 * i + 1] - 95) <= 2);
+        assert_true(im.data[3 * i + 2] <= 2);
+    }
+    image_free(&im); free(p);
+    /* without an Adobe marker PIL still reads the samples as inverted: same colours */
+    p = tmp_path(d, "cmyk_plain.jpg");
+    write_jpeg_opt(p, 8, 8, 4, cmyk, 1, 0);
+    assert_int_equal(image_read(p, &im, &e), 0);
     for (int i = 0; i < 64; i++) {
         assert_true(abs(im.data[3 * i] - 191) <= 2);
         assert_true(abs(im.data[3 * i + 1] - 95) <= 2);
