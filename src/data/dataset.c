@@ -332,6 +332,38 @@ void data_next_batch(DataGroup *g, DataBatch *b) {
     }
 }
 
+int data_sample_image(const DataGroup *g, int set, int item, int ref, DataResizeFn resize, Image *out, Err *e) {
+    memset(out, 0, sizeof *out);
+    const Dataset *d = &g->sets[set];
+    const DataItem *it = &d->items[item];
+    const Dataset *owner = d;
+    const char *rel = it->rel;
+    const SampleGeometry *geom = &it->geom;
+    if (ref >= 0) {
+        if (ref >= d->n_cond) return err_set(e, "dataset \"%s\": reference %d requested, it has %d", d->spec.id, ref, d->n_cond);
+        owner = &g->sets[d->cond[ref]];
+        rel = owner->items[it->refs[ref].item].rel;
+        geom = &it->refs[ref].geom;
+    }
+    char *path = path_join(owner->spec.instance_data_dir, rel);
+    Image im;
+    int rc = image_read(path, &im, e);
+    if (!rc && (im.width != geom->orig_w || im.height != geom->orig_h))
+        rc = err_set(e, "%s: is now %dx%d, was %dx%d when the dataset was loaded", path, im.width, im.height, geom->orig_w, geom->orig_h);
+    free(path);
+    if (rc) { image_free(&im); return -1; }
+    if (im.width != geom->inter_w || im.height != geom->inter_h) {
+        Image r;
+        if (resize(&im, geom->inter_w, geom->inter_h, &r, e)) { image_free(&im); return -1; }
+        image_free(&im);
+        im = r;
+    }
+    if (im.width == geom->target_w && im.height == geom->target_h) { *out = im; return 0; }
+    rc = image_crop(&im, geom->crop_x, geom->crop_y, geom->target_w, geom->target_h, out, e);
+    image_free(&im);
+    return rc;
+}
+
 void data_batch_free(DataBatch *b) { free(b->samples); memset(b, 0, sizeof *b); }
 
 static const char *cond_name(ConditioningType t) {

@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "data/buckets.h"
 #include "data/captions.h"
+#include "data/image.h"
 #include "data/pairing.h"
 #include "data/sampler.h"
 
@@ -113,6 +114,12 @@ typedef struct DataBatch {
 
 void data_next_batch(DataGroup *g, DataBatch *b);
 void data_batch_free(DataBatch *b);
+
+/* A resampler (PIL-exact Lanczos for SimpleTuner parity): src -> w x h in out. */
+typedef int (*DataResizeFn)(const Image *src, int w, int h, Image *out, Err *e);
+/* The pixels a sample trains on: the edit image (ref = -1) or its reference k, decoded, resized to
+ * the intermediary size and cropped to the bucket size (out is target_w x target_h RGB). */
+int data_sample_image(const DataGroup *g, int set, int item, int ref, DataResizeFn resize, Image *out, Err *e);
 
 /* Per dataset: images found, skipped (with reasons), pairing status and the bucket table. */
 void data_summary_print(const DataGroup *g, FILE *f);

@@ -280,6 +280,18 @@ int image_read(const char *path, Image *out, Err *e) {
     return rc;
 }
 
+int image_crop(const Image *src, int x, int y, int w, int h, Image *out, Err *e) {
+    memset(out, 0, sizeof *out);
+    if (x < 0 || y < 0 || w <= 0 || h <= 0 || x + w > src->width || y + h > src->height)
+        return err_set(e, "crop %dx%d at (%d, %d) does not fit in a %dx%d image", w, h, x, y, src->width, src->height);
+    int C = src->channels;
+    out->data = xmalloc((size_t)w * h * C);
+    out->width = w; out->height = h; out->channels = C;
+    for (int r = 0; r < h; r++)
+        memcpy(out->data + (size_t)r * w * C, src->data + ((size_t)(y + r) * src->width + x) * C, (size_t)w * C);
+    return 0;
+}
+
 /* ---------- PNG writing ---------- */
 
 typedef struct PngSink { uint8_t *p; size_t n, cap; char msg[256]; } PngSink;

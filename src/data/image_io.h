@@ -33,6 +33,9 @@ int exif_orientation(const uint8_t *exif, size_t n);
  * 5 transpose, 6 rotate 90 clockwise, 7 transverse, 8 rotate 90 counter-clockwise). */
 void image_apply_orientation(Image *im, int orientation);
 
+/* Copies the w x h region at (x, y) of src into out (same channels). The region must lie inside src. */
+int image_crop(const Image *src, int x, int y, int w, int h, Image *out, Err *e);
+
 /* PNG writing, atomic (temp + rename). 8-bit: channels 1 (gray), 3 (RGB) or 4 (RGBA). */
 int image_write_png(const char *path, const Image *im, Err *e);
 /* 16-bit PNG from native-endian samples, channels 1/3/4 interleaved. */

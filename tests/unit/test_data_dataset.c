@@ -292,6 +292,43 @@ static void test_sample_cache_keys(void **state) {
     fix_free(&f);
 }
 
+/* Test stand-in for the real resampler: nearest neighbour (the pipeline is what is under test). */
+static int nearest(const Image *src, int w, int h, Image *out, Err *e) {
+    (void)e;
+    out->width = w; out->height = h; out->channels = 3;
+    out->data = malloc((size_t)w * h * 3);
+    for (int y = 0; y < h; y++) for (int x = 0; x < w; x++)
+        memcpy(out->data + ((size_t)y * w + x) * 3, src->data + ((size_t)(y * src->height / h) * src->width + x * src->width / w) * 3, 3);
+    return 0;
+}
+
+static void test_sample_image_resize_crop(void **state) {
+    (void)state;
+    Fix f; fix_init(&f, 1);
+    fix_pairs(&f, 2, 64, 64);
+    f.spec[0].buckets.crop = 1; f.spec[0].buckets.crop_style = CROP_STYLE_CENTER; f.spec[0].batch_size = 1;
+    DataGroup g; Err e = {0};
+    if (data_load(f.spec, 2, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    Image ed, rf, src;
+    assert_int_equal(data_sample_image(&g, 0, 1, -1, nearest, &ed, &e), 0);   /* sub/img_1.png: 104x64 */
+    assert_int_equal(ed.width, 64); assert_int_equal(ed.height, 64);
+    char *p = path_join(f.edits, "sub/img_1.png");
+    assert_int_equal(image_read(p, &src, &e), 0);
+    for (int y = 0; y < 64; y++)   /* centre crop: columns 20..83 of the original */
+        assert_memory_equal(ed.data + (size_t)y * 64 * 3, src.data + ((size_t)y * 104 + 20) * 3, 64 * 3);
+    assert_int_equal(data_sample_image(&g, 0, 1, 0, nearest, &rf, &e), 0);    /* reference 32x32 -> 104x64 -> crop */
+    assert_int_equal(rf.width, 64); assert_int_equal(rf.height, 64);
+    image_free(&ed); image_free(&rf); image_free(&src);
+    /* the file changed size since loading: named */
+    make_png(f.edits, "sub/img_1.png", 50, 50, 1);
+    assert_int_equal(data_sample_image(&g, 0, 1, -1, nearest, &ed, &e), -1);
+    char want[1024]; snprintf(want, sizeof want, "%s: is now 50x50, was 104x64 when the dataset was loaded", p);
+    assert_string_equal(e.msg, want);
+    free(p);
+    data_free(&g);
+    fix_free(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_strict_geometry_and_batches),
@@ -300,6 +337,7 @@ int main(void) {
         cmocka_unit_test(test_missing_captions_and_pairs),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_sample_cache_keys),
+        cmocka_unit_test(test_sample_image_resize_crop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -390,6 +390,18 @@ static void test_png_write_roundtrip_8_and_16(void **state) {
     tmpdir_remove(d);
 }
 
+static void test_crop(void **state) {
+    (void)state;
+    uint8_t rgb[18]; six_rgb(rgb);
+    Image src = { 3, 2, 3, rgb }, out; Err e = {0};
+    assert_int_equal(image_crop(&src, 1, 0, 2, 2, &out, &e), 0);
+    const uint8_t want[4][3] = { {0,255,0}, {0,0,255}, {0,255,255}, {255,0,255} };
+    expect_pixels(&out, 2, 2, want, 0);
+    image_free(&out);
+    assert_int_equal(image_crop(&src, 2, 0, 2, 2, &out, &e), -1);
+    assert_string_equal(e.msg, "crop 2x2 at (2, 0) does not fit in a 3x2 image");
+}
+
 static void test_exif_parser(void **state) {
     (void)state;
     uint8_t b[64];
@@ -412,6 +424,7 @@ int main(void) {
         cmocka_unit_test(test_webp_alpha_dropped),
         cmocka_unit_test(test_corrupt_files_named),
         cmocka_unit_test(test_png_write_roundtrip_8_and_16),
+        cmocka_unit_test(test_crop),
         cmocka_unit_test(test_exif_parser),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
