@@ -91,7 +91,11 @@ def main():
         ch = CHOICES.get(n, None if n in FREE else parse_choices(choices))
         chs = c_str(json.dumps(ch)) if ch is not None else "NULL"
         out.append("    {%s, %s, %s, %s, %s, %s}," % (c_str(n), ctype, c_str(default), c_str(aliases), chs, c_str(section)))
-    out += ["};", "const int OPTION_COUNT = (int)(sizeof OPTION_TABLE / sizeof OPTION_TABLE[0]);", ""]
+    out += ["};", "const int OPTION_COUNT = (int)(sizeof OPTION_TABLE / sizeof OPTION_TABLE[0]);", "",
+            "const OptionAlias OPTION_ALIASES[] = {"]
+    aliases = sorted((a, n) for n in rows for a in rows[n][3].split(",") if a)
+    out += ["    {%s, %s}," % (c_str(a), c_str(n)) for a, n in aliases]
+    out += ["};", "const int OPTION_ALIAS_COUNT = (int)(sizeof OPTION_ALIASES / sizeof OPTION_ALIASES[0]);", ""]
     sys.stdout.write("\n".join(out))
 
 

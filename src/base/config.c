@@ -39,7 +39,7 @@ void config_free(Config *c) {
     free(c->value); free(c->defaults); free(c->source); free(c->text);
     config_free_datasets(c);
     cJSON_Delete(c->data_root);
-    free(c->file); free(c->data_file); free(c->examples_dir); free(c->dropped);
+    free(c->file); free(c->data_file); free(c->examples_dir); free(c->dropped); free(c->ignored);
     free(c);
 }
 
@@ -116,6 +116,8 @@ const cJSON *config_json(const Config *c, const char *key) { return config_value
 const char *config_source(const Config *c, const char *key) { return c->source[config_index(key)]; }
 const char *config_file(const Config *c) { return c->file; }
 const char *config_data_file(const Config *c) { return c->data_file; }
+
+const char *config_ignored(const Config *c) { return c->ignored; }
 
 const char *config_mark(const Config *c, const char *key) {
     int i = config_index(key);

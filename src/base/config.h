@@ -90,9 +90,12 @@ typedef struct OptionDef {
     const char *section;       /* registry section (model, lora, training, ...) */
 } OptionDef;
 
-/* The generated table, sorted by name. */
+/* The generated table, sorted by name, and its aliases (alias -> canonical name). */
 extern const OptionDef OPTION_TABLE[];
 extern const int OPTION_COUNT;
+typedef struct OptionAlias { const char *alias, *name; } OptionAlias;
+extern const OptionAlias OPTION_ALIASES[];
+extern const int OPTION_ALIAS_COUNT;
 
 /* Lookup by canonical name or alias (with or without leading "--"); NULL when unknown. */
 const OptionDef *option_find(const char *name);
@@ -102,6 +105,8 @@ OptionSupport option_support(const char *name);
 /* For implemented options that only accept some values: comma-separated list, else NULL. */
 const char *option_supported_values(const char *name);
 const char *option_type_name(OptionType t);
+/* Consistency of the classification lists (every name is an option, none listed twice); for tests. */
+int option_support_validate(Err *e);
 
 /* ---- datasets (multidatabackend.json, spec §2.3) ------------------------------------------------ */
 typedef struct DatasetConfig {
@@ -158,6 +163,8 @@ int config_datasets(const Config *c, const DatasetConfig **out, int *n);
 const DatasetConfig *config_dataset_find(const Config *c, const char *id);
 
 /* ---- reporting ---------------------------------------------------------------------------------- */
+/* The inert options the user set to a non-default value ("k1, k2"), as logged once at load; NULL if none. */
+const char *config_ignored(const Config *c);
 /* How `config show` marks a key: "implemented", "ignored" (inert, set by the user) or "default". */
 const char *config_mark(const Config *c, const char *key);
 /* Resolved validation_resolution as a list of (width, height); megapixel values (< 128) converted.

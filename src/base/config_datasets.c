@@ -7,6 +7,7 @@
 #include <string.h>
 #include "base/config_internal.h"
 #include "base/config_json.h"
+#include "base/files.h"
 
 /* Every key a dataset object may carry. Keys for other backends (aws, csv, huggingface, parquet)
  * are known so that a real config loads up to the "not supported yet" of its type. */
@@ -294,6 +295,10 @@ static int read_dataset(const Config *c, const char *file, const cJSON *obj, int
         free(d->dataset_type); /* SimpleTuner: conditioning_type makes it a conditioning set */
         d->dataset_type = xstrdup("conditioning");
     }
+    const char *family = config_str(c, "model_family");
+    char **paths[] = {&d->cache_dir, &d->instance_data_dir, &d->cache_dir_conditioning_image_embeds};
+    for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++)
+        if (*paths[k]) { char *p = subst_family(*paths[k], family); free(*paths[k]); *paths[k] = p; }
     if (is_image_like(d)) {
         if (!d->cache_dir_vae)
             d->cache_dir_vae = xasprintf("%s/vae/%s/%s", config_str(c, "cache_dir"),
@@ -403,6 +408,11 @@ static int check_eval_ids(Config *c, const char *file, Err *e) {
 
 int config_load_datasets(Config *c, Err *e) {
     const char *file = c->data_file;
+    if (!file_exists(file)) {
+        const char *src = config_source(c, "data_backend_config");
+        return err_setc(e, EXIT_USAGE, "%s: data_backend_config %s not found (set it to your multidatabackend.json "
+                        "or give --data FILE)", src ? src : "configuration", file);
+    }
     c->data_root = json_read_config_file(file, e);
     if (!c->data_root) {
         if (!strstr(e->msg, file)) err_prefix(e, "data_backend_config %s", file);

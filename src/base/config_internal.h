@@ -14,6 +14,7 @@ struct Config {
     cJSON *data_root;     /* parsed multidatabackend.json */
     DatasetConfig *ds;
     int n_ds;
+    char *ignored;        /* inert keys set to a non-default value, or NULL */
     char *dropped;        /* object-valued keys dropped as SimpleTuner does (for the log), or NULL */
     int quiet;
 };

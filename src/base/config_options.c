@@ -13,26 +13,13 @@ static int cmp_name(const void *key, const void *elem) {
     return strcmp((const char *)key, ((const OptionDef *)elem)->name);
 }
 
-/* Whether `name` is one of the comma-separated names in `list`. */
-static int list_has(const char *list, const char *name) {
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        while (len && *p == ' ') { p++; len--; }
-        if (len == n && !strncmp(p, name, n)) return 1;
-        if (!end) break;
-        p = end + 1;
-    }
-    return 0;
-}
-
 const OptionDef *option_find(const char *name) {
     name = strip_dashes(name);
     const OptionDef *d = bsearch(name, OPTION_TABLE, (size_t)OPTION_COUNT, sizeof *OPTION_TABLE, cmp_name);
     if (d) return d;
-    for (int i = 0; i < OPTION_COUNT; i++)
-        if (OPTION_TABLE[i].aliases[0] && list_has(OPTION_TABLE[i].aliases, name)) return &OPTION_TABLE[i];
+    for (int i = 0; i < OPTION_ALIAS_COUNT; i++)
+        if (!strcmp(OPTION_ALIASES[i].alias, name))
+            return bsearch(OPTION_ALIASES[i].name, OPTION_TABLE, (size_t)OPTION_COUNT, sizeof *OPTION_TABLE, cmp_name);
     return NULL;
 }
 
@@ -57,6 +44,7 @@ int name_distance(const char *a, const char *b) {
     return row[lb];
 }
 
+/* Candidates are canonical names and aliases (an alias is a valid spelling too). */
 const char *option_nearest(const char *name) {
     name = strip_dashes(name);
     const char *best = NULL;
@@ -64,6 +52,10 @@ const char *option_nearest(const char *name) {
     for (int i = 0; i < OPTION_COUNT; i++) {
         int d = name_distance(name, OPTION_TABLE[i].name);
         if (d < best_d) { best_d = d; best = OPTION_TABLE[i].name; }
+    }
+    for (int i = 0; i < OPTION_ALIAS_COUNT; i++) {
+        int d = name_distance(name, OPTION_ALIASES[i].alias);
+        if (d < best_d) { best_d = d; best = OPTION_ALIASES[i].alias; }
     }
     return best;
 }
@@ -73,7 +65,7 @@ const char *option_type_name(OptionType t) {
     case OPT_BOOL: return "a boolean (true or false)";
     case OPT_NUMBER: return "a number";
     case OPT_TEXT: return "a string";
-    case OPT_SELECT: return "one of its choices";
+    case OPT_SELECT: return "a string (one of its choices)";
     case OPT_JSON: return "JSON (a string, list or object)";
     }
     return "?";

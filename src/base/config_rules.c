@@ -190,6 +190,7 @@ int config_check_support(Config *c, Err *e) {
         return -1;
     }
     if (inert && !c->quiet) log_info("ignored, no effect here: %s", inert);
-    free(inert);
+    free(c->ignored);
+    c->ignored = inert;
     return 0;
 }

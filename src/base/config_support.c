@@ -89,7 +89,7 @@ static const char *const INERT[] = {
     "dataloader_prefetch", "dataloader_prefetch_qlen", "enable_multiprocessing", "compress_disk_cache",
     "skip_file_discovery", "override_dataset_config", "aspect_bucket_disable_rebuild",
     "preserve_data_backend_cache", "text_embed_full_cache", "checkpointing_use_tempdir",
-    "delete_invalid_checkpoints", "disk_low_action", "disk_low_script", "disk_low_threshold",
+    "delete_invalid_checkpoints", "vae_cache_ondemand", "vae_cache_disable", "text_cache_ondemand", "disk_low_action", "disk_low_script", "disk_low_threshold",
     /* options that only matter for other model families or for features rejected elsewhere */
     "pretrained_t5_model_name_or_path", "pretrained_unet_model_name_or_path", "pretrained_unet_subfolder",
     "pretrained_gemma_model_name_or_path", "pretrained_grounding_model_name_or_path",
@@ -153,4 +153,26 @@ const char *option_supported_values(const char *name) {
     for (size_t i = 0; i < sizeof SUPPORTED_VALUES / sizeof SUPPORTED_VALUES[0]; i++)
         if (!strcmp(SUPPORTED_VALUES[i].name, d->name)) return SUPPORTED_VALUES[i].values;
     return NULL;
+}
+
+static int check_list(const char *const *list, const char *what, Err *e) {
+    for (int i = 0; list[i]; i++) {
+        const OptionDef *d = option_find(list[i]);
+        if (!d || strcmp(d->name, list[i]))
+            return err_set(e, "config_support.c: %s lists '%s', which is not a canonical option name", what, list[i]);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(list[i], list[j])) return err_set(e, "config_support.c: %s lists '%s' twice", what, list[i]);
+    }
+    return 0;
+}
+
+int option_support_validate(Err *e) {
+    if (check_list(IMPLEMENTED, "IMPLEMENTED", e) || check_list(INERT, "INERT", e)) return -1;
+    for (int i = 0; IMPLEMENTED[i]; i++)
+        if (in_list(INERT, IMPLEMENTED[i]))
+            return err_set(e, "config_support.c: '%s' is both IMPLEMENTED and INERT", IMPLEMENTED[i]);
+    for (size_t i = 0; i < sizeof SUPPORTED_VALUES / sizeof SUPPORTED_VALUES[0]; i++)
+        if (!in_list(IMPLEMENTED, SUPPORTED_VALUES[i].name))
+            return err_set(e, "config_support.c: SUPPORTED_VALUES names '%s', which is not IMPLEMENTED", SUPPORTED_VALUES[i].name);
+    return 0;
 }

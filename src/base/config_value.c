@@ -102,6 +102,8 @@ static cJSON *coerce_text(const OptionDef *d, const cJSON *raw, const char *wher
         free(t);
         return v;
     }
+    if (cJSON_IsBool(raw)) /* false becomes --key=false upstream: the text "false" */
+        return cJSON_CreateString(cJSON_IsTrue(raw) ? "true" : "false");
     if (cJSON_IsArray(raw)) { /* argparse repeats the flag; lists are kept for the consumer */
         const cJSON *it;
         cJSON_ArrayForEach(it, raw)

@@ -464,3 +464,10 @@ const OptionDef OPTION_TABLE[] = {
     {"xm_training_target", OPT_SELECT, "\"noise\"", "", "[\"noise\", \"route\"]", "loss"},
 };
 const int OPTION_COUNT = (int)(sizeof OPTION_TABLE / sizeof OPTION_TABLE[0]);
+
+const OptionAlias OPTION_ALIASES[] = {
+    {"checkpointing_steps", "checkpoint_step_interval"},
+    {"save_total_limit", "checkpoints_total_limit"},
+    {"validation_steps", "validation_step_interval"},
+};
+const int OPTION_ALIAS_COUNT = (int)(sizeof OPTION_ALIASES / sizeof OPTION_ALIASES[0]);
