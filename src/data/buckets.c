@@ -36,6 +36,7 @@ void bucket_params_default(BucketParams *p) {
     p->rounding = 2;
     p->crop_style = CROP_STYLE_RANDOM;
     p->crop_aspect = CROP_ASPECT_SQUARE;
+    p->max_upscale_threshold = -1;
 }
 
 /* Python's round(x, n): correctly rounded from the exact binary value, ties to even — which is
@@ -94,7 +95,7 @@ static uint64_t image_hash(const BucketParams *p, const char *rel, uint64_t purp
     return hash64(rel, strlen(rel), p->seed ^ purpose);
 }
 
-static double pick_crop_aspect(const BucketParams *p, double ar, const char *rel) {
+static double pick_crop_aspect(const BucketParams *p, double ar, int w, int h, const char *rel) {
     if (p->crop_aspect == CROP_ASPECT_CLOSEST) {
         int best = 0;
         for (int i = 1; i < p->n_crop_aspects; i++)
@@ -104,7 +105,18 @@ static double pick_crop_aspect(const BucketParams *p, double ar, const char *rel
     double total = 0;
     for (int i = 0; i < p->n_crop_aspects; i++) total += p->crop_aspect_weights[i];
     double u = (double)(image_hash(p, rel, 0xA5BEC7u) >> 11) * 0x1.0p-53;
-    if (total <= 0) return p->crop_aspects[(int)(u * p->n_crop_aspects) % p->n_crop_aspects];
+    if (total <= 0) {
+        /* plain list: drawn uniformly among the buckets that do not upscale too much */
+        int ok[BUCKET_MAX_CROP_ASPECTS], n = 0;
+        for (int i = 0; i < p->n_crop_aspects; i++) {
+            int tw, th;
+            bucket_size_for_aspect(p, p->crop_aspects[i], &tw, &th);
+            double lim = 1 + p->max_upscale_threshold;
+            if (p->max_upscale_threshold < 0 || (tw <= w * lim && th <= h * lim)) ok[n++] = i;
+        }
+        if (n == 0) return 1.0;   /* none fits: square, as upstream */
+        return p->crop_aspects[ok[(int)(u * n) % n]];
+    }
     double acc = 0;
     for (int i = 0; i < p->n_crop_aspects; i++) {
         acc += p->crop_aspect_weights[i] / total;
@@ -139,7 +151,7 @@ int bucket_geometry(const BucketParams *p, int w, int h, const char *rel, Sample
     if (crop_square) {
         g->target_w = g->target_h = square_edge(p);
     } else {
-        double bar = p->crop && p->crop_aspect != CROP_ASPECT_PRESERVE ? pick_crop_aspect(p, ar, rel) : ar;
+        double bar = p->crop && p->crop_aspect != CROP_ASPECT_PRESERVE ? pick_crop_aspect(p, ar, w, h, rel) : ar;
         bucket_size_for_aspect(p, bar, &g->target_w, &g->target_h);
     }
     if (crop_square) {

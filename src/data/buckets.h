@@ -37,6 +37,8 @@ typedef struct BucketParams {
     int n_crop_aspects;
     double crop_aspects[BUCKET_MAX_CROP_ASPECTS];
     double crop_aspect_weights[BUCKET_MAX_CROP_ASPECTS]; /* all 0 = uniform */
+    double max_upscale_threshold;      /* < 0 = unset; crop_aspect random with a plain list: only buckets
+                                          whose size is <= original·(1+t) on both edges are drawn */
     uint64_t seed;                     /* random crop offsets and random crop aspects */
 } BucketParams;
 

@@ -75,6 +75,7 @@ static int spec_from(const Config *c, const DatasetConfig *d, DatasetSpec *s, Er
     b->minimum_aspect_ratio = unset0(d->minimum_aspect_ratio);
     b->maximum_aspect_ratio = unset0(d->maximum_aspect_ratio);
     b->crop = d->crop;
+    b->max_upscale_threshold = isnan(d->max_upscale_threshold) ? -1 : d->max_upscale_threshold;
     if (crop_style_parse(d->crop_style, &b->crop_style, e) || crop_aspect_parse(d->crop_aspect, &b->crop_aspect, e) ||
         crop_buckets(d->crop_aspect_buckets, b, d->id, e))
         return err_prefix(e, "dataset \"%s\"", d->id);

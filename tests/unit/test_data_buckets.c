@@ -138,6 +138,18 @@ static void test_crop_aspect_buckets(void **state) {
         for (int k = 0; k < 3; k++) { bucket_size_for_aspect(&p, p.crop_aspects[k], &w, &h); if (w == g.target_w && h == g.target_h) seen[k]++; }
     }
     assert_true(seen[0] > 0 && seen[1] > 0 && seen[2] > 0);
+    /* max_upscale_threshold 0 on a 600x560 image: only buckets no larger than it on both edges
+     * (at 512 px area: 1.0 -> 512x512 fits, 0.75 -> 448x576 and 1.5 -> 640x448 do not) */
+    p.max_upscale_threshold = 0;
+    for (int i = 0; i < 20; i++) {
+        char rel[16]; snprintf(rel, sizeof rel, "u%d.png", i);
+        assert_int_equal(bucket_geometry(&p, 600, 560, rel, &g, why, sizeof why, &e), 0);
+        assert_int_equal(g.target_w, 512); assert_int_equal(g.target_h, 512);
+    }
+    /* nothing fits a tiny image: square */
+    assert_int_equal(bucket_geometry(&p, 100, 100, "tiny.png", &g, why, sizeof why, &e), 0);
+    assert_int_equal(g.target_w, 512); assert_int_equal(g.target_h, 512);
+    p.max_upscale_threshold = -1;
     p.n_crop_aspects = 0;
     assert_int_equal(bucket_geometry(&p, 1600, 1000, "c.png", &g, why, sizeof why, &e), -1);
     assert_string_equal(e.msg, "crop_aspect random needs crop_aspect_buckets");
