@@ -185,6 +185,34 @@ static void bf16_round(const char *cfg_text) {
 static void test_bf16_sharded_qwen(void **state) { (void)state; bf16_round(TINY_QWEN_VAE_CONFIG); }
 static void test_bf16_sharded_flux(void **state) { (void)state; bf16_round(TINY_FLUX_VAE_CONFIG); }
 
+/* vae_save writes a folder vae_load reads back to the same model (declared table incl. the
+ * unused temporal convs of the Qwen 3-D resamplers). */
+static void test_save_load(void **state) {
+    (void)state;
+    Vae mem; build_random(&mem, TINY_QWEN_VAE_CONFIG, DT_F32);
+    char *dir = tmpdir_make(), sub[600];
+    snprintf(sub, sizeof sub, "%s/vae", dir);
+    cJSON *cfg = cJSON_Parse(TINY_QWEN_VAE_CONFIG);
+    Err e = {0};
+    if (vae_save(&mem, cfg, sub, &e)) fail_msg("%s", e.msg);
+    cJSON_Delete(cfg);
+    Vae disk;
+    if (vae_load(&disk, sub, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(disk.net.np, mem.net.np);
+    int time_convs = 0;
+    for (int i = 0; i < disk.net.np; i++) time_convs += strstr(disk.net.p[i].name, "time_conv.weight") != NULL;
+    assert_int_equal(time_convs, 4);    /* temperal_downsample [false, true, true]: 2 encoder + 2 decoder */
+    enum { H = 16, W = 16 };
+    float img[3 * H * W], l1[4 * 2 * 2], l2[4 * 2 * 2];
+    Rng r; rng_seed(&r, 6);
+    rng_fill_uniform(&r, img, 3 * H * W, -1, 1);
+    assert_int_equal(vae_encode(&mem, img, H, W, VAE_LATENT_MODE, NULL, l1, &e), 0);
+    assert_int_equal(vae_encode(&disk, img, H, W, VAE_LATENT_MODE, NULL, l2, &e), 0);
+    assert_memory_equal(l1, l2, sizeof l1);
+    vae_free(&disk); vae_free(&mem);
+    tmpdir_remove(dir);
+}
+
 static void test_errors(void **state) {
     (void)state;
     Vae v; Err e = {0};
@@ -238,6 +266,7 @@ int main(void) {
         cmocka_unit_test(test_api_flux),
         cmocka_unit_test(test_bf16_sharded_qwen),
         cmocka_unit_test(test_bf16_sharded_flux),
+        cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

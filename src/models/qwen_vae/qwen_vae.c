@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define QWEN_VAE_MAX_LEVELS 16
 
@@ -44,6 +45,17 @@ static void push_norm_silu(VaeModel *m, VaeNet *net, const char *name, int C) {
     vae_net_push(net, &op);
 }
 
+/* The temporal conv of a 3-D resampler: part of the checkpoint (declared so loading checks it and
+ * saving writes it) but never run for a single frame, where upstream skips it on the first chunk. */
+static void declare_time_conv(VaeModel *m, const char *prefix, int cin, int cout) {
+    char name[256];
+    int64_t wshape[5] = { cout, cin, 3, 1, 1 }, bshape = cout;
+    snprintf(name, sizeof name, "%s.time_conv.weight", prefix);
+    vae_param_add(m, name, VAE_ROLE_CONV_WEIGHT, cin * 3, 5, wshape);
+    snprintf(name, sizeof name, "%s.time_conv.bias", prefix);
+    vae_param_add(m, name, VAE_ROLE_BIAS, cin * 3, 1, &bshape);
+}
+
 static int qwen_vae_build(Vae *v, const cJSON *cfg, Err *e) {
     int base, z, nres, in_ch, n_mult, n_tds, n_attn;
     double mult_d[QWEN_VAE_MAX_LEVELS], tds_d[QWEN_VAE_MAX_LEVELS], attn[QWEN_VAE_MAX_LEVELS];
@@ -58,6 +70,8 @@ static int qwen_vae_build(Vae *v, const cJSON *cfg, Err *e) {
         vae_cfg_numbers(cfg, "latents_std", ls, 256, &n_ls, e))
         return -1;
     if (n_mult == 0) { mult_d[0] = 1; mult_d[1] = 2; mult_d[2] = 4; mult_d[3] = 4; n_mult = 4; }
+    if (n_tds == 0)   /* upstream default [false, true, true] */
+        for (n_tds = 0; n_tds < n_mult - 1; n_tds++) tds_d[n_tds] = n_tds > 0;
     if (base < 1 || z < 1 || nres < 0 || in_ch < 1)
         return err_setc(e, EXIT_USAGE, "base_dim, z_dim, input_channels must be positive and num_res_blocks >= 0");
     if (n_mult < 2) return err_setc(e, EXIT_USAGE, "dim_mult: expected at least 2 levels, got %d", n_mult);
@@ -94,7 +108,9 @@ static int qwen_vae_build(Vae *v, const cJSON *cfg, Err *e) {
                 }
         }
         if (i != n_mult - 1) {   /* downsample2d or downsample3d: the same spatial conv at T = 1 */
-            snprintf(name, sizeof name, "encoder.down_blocks.%d.resample.1", idx++);
+            snprintf(name, sizeof name, "encoder.down_blocks.%d", idx++);
+            if (n_tds && tds_d[i] != 0) declare_time_conv(m, name, out, out);
+            snprintf(name + strlen(name), sizeof name - strlen(name), ".resample.1");
             VaeOp op = { .kind = VAE_OP_DOWN };
             op.c1 = vae_conv_declare(m, name, VAE_W_CONV2D, out, out, 3);
             vae_net_push(&m->enc, &op);
@@ -123,7 +139,10 @@ static int qwen_vae_build(Vae *v, const cJSON *cfg, Err *e) {
         }
         cur = out;
         if (i != n_mult - 1) {
-            snprintf(name, sizeof name, "decoder.up_blocks.%d.upsamplers.0.resample.1", i);
+            /* upstream reverses temperal_downsample for the decoder */
+            snprintf(name, sizeof name, "decoder.up_blocks.%d.upsamplers.0", i);
+            if (n_tds && tds_d[n_tds - 1 - i] != 0) declare_time_conv(m, name, out, 2 * out);
+            snprintf(name + strlen(name), sizeof name - strlen(name), ".resample.1");
             VaeOp op = { .kind = VAE_OP_UP };
             op.c1 = vae_conv_declare(m, name, VAE_W_CONV2D, out, out / 2, 3);
             vae_net_push(&m->dec, &op);

@@ -55,7 +55,13 @@ int vae_load(Vae *v, const char *dir, Err *e) {
     int rc = vae_build(v, cfg, e);
     cJSON_Delete(cfg);
     if (rc) return -1;
-    if (stset_open(&v->net.set, dir, e) || vae_model_bind(&v->net, &v->net.set, e)) {
+    /* the single-file checkpoint when present (a folder may also hold other variants such as
+     * *.fp16.safetensors); otherwise the folder's index or every *.safetensors in it */
+    char *single = path_join(dir, "diffusion_pytorch_model.safetensors");
+    const char *src = file_exists(single) ? single : dir;
+    rc = stset_open(&v->net.set, src, e) || vae_model_bind(&v->net, &v->net.set, e);
+    free(single);
+    if (rc) {
         err_prefix(e, "VAE %s", dir);
         vae_free(v);
         return -1;
@@ -67,6 +73,27 @@ int vae_init_random(Vae *v, const cJSON *config, uint64_t seed, DType dt, Err *e
     if (vae_build(v, config, e)) return -1;
     vae_model_init_random(&v->net, seed, dt);
     return 0;
+}
+
+int vae_save(const Vae *v, const cJSON *config, const char *dir, Err *e) {
+    if (dir_make(dir, e)) return -1;
+    StWriter w;
+    stw_init(&w);
+    for (int i = 0; i < v->net.np; i++) {
+        const VaeParam *p = &v->net.p[i];
+        stw_add(&w, p->name, p->dtype, p->ndim, p->shape, p->data);
+    }
+    char *path = path_join(dir, "diffusion_pytorch_model.safetensors");
+    int rc = stw_write(&w, path, e);
+    free(path);
+    stw_free(&w);
+    if (rc) return -1;
+    char *txt = cJSON_Print(config);
+    path = path_join(dir, "config.json");
+    rc = file_write_atomic(path, txt, strlen(txt), e);
+    free(path);
+    free(txt);
+    return rc;
 }
 
 void vae_latents_normalise(const Vae *v, float *z, size_t hw) {

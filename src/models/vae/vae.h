@@ -65,6 +65,9 @@ int vae_load_from(Vae *v, const cJSON *config, const StSet *weights, Err *e);
 /* Builds from config with seeded random weights stored as dt (DT_F32 or DT_BF16). */
 int vae_init_random(Vae *v, const cJSON *config, uint64_t seed, DType dt, Err *e);
 void vae_free(Vae *v);
+/* Writes dir/config.json (the given config) and dir/diffusion_pytorch_model.safetensors (every
+ * declared weight in its stored dtype, upstream key names): a folder vae_load and diffusers read. */
+int vae_save(const Vae *v, const cJSON *config, const char *dir, Err *e);
 
 static inline int vae_latent_channels(const Vae *v) { return v->net.z_ch; }
 static inline int vae_factor(const Vae *v) { return v->net.factor; }

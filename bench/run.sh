@@ -1,0 +1,11 @@
+#!/bin/sh
+# make bench: runs every benchmark script bench/*.sh (each prints its own figures). $1 = the binary.
+BIN=${1:-build/simpletuner}
+export BIN
+status=0
+for b in bench/*.sh; do
+    [ "$b" = bench/run.sh ] && continue
+    echo "== $b"
+    sh "$b" || status=1
+done
+exit $status
