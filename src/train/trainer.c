@@ -1,0 +1,279 @@
+#include "train/trainer.h"
+#include "base/files.h"
+#include "models/latent_pack.h"
+#include "train/checkpoint.h"
+#include "train/grad_clip.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Growable scratch for one sample's tensors (sizes vary between buckets). */
+typedef struct Scratch {
+    size_t cap_lat, cap_tok;
+    float *eps, *x_sigma, *v, *tokens, *target, *pred, *dpred;
+} Scratch;
+
+static void scratch_fit(Scratch *s, size_t n_lat, size_t n_tok) {
+    if (n_lat > s->cap_lat) {
+        s->cap_lat = n_lat;
+        s->eps = xrealloc(s->eps, n_lat * sizeof(float));
+        s->x_sigma = xrealloc(s->x_sigma, n_lat * sizeof(float));
+        s->v = xrealloc(s->v, n_lat * sizeof(float));
+        s->target = xrealloc(s->target, n_lat * sizeof(float));
+        s->pred = xrealloc(s->pred, n_lat * sizeof(float));
+        s->dpred = xrealloc(s->dpred, n_lat * sizeof(float));
+    }
+    if (n_tok > s->cap_tok) { s->cap_tok = n_tok; s->tokens = xrealloc(s->tokens, n_tok * sizeof(float)); }
+}
+
+static void scratch_free(Scratch *s) {
+    free(s->eps); free(s->x_sigma); free(s->v); free(s->tokens); free(s->target); free(s->pred); free(s->dpred);
+}
+
+/* Forward + backward of one sample; returns its loss through *loss. `scale` multiplies dL/dpred
+ * (1 / samples per optimizer step). */
+static int train_sample(const TrainerConfig *cfg, Denoiser *m, const TrainSample *s, Rng *rng, int64_t step,
+                        double scale, Scratch *sc, double *loss, float *sigma_out, Err *e) {
+    if (s->h % 2 || s->w % 2) return err_set(e, "latent %dx%d is not divisible by the 2x2 patch", s->h, s->w);
+    if (s->n_refs > DENOISE_MAX_IMAGES - 1) return err_set(e, "%d references; at most %d are supported", s->n_refs, DENOISE_MAX_IMAGES - 1);
+    const int C = s->c * 4;
+    size_t n_lat = (size_t)s->c * s->h * s->w, n_tok = n_lat;
+    for (int r = 0; r < s->n_refs; r++) n_tok += (size_t)s->c * s->ref_h[r] * s->ref_w[r];
+    scratch_fit(sc, n_lat, n_tok);
+
+    float sigma;
+    flow_sample_sigmas(&cfg->flow, 1, &s->timestep_offset, s->h, s->w, rng, &sigma);
+    *sigma_out = sigma;
+    rng_fill_normal(rng, sc->eps, n_lat, 0.0f, 1.0f);
+    double p = flow_input_perturbation_at(&cfg->flow, step);
+    const float *noise = sc->eps;
+    if (p > 0) { /* ε̃ = ε + p·ξ for the input only; the target keeps the plain ε */
+        rng_fill_normal(rng, sc->v, n_lat, 0.0f, 1.0f);
+        for (size_t i = 0; i < n_lat; i++) sc->v[i] = sc->eps[i] + (float)p * sc->v[i];
+        noise = sc->v;
+    }
+    flow_noisy_input(s->x0, noise, sigma, n_lat, sc->x_sigma);
+    if (latent_pack(sc->x_sigma, s->c, s->h, s->w, sc->tokens, e)) return -1;
+    DenoiseInput in = {0};
+    in.n_img = 1 + s->n_refs;
+    in.grid_h[0] = s->h / 2; in.grid_w[0] = s->w / 2;
+    size_t off = n_lat;
+    for (int r = 0; r < s->n_refs; r++) {
+        if (latent_pack(s->refs[r], s->c, s->ref_h[r], s->ref_w[r], sc->tokens + off, e)) return -1;
+        in.grid_h[r + 1] = s->ref_h[r] / 2; in.grid_w[r + 1] = s->ref_w[r] / 2;
+        off += (size_t)s->c * s->ref_h[r] * s->ref_w[r];
+    }
+    in.channels = C; in.tokens = sc->tokens;
+    in.txt_len = s->txt_len; in.txt_dim = s->txt_dim; in.txt = s->txt;
+    in.sigma = sigma; in.training = 1; in.rng = rng;
+    if (m->forward(m->self, &in, sc->pred, e)) return -1;
+    /* the target in token layout: pack(ε − x0) (packing is a permutation, so the mean is unchanged) */
+    flow_target(s->x0, sc->eps, n_lat, sc->v);
+    if (latent_pack(sc->v, s->c, s->h, s->w, sc->target, e)) return -1;
+    size_t plane = (size_t)in.grid_h[0] * in.grid_w[0];
+    *loss = flow_loss(&cfg->flow, 1, 1, plane * C, sc->pred, sc->target, NULL, &sigma, sc->dpred);
+    if (!isfinite(*loss)) return err_set(e, "loss is %f at step %lld (sigma %.4f): training diverged", *loss, (long long)step + 1, sigma);
+    for (size_t i = 0; i < n_lat; i++) sc->dpred[i] *= (float)scale;
+    return m->backward(m->self, sc->dpred, e);
+}
+
+typedef struct SaveCtx { Denoiser *m; Ema *ema; } SaveCtx;
+
+#define TRAINABLE_FILE "trainable_parameters.safetensors"
+
+/* The exported weights (diffusers LoRA keys, scale folded) for users, and the raw trainable
+ * parameters under their own names for an exact resume. */
+static int write_weights(void *ctx, const char *dir, Err *e) {
+    SaveCtx *s = ctx;
+    char *path = path_join(dir, CKPT_LORA_FILE);
+    int rc = s->m->save(s->m->self, path, e);
+    free(path);
+    if (rc) return -1;
+    StWriter w; stw_init(&w);
+    for (int i = 0; i < s->m->n_params; i++) {
+        int64_t n = (int64_t)s->m->params[i].numel;
+        stw_add_f32(&w, s->m->params[i].name, 1, &n, s->m->params[i].value);
+    }
+    path = path_join(dir, TRAINABLE_FILE);
+    rc = stw_write(&w, path, e);
+    free(path); stw_free(&w);
+    return rc;
+}
+
+static int save_checkpoint(const TrainerConfig *cfg, Denoiser *m, Optimizer *o, Ema *ema, SampleSource *src,
+                           const Rng *rng, int64_t step, Err *e) {
+    TrainingState ts = {0};
+    ts.global_step = step;
+    ts.epoch = src->epoch ? src->epoch(src->self) : 0;
+    SaveCtx sc = {m, ema};
+    char *sampler = src->state_save ? src->state_save(src->self) : xstrdup("");
+    CheckpointBlob rng_blob = {"rng_state", rng, sizeof *rng};
+    CheckpointBlob samp_blob = {"sampler_state", sampler, strlen(sampler)};
+    CheckpointPart parts[5];
+    int n = 0;
+    parts[n++] = (CheckpointPart){"trainable weights", write_weights, &sc};
+    parts[n++] = checkpoint_part_optimizer(o);
+    if (ema) parts[n++] = checkpoint_part_ema(ema);
+    parts[n++] = checkpoint_part_blob(&rng_blob);
+    parts[n++] = checkpoint_part_blob(&samp_blob);
+    char *where = NULL;
+    int rc = checkpoint_save(cfg->output_dir, &ts, parts, n, cfg->checkpoints_total_limit, &where, e);
+    if (!rc && !cfg->quiet) log_info("saved checkpoint %s", where);
+    free(where); free(sampler);
+    return rc;
+}
+
+/* Restores weights, optimizer, EMA, RNG and sampler from a checkpoint dir; returns its step. */
+static int resume(const TrainerConfig *cfg, Denoiser *m, Optimizer *o, Ema *ema, SampleSource *src, Rng *rng,
+                  int64_t *step, char **dir_out, Err *e) {
+    char *dir = NULL;
+    if (checkpoint_resolve(cfg->output_dir, cfg->resume_from, &dir, e)) return -1;
+    *dir_out = dir;
+    if (!dir) return 0; /* "latest" with no checkpoint yet: start fresh */
+    TrainingState ts = {0};
+    if (training_state_read(dir, &ts, e)) return -1;
+    *step = ts.global_step;
+    training_state_free(&ts);
+    char *wpath = path_join(dir, TRAINABLE_FILE);
+    StFile f;
+    int rc = st_open(&f, wpath, e);
+    if (!rc) {
+        for (int i = 0; i < m->n_params && !rc; i++) {
+            const StTensor *t = st_find(&f, m->params[i].name);
+            if (!t) rc = err_set(e, "%s: parameter '%s' missing from the checkpoint", wpath, m->params[i].name);
+            else if (t->numel != m->params[i].numel || t->dtype != DT_F32)
+                rc = err_set(e, "%s: parameter '%s' has %zu %s values, expected %zu F32", wpath, t->name, t->numel, dtype_name(t->dtype), m->params[i].numel);
+            else memcpy(m->params[i].value, t->data, t->numel * sizeof(float));
+        }
+        st_close(&f);
+    }
+    free(wpath);
+    if (rc) return -1;
+    if (checkpoint_load_optimizer(dir, o, e)) return -1;
+    if (ema && checkpoint_load_ema(dir, ema, e)) return -1;
+    size_t len = 0;
+    void *r = checkpoint_read_blob(dir, "rng_state", &len, e);
+    if (!r) return -1;
+    if (len != sizeof *rng) { free(r); return err_set(e, "%s/rng_state.bin: %zu bytes, expected %zu", dir, len, sizeof *rng); }
+    memcpy(rng, r, sizeof *rng);
+    free(r);
+    char *s = checkpoint_read_blob(dir, "sampler_state", &len, e);
+    if (!s) return -1;
+    char *txt = xmalloc(len + 1); memcpy(txt, s, len); txt[len] = 0; free(s);
+    rc = src->state_load ? src->state_load(src->self, txt, e) : 0;
+    free(txt);
+    return rc;
+}
+
+static FILE *open_log(const char *dir, const char *name, const char *header, Err *e) {
+    char *p = path_join(dir, name);
+    int fresh = !file_exists(p);
+    FILE *f = fopen(p, "a");
+    if (!f) err_set(e, "%s: cannot open for writing", p);
+    else if (fresh && header) fputs(header, f);
+    free(p);
+    return f;
+}
+
+int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const TrainerHooks *hooks,
+                TrainResult *out, Err *e) {
+    memset(out, 0, sizeof *out);
+    out->resumed_from = -1;
+    if (cfg->train_batch_size < 1 || cfg->gradient_accumulation_steps < 1)
+        return err_setc(e, EXIT_USAGE, "train_batch_size and gradient_accumulation_steps must be at least 1");
+    if (cfg->max_train_steps < 1) return err_setc(e, EXIT_USAGE, "max_train_steps must be at least 1 (got %lld)", (long long)cfg->max_train_steps);
+    if (dir_make(cfg->output_dir, e)) return -1;
+    Optimizer opt;
+    if (optim_init(&opt, &cfg->optim, m->params, m->n_params, cfg->seed, e)) return -1;
+    Ema ema_s, *ema = NULL;
+    if (cfg->use_ema) {
+        if (ema_init(&ema_s, &cfg->ema, m->params, m->n_params, e)) { optim_free(&opt); return -1; }
+        ema = &ema_s;
+    }
+    Rng rng;
+    rng_seed_stream(&rng, cfg->seed, 0x7452);
+    int64_t step = 0;
+    int rc = 0;
+    char *resumed_dir = NULL;
+    if (cfg->resume_from && *cfg->resume_from) {
+        rc = resume(cfg, m, &opt, ema, src, &rng, &step, &resumed_dir, e);
+        if (!rc && resumed_dir) { out->resumed_from = step; if (!cfg->quiet) log_info("resumed from %s (step %lld)", resumed_dir, (long long)step); }
+    }
+    free(resumed_dir);
+    FILE *jl = NULL, *csv = NULL;
+    if (!rc) jl = open_log(cfg->output_dir, "training_log.jsonl", NULL, e);
+    if (jl) csv = open_log(cfg->output_dir, "training_log.csv", "step,epoch,loss,lr,grad_norm,sigma_mean\n", e);
+    if (!jl || !csv) rc = -1;
+
+    const int B = cfg->train_batch_size, A = cfg->gradient_accumulation_steps;
+    TrainSample *batch = xcalloc((size_t)B, sizeof *batch);
+    Scratch sc = {0};
+    const double scale = 1.0 / ((double)B * A);
+    if (!rc && step == 0 && hooks && hooks->validate && hooks->validate_every > 0)
+        rc = hooks->validate(hooks->validate_ctx, 0, e);
+    struct timespec t0; clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t start_step = step;
+    while (!rc && step < cfg->max_train_steps) {
+        for (int i = 0; i < m->n_params; i++) memset(m->params[i].grad, 0, m->params[i].numel * sizeof(float));
+        double loss_sum = 0, sigma_sum = 0;
+        int count = 0;
+        for (int a = 0; a < A && !rc; a++) {
+            int n = 0;
+            if ((rc = src->next_batch(src->self, batch, B, &n, e))) break;
+            if (n < 1) { rc = err_set(e, "the dataset produced an empty batch"); break; }
+            double bscale = 1.0 / ((double)n * A);
+            for (int s = 0; s < n && !rc; s++) {
+                double l = 0; float sig = 0;
+                rc = train_sample(cfg, m, &batch[s], &rng, step, n == B ? scale : bscale, &sc, &l, &sig, e);
+                loss_sum += l; sigma_sum += sig; count++;
+            }
+        }
+        if (rc) break;
+        double gnorm = cfg->max_grad_norm > 0 ? grad_clip(m->params, m->n_params, cfg->clip_method, cfg->max_grad_norm)
+                                              : grad_global_norm(m->params, m->n_params);
+        double lr = lr_schedule_at(&cfg->lr, step);
+        optim_step(&opt, lr);
+        step++;
+        if (ema) ema_step(ema, step);
+        double loss = loss_sum / count;
+        if (out->steps_done == 0 && step == start_step + 1) out->first_loss = loss;
+        out->last_loss = loss;
+        int64_t epoch = src->epoch ? src->epoch(src->self) : 0;
+        fprintf(jl, "{\"step\": %lld, \"epoch\": %lld, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"sigma_mean\": %.6g}\n",
+                (long long)step, (long long)epoch, loss, lr, gnorm, sigma_sum / count);
+        fprintf(csv, "%lld,%lld,%.9g,%.9g,%.9g,%.6g\n", (long long)step, (long long)epoch, loss, lr, gnorm, sigma_sum / count);
+        fflush(jl); fflush(csv);
+        if (!cfg->quiet) {
+            struct timespec t1; clock_gettime(CLOCK_MONOTONIC, &t1);
+            double el = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
+            fprintf(stderr, "step %lld/%lld  loss %.5f  lr %.3g  grad_norm %.4g  %.2f s/step\n", (long long)step,
+                    (long long)cfg->max_train_steps, loss, lr, gnorm, el / (double)(step - start_step));
+        }
+        int ckpt = cfg->checkpoint_every > 0 && step % cfg->checkpoint_every == 0;
+        if (ckpt || step == cfg->max_train_steps) rc = save_checkpoint(cfg, m, &opt, ema, src, &rng, step, e);
+        if (!rc && hooks && hooks->validate && hooks->validate_every > 0 &&
+            (step % hooks->validate_every == 0 || step == cfg->max_train_steps)) {
+            if (ema) ema_swap(ema);
+            rc = hooks->validate(hooks->validate_ctx, step, e);
+            if (ema) ema_swap(ema);
+        }
+    }
+    out->steps_done = step;
+    if (!rc) {
+        /* the final weights, as diffusers and ComfyUI load them (EMA weights when EMA is on) */
+        out->final_weights = path_join(cfg->output_dir, CKPT_LORA_FILE);
+        if (ema) ema_swap(ema);
+        rc = m->save(m->self, out->final_weights, e);
+        if (ema) ema_swap(ema);
+    }
+    if (jl) fclose(jl);
+    if (csv) fclose(csv);
+    free(batch);
+    scratch_free(&sc);
+    if (ema) ema_free(ema);
+    optim_free(&opt);
+    return rc;
+}
+
+void train_result_free(TrainResult *r) { free(r->final_weights); r->final_weights = NULL; }

@@ -1,0 +1,89 @@
+/* trainer.h — the training loop, model- and data-independent.
+ *
+ * One optimizer step = gradient_accumulation_steps micro-batches of train_batch_size samples. For
+ * every sample: σ ~ the flow schedule (shifted for its latent size), ε ~ N(0, I),
+ * x_σ = (1−σ)x0 + σε, the denoiser predicts the velocity of the target tokens given x_σ ⊕ the clean
+ * reference latents, the loss compares it with v = ε − x0, and its gradient (scaled by
+ * 1/(batch·accumulation), so k micro-batches equal one batch of k) flows back into the trainable
+ * parameters. Then: clip, learning rate of the step, optimizer, EMA, log, checkpoint, validation.
+ *
+ * Every random number comes from one Rng whose state is checkpointed together with the optimizer,
+ * EMA, sample source and weights, so a resumed run reproduces an uninterrupted one bit for bit. */
+#ifndef ST_TRAIN_TRAINER_H
+#define ST_TRAIN_TRAINER_H
+#include <stdint.h>
+#include <stdio.h>
+#include "base/error.h"
+#include "base/rng.h"
+#include "train/denoiser.h"
+#include "train/ema.h"
+#include "train/flow_objective.h"
+#include "train/grad_clip.h"
+#include "train/lr_schedule.h"
+#include "train/optim.h"
+
+/* One training sample as the caches deliver it (buffers owned by the source). */
+typedef struct TrainSample {
+    int c, h, w;                   /* latent channels and size of the edit image */
+    const float *x0;               /* [c, h, w] normalised latents */
+    int n_refs;
+    int ref_h[DENOISE_MAX_IMAGES - 1], ref_w[DENOISE_MAX_IMAGES - 1];
+    const float *refs[DENOISE_MAX_IMAGES - 1]; /* [c, ref_h, ref_w] each */
+    int txt_len, txt_dim;
+    const float *txt;              /* [txt_len, txt_dim] */
+    double timestep_offset;        /* the dataset's timestep_sampling_offset */
+} TrainSample;
+
+/* Where samples come from (the dataset + caches in a run, a fixture in tests). */
+typedef struct SampleSource {
+    void *self;
+    /* Fills up to `cap` samples of one batch; *n receives how many. */
+    int (*next_batch)(void *self, TrainSample *samples, int cap, int *n, Err *e);
+    /* Opaque resumable position (malloc'd text) and its restore. */
+    char *(*state_save)(void *self);
+    int (*state_load)(void *self, const char *state, Err *e);
+    int64_t (*epoch)(void *self);
+} SampleSource;
+
+typedef struct TrainerConfig {
+    const char *output_dir;
+    int64_t max_train_steps;
+    int train_batch_size;
+    int gradient_accumulation_steps;
+    double max_grad_norm;          /* <= 0: no clipping */
+    GradClipMethod clip_method;    /* grad_clip_method: value | norm */
+    int use_ema;
+    EmaConfig ema;
+    int64_t checkpoint_every;      /* 0 = only at the end */
+    int checkpoints_total_limit;   /* <= 0: keep all */
+    const char *resume_from;       /* NULL, "latest" or a checkpoint path */
+    uint64_t seed;
+    FlowConfig flow;
+    OptimConfig optim;
+    LrSchedule lr;
+    int quiet;                     /* no progress line */
+} TrainerConfig;
+
+/* Called at step 0 and every validation interval (may be NULL); ema weights swapped in when used. */
+typedef int (*ValidateFn)(void *ctx, int64_t step, Err *e);
+
+typedef struct TrainerHooks {
+    ValidateFn validate;
+    void *validate_ctx;
+    int64_t validate_every;        /* 0 = never */
+} TrainerHooks;
+
+typedef struct TrainResult {
+    int64_t steps_done;            /* global step at the end */
+    int64_t resumed_from;          /* global step of the checkpoint resumed, or -1 */
+    double first_loss, last_loss;  /* loss of the first and last optimizer step of this run */
+    char *final_weights;           /* output_dir/pytorch_lora_weights.safetensors (malloc'd) */
+} TrainResult;
+
+/* Runs to max_train_steps. Writes output_dir/training_log.jsonl and .csv (step, epoch, loss, lr,
+ * grad_norm, sigma mean), checkpoints, and the final weights (EMA weights when use_ema). */
+int trainer_run(const TrainerConfig *cfg, Denoiser *model, SampleSource *src, const TrainerHooks *hooks,
+                TrainResult *out, Err *e);
+void train_result_free(TrainResult *r);
+
+#endif
