@@ -74,6 +74,11 @@ int config_has(const Config *c, const char *key);           /* value is not null
 int config_is_set(const Config *c, const char *key);        /* the user gave it (file or command line) */
 const cJSON *config_json(const Config *c, const char *key); /* raw value (lists, objects); NULL when null */
 
+/* For a module that meets a value it cannot honour yet (e.g. a dataset option the trainer lacks):
+ * sets e to "<where it was set>: not supported yet: KEY=VALUE" with EXIT_USAGE and returns -1, so the
+ * value is never silently ignored. */
+int config_unsupported(const Config *c, const char *key, Err *e);
+
 /* Where the user set the key: the file path or "command line"; NULL when not set. */
 const char *config_source(const Config *c, const char *key);
 

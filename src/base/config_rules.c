@@ -194,3 +194,11 @@ int config_check_support(Config *c, Err *e) {
     c->ignored = inert;
     return 0;
 }
+
+int config_unsupported(const Config *c, const char *key, Err *e) {
+    int i = config_index(key);
+    char *val = config_value_text(config_value(c, i));
+    err_setc(e, EXIT_USAGE, "%s: not supported yet: %s=%s", where(c, key), key, val);
+    free(val);
+    return -1;
+}

@@ -43,6 +43,20 @@ static int parse_number(const char *s, double *out) {
     return 0;
 }
 
+/* Options argparse declares as int (the registry export says only NUMBER): a fraction is an error
+ * rather than being truncated behind the user's back. */
+static int is_integer_option(const char *name) {
+    static const char *const INTS[] = {
+        "lora_rank", "train_batch_size", "gradient_accumulation_steps", "max_train_steps", "num_train_epochs",
+        "checkpoint_step_interval", "checkpoints_total_limit", "validation_step_interval",
+        "validation_num_inference_steps", "validation_seed", "num_validation_images", "num_eval_images",
+        "lr_warmup_steps", "lr_num_cycles", "seed", "ema_update_interval", "ema_warmup_steps",
+        "input_perturbation_steps", "vae_batch_size", "aspect_bucket_alignment", "aspect_bucket_rounding", NULL};
+    for (int i = 0; INTS[i]; i++)
+        if (!strcmp(INTS[i], name)) return 1;
+    return 0;
+}
+
 static cJSON *type_error(const OptionDef *d, const cJSON *raw, const char *where, Err *e) {
     char *got = cJSON_PrintUnformatted(raw);
     err_setc(e, EXIT_USAGE, "%s: option '%s' expects %s, got %s", where, d->name, option_type_name(d->type), got);
@@ -89,9 +103,15 @@ static cJSON *coerce_bool(const OptionDef *d, const cJSON *raw, const char *wher
 
 static cJSON *coerce_number(const OptionDef *d, const cJSON *raw, const char *where, Err *e) {
     double x;
-    if (cJSON_IsNumber(raw)) return cJSON_CreateNumber(raw->valuedouble);
-    if (cJSON_IsString(raw) && parse_number(raw->valuestring, &x) == 0) return cJSON_CreateNumber(x);
-    return type_error(d, raw, where, e);
+    if (cJSON_IsNumber(raw)) x = raw->valuedouble;
+    else if (!cJSON_IsString(raw) || parse_number(raw->valuestring, &x)) return type_error(d, raw, where, e);
+    if (is_integer_option(d->name) && x != floor(x)) {
+        char *got = cJSON_PrintUnformatted(raw);
+        err_setc(e, EXIT_USAGE, "%s: option '%s' expects a whole number, got %s", where, d->name, got);
+        free(got);
+        return NULL;
+    }
+    return cJSON_CreateNumber(x);
 }
 
 static cJSON *coerce_text(const OptionDef *d, const cJSON *raw, const char *where, Err *e) {
@@ -134,8 +154,10 @@ cJSON *config_coerce(const OptionDef *d, const cJSON *raw, int from_cli, const c
     }
     case OPT_TEXT: return coerce_text(d, raw, where, e);
     case OPT_SELECT: {
-        if (!cJSON_IsString(raw) && !cJSON_IsNumber(raw)) return type_error(d, raw, where, e);
-        cJSON *v = cJSON_Duplicate(raw, 1);
+        cJSON *v;
+        if (cJSON_IsBool(raw)) v = cJSON_CreateString(cJSON_IsTrue(raw) ? "true" : "false"); /* --key=false upstream */
+        else if (cJSON_IsString(raw) || cJSON_IsNumber(raw)) v = cJSON_Duplicate(raw, 1);
+        else return type_error(d, raw, where, e);
         return check_choices(d, v, where, e);
     }
     case OPT_JSON: return coerce_json(raw, from_cli);

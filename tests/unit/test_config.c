@@ -102,6 +102,10 @@ static void test_wrong_type_messages(void **state) {
     assert_contains(f->e.msg, "option 'aspect_bucket_alignment' has value '48'; expected one of: 8, 16, 24, 32, 64");
     assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"validation_prompt\": {\"a\": 1}, \"lora_rank\": [1]", NULL), -1);
     assert_contains(f->e.msg, "option 'lora_rank' expects a number, got [1]");
+    assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"train_batch_size\": 1.5", NULL), -1);
+    assert_contains(f->e.msg, "option 'train_batch_size' expects a whole number, got 1.5");
+    assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"report_to\": false", NULL), -1);
+    assert_contains(f->e.msg, "option 'report_to' has value 'false'; expected one of: simpletuner, tensorboard");
 }
 
 static void test_numbers_as_strings_and_text_from_numbers(void **state) {
@@ -385,6 +389,47 @@ static void test_data_path_resolution(void **state) {
     assert_contains(f->e.msg, want);
 }
 
+static void test_examples_prefix_and_toml(void **state) {
+    Fx *f = *state;
+    /* SimpleTuner's presets name their data file "config/examples/<preset>/..."; it resolves into the
+     * examples folder */
+    char ex[600], cfg[700], data[700];
+    snprintf(ex, sizeof ex, "%s/examples", f->dir);
+    snprintf(cfg, sizeof cfg, "%s/p", ex);
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", cfg);
+    assert_int_equal(system(cmd), 0);
+    free(write_min_data(cfg));
+    snprintf(data, sizeof data, "%s/config.json", cfg);
+    write_text(data, "{\"model_family\": \"qwen_image\", \"model_type\": \"lora\", \"output_dir\": \"o\", "
+                     "\"optimizer\": \"adamw_bf16\", \"data_backend_config\": \"config/examples/p/data.json\"}");
+    ConfigLoadOptions opt = {0};
+    opt.quiet = 1;
+    opt.examples_dir = ex;
+    const char *args[] = {"example=p", NULL};
+    if (config_load_with(&f->c, 1, (char **)args, &opt, &f->e)) fail_msg("%s", f->e.msg);
+    snprintf(data, sizeof data, "%s/data.json", cfg);
+    assert_string_equal(config_data_file(f->c), data);
+    config_free(f->c);
+    f->c = NULL;
+    snprintf(data, sizeof data, "%s/config.toml", f->dir);
+    write_text(data, "model_family = 'qwen_image'\n");
+    const char *toml[] = {"--config", data, NULL};
+    assert_int_equal(load_args(&f->c, &f->e, toml), -1);
+    assert_contains(f->e.msg, "config.toml: not supported yet: TOML and .env configuration files (use config.json)");
+}
+
+static void test_config_unsupported_helper(void **state) {
+    Fx *f = *state;
+    assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"lora_rank\": 4", "lora_dropout=0.3"), 0);
+    Err e = {0};
+    assert_int_equal(config_unsupported(f->c, "lora_dropout", &e), -1);
+    assert_string_equal(e.msg, "command line: not supported yet: lora_dropout=0.3");
+    assert_int_equal(e.code, EXIT_USAGE);
+    assert_int_equal(config_unsupported(f->c, "lora_rank", &e), -1);
+    assert_contains(e.msg, "config.json: not supported yet: lora_rank=4");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_comments_dashes_env, setup, teardown),
@@ -410,6 +455,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_dropped_object_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_file_selection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_data_path_resolution, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_examples_prefix_and_toml, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_unsupported_helper, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
