@@ -33,10 +33,12 @@ int cmd_dataset(int argc, char **argv, Err *e) {
     DataSpecs ds;
     int rc = data_specs_from_config(c, strict, &ds, e);
     DataGroup g;
+    ds.opt.report_only = 1;
     if (!rc) rc = data_load(ds.specs, ds.n, &ds.opt, &g, e);
     if (!rc) {
         data_summary_print(&g, stdout);
-        printf("batches per epoch: %d\n", sampler_batches_per_epoch(&g.sampler));
+        if (g.sampler.src) printf("batches per epoch: %d\n", sampler_batches_per_epoch(&g.sampler));
+        if (g.problems) rc = err_setc(e, EXIT_USAGE, "%s", g.problems);
         data_free(&g);
     }
     data_specs_free(&ds);

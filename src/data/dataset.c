@@ -67,32 +67,44 @@ static char *append_list(char *msg, const char *head, char **names, int n) {
     return s;
 }
 
-static int load_captions(Dataset *d, Err *e) {
+/* Captions of every usable item. Missing caption files make one error listing them; in report mode
+ * (lenient) the items are skipped instead and the error text is appended to *problems. */
+static int load_captions(Dataset *d, int lenient, char **problems, Err *e) {
     if (caption_spec_check(&d->spec.captions, d->spec.id, e)) return -1;
     char **missing = NULL;
-    int n_missing = 0;
+    int n_missing = 0, rc = -1;
     for (int i = 0; i < d->n_items; i++) {
+        DataItem *it = &d->items[i];
+        if (it->geom.target_w == 0) continue;
         Err ce = {0};
-        if (caption_load(&d->spec.captions, d->spec.instance_data_dir, d->items[i].rel, &d->items[i].captions, &ce)) {
-            if (!strstr(ce.msg, ": caption file not found")) { *e = ce; goto fail; }
+        if (caption_load(&d->spec.captions, d->spec.instance_data_dir, it->rel, &it->captions, &ce)) {
+            if (!strstr(ce.msg, ": caption file not found")) { *e = ce; goto done; }
             missing = xrealloc(missing, sizeof(char *) * (n_missing + 1));
-            missing[n_missing++] = caption_file_path(d->spec.instance_data_dir, d->items[i].rel);
+            missing[n_missing++] = caption_file_path(d->spec.instance_data_dir, it->rel);
+            if (lenient) { skip_add(d, it->rel, ce.msg); it->geom.target_w = it->geom.target_h = 0; }
         }
     }
+    d->n_missing_captions = n_missing;
     if (n_missing) {
         char head[512];
         snprintf(head, sizeof head, "dataset \"%s\" (caption_strategy textfile): %d of %d images have no caption file: ",
                  d->spec.id, n_missing, d->n_items);
         char *msg = append_list(xstrdup(""), head, missing, n_missing);
-        err_setc(e, EXIT_USAGE, "%s", msg);
+        if (lenient) {
+            char *m = xasprintf("%s%s%s", *problems, (*problems)[0] ? "\n" : "", msg);
+            free(*problems); *problems = m;
+        } else {
+            err_setc(e, EXIT_USAGE, "%s", msg);
+            free(msg);
+            goto done;
+        }
         free(msg);
-        goto fail;
     }
-    return 0;
-fail:
+    rc = 0;
+done:
     for (int i = 0; i < n_missing; i++) free(missing[i]);
     free(missing);
-    return -1;
+    return rc;
 }
 
 /* Geometry of every item; items a filter excludes are marked with target 0 (and skipped for image
@@ -163,7 +175,16 @@ static int pair_set(DataGroup *g, int s, Scan *scans, char **missing_msg, Err *e
         }
         for (int i = 0; i < d->n_items; i++) {
             DataItem *it = &d->items[i];
-            if (ref[i] < 0) { it->refs[k].item = -1; continue; }
+            if (ref[i] < 0) {
+                it->refs[k].item = -1;
+                if (it->geom.target_w) {
+                    char why[256];
+                    snprintf(why, sizeof why, "no reference in dataset \"%s\"", c->spec.id);
+                    skip_add(d, it->rel, why);
+                    it->geom.target_w = it->geom.target_h = 0;
+                }
+                continue;
+            }
             int ri = cs->file_item[ref[i]];
             it->refs[k].item = ri;
             if (it->geom.target_w == 0) continue;
@@ -240,7 +261,7 @@ int data_load(const DatasetSpec *specs, int n, const DataOptions *opt, DataGroup
     g->opt = *opt;
     for (int i = 0; i < n; i++) { g->sets[i].spec = specs[i]; g->sets[i].source = -1; }
     Scan *scans = xcalloc((size_t)n + 1, sizeof(Scan));
-    char *missing = xstrdup("");
+    char *missing = xstrdup(""), *problems = xstrdup("");
     int rc = -1;
     if (link_sets(g, e)) goto done;
     for (int i = 0; i < n; i++) {
@@ -251,15 +272,19 @@ int data_load(const DatasetSpec *specs, int n, const DataOptions *opt, DataGroup
             continue;
         }
         if (scan_set(d, &scans[i], g->opt.strict, e)) goto done;
-        if (!d->spec.is_conditioning && load_captions(d, e)) goto done;
         if ((!d->spec.is_conditioning || d->spec.conditioning_type == COND_REFERENCE_LOOSE) && place_items(d, e)) goto done;
+        if (!d->spec.is_conditioning && load_captions(d, g->opt.report_only, &problems, e)) goto done;
     }
     for (int i = 0; i < n; i++) {
         Dataset *d = &g->sets[i];
         if (d->spec.disabled || d->spec.is_conditioning) continue;
         if (pair_set(g, i, scans, &missing, e)) goto done;
     }
-    if (missing[0]) { err_setc(e, EXIT_USAGE, "%s", missing); goto done; }
+    if (missing[0]) {
+        if (!g->opt.report_only) { err_setc(e, EXIT_USAGE, "%s", missing); goto done; }
+        char *m = xasprintf("%s%s%s", problems, problems[0] ? "\n" : "", missing);
+        free(problems); problems = m;
+    }
     for (int i = 0; i < n; i++) {
         Dataset *d = &g->sets[i];
         if (d->spec.disabled || d->spec.is_conditioning) continue;
@@ -269,7 +294,12 @@ int data_load(const DatasetSpec *specs, int n, const DataOptions *opt, DataGroup
         if (g->n_train == (int)(sizeof g->train_set / sizeof *g->train_set)) { err_setc(e, EXIT_USAGE, "more than 64 image datasets"); goto done; }
         g->train_set[g->n_train++] = i;
     }
-    if (g->n_train == 0) { err_setc(e, EXIT_USAGE, "no image dataset has usable images to train on"); goto done; }
+    if (problems[0]) { g->problems = problems; problems = NULL; }
+    if (g->n_train == 0) {
+        if (g->opt.report_only) { rc = 0; goto done; }
+        err_setc(e, EXIT_USAGE, "no image dataset has usable images to train on");
+        goto done;
+    }
     SamplerSource *src = xcalloc((size_t)g->n_train, sizeof *src);
     int **bk = xcalloc((size_t)g->n_train, sizeof(int *));
     for (int t = 0; t < g->n_train; t++) {
@@ -279,11 +309,16 @@ int data_load(const DatasetSpec *specs, int n, const DataOptions *opt, DataGroup
         src[t] = (SamplerSource){ d->spec.id, d->n_items, bk[t], d->n_buckets, d->spec.repeats, d->spec.probability, d->spec.batch_size };
     }
     rc = sampler_init(&g->sampler, src, g->n_train, g->opt.seed, g->opt.weighting, e);
+    if (rc && g->opt.report_only) { /* the sampler's complaint becomes one more problem to report */
+        char *m = xasprintf("%s%s%s", g->problems ? g->problems : "", g->problems ? "\n" : "", e->msg);
+        free(g->problems); g->problems = m;
+        rc = 0;
+    }
     for (int t = 0; t < g->n_train; t++) free(bk[t]);
     free(bk); free(src);
 done:
     for (int i = 0; i < n; i++) { filelist_free(&scans[i].files); free(scans[i].file_item); }
-    free(scans); free(missing);
+    free(scans); free(missing); free(problems);
     if (rc) { data_free(g); }
     return rc;
 }
@@ -297,6 +332,7 @@ void data_free(DataGroup *g) {
         free(d->skipped); free(d->bucket_wh); free(d->bucket_count);
     }
     free(g->sets);
+    free(g->problems);
     if (g->sampler.src) sampler_free(&g->sampler);
     memset(g, 0, sizeof *g);
 }
@@ -381,6 +417,7 @@ void data_summary_print(const DataGroup *g, FILE *f) {
             fprintf(f, "dataset \"%s\" (%s): %d images found, %d used, %d skipped\n", d->spec.id, d->spec.instance_data_dir,
                     d->n_found, d->n_items, d->n_skipped);
         }
+        if (d->n_missing_captions) fprintf(f, "  captions missing: %d\n", d->n_missing_captions);
         for (int k = 0; k < d->n_skipped && k < LIST_MAX; k++) fprintf(f, "  skipped %s: %s\n", d->skipped[k].rel, d->skipped[k].reason);
         if (d->n_skipped > LIST_MAX) fprintf(f, "  ... and %d more skipped\n", d->n_skipped - LIST_MAX);
         for (int k = 0; k < d->n_cond; k++)

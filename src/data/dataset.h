@@ -44,6 +44,9 @@ typedef struct DatasetSpec {
 typedef struct DataOptions {
     uint64_t seed;
     int strict;                           /* a corrupt/unreadable image fails the load */
+    int report_only;                      /* `dataset inspect`: problems (missing captions or pairs, no full
+                                             batch) skip the items and are collected in DataGroup.problems
+                                             instead of failing the load */
     MultiCondSampling multi_cond;         /* conditioning_multidataset_sampling */
     SamplerWeighting weighting;           /* data_backend_sampling */
 } DataOptions;
@@ -70,6 +73,7 @@ typedef struct Dataset {
     DataItem *items;
     int n_skipped;
     DataSkip *skipped;
+    int n_missing_captions;
     int n_buckets;
     int (*bucket_wh)[2];                  /* W, H of each bucket, sorted */
     int *bucket_count;
@@ -85,7 +89,8 @@ typedef struct DataGroup {
     DataOptions opt;
     int n_train;                          /* image sets fed to the sampler */
     int train_set[64];                    /* sampler source index -> set index */
-    Sampler sampler;
+    Sampler sampler;                      /* absent (src NULL) when report_only found nothing to sample */
+    char *problems;                       /* report_only: the errors a training run would stop with */
 } DataGroup;
 
 int data_load(const DatasetSpec *specs, int n, const DataOptions *opt, DataGroup *out, Err *e);

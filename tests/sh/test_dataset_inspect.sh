@@ -53,6 +53,8 @@ set +e
 "$BIN" dataset inspect --config qwen_config.json >out.txt 2>err.txt; rc=$?
 set -e
 test $rc = 2
+grep -q 'pairs with "ref-b": 2 same path, 0 other extension, 1 missing' out.txt
+grep -q 'skipped pair_0001.png: three/images/pair_0001.png: not a JPEG' out.txt
 grep -q 'error: conditioning dataset "ref-b" (three/reference_b): 1 of 3 images of dataset "qwen-edit-plus-images" have no reference with the same relative path: pair_0002.png' err.txt
 grep -q 'skipping three/images/pair_0001.png: not a JPEG, PNG or WebP image' err.txt
 set +e

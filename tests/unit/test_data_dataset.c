@@ -32,7 +32,7 @@ static void fix_init(Fix *f, int n_refs) {
         r->buckets.seed = 9;
         r->probability = 1; r->batch_size = 2;
     }
-    f->opt = (DataOptions){ 5, 0, MULTI_COND_COMBINED, SAMPLING_AUTO_WEIGHTING };
+    f->opt = (DataOptions){ .seed = 5, .multi_cond = MULTI_COND_COMBINED, .weighting = SAMPLING_AUTO_WEIGHTING };
 }
 
 static void fix_free(Fix *f) { free(f->edits); free(f->ra); free(f->rb); tmpdir_remove(f->root); }
@@ -329,6 +329,40 @@ static void test_sample_image_resize_crop(void **state) {
     fix_free(&f);
 }
 
+static void test_report_only_collects_problems(void **state) {
+    (void)state;
+    Fix f; fix_init(&f, 1);
+    fix_pairs(&f, 4, 64, 64);
+    char *t1 = path_join(f.edits, "sub/img_1.txt"), *a2 = path_join(f.ra, "sub/img_2.png");
+    unlink(t1); unlink(a2);
+    f.opt.report_only = 1;
+    f.spec[0].batch_size = 1;
+    DataGroup g; Err e = {0};
+    if (data_load(f.spec, 2, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    const Dataset *d = &g.sets[0];
+    assert_int_equal(d->n_items, 2);
+    assert_int_equal(d->n_missing_captions, 1);
+    assert_int_equal(d->pair[0].missing, 1);
+    char want[2048];
+    snprintf(want, sizeof want,
+             "dataset \"edit-images\" (caption_strategy textfile): 1 of 4 images have no caption file: %s\n"
+             "conditioning dataset \"ref-a\" (%s): 1 of 4 images of dataset \"edit-images\" have no reference with the same relative path: sub/img_2.png",
+             t1, f.ra);
+    assert_non_null(g.problems);
+    assert_string_equal(g.problems, want);
+    char *out = NULL; size_t len = 0;
+    FILE *mf = open_memstream(&out, &len);
+    data_summary_print(&g, mf);
+    fclose(mf);
+    assert_contains(out, "  captions missing: 1\n");
+    assert_contains(out, "  skipped sub/img_2.png: no reference in dataset \"ref-a\"\n");
+    assert_contains(out, "  pairs with \"ref-a\": 3 same path, 0 other extension, 1 missing, 0 references unused\n");
+    free(out);
+    data_free(&g);
+    free(t1); free(a2);
+    fix_free(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_strict_geometry_and_batches),
@@ -338,6 +372,7 @@ int main(void) {
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_sample_cache_keys),
         cmocka_unit_test(test_sample_image_resize_crop),
+        cmocka_unit_test(test_report_only_collects_problems),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
