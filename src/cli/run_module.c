@@ -129,6 +129,11 @@ static char *config_class(const cJSON *cfg) {
     if (cJSON_IsString(c)) return c->valuestring;
     c = cJSON_GetObjectItemCaseSensitive(cfg, "architectures");
     if (cJSON_IsArray(c) && cJSON_IsString(cJSON_GetArrayItem(c, 0))) return cJSON_GetArrayItem(c, 0)->valuestring;
+    /* transformers configs saved from a bare config object carry only "model_type" */
+    static const char *const MODEL_TYPES[][2] = { {"qwen2_5_vl", "Qwen2_5_VLForConditionalGeneration"} };
+    c = cJSON_GetObjectItemCaseSensitive(cfg, "model_type");
+    for (size_t i = 0; cJSON_IsString(c) && i < sizeof MODEL_TYPES / sizeof MODEL_TYPES[0]; i++)
+        if (!strcmp(c->valuestring, MODEL_TYPES[i][0])) return (char *)MODEL_TYPES[i][1];
     return NULL;
 }
 

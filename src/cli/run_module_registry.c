@@ -3,10 +3,12 @@
 
 int flowmatch_run_module(RunModule *rm, Err *e);
 int vae_run_module(RunModule *rm, Err *e);
+int qwenvl_run_module(RunModule *rm, Err *e);
 
 const RunModuleComponent RUN_MODULE_COMPONENTS[] = {
     {"FlowMatchEulerDiscreteScheduler", flowmatch_run_module},
     {"AutoencoderKLQwenImage", vae_run_module},
     {"AutoencoderKL", vae_run_module},
+    {"Qwen2_5_VLForConditionalGeneration", qwenvl_run_module},
     {NULL, NULL},
 };
