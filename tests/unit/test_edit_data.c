@@ -1,0 +1,147 @@
+/* Edit-run caches: every latent and prompt embedding is built once, reused on the next run, rebuilt
+ * when its source changes; the sample source serves cached tensors with the right shapes. */
+#include "test_util.h"
+#include "test_vae_fixtures.h"
+#include "base/files.h"
+#include "data/image_io.h"
+#include "data/synth.h"
+#include "train/edit_data.h"
+
+static int nearest_resize(const Image *src, int w, int h, Image *out, Err *e) {
+    (void)e;
+    *out = (Image){w, h, 3, malloc((size_t)w * h * 3)};
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            memcpy(out->data + ((size_t)y * w + x) * 3, src->data + ((size_t)(y * src->height / h) * src->width + x * src->width / w) * src->channels, 3);
+    return 0;
+}
+
+typedef struct { int calls; } Enc;
+/* Deterministic stand-in for the text encoder: L = 3 + strlen(prompt) % 4 tokens of dim 8. */
+static int fake_encode(void *ctx, const char *prompt, const Image *refs, int n, StWriter *out, Err *e) {
+    (void)e;
+    ((Enc *)ctx)->calls++;
+    assert_true(n >= 1);
+    assert_non_null(refs[0].data);
+    int L = 3 + (int)(strlen(prompt) % 4);
+    float v[7 * 8];
+    for (int i = 0; i < L * 8; i++) v[i] = (float)(i + strlen(prompt)) + refs[0].data[0] / 255.0f;
+    int64_t shape[2] = {L, 8};
+    stw_add_f32(out, "prompt_embeds", 2, shape, v);
+    return 0;
+}
+
+static void write_pairs(const char *root, int n) {
+    Err e = {0};
+    for (int i = 0; i < n; i++) {
+        SynthPair p;
+        synth_pair(3, i, 1, 64, 48, &p);
+        char rel[128];
+        snprintf(rel, sizeof rel, "%s/images/p%d.png", root, i);
+        char *d = path_dirname(rel); assert_int_equal(dir_make(d, &e), 0); free(d);
+        assert_int_equal(image_write_png(rel, &p.edit, &e), 0);
+        snprintf(rel, sizeof rel, "%s/images/p%d.txt", root, i);
+        write_text(rel, p.instruction);
+        snprintf(rel, sizeof rel, "%s/ref/p%d.png", root, i);
+        d = path_dirname(rel); assert_int_equal(dir_make(d, &e), 0); free(d);
+        assert_int_equal(image_write_png(rel, &p.refs[0], &e), 0);
+        synth_pair_free(&p);
+    }
+}
+
+typedef struct Run {
+    char *images, *ref, *vae_a, *vae_b, *text;
+    DatasetSpec spec[2];
+    const char *conds[1];
+    DataGroup g;
+    Vae vae;
+    Enc enc;
+    EditData d;
+} Run;
+
+static void run_open(Run *r, const char *root) {
+    memset(r, 0, sizeof *r);
+    r->images = path_join(root, "images"); r->ref = path_join(root, "ref");
+    r->vae_a = path_join(root, "cache/vae/images"); r->vae_b = path_join(root, "cache/vae/ref");
+    r->text = path_join(root, "cache/text");
+    r->conds[0] = "ref";
+    DatasetSpec *s = &r->spec[0];
+    s->id = "edits"; s->instance_data_dir = r->images; s->conditioning_data = r->conds; s->n_conditioning_data = 1;
+    s->captions.strategy = CAPTION_TEXTFILE;
+    bucket_params_default(&s->buckets);
+    s->buckets.resolution = 48; s->buckets.alignment = 16; s->buckets.crop_style = CROP_STYLE_CENTER;
+    s->probability = 1; s->batch_size = 1; s->cache_dir_vae = r->vae_a;
+    DatasetSpec *c = &r->spec[1];
+    c->id = "ref"; c->instance_data_dir = r->ref; c->is_conditioning = 1; c->conditioning_type = COND_REFERENCE_STRICT;
+    bucket_params_default(&c->buckets);
+    c->probability = 1; c->batch_size = 1; c->cache_dir_vae = r->vae_b;
+    DataOptions opt = {7, 0, MULTI_COND_COMBINED, SAMPLING_AUTO_WEIGHTING};
+    Err e = {0};
+    if (data_load(r->spec, 2, &opt, &r->g, &e)) fail_msg("%s", e.msg);
+    cJSON *cfg = cJSON_Parse(TINY_FLUX_VAE_CONFIG);
+    assert_int_equal(vae_init_random(&r->vae, cfg, 1, DT_F32, &e), 0);
+    cJSON_Delete(cfg);
+    r->d = (EditData){&r->g, &r->vae, nearest_resize, fake_encode, &r->enc, "test/model", r->text, 7, 1, {0}, 0, NULL};
+}
+
+static void run_close(Run *r) {
+    edit_data_free(&r->d);
+    vae_free(&r->vae);
+    data_free(&r->g);
+    free(r->images); free(r->ref); free(r->vae_a); free(r->vae_b); free(r->text);
+}
+
+static void test_cache_build_reuse_invalidate(void **state) {
+    (void)state; (void)TINY_QWEN_VAE_CONFIG;
+    char *root = tmpdir_make();
+    write_pairs(root, 3);
+    Run r; Err e = {0};
+    EditCacheStats s;
+    run_open(&r, root);
+    if (edit_data_cache_all(&r.d, &s, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(s.vae_built, 6); assert_int_equal(s.text_built, 3);
+    assert_int_equal(s.vae_hit, 0);
+    run_close(&r);
+    /* second run: everything reused */
+    run_open(&r, root);
+    if (edit_data_cache_all(&r.d, &s, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(s.vae_hit, 6); assert_int_equal(s.text_hit, 3);
+    assert_int_equal(s.vae_built + s.text_built, 0);
+    assert_int_equal(r.enc.calls, 0);
+    run_close(&r);
+    /* a changed reference invalidates its latent and the prompt embedded with it */
+    SynthPair p; synth_pair(99, 0, 1, 64, 48, &p);
+    char *ref1 = path_join(root, "ref/p1.png");
+    assert_int_equal(image_write_png(ref1, &p.refs[0], &e), 0);
+    synth_pair_free(&p); free(ref1);
+    run_open(&r, root);
+    if (edit_data_cache_all(&r.d, &s, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(s.vae_built, 1); assert_int_equal(s.text_built, 1);
+    assert_int_equal(s.vae_hit, 5); assert_int_equal(s.text_hit, 2);
+    /* the source serves cached tensors */
+    SampleSource src = edit_data_source(&r.d);
+    TrainSample ts[1]; int n = 0;
+    for (int k = 0; k < 4; k++) {
+        if (src.next_batch(src.self, ts, 1, &n, &e)) fail_msg("%s", e.msg);
+        assert_int_equal(n, 1);
+        assert_int_equal(ts[0].c, 4);
+        assert_int_equal(ts[0].h * 8, r.d.batch.height); assert_int_equal(ts[0].w * 8, r.d.batch.width);
+        assert_int_equal(ts[0].n_refs, 1);
+        assert_int_equal(ts[0].ref_h[0], ts[0].h);                      /* strict: same geometry */
+        assert_int_equal(ts[0].ref_w[0], ts[0].w);
+        assert_int_equal(ts[0].txt_dim, 8);
+        assert_true(ts[0].txt_len >= 3 && ts[0].txt_len <= 6);
+    }
+    char *st = src.state_save(src.self);
+    assert_non_null(strstr(st, "epoch"));
+    free(st);
+    run_close(&r);
+    tmpdir_remove(root);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cache_build_reuse_invalidate),
+    };
+    return cmocka_run_group_tests_name("edit_data", tests, NULL, NULL);
+}
