@@ -60,8 +60,11 @@ int main(int argc, char **argv) {
     if (rc) { fprintf(stderr, "error: %s\n", e.msg); return 1; }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("%-5s %-6s %5dx%-5d %9.0f ms  peak RSS %6.0f MiB  (%zu M params bf16, tile %d px overlap %d px)\n",
-           argv[1], argv[2], S, S, ms, ru.ru_maxrss / 1024.0, vae_model_numel(&v.net) / 1000000,
+    /* CPU seconds of the whole process (random init included) hint at contention: with 2 threads
+     * on 2 free cores the op's share is about 2 x its wall time */
+    double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    printf("%-5s %-6s %5dx%-5d %9.0f ms  peak RSS %6.0f MiB  process CPU %6.1f s  (%zu M params bf16, tile %d px overlap %d px)\n",
+           argv[1], argv[2], S, S, ms, ru.ru_maxrss / 1024.0, cpu, vae_model_numel(&v.net) / 1000000,
            v.tiling.tile_px, v.tiling.overlap_px);
     free(img); free(lat);
     vae_free(&v);

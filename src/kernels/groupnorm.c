@@ -7,22 +7,22 @@
 void groupnorm_forward(const float *x, int C, size_t hw, int groups, float eps,
                        const float *gamma, const float *beta, float *y) {
     const int cpg = C / groups;
+    /* one parallel region over the groups: a region per group costs more in barriers than the
+     * work itself when the cores are shared */
+    #pragma omp parallel for schedule(dynamic)
     for (int g = 0; g < groups; g++) {
         const float *xg = x + (size_t)g * cpg * hw;
         size_t n = (size_t)cpg * hw;
         double sum = 0.0;
-        #pragma omp parallel for reduction(+:sum) schedule(static)
         for (size_t i = 0; i < n; i++) sum += xg[i];
         double mean = sum / (double)n, sq = 0.0;
         /* two passes: the variance of activations with a large mean stays exact */
-        #pragma omp parallel for reduction(+:sq) schedule(static)
         for (size_t i = 0; i < n; i++) { double d = xg[i] - mean; sq += d * d; }
         float inv = (float)(1.0 / sqrt(sq / (double)n + (double)eps)), m = (float)mean;
         for (int c = g * cpg; c < (g + 1) * cpg; c++) {
             float sc = inv * (gamma ? gamma[c] : 1.0f), sh = beta ? beta[c] : 0.0f;
             const float *xc = x + (size_t)c * hw;
             float *yc = y + (size_t)c * hw;
-            #pragma omp parallel for schedule(static)
             for (size_t i = 0; i < hw; i++) yc[i] = (xc[i] - m) * sc + sh;
         }
     }

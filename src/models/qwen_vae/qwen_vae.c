@@ -77,6 +77,14 @@ static int qwen_vae_build(Vae *v, const cJSON *cfg, Err *e) {
     if (n_mult < 2) return err_setc(e, EXIT_USAGE, "dim_mult: expected at least 2 levels, got %d", n_mult);
     if (n_tds && n_tds != n_mult - 1)
         return err_setc(e, EXIT_USAGE, "temperal_downsample: expected %d entries (len(dim_mult) - 1), got %d", n_mult - 1, n_tds);
+    if (n_lm == 0 && n_ls == 0 && z == 16) {   /* absent: the upstream __init__ defaults */
+        static const double mean16[16] = { -0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
+                                            0.4134, -0.0715, 0.5517, -0.3632, -0.1922, -0.9497, 0.2503, -0.2921 };
+        static const double std16[16] = { 2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
+                                           3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.9160 };
+        for (int c = 0; c < 16; c++) { lm[c] = mean16[c]; ls[c] = std16[c]; }
+        n_lm = n_ls = 16;
+    }
     if (n_lm != z || n_ls != z)
         return err_setc(e, EXIT_USAGE, "latents_mean / latents_std: expected %d values each (z_dim), got %d and %d", z, n_lm, n_ls);
     for (int c = 0; c < z; c++)
