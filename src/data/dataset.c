@@ -358,11 +358,11 @@ void data_next_batch(DataGroup *g, DataBatch *b) {
         x->caption = x->caption_dropped ? "" : caption_pick(&it->captions, g->opt.seed, sb.epoch, d->spec.id, it->rel);
         if (d->n_cond == 0) continue;
         if (g->opt.multi_cond == MULTI_COND_COMBINED || d->n_cond == 1) {
-            for (int k = 0; k < d->n_cond; k++) { x->ref_set[k] = d->cond[k]; x->ref[k] = &it->refs[k]; }
+            for (int k = 0; k < d->n_cond; k++) { x->ref_set[k] = d->cond[k]; x->ref_slot[k] = k; x->ref[k] = &it->refs[k]; }
             x->n_refs = d->n_cond;
         } else {
             int k = sampler_pick_reference(g->opt.seed, sb.epoch, it->rel, d->n_cond);
-            x->ref_set[0] = d->cond[k]; x->ref[0] = &it->refs[k];
+            x->ref_set[0] = d->cond[k]; x->ref_slot[0] = k; x->ref[0] = &it->refs[k];
             x->n_refs = 1;
         }
     }

@@ -105,7 +105,8 @@ typedef struct DataSample {
     const char *caption;                  /* "" when dropped or absent */
     int caption_dropped;
     int n_refs;                           /* all references (combined) or one (random) */
-    int ref_set[DATA_MAX_REFS];
+    int ref_set[DATA_MAX_REFS];           /* index of the reference's dataset in DataGroup.sets */
+    int ref_slot[DATA_MAX_REFS];          /* its position k in the image set's conditioning list */
     const DataRef *ref[DATA_MAX_REFS];
 } DataSample;
 

@@ -52,20 +52,13 @@ int data_text_cache_key(const DataGroup *g, int set, int item, const char *capti
     uint64_t h = hash64(caption, strlen(caption), 0x7E47u);
     out->dir = xstrdup(text_dir);
     out->name = xasprintf("%s/%s.%016" PRIx64, d->spec.id, it->rel, h);
-    size_t cap = strlen(model) + strlen(caption) + 64;
     for (int k = 0; k < d->n_cond; k++) {
         const Dataset *c = &g->sets[d->cond[k]];
         out->source[k] = path_join(c->spec.instance_data_dir, c->items[it->refs[k].item].rel);
-        cap += 128;
     }
-    /* the references' geometry matters too when the encoder sees resized references */
-    char *s = xmalloc(cap);
-    size_t n = (size_t)snprintf(s, cap, "model=%s;caption=%s", model, caption);
-    for (int k = 0; k < d->n_cond && n < cap; k++) {
-        char *gt = geometry_text(&it->refs[k].geom);
-        n += (size_t)snprintf(s + n, cap - n, ";ref%d:%s", k, gt);
-        free(gt);
-    }
+    /* the prompt encoder sees the reference files as read (its processor resizes them itself), so
+     * the references count as sources but their training crop does not */
+    char *s = xasprintf("model=%s;caption=%s", model, caption);
     out->settings = s;
     finish(out, d->n_cond);
     return 0;

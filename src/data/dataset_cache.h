@@ -4,7 +4,8 @@
  *                 sources = the image file.
  *   text embeds   <text cache dir>/<dataset id>/<rel>.<caption hash>.safetensors: one per caption line;
  *                 settings = model identity + the caption, sources = the reference images the prompt
- *                 is encoded with (Qwen/LongCat edit encode the instruction WITH the references).
+ *                 is encoded with (Qwen/LongCat edit encode the instruction WITH the references, as
+ *                 read: their training crop does not enter).
  *   dropout       <text cache dir>/__caption_dropout__.safetensors: the empty caption.
  * `model` identifies everything that changes the numbers (family, flavour, weights' identity), e.g.
  * "qwen_image/edit-v2/vae=<hash>". */

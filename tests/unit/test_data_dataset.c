@@ -92,7 +92,10 @@ static void test_load_strict_geometry_and_batches(void **state) {
     memset(&b, 0, sizeof b);
     for (int s = 0; s < 30; s++) {
         data_next_batch(&g, &b);
-        for (int i = 0; i < b.n; i++) { assert_int_equal(b.samples[i].n_refs, 1); used[b.samples[i].ref_set[0]]++; }
+        for (int i = 0; i < b.n; i++) {
+            assert_int_equal(b.samples[i].n_refs, 1); used[b.samples[i].ref_set[0]]++;
+            assert_int_equal(b.samples[i].ref_slot[0] + 1, b.samples[i].ref_set[0]);
+        }
     }
     assert_true(used[1] > 0 && used[2] > 0);
     data_batch_free(&b);
@@ -279,6 +282,7 @@ static void test_sample_cache_keys(void **state) {
     assert_int_equal(key_status(&kr), CACHE_STALE_SOURCE);
     assert_int_equal(key_status(&kt), CACHE_STALE_SOURCE);
     assert_int_equal(key_status(&ke), CACHE_HIT);           /* the edit image's latent is untouched */
+    key_store(&kt2);
     data_cache_key_free(&ke); data_cache_key_free(&kr); data_cache_key_free(&kt); data_cache_key_free(&kt2); data_cache_key_free(&kd);
     data_free(&g);
     /* a setting that moves the crop invalidates the latent */
@@ -287,6 +291,10 @@ static void test_sample_cache_keys(void **state) {
     assert_int_equal(data_vae_cache_key(&g, 0, 1, -1, "qwen_image/edit-v2/vae=1", &ke, &e), 0);
     assert_int_equal(key_status(&ke), CACHE_STALE_SETTINGS);
     data_cache_key_free(&ke);
+    /* ...but not the prompt embedding: the encoder sees the reference files, not the crop */
+    assert_int_equal(data_text_cache_key(&g, 0, 1, "make it red", text, "qwen_image/edit-v2/te=1", &kt2, &e), 0);
+    assert_int_equal(key_status(&kt2), CACHE_HIT);
+    data_cache_key_free(&kt2);
     data_free(&g);
     free(vae_e); free(vae_a); free(vae_b); free(text);
     fix_free(&f);
