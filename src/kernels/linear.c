@@ -1,0 +1,102 @@
+#include "kernels/linear.h"
+#include "base/error.h"
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+void weight_rows_f32(const Weight *w, int r0, int nr, float *out) {
+    size_t n = (size_t)nr * w->cols, off = (size_t)r0 * w->cols;
+    const unsigned char *base = w->data;
+    switch (w->dtype) {
+    case DT_F32: memcpy(out, (const float *)w->data + off, n * sizeof(float)); break;
+    case DT_BF16: {
+        const uint16_t *s = (const uint16_t *)(base + off * 2);
+        #pragma omp parallel for schedule(static) if (n > 65536)
+        for (size_t i = 0; i < n; i++) out[i] = bf16_to_f32(s[i]);
+        break;
+    }
+    default: dtype_to_f32(w->dtype, base + off * dtype_size(w->dtype), out, n); break;
+    }
+}
+
+static void add_bias(float *y, int ldy, int n, int out, const float *bias) {
+    if (!bias) return;
+    #pragma omp parallel for schedule(static) if ((size_t)n * out > 65536)
+    for (int i = 0; i < n; i++) {
+        float *row = y + (size_t)i * ldy;
+        for (int o = 0; o < out; o++) row[o] += bias[o];
+    }
+}
+
+void linear_forward(const float *x, int ldx, int n, const Weight *w, const float *bias, float *y, int ldy, float beta) {
+    if (n <= 0) return;
+    if (w->dtype == DT_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, w->rows, w->cols, 1.0f, x, ldx,
+                    (const float *)w->data, w->cols, beta, y, ldy);
+    } else {
+        int tile = w->rows < LINEAR_TILE_ROWS ? w->rows : LINEAR_TILE_ROWS;
+        float *t = xmalloc((size_t)tile * w->cols * sizeof(float));
+        for (int r0 = 0; r0 < w->rows; r0 += tile) {
+            int nr = w->rows - r0 < tile ? w->rows - r0 : tile;
+            weight_rows_f32(w, r0, nr, t);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, w->cols, 1.0f, x, ldx, t, w->cols,
+                        beta, y + r0, ldy);
+        }
+        free(t);
+    }
+    add_bias(y, ldy, n, w->rows, bias);
+}
+
+void linear_backward_input(const float *dy, int lddy, int n, const Weight *w, float *dx, int lddx, float beta) {
+    if (n <= 0) return;
+    if (w->dtype == DT_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, w->cols, w->rows, 1.0f, dy, lddy,
+                    (const float *)w->data, w->cols, beta, dx, lddx);
+        return;
+    }
+    int tile = w->rows < LINEAR_TILE_ROWS ? w->rows : LINEAR_TILE_ROWS;
+    float *t = xmalloc((size_t)tile * w->cols * sizeof(float));
+    for (int r0 = 0; r0 < w->rows; r0 += tile) {
+        int nr = w->rows - r0 < tile ? w->rows - r0 : tile;
+        weight_rows_f32(w, r0, nr, t);
+        /* dx += dy[:, r0:r0+nr] · W[r0:r0+nr, :] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, w->cols, nr, 1.0f, dy + r0, lddy, t, w->cols,
+                    r0 == 0 ? beta : 1.0f, dx, lddx);
+    }
+    free(t);
+}
+
+void linear_backward_weight(const float *dy, int lddy, const float *x, int ldx, int n, int out, int in,
+                            float *dW, float *db) {
+    if (n <= 0) return;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, lddy, x, ldx, 1.0f, dW, in);
+    if (db) {
+        #pragma omp parallel for schedule(static) if ((size_t)n * out > 65536)
+        for (int o = 0; o < out; o++) {
+            float s = 0;
+            for (int i = 0; i < n; i++) s += dy[(size_t)i * lddy + o];
+            db[o] += s;
+        }
+    }
+}
+
+void lora_forward(const float *xd, int ldx, int n, int in, int out, int r, const float *A, const float *B,
+                  float scale, float *h, float *y, int ldy) {
+    if (n <= 0 || r <= 0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, r, in, 1.0f, xd, ldx, A, in, 0.0f, h, r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, r, scale, h, r, B, r, 1.0f, y, ldy);
+}
+
+void lora_backward(const float *dy, int lddy, const float *xd, int ldx, const float *h, int n, int in, int out,
+                   int r, const float *A, const float *B, float scale, float *dA, float *dB, float *dh,
+                   float *dx, int lddx) {
+    if (n <= 0 || r <= 0) return;
+    /* dB[out, r] += scale · dyᵀ · h */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, r, n, scale, dy, lddy, h, r, 1.0f, dB, r);
+    /* dh[n, r] = scale · dy · B */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, r, out, scale, dy, lddy, B, r, 0.0f, dh, r);
+    /* dA[r, in] += dhᵀ · xd */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, in, n, 1.0f, dh, r, xd, ldx, 1.0f, dA, in);
+    /* dx[n, in] += dh · A */
+    if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, r, 1.0f, dh, r, A, in, 1.0f, dx, lddx);
+}

@@ -1,0 +1,42 @@
+/* linear.h — y = x·Wᵀ + b with the frozen weight in its storage dtype, and the LoRA branch.
+ *
+ * A frozen base weight (bf16 / f16 from the checkpoint, or f32) is never copied whole into f32:
+ * the GEMMs dequantise LINEAR_TILE_ROWS rows of W at a time into a scratch tile and call sgemm on it.
+ * Trainable (full fine-tune) weights are f32 and go straight to sgemm. Activations are f32,
+ * token-major: x [n, in], y [n, out], both with their own row strides (ld). */
+#ifndef ST_KERNELS_LINEAR_H
+#define ST_KERNELS_LINEAR_H
+#include <stddef.h>
+#include "tensor/dtype.h"
+
+#define LINEAR_TILE_ROWS 256
+
+/* A weight matrix [rows = out, cols = in], row-major, in its storage dtype. */
+typedef struct Weight {
+    DType dtype;          /* DT_F32, DT_BF16, DT_F16 */
+    const void *data;
+    int rows, cols;
+} Weight;
+
+/* Rows [r0, r0+nr) of w as f32 into out [nr, cols]. */
+void weight_rows_f32(const Weight *w, int r0, int nr, float *out);
+
+/* y[n, out] = x[n, in]·Wᵀ (+ bias[out] when non-NULL); beta = 0 overwrites y, 1 accumulates. */
+void linear_forward(const float *x, int ldx, int n, const Weight *w, const float *bias, float *y, int ldy, float beta);
+/* dx[n, in] (+)= dy[n, out]·W   (beta as above). */
+void linear_backward_input(const float *dy, int lddy, int n, const Weight *w, float *dx, int lddx, float beta);
+/* dW[out, in] += dyᵀ·x and db[out] += Σ_rows dy (db may be NULL). dW is f32. */
+void linear_backward_weight(const float *dy, int lddy, const float *x, int ldx, int n, int out, int in,
+                            float *dW, float *db);
+
+/* LoRA: y += scale·(x·Aᵀ)·Bᵀ with A [r, in], B [out, r] f32. h [n, r] receives x·Aᵀ (kept for
+ * backward). xd is the input the branch sees (dropout already applied by the caller, or x). */
+void lora_forward(const float *xd, int ldx, int n, int in, int out, int r, const float *A, const float *B,
+                  float scale, float *h, float *y, int ldy);
+/* Backward of the branch: dA += (scale·dy·B)ᵀ·xd, dB += scale·dyᵀ·h, dx += scale·(dy·B)·A (dx may be
+ * NULL). dh is scratch [n, r]. When dropout was applied, the caller multiplies dx by the mask. */
+void lora_backward(const float *dy, int lddy, const float *xd, int ldx, const float *h, int n, int in, int out,
+                   int r, const float *A, const float *B, float scale, float *dA, float *dB, float *dh,
+                   float *dx, int lddx);
+
+#endif
