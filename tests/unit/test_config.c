@@ -36,6 +36,37 @@ static void test_comments_dashes_env(void **state) {
     assert_string_equal(config_str(f->c, "cache_dir"), "/tmp/from_env/run/cache"); /* empty cache_dir rule */
 }
 
+static void test_comment_edge_cases(void **state) {
+    Fx *f = *state;
+    /* an escaped quote does not end the string, so the // after it is text */
+    assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"validation_prompt\": \"say \\\"hi\\\" // not a comment\" // one\n", NULL), 0);
+    assert_string_equal(config_str(f->c, "validation_prompt"), "say \"hi\" // not a comment");
+    config_free(f->c);
+    f->c = NULL;
+    /* a comment on the last line without a newline, and an unterminated block comment */
+    assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"lora_rank\": 2 /* trailing */", NULL), 0);
+    assert_int_equal(config_int(f->c, "lora_rank"), 2);
+    config_free(f->c);
+    f->c = NULL;
+    char path[512];
+    snprintf(path, sizeof path, "%s/u.json", f->dir);
+    write_text(path, "{\"lora_rank\": 2 /* never closed\n}");
+    const char *args[] = {"--config", path, NULL};
+    assert_int_equal(load_args(&f->c, &f->e, args), -1);
+    assert_contains(f->e.msg, "invalid JSON");
+}
+
+static void test_env_in_dataset_file(void **state) {
+    Fx *f = *state;
+    setenv("ST_TEST_DATA", "/srv/data", 1);
+    char data[512], arg[600];
+    snprintf(data, sizeof data, "%s/d.json", f->dir);
+    write_text(data, "[{\"id\": \"a\", \"instance_data_dir\": \"{env:ST_TEST_DATA}/edits\"} // comment\n]");
+    snprintf(arg, sizeof arg, "--data=%s", data);
+    assert_int_equal(load_json(&f->c, &f->e, f->dir, "", arg), 0);
+    assert_string_equal(config_dataset_find(f->c, "a")->instance_data_dir, "/srv/data/edits");
+}
+
 static void test_env_unset_is_error(void **state) {
     Fx *f = *state;
     unsetenv("ST_TEST_UNSET");
@@ -434,6 +465,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_comments_dashes_env, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_unset_is_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_comment_edge_cases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_in_dataset_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_json_position, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key_suggestion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key_on_command_line, setup, teardown),
