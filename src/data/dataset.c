@@ -254,6 +254,12 @@ static int link_sets(DataGroup *g, Err *e) {
     return 0;
 }
 
+/* Samples a bucket needs to be kept: the effective batch (batch size x gradient accumulation). */
+static int bucket_minimum(const DataGroup *g, const Dataset *d) {
+    int acc = g->opt.gradient_accumulation_steps > 1 ? g->opt.gradient_accumulation_steps : 1;
+    return d->spec.batch_size * acc;
+}
+
 int data_load(const DatasetSpec *specs, int n, const DataOptions *opt, DataGroup *g, Err *e) {
     memset(g, 0, sizeof *g);
     g->n = n;
@@ -306,7 +312,8 @@ int data_load(const DatasetSpec *specs, int n, const DataOptions *opt, DataGroup
         Dataset *d = &g->sets[g->train_set[t]];
         bk[t] = xmalloc(sizeof(int) * (d->n_items + 1));
         for (int i = 0; i < d->n_items; i++) bk[t][i] = d->items[i].bucket;
-        src[t] = (SamplerSource){ d->spec.id, d->n_items, bk[t], d->n_buckets, d->spec.repeats, d->spec.probability, d->spec.batch_size };
+        src[t] = (SamplerSource){ d->spec.id, d->n_items, bk[t], d->n_buckets, d->spec.repeats, d->spec.probability,
+                                  d->spec.batch_size, bucket_minimum(g, d), g->opt.disable_bucket_pruning };
     }
     rc = sampler_init(&g->sampler, src, g->n_train, g->opt.seed, g->opt.weighting, e);
     if (rc && g->opt.report_only) { /* the sampler's complaint becomes one more problem to report */
@@ -425,8 +432,17 @@ void data_summary_print(const DataGroup *g, FILE *f) {
                     g->sets[d->cond[k]].spec.id, d->pair[k].matched_exact, d->pair[k].matched_stem, d->pair[k].missing, d->pair[k].unused);
         if (!d->spec.is_conditioning && d->n_buckets) {
             fprintf(f, "  buckets (WxH: images):");
-            for (int b = 0; b < d->n_buckets; b++) fprintf(f, " %dx%d: %d", d->bucket_wh[b][0], d->bucket_wh[b][1], d->bucket_count[b]);
+            for (int b = 0; b < d->n_buckets; b++) {
+                int pruned = !g->opt.disable_bucket_pruning && d->bucket_count[b] * (d->spec.repeats + 1) < bucket_minimum(g, d);
+                fprintf(f, " %dx%d: %d%s", d->bucket_wh[b][0], d->bucket_wh[b][1], d->bucket_count[b], pruned ? " (pruned)" : "");
+            }
             fprintf(f, "\n");
+            int any = 0;
+            for (int b = 0; b < d->n_buckets; b++)
+                any |= !g->opt.disable_bucket_pruning && d->bucket_count[b] * (d->spec.repeats + 1) < bucket_minimum(g, d);
+            if (any)
+                fprintf(f, "  (pruned: fewer than %d samples = train_batch_size x gradient_accumulation_steps, after repeats; "
+                           "raise repeats or set disable_bucket_pruning)\n", bucket_minimum(g, d));
         }
     }
 }

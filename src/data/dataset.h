@@ -49,6 +49,8 @@ typedef struct DataOptions {
                                              instead of failing the load */
     MultiCondSampling multi_cond;         /* conditioning_multidataset_sampling */
     SamplerWeighting weighting;           /* data_backend_sampling */
+    int gradient_accumulation_steps;      /* buckets with fewer samples than batch x this are pruned */
+    int disable_bucket_pruning;           /* keep them (their samples cycle to fill batches) */
 } DataOptions;
 
 typedef struct DataRef {

@@ -108,6 +108,8 @@ int data_specs_from_config(const Config *c, int strict, DataSpecs *out, Err *e) 
     out->opt.multi_cond = mc && !strcmp(mc, "combined") ? MULTI_COND_COMBINED : MULTI_COND_RANDOM;
     const char *ws = config_str(c, "data_backend_sampling");
     out->opt.weighting = ws && !strcmp(ws, "uniform") ? SAMPLING_UNIFORM : SAMPLING_AUTO_WEIGHTING;
+    out->opt.gradient_accumulation_steps = (int)config_int(c, "gradient_accumulation_steps");
+    out->opt.disable_bucket_pruning = config_bool(c, "disable_bucket_pruning");
     return 0;
 }
 

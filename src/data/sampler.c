@@ -45,9 +45,20 @@ static void plan_epoch(Sampler *s, int64_t epoch) {
             for (int r = 0; r <= src->repeats; r++)
                 for (int i = 0; i < src->n_items; i++) if (src->bucket[i] == b) tmp[m++] = i;
             if (m == 0) continue;
-            if (m < src->batch_size) { pruned++; continue; }
+            int min_bucket = src->min_bucket > src->batch_size ? src->min_bucket : src->batch_size;
+            int small = m < min_bucket;
+            if (small && !src->keep_small_buckets) { pruned++; continue; }
             Rng rng; rng_seed_stream(&rng, s->seed, stream_id(epoch, d, b));
             shuffle(tmp, m, &rng);
+            int n_full = m / src->batch_size, n_batches = small ? (m + src->batch_size - 1) / src->batch_size : n_full;
+            if (n_batches > n_full) { /* kept small bucket: cycle its samples to fill the last batch */
+                size_t need = (size_t)n_batches * src->batch_size;
+                tmp = xrealloc(tmp, sizeof(int) * (need + (size_t)src->n_items * (src->repeats + 1) + 1));
+                for (size_t k = (size_t)m; k < need; k++) tmp[k] = tmp[k % (size_t)m];
+                m = (int)need;
+                s->items = xrealloc(s->items, sizeof(int) * (total_items + need + 1));
+                total_items += need;
+            }
             for (int k = 0; k + src->batch_size <= m; k += src->batch_size) {
                 if (nb == cap) {
                     cap *= 2;

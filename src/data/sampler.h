@@ -3,8 +3,8 @@
  * Every batch comes from ONE bucket of ONE dataset (its images share a size, so latents stack).
  * An epoch is planned from (seed, epoch) alone:
  *   - per dataset and bucket, each item appears repeats+1 times, shuffled, cut into full batches of
- *     the dataset's batch size; the leftover partial batch is dropped and a bucket with fewer items
- *     than one batch is pruned (SimpleTuner's under-filled bucket pruning);
+ *     the dataset's batch size; the leftover partial batch is dropped and a bucket with fewer samples
+ *     than min_bucket is pruned (SimpleTuner's under-filled bucket pruning) unless keep_small_buckets;
  *   - each dataset's batches are shuffled, then datasets are interleaved by weighted choice:
  *     weight = probability (uniform) or probability × batches left (auto-weighting).
  * So the whole sampler state is (epoch, position): save it in a checkpoint, restore it, and the run
@@ -22,6 +22,10 @@ typedef struct SamplerSource {
     int repeats;             /* seen repeats+1 times per epoch */
     double probability;      /* dataset weight; 0 = never sampled */
     int batch_size;
+    int min_bucket;          /* a bucket with fewer samples (after repeats) is pruned; 0 = batch_size.
+                                SimpleTuner uses the effective batch, batch size x grad accumulation */
+    int keep_small_buckets;  /* disable_bucket_pruning: an under-filled bucket still gives batches,
+                                its samples cycled to fill them */
 } SamplerSource;
 
 typedef enum { SAMPLING_AUTO_WEIGHTING = 0, SAMPLING_UNIFORM } SamplerWeighting;

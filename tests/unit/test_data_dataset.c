@@ -147,7 +147,8 @@ static void test_corrupt_skipped_or_strict(void **state) {
     snprintf(want, sizeof want, "dataset \"edit-images\" (%s): 5 images found, 3 used, 2 skipped\n", f.edits);
     assert_contains(out, want);
     assert_contains(out, "  pairs with \"ref-a\": 4 same path, 0 other extension, 0 missing, 1 references unused\n");
-    assert_contains(out, "  buckets (WxH: images): 64x64: 2 80x48: 1\n");
+    assert_contains(out, "  buckets (WxH: images): 64x64: 2 80x48: 1 (pruned)\n");
+    assert_contains(out, "  (pruned: fewer than 2 samples = train_batch_size x gradient_accumulation_steps");
     snprintf(want, sizeof want, "dataset \"ref-a\" (%s, reference_strict of \"edit-images\"): 5 images found, 1 unreadable\n", f.ra);
     assert_contains(out, want);
     free(out);

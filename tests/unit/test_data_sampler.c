@@ -6,7 +6,7 @@
 static void test_batches_single_bucket_and_repeats(void **state) {
     (void)state;
     int b0[10] = { 0, 1, 0, 1, 0, 1, 0, 1, 0, 2 };   /* bucket 0: 5 items, 1: 4, 2: 1 (pruned at bs 2) */
-    SamplerSource s = { "edits", 10, b0, 3, 1, 1.0, 2 };
+    SamplerSource s = { "edits", 10, b0, 3, 1, 1.0, 2, 0, 0 };
     Sampler sm; Err e = {0};
     assert_int_equal(sampler_init(&sm, &s, 1, 42, SAMPLING_AUTO_WEIGHTING, &e), 0);
     /* repeats 1: bucket 0 has 10 -> 5 batches, bucket 1 has 8 -> 4, bucket 2 has 2 -> 1 */
@@ -35,7 +35,7 @@ static void test_deterministic_and_resume(void **state) {
     int bk[40], bk2[12];
     for (int i = 0; i < 40; i++) bk[i] = i % 3;
     for (int i = 0; i < 12; i++) bk2[i] = 0;
-    SamplerSource s[2] = { { "a", 40, bk, 3, 0, 1.0, 4 }, { "b", 12, bk2, 1, 2, 0.5, 3 } };
+    SamplerSource s[2] = { { "a", 40, bk, 3, 0, 1.0, 4, 0, 0 }, { "b", 12, bk2, 1, 2, 0.5, 3, 0, 0 } };
     Sampler x, y; Err e = {0};
     assert_int_equal(sampler_init(&x, s, 2, 7, SAMPLING_AUTO_WEIGHTING, &e), 0);
     assert_int_equal(sampler_init(&y, s, 2, 7, SAMPLING_AUTO_WEIGHTING, &e), 0);
@@ -89,12 +89,12 @@ static void test_deterministic_and_resume(void **state) {
 static void test_probability_zero_and_no_full_batch(void **state) {
     (void)state;
     int bk[4] = { 0, 0, 0, 0 };
-    SamplerSource s[2] = { { "a", 4, bk, 1, 0, 1.0, 2 }, { "off", 4, bk, 1, 0, 0.0, 2 } };
+    SamplerSource s[2] = { { "a", 4, bk, 1, 0, 1.0, 2, 0, 0 }, { "off", 4, bk, 1, 0, 0.0, 2, 0, 0 } };
     Sampler x; Err e = {0};
     assert_int_equal(sampler_init(&x, s, 2, 1, SAMPLING_UNIFORM, &e), 0);
     for (int k = 0; k < 10; k++) { SamplerBatch b; sampler_next(&x, &b); assert_int_equal(b.dataset, 0); }
     sampler_free(&x);
-    SamplerSource t = { "tiny", 4, bk, 1, 0, 1.0, 8 };
+    SamplerSource t = { "tiny", 4, bk, 1, 0, 1.0, 8, 0, 0 };
     assert_int_equal(sampler_init(&x, &t, 1, 1, SAMPLING_UNIFORM, &e), -1);
     assert_string_equal(e.msg, "no bucket holds a full batch in any dataset: \"tiny\" (4 images, batch size 8); lower train_batch_size, add images or raise repeats");
 }
@@ -112,12 +112,41 @@ static void test_pick_reference(void **state) {
     assert_int_equal(sampler_pick_reference(5, 1, "x", 1), 0);
 }
 
+static void test_pruning_threshold_and_keep_small(void **state) {
+    (void)state;
+    int bk[7] = { 0, 0, 0, 0, 0, 1, 1 };   /* bucket 0: 5 images, bucket 1: 2 images */
+    SamplerSource s = { "a", 7, bk, 2, 0, 1.0, 1, 4, 0 };   /* batch 1, effective batch 4 (grad accumulation 4) */
+    Sampler x; Err e = {0};
+    assert_int_equal(sampler_init(&x, &s, 1, 3, SAMPLING_UNIFORM, &e), 0);
+    assert_int_equal(sampler_batches_per_epoch(&x), 5);      /* bucket 1 pruned: 2 < 4 */
+    assert_int_equal(x.pruned_buckets, 1);
+    sampler_free(&x);
+    s.keep_small_buckets = 1;                                /* disable_bucket_pruning */
+    assert_int_equal(sampler_init(&x, &s, 1, 3, SAMPLING_UNIFORM, &e), 0);
+    assert_int_equal(sampler_batches_per_epoch(&x), 7);
+    sampler_free(&x);
+    /* batch 3 with a kept 2-image bucket: one batch, its samples cycled to fill it */
+    s.batch_size = 3; s.min_bucket = 0;
+    assert_int_equal(sampler_init(&x, &s, 1, 3, SAMPLING_UNIFORM, &e), 0);
+    assert_int_equal(sampler_batches_per_epoch(&x), 2);      /* 5 -> 1 full batch (2 left over), 2 -> 1 cycled */
+    int saw_small = 0;
+    for (int k = 0; k < 2; k++) {
+        SamplerBatch b; sampler_next(&x, &b);
+        assert_int_equal(b.n, 3);
+        for (int i = 0; i < 3; i++) assert_int_equal(bk[b.items[i]], b.bucket);
+        if (b.bucket == 1) { saw_small = 1; assert_true(b.items[0] == b.items[2] || b.items[1] == b.items[2] || b.items[0] == b.items[1]); }
+    }
+    assert_true(saw_small);
+    sampler_free(&x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batches_single_bucket_and_repeats),
         cmocka_unit_test(test_deterministic_and_resume),
         cmocka_unit_test(test_probability_zero_and_no_full_batch),
         cmocka_unit_test(test_pick_reference),
+        cmocka_unit_test(test_pruning_threshold_and_keep_small),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
