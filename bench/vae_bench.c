@@ -1,9 +1,12 @@
 /* vae_bench.c — time and peak resident memory of one VAE encode or decode at a full-size config
  * with seeded random bf16 weights (as a real checkpoint would be stored).
  *   vae_bench qwen|flux encode|decode SIZE [TILE_PX [OVERLAP_PX]]
- * Prints one line: family, op, size, ms, peak RSS (MiB), tiles setting. Run one op per process so
+ * Prints one line: family, op, size, ms, peak RSS (MiB), the untiled FLOP count and the rate it
+ * implies (tiling recomputes the overlaps, so the real rate is higher), the sgemm rate measured
+ * right after (the cores are shared: read the figures against it) and the tile setting. Run one op per process so
  * the peak RSS belongs to that op (bench/vae.sh does). */
 #include "base/rng.h"
+#include <cblas.h>
 #include "models/vae/vae.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +30,47 @@ static const char *FLUX_FULL =
     " \"norm_num_groups\": 32, \"mid_block_add_attention\": true, \"scaling_factor\": 0.3611, \"shift_factor\": 0.1159,"
     " \"use_quant_conv\": false, \"use_post_quant_conv\": false, \"sample_size\": 1024, \"force_upcast\": true}";
 
+/* Multiply-add FLOPs of one untiled pass of net on [C, H, W] (convolutions and attention). */
+static double net_flops(const VaeNet *net, int C, int H, int W) {
+    double f = 0;
+    for (int i = 0; i < net->n; i++) {
+        const VaeOp *op = &net->ops[i];
+        double hw = (double)H * W;
+        const VaeConv *c1 = &op->c1, *c2 = &op->c2;
+        switch (op->kind) {
+        case VAE_OP_CONV: f += 2.0 * c1->cout * c1->cin * c1->k * c1->k * hw; C = c1->cout; break;
+        case VAE_OP_NORM_SILU: break;
+        case VAE_OP_RES:
+            f += 2.0 * hw * (c1->cout * c1->cin * 9.0 + c2->cout * c2->cin * 9.0 + (op->sc.w >= 0 ? op->sc.cout * op->sc.cin : 0));
+            C = c2->cout;
+            break;
+        case VAE_OP_ATTN: f += 2.0 * hw * 4.0 * C * C + 4.0 * hw * hw * C; break;
+        case VAE_OP_DOWN: H /= 2; W /= 2; f += 2.0 * c1->cout * c1->cin * 9.0 * H * W; C = c1->cout; break;
+        case VAE_OP_UP: H *= 2; W *= 2; f += 2.0 * c1->cout * c1->cin * 9.0 * H * W; C = c1->cout; break;
+        }
+    }
+    return f;
+}
+
+/* Current sgemm throughput of this machine (2 threads), to read the figures against: the cores
+ * are shared, so the same binary runs several times slower when others are busy. */
+static double sgemm_gflops_now(void);
+
 static double now_ms(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static double sgemm_gflops_now(void) {
+    const int M = 256, K = 2304, N = 8192;
+    float *a = calloc((size_t)M * K, 4), *b = calloc((size_t)K * N, 4), *c = calloc((size_t)M * N, 4);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a, K, b, N, 0, c, N);
+    double t0 = now_ms();
+    for (int i = 0; i < 3; i++) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a, K, b, N, 0, c, N);
+    double ms = now_ms() - t0;
+    free(a); free(b); free(c);
+    return 3 * 2.0 * M * K * N / (ms * 1e6);
 }
 
 int main(int argc, char **argv) {
@@ -58,14 +98,17 @@ int main(int argc, char **argv) {
     }
     double ms = now_ms() - t0;
     if (rc) { fprintf(stderr, "error: %s\n", e.msg); return 1; }
+    double gf = (enc ? net_flops(&v.net.enc, 3, S, S) : net_flops(&v.net.dec, zc, s, s)) / 1e9;
+    double probe = sgemm_gflops_now();
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     /* CPU seconds of the whole process (random init included) hint at contention: with 2 threads
      * on 2 free cores the op's share is about 2 x its wall time */
     double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-    printf("%-5s %-6s %5dx%-5d %9.0f ms  peak RSS %6.0f MiB  process CPU %6.1f s  (%zu M params bf16, tile %d px overlap %d px)\n",
-           argv[1], argv[2], S, S, ms, ru.ru_maxrss / 1024.0, cpu, vae_model_numel(&v.net) / 1000000,
-           v.tiling.tile_px, v.tiling.overlap_px);
+    printf("%-5s %-6s %5dx%-5d %9.0f ms  peak RSS %6.0f MiB  %6.0f GFLOP untiled -> %5.1f GFLOP/s"
+           "  (sgemm now %5.1f GFLOP/s, process CPU %.0f s; %zu M params bf16; tile %d px, overlap %d px)\n",
+           argv[1], argv[2], S, S, ms, ru.ru_maxrss / 1024.0, gf, gf / (ms / 1e3), probe, cpu,
+           vae_model_numel(&v.net) / 1000000, v.tiling.tile_px, v.tiling.overlap_px);
     free(img); free(lat);
     vae_free(&v);
     return 0;

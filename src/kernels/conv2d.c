@@ -8,23 +8,31 @@
 int conv2d_out_h(const Conv2dShape *s) { return (s->h + s->pad_top + s->pad_bottom - s->k) / s->stride + 1; }
 int conv2d_out_w(const Conv2dShape *s) { return (s->w + s->pad_left + s->pad_right - s->k) / s->stride + 1; }
 
-/* col[(ci*k + ky)*k + kx][(oy - oy0)*ow + ox] for output rows [oy0, oy1). */
+/* col[(ci*k + ky)*k + kx][(oy - oy0)*ow + ox] for output rows [oy0, oy1), then one row of ones
+ * (row K) so the bias rides in the GEMM as an extra weight column. */
 static void im2col_band(const float *x, const Conv2dShape *s, int ow, int oy0, int oy1, float *col) {
-    const int k = s->k, kk = k * k, ncol = (oy1 - oy0) * ow;
+    const int k = s->k, kk = k * k, ncol = (oy1 - oy0) * ow, K = s->cin * kk;
     #pragma omp parallel for schedule(static)
-    for (int r = 0; r < s->cin * kk; r++) {
+    for (int r = 0; r <= K; r++) {
+        float *dst = col + (size_t)r * ncol;
+        if (r == K) { for (int i = 0; i < ncol; i++) dst[i] = 1.0f; continue; }
         int ci = r / kk, ky = (r % kk) / k, kx = r % k;
         const float *xc = x + (size_t)ci * s->h * s->w;
-        float *dst = col + (size_t)r * ncol;
+        /* output columns whose input column kx + ox*stride - pad_left lies inside the image */
+        int first = s->pad_left - kx, lo = first > 0 ? (first + s->stride - 1) / s->stride : 0;
+        int hi = (s->w - 1 + s->pad_left - kx) / s->stride + 1;
+        if (s->w - 1 + s->pad_left - kx < 0) hi = 0;
+        if (hi > ow) hi = ow;
+        if (lo > hi) lo = hi;
         for (int oy = oy0; oy < oy1; oy++) {
             int iy = oy * s->stride + ky - s->pad_top;
             float *d = dst + (size_t)(oy - oy0) * ow;
             if (iy < 0 || iy >= s->h) { memset(d, 0, (size_t)ow * sizeof(float)); continue; }
-            const float *xr = xc + (size_t)iy * s->w;
-            for (int ox = 0; ox < ow; ox++) {
-                int ix = ox * s->stride + kx - s->pad_left;
-                d[ox] = (ix >= 0 && ix < s->w) ? xr[ix] : 0.0f;
-            }
+            const float *xr = xc + (size_t)iy * s->w + kx - s->pad_left;
+            for (int ox = 0; ox < lo; ox++) d[ox] = 0.0f;
+            if (s->stride == 1) memcpy(d + lo, xr + lo, (size_t)(hi - lo) * sizeof(float));
+            else for (int ox = lo; ox < hi; ox++) d[ox] = xr[ox * s->stride];
+            for (int ox = hi; ox < ow; ox++) d[ox] = 0.0f;
         }
     }
 }
@@ -34,7 +42,7 @@ static int is_pointwise(const Conv2dShape *s) {
 }
 
 size_t conv2d_col_floats_min(const Conv2dShape *s) {
-    return is_pointwise(s) ? 0 : (size_t)s->cin * s->k * s->k * conv2d_out_w(s);
+    return is_pointwise(s) ? 0 : ((size_t)s->cin * s->k * s->k + 1) * conv2d_out_w(s);
 }
 
 size_t conv2d_col_floats(const Conv2dShape *s) {
@@ -55,25 +63,31 @@ void conv2d_forward_banded(const float *x, const float *w, const float *b, const
                            float *col, size_t col_floats, float *y) {
     const int oh = conv2d_out_h(s), ow = conv2d_out_w(s), K = s->cin * s->k * s->k;
     const size_t ohw = (size_t)oh * ow;
-    /* start from the bias so sgemm can accumulate with beta = 1 */
-    #pragma omp parallel for schedule(static)
-    for (int co = 0; co < s->cout; co++) {
-        float bv = b ? b[co] : 0.0f;
-        float *yc = y + (size_t)co * ohw;
-        for (size_t i = 0; i < ohw; i++) yc[i] = bv;
-    }
-    if (is_pointwise(s)) {
+    if (is_pointwise(s)) {   /* no im2col: start from the bias and accumulate */
+        #pragma omp parallel for schedule(static)
+        for (int co = 0; co < s->cout; co++) {
+            float bv = b ? b[co] : 0.0f;
+            float *yc = y + (size_t)co * ohw;
+            for (size_t i = 0; i < ohw; i++) yc[i] = bv;
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, (int)ohw, s->cin,
                     1.0f, w, s->cin, x, (int)ohw, 1.0f, y, (int)ohw);
         return;
     }
-    size_t per_row = (size_t)K * ow, rows_fit = col_floats / per_row;
+    /* [cout, K + 1]: the weights with the bias as the last column (it meets im2col's row of ones) */
+    float *wb = xmalloc((size_t)s->cout * (K + 1) * sizeof(float));
+    for (int co = 0; co < s->cout; co++) {
+        memcpy(wb + (size_t)co * (K + 1), w + (size_t)co * K, (size_t)K * sizeof(float));
+        wb[(size_t)co * (K + 1) + K] = b ? b[co] : 0.0f;
+    }
+    size_t per_row = (size_t)(K + 1) * ow, rows_fit = col_floats / per_row;
     int band = rows_fit > (size_t)oh ? oh : (int)rows_fit;
     if (band < 1) band = 1;   /* callers provide at least conv2d_col_floats_min */
     for (int oy0 = 0; oy0 < oh; oy0 += band) {
         int oy1 = oy0 + band < oh ? oy0 + band : oh, n = (oy1 - oy0) * ow;
         im2col_band(x, s, ow, oy0, oy1, col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, n, K,
-                    1.0f, w, K, col, n, 1.0f, y + (size_t)oy0 * ow, (int)ohw);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, n, K + 1,
+                    1.0f, wb, K + 1, col, n, 0.0f, y + (size_t)oy0 * ow, (int)ohw);
     }
+    free(wb);
 }

@@ -31,12 +31,22 @@ void groupnorm_forward(const float *x, int C, size_t hw, int groups, float eps,
 void channel_l2norm_forward(const float *x, int C, size_t hw, const float *gamma, float *y) {
     float *inv = xmalloc(hw * sizeof(float));
     const float root_c = sqrtf((float)C);
+    /* sums of squares per pixel, walking channels in memory order over blocks of pixels */
+    enum { BLOCK = 512 };
+    size_t nblocks = (hw + BLOCK - 1) / BLOCK;
     #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < hw; i++) {
-        double s = 0.0;
-        for (int c = 0; c < C; c++) { double v = x[(size_t)c * hw + i]; s += v * v; }
-        double n = sqrt(s);
-        inv[i] = (float)(1.0 / (n > 1e-12 ? n : 1e-12));
+    for (size_t blk = 0; blk < nblocks; blk++) {
+        size_t i0 = blk * BLOCK, n = hw - i0 < BLOCK ? hw - i0 : BLOCK;
+        double s[BLOCK];
+        for (size_t i = 0; i < n; i++) s[i] = 0.0;
+        for (int c = 0; c < C; c++) {
+            const float *xc = x + (size_t)c * hw + i0;
+            for (size_t i = 0; i < n; i++) s[i] += (double)xc[i] * xc[i];
+        }
+        for (size_t i = 0; i < n; i++) {
+            double norm = sqrt(s[i]);
+            inv[i0 + i] = (float)(1.0 / (norm > 1e-12 ? norm : 1e-12));
+        }
     }
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {

@@ -39,6 +39,10 @@ static void test_conv2d_matches_naive(void **state) {
         { .cin = 5, .h = 7, .w = 9, .cout = 6, .k = 3, .stride = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1 },
         { .cin = 4, .h = 8, .w = 10, .cout = 3, .k = 3, .stride = 2, .pad_bottom = 1, .pad_right = 1 },
         { .cin = 6, .h = 5, .w = 3, .cout = 7, .k = 1, .stride = 1 },
+        /* windows that start or end wholly in the padding */
+        { .cin = 2, .h = 4, .w = 2, .cout = 3, .k = 3, .stride = 2, .pad_top = 2, .pad_left = 3, .pad_bottom = 0, .pad_right = 2 },
+        { .cin = 3, .h = 6, .w = 7, .cout = 2, .k = 3, .stride = 1 },
+        { .cin = 2, .h = 3, .w = 5, .cout = 2, .k = 1, .stride = 1, .pad_left = 1, .pad_right = 2 },
     };
     Rng r; rng_seed(&r, 1);
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
