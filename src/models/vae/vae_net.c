@@ -2,10 +2,11 @@
 #include "models/vae/vae_net.h"
 #include "models/vae/vae_pool.h"
 #include "base/rng.h"
+#include "kernels/act.h"
+#include "kernels/attention.h"
 #include "kernels/conv2d.h"
 #include "kernels/groupnorm.h"
 #include "kernels/upsample.h"
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,11 +215,6 @@ static void norm_apply(const VaeModel *m, const VaeNorm *n, const float *x, size
     free(b);
 }
 
-static void silu_inplace(float *x, size_t n) {
-    #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
-}
-
 static void add_inplace(float *y, const float *x, size_t n) {
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) y[i] += x[i];
@@ -229,12 +225,12 @@ static float *res_forward(const VaeModel *m, VaePool *pool, const VaeOp *op, con
     size_t hw = (size_t)H * W;
     float *t = vae_pool_get(pool, (size_t)op->c1.cin * hw);
     norm_apply(m, &op->n1, x, hw, t);
-    silu_inplace(t, (size_t)op->c1.cin * hw);
+    silu_forward(t, t, (size_t)op->c1.cin * hw);
     float *h = vae_pool_get(pool, (size_t)op->c1.cout * hw);
     conv_same(m, pool, &op->c1, t, H, W, h);
     vae_pool_put(pool, t);
     norm_apply(m, &op->n2, h, hw, h);
-    silu_inplace(h, (size_t)op->c1.cout * hw);
+    silu_forward(h, h, (size_t)op->c1.cout * hw);
     float *out = vae_pool_get(pool, (size_t)op->c2.cout * hw);
     conv_same(m, pool, &op->c2, h, H, W, out);
     if (op->sc.w >= 0) {                     /* h is free now: reuse it for the shortcut */
@@ -247,39 +243,24 @@ static float *res_forward(const VaeModel *m, VaePool *pool, const VaeOp *op, con
     return out;
 }
 
-/* Single-head attention over the N = H*W pixels of q, k, v [C, N] (channel-major), into o [C, N].
- * Queries are processed in blocks so only a [block, N] score matrix exists at a time. */
-static void spatial_attention(const float *q, const float *k, const float *v, int C, int N, float *o) {
-    int block = (int)((4u << 20) / (unsigned)N);
-    if (block < 1) block = 1;
-    if (block > N) block = N;
-    float *s = xmalloc((size_t)block * N * sizeof(float));
-    const float scale = 1.0f / sqrtf((float)C);
-    for (int i0 = 0; i0 < N; i0 += block) {
-        int nb = i0 + block < N ? block : N - i0;
-        /* s[i, j] = scale * sum_c q[c, i0 + i] k[c, j] */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nb, N, C, scale, q + i0, N, k, N, 0.0f, s, N);
-        #pragma omp parallel for schedule(static)
-        for (int i = 0; i < nb; i++) {
-            float *row = s + (size_t)i * N, mx = row[0];
-            for (int j = 1; j < N; j++) if (row[j] > mx) mx = row[j];
-            double sum = 0.0;
-            for (int j = 0; j < N; j++) { row[j] = expf(row[j] - mx); sum += row[j]; }
-            float inv = (float)(1.0 / sum);
-            for (int j = 0; j < N; j++) row[j] *= inv;
-        }
-        /* o[c, i0 + i] = sum_j v[c, j] s[i, j] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, nb, N, 1.0f, v, N, s, N, 0.0f, o + i0, N);
-    }
-    free(s);
+/* dst[j, i] = src[i, j] for src [rows, cols] (row stride lds) into dst [cols, rows] (row stride ldd). */
+static void transpose(const float *src, int rows, int cols, int lds, float *dst, int ldd) {
+    enum { B = 32 };
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int i0 = 0; i0 < rows; i0 += B)
+        for (int j0 = 0; j0 < cols; j0 += B)
+            for (int i = i0; i < i0 + B && i < rows; i++)
+                for (int j = j0; j < j0 + B && j < cols; j++) dst[(size_t)j * ldd + i] = src[(size_t)i * lds + j];
 }
 
+/* Single-head self-attention over the N = H*W pixels (the shared tiled attention kernel works on
+ * token-major rows, so q|k|v and the result are transposed around it). */
 static float *attn_forward(const VaeModel *m, VaePool *pool, const VaeOp *op, const float *x, int H, int W) {
     const int C = op->n1.C, N = H * W;
     const size_t cn = (size_t)C * N;
     float *n = vae_pool_get(pool, cn);
     norm_apply(m, &op->n1, x, (size_t)N, n);
-    float *qkv = vae_pool_get(pool, 3 * cn);
+    float *qkv = vae_pool_get(pool, 3 * cn);         /* [3C, N]: q, k, v channels */
     if (op->fused_qkv) {
         conv_same(m, pool, &op->q, n, H, W, qkv);      /* channels [0,C) q, [C,2C) k, [2C,3C) v */
     } else {
@@ -287,7 +268,13 @@ static float *attn_forward(const VaeModel *m, VaePool *pool, const VaeOp *op, co
         conv_same(m, pool, &op->k, n, H, W, qkv + cn);
         conv_same(m, pool, &op->v, n, H, W, qkv + 2 * cn);
     }
-    spatial_attention(qkv, qkv + cn, qkv + 2 * cn, C, N, n);
+    float *tok = vae_pool_get(pool, 3 * cn);         /* [N, 3C] token-major */
+    transpose(qkv, 3 * C, N, N, tok, 3 * C);
+    float *lse = vae_pool_get(pool, (size_t)N);
+    attention_forward(tok, tok + C, tok + 2 * C, 3 * C, N, 1, C, NULL, qkv, C, lse);   /* out [N, C] */
+    transpose(qkv, N, C, C, n, N);                     /* back to [C, N] */
+    vae_pool_put(pool, lse);
+    vae_pool_put(pool, tok);
     vae_pool_put(pool, qkv);
     float *out = vae_pool_get(pool, cn);
     conv_same(m, pool, &op->o, n, H, W, out);
@@ -317,7 +304,7 @@ int vae_net_forward(const VaeModel *m, const VaeNet *net, const float *x, int C,
         case VAE_OP_NORM_SILU:
             next = vae_pool_get(&pool, (size_t)C * hw);
             norm_apply(m, &op->n1, cur, hw, next);
-            silu_inplace(next, (size_t)C * hw);
+            silu_forward(next, next, (size_t)C * hw);
             break;
         case VAE_OP_RES:
             next = res_forward(m, &pool, op, cur, H, W);
