@@ -2,11 +2,13 @@
 #include "cli/run_module.h"
 
 int flowmatch_run_module(RunModule *rm, Err *e);
+int qwen_image_transformer_run_module(RunModule *rm, Err *e);
 int vae_run_module(RunModule *rm, Err *e);
 int qwenvl_run_module(RunModule *rm, Err *e);
 
 const RunModuleComponent RUN_MODULE_COMPONENTS[] = {
     {"FlowMatchEulerDiscreteScheduler", flowmatch_run_module},
+    {"QwenImageTransformer2DModel", qwen_image_transformer_run_module},
     {"AutoencoderKLQwenImage", vae_run_module},
     {"AutoencoderKL", vae_run_module},
     {"Qwen2_5_VLForConditionalGeneration", qwenvl_run_module},

@@ -6,12 +6,15 @@
 #ifndef ST_TRAIN_PARAM_H
 #define ST_TRAIN_PARAM_H
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct TrainParam {
     const char *name;
     float *value;
     float *grad;
     size_t numel;
+    int ndim;            /* 0 = unknown (treated as a vector of numel) */
+    int64_t shape[2];    /* [out, in] for matrices, [n] for vectors */
 } TrainParam;
 
 #endif
