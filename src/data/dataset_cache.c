@@ -34,7 +34,9 @@ int data_vae_cache_key(const DataGroup *g, int set, int item, int ref, const cha
     if (!owner->spec.cache_dir_vae || !owner->spec.cache_dir_vae[0])
         return err_setc(e, EXIT_USAGE, "dataset \"%s\": no cache_dir_vae", owner->spec.id);
     out->dir = xstrdup(owner->spec.cache_dir_vae);
-    out->name = xstrdup(rel);
+    /* named after the EDIT image: a reference's latent depends on that sample's geometry, and two edit
+     * images may share one reference file (a.jpg and a.webp both pairing with a.png) */
+    out->name = xstrdup(it->rel);
     char *gt = geometry_text(geom);
     out->settings = xasprintf("model=%s;%s", model, gt);
     free(gt);

@@ -1,5 +1,6 @@
 /* dataset_cache.h — the cache entries of a dataset sample (what the trainer looks up and stores):
- *   VAE latents   <cache_dir_vae of the set>/<rel>.safetensors, one per edit image and per reference;
+ *   VAE latents   <cache_dir_vae of the set>/<edit image rel>.safetensors, one per edit image and per
+ *                 reference (a reference's entry is named after the edit image it serves);
  *                 settings = model identity + the geometry (original, intermediary, crop box, target),
  *                 sources = the image file.
  *   text embeds   <text cache dir>/<dataset id>/<rel>.<caption hash>.safetensors: one per caption line;

@@ -253,9 +253,19 @@ static void test_sample_cache_keys(void **state) {
     f.spec[0].buckets.crop_style = CROP_STYLE_CENTER;
     f.spec[0].buckets.crop = 1;   /* square crops from the image at its own size */
     f.spec[0].batch_size = 1;
+    make_png(f.edits, "sub/z.png", 64, 64, 1); make_text(f.edits, "sub/z.txt", "z");
+    make_png(f.ra, "sub/z.jpg", 64, 64, 2); make_png(f.rb, "sub/z.png", 64, 64, 3);
     DataGroup g; Err e = {0};
     if (data_load(f.spec, 3, &f.opt, &g, &e)) fail_msg("%s", e.msg);
     DataCacheKey ke, kr, kt, kt2, kd;
+    /* a reference found under another extension: its entry is named after the edit image */
+    assert_string_equal(g.sets[0].items[2].rel, "sub/z.png");
+    assert_int_equal(data_vae_cache_key(&g, 0, 2, 0, "m", &kr, &e), 0);
+    assert_string_equal(kr.key.name, "sub/z.png");
+    char *zsrc = path_join(f.ra, "sub/z.jpg");
+    assert_string_equal(kr.key.sources[0], zsrc);
+    free(zsrc);
+    data_cache_key_free(&kr);
     assert_int_equal(data_vae_cache_key(&g, 0, 1, -1, "qwen_image/edit-v2/vae=1", &ke, &e), 0);
     assert_int_equal(data_vae_cache_key(&g, 0, 1, 1, "qwen_image/edit-v2/vae=1", &kr, &e), 0);
     assert_string_equal(ke.key.dir, vae_e); assert_string_equal(ke.key.name, "sub/img_1.png");
