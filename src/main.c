@@ -9,6 +9,7 @@ static const Command COMMANDS[] = {
     {"examples", "list the packaged presets or copy one to edit (examples list | copy NAME)", cmd_examples},
     {"config", "show the resolved SimpleTuner configuration (every default filled in)", cmd_config},
     {"dataset", "inspect the datasets: images found and skipped, pairing, aspect buckets", cmd_dataset},
+    {"tokenize", "Qwen2 tokenizer: print the token ids of a text, or decode ids (--decode)", cmd_tokenize},
     {"run-module", "run one component on golden tensors (numerical test harness)", cmd_run_module},
     {NULL, NULL, NULL},
 };

@@ -13,5 +13,6 @@ int cmd_make_dataset(int argc, char **argv, Err *e);
 int cmd_examples(int argc, char **argv, Err *e);
 int cmd_config(int argc, char **argv, Err *e);
 int cmd_dataset(int argc, char **argv, Err *e);
+int cmd_tokenize(int argc, char **argv, Err *e);
 
 #endif
