@@ -86,6 +86,11 @@ void qi_collect_params(QiModel *m);
 int qi_linear_count(const QiModel *m);
 QiLinear *qi_linear_at(QiModel *m, int i);
 
+/* LoRA files: save the attached adapters (diffusers keys, scale folded), or load adapters made by
+ * us, diffusers, ComfyUI or kohya into the model for inference (strength multiplies their scale). */
+int qi_lora_save(QiModel *m, const char *path, DType dt, Err *e);
+int qi_lora_load(QiModel *m, const char *path, float strength, Err *e);
+
 /* One sample's inputs. */
 typedef struct QiInput {
     int n_img;                        /* images: target + references */
