@@ -45,19 +45,12 @@ static int fail(const Ctx *x, const char *key, const char *what, const cJSON *go
     return -1;
 }
 
-static int one_of(const char *value, const char *list) {
-    char *l = xasprintf(",%s,", list), *v = xasprintf(",%s,", value);
-    int ok = strstr(l, v) != NULL;
-    free(l); free(v);
-    return ok;
-}
-
 /* Typed readers: absent or null keeps *out (the default or global fallback). */
 static int get_str(const Ctx *x, const char *key, char **out, const char *choices) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(x->obj, key);
     if (!v || cJSON_IsNull(v)) return 0;
     if (!cJSON_IsString(v)) return fail(x, key, "must be a string", v);
-    if (choices && !one_of(v->valuestring, choices)) {
+    if (choices && !csv_has(choices, v->valuestring)) {
         char *what = xasprintf("must be one of %s", choices);
         fail(x, key, what, v);
         free(what);
@@ -261,11 +254,11 @@ static int is_image_like(const DatasetConfig *d) {
 static int check_dataset_support(const Ctx *x, const DatasetConfig *d) {
     const char *bad = NULL, *val = NULL;
     if (strcmp(d->type, "local") && strcmp(d->type, "memory")) { bad = "type"; val = d->type; }
-    else if (!one_of(d->dataset_type, "image,conditioning,eval,text_embeds,image_embeds,conditioning_image_embeds")) {
+    else if (!csv_has("image,conditioning,eval,text_embeds,image_embeds,conditioning_image_embeds", d->dataset_type)) {
         bad = "dataset_type"; val = d->dataset_type;
-    } else if (d->caption_strategy && !one_of(d->caption_strategy, "textfile,filename,instanceprompt,instance_prompt")) {
+    } else if (d->caption_strategy && !csv_has("textfile,filename,instanceprompt,instance_prompt", d->caption_strategy)) {
         bad = "caption_strategy"; val = d->caption_strategy;
-    } else if (!one_of(d->metadata_backend, "discovery,json,filesystem")) { bad = "metadata_backend"; val = d->metadata_backend; }
+    } else if (!csv_has("discovery,json,filesystem", d->metadata_backend)) { bad = "metadata_backend"; val = d->metadata_backend; }
     else if (d->conditioning) { bad = "conditioning"; val = "(generated conditioning sets)"; }
     else if (d->is_regularisation_data) { bad = "is_regularisation_data"; val = "true"; }
     if (!bad) return 0;
@@ -307,7 +300,7 @@ static int read_dataset(const Config *c, const char *file, const cJSON *obj, int
         free(d->cache_dir_vae);
         d->cache_dir_vae = p;
     }
-    if (d->crop_aspect && one_of(d->crop_aspect, "closest,random") && d->crop && !d->crop_aspect_buckets)
+    if (d->crop_aspect && csv_has("closest,random", d->crop_aspect) && d->crop && !d->crop_aspect_buckets)
         return fail(&x, "crop_aspect", "closest/random needs crop_aspect_buckets", NULL);
     return check_dataset_support(&x, d);
 }

@@ -28,6 +28,12 @@ void config_put(Config *c, int idx, cJSON *v, const char *source);
 /* Value as the user would write it on the command line (strings unquoted); malloc'd. */
 char *config_value_text(const cJSON *v);
 
+/* Whether `value` is one of the comma-separated items of `list` ("a,b,c"). */
+int csv_has(const char *list, const char *value);
+/* *buf = "*buf<sep>text" (or a copy of text when *buf is NULL); for comma lists in messages. */
+void text_append(char **buf, const char *sep, const char *text);
+/* Whether `name` is in a NULL-terminated array of names (the array may be NULL). */
+int names_have(const char *const *names, const char *name);
 /* Levenshtein distance between two names (1000 when either is longer than 63 characters). */
 int name_distance(const char *a, const char *b);
 /* Pixel edge for a validation_resolution given in megapixels (< 128), as SimpleTuner converts it. */

@@ -22,12 +22,6 @@ typedef struct Args {
     int n;
 } Args;
 
-static int in_list(const char *const *list, const char *name) {
-    for (int i = 0; list && list[i]; i++)
-        if (!strcmp(list[i], name)) return 1;
-    return 0;
-}
-
 static void add_pair(Args *a, const char *key, size_t klen, const char *value) {
     a->pairs = xrealloc(a->pairs, (size_t)(a->n + 1) * sizeof *a->pairs);
     a->pairs[a->n].key = strndup(key, klen);
@@ -75,8 +69,8 @@ static int parse_args(int argc, char **argv, const ConfigLoadOptions *opt, Args 
         size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
         char flag[256];
         snprintf(flag, sizeof flag, "%.*s", (int)(nlen < 255 ? nlen : 255), arg);
-        if (in_list(opt->command_switches, flag)) continue;
-        if (in_list(opt->command_flags, flag)) { if (!eq) i++; continue; }
+        if (names_have(opt->command_switches, flag)) continue;
+        if (names_have(opt->command_flags, flag)) { if (!eq) i++; continue; }
         if (arg[0] == '-' && arg[1] == '-') {
             const char *key = arg + 2;
             if (eq) { add_pair(a, key, (size_t)(eq - key), eq + 1); continue; }
@@ -169,12 +163,6 @@ static char *choose_config_file(const Args *a, const char *examples_dir, Err *e)
     return found ? found : xstrdup("");
 }
 
-static void note_dropped(Config *c, const char *key) {
-    char *old = c->dropped;
-    c->dropped = old ? xasprintf("%s, %s", old, key) : xstrdup(key);
-    free(old);
-}
-
 static int is_empty_or_null(const cJSON *v) {
     return !v || cJSON_IsNull(v) || (cJSON_IsString(v) && !v->valuestring[0]);
 }
@@ -214,7 +202,7 @@ static int apply_entry(Config *c, const char *key, const cJSON *raw, int from_cl
     const OptionDef *d = option_find(key);
     if (cJSON_IsObject(raw) && !(d && d->type == OPT_JSON)) {
         /* SimpleTuner diverts dict values into "extras" that never reach the trainer (spec §0 trap 6). */
-        note_dropped(c, key);
+        text_append(&c->dropped, ", ", key);
         return 0;
     }
     if (!d)

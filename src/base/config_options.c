@@ -23,6 +23,29 @@ const OptionDef *option_find(const char *name) {
     return NULL;
 }
 
+int csv_has(const char *list, const char *value) {
+    size_t n = strlen(value);
+    for (const char *p = list; p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && !strncmp(p, value, n)) return 1;
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+void text_append(char **buf, const char *sep, const char *text) {
+    char *old = *buf;
+    *buf = old ? xasprintf("%s%s%s", old, sep, text) : xstrdup(text);
+    free(old);
+}
+
+int names_have(const char *const *names, const char *name) {
+    for (int i = 0; names && names[i]; i++)
+        if (!strcmp(names[i], name)) return 1;
+    return 0;
+}
+
 /* Levenshtein distance with one rolling row; names are short (< 64 chars). */
 int name_distance(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);

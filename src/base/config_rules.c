@@ -127,10 +127,7 @@ static int check_flavour(Config *c, Err *e) {
             put_str(c, "model_flavour", first);
             return 0;
         }
-        char *list = xasprintf(",%s,", FLAVOURS[i].flavours), *want = xasprintf(",%s,", fl);
-        int ok = strstr(list, want) != NULL;
-        free(list); free(want);
-        if (!ok)
+        if (!csv_has(FLAVOURS[i].flavours, fl))
             return err_setc(e, EXIT_USAGE, "%s: model_flavour '%s' is not a flavour of %s (flavours: %s)",
                             where(c, "model_flavour"), fl, fam, FLAVOURS[i].flavours);
     }
@@ -149,19 +146,6 @@ int config_apply_rules(Config *c, int require, Err *e) {
     return check_flavour(c, e);
 }
 
-static int value_in_list(const char *list, const char *value) {
-    char *l = xasprintf(",%s,", list), *v = xasprintf(",%s,", value);
-    int ok = strstr(l, v) != NULL;
-    free(l); free(v);
-    return ok;
-}
-
-static void append(char **buf, const char *sep, const char *text) {
-    char *old = *buf;
-    *buf = old ? xasprintf("%s%s%s", old, sep, text) : xstrdup(text);
-    free(old);
-}
-
 int config_check_support(Config *c, Err *e) {
     char *unsupported = NULL, *inert = NULL;
     const char *first_src = NULL;
@@ -173,12 +157,12 @@ int config_check_support(Config *c, Err *e) {
         char *val = config_value_text(c->value[i]);
         const char *allowed = option_supported_values(d->name);
         if (s == SUPPORT_INERT && !at_default) {
-            append(&inert, ", ", d->name);
+            text_append(&inert, ", ", d->name);
         } else if ((s == SUPPORT_UNSUPPORTED && !at_default) ||
-                   (s == SUPPORT_IMPLEMENTED && allowed && !value_in_list(allowed, val))) {
+                   (s == SUPPORT_IMPLEMENTED && allowed && !csv_has(allowed, val))) {
             char *item = allowed ? xasprintf("%s=%s (supported: %s)", d->name, val, allowed)
                                  : xasprintf("%s=%s", d->name, val);
-            append(&unsupported, "; ", item);
+            text_append(&unsupported, "; ", item);
             free(item);
             if (!first_src) first_src = c->source[i];
         }

@@ -8,7 +8,7 @@
  *                cloud, multi-GPU launchers, GPU-only memory or speed tuning, options that only
  *                matter for features that are themselves rejected). Accepted with any value. */
 #include <string.h>
-#include "base/config.h"
+#include "base/config_internal.h"
 
 static const char *const IMPLEMENTED[] = {
     /* model and LoRA (issues 3, 9) */
@@ -133,17 +133,11 @@ static const struct { const char *name, *values; } SUPPORTED_VALUES[] = {
     {"data_backend_sampling", "uniform,auto-weighting"},
 };
 
-static int in_list(const char *const *list, const char *name) {
-    for (int i = 0; list[i]; i++)
-        if (!strcmp(list[i], name)) return 1;
-    return 0;
-}
-
 OptionSupport option_support(const char *name) {
     const OptionDef *d = option_find(name);
     if (!d) return SUPPORT_UNSUPPORTED;
-    if (in_list(IMPLEMENTED, d->name)) return SUPPORT_IMPLEMENTED;
-    if (in_list(INERT, d->name)) return SUPPORT_INERT;
+    if (names_have(IMPLEMENTED, d->name)) return SUPPORT_IMPLEMENTED;
+    if (names_have(INERT, d->name)) return SUPPORT_INERT;
     return SUPPORT_UNSUPPORTED;
 }
 
@@ -169,10 +163,10 @@ static int check_list(const char *const *list, const char *what, Err *e) {
 int option_support_validate(Err *e) {
     if (check_list(IMPLEMENTED, "IMPLEMENTED", e) || check_list(INERT, "INERT", e)) return -1;
     for (int i = 0; IMPLEMENTED[i]; i++)
-        if (in_list(INERT, IMPLEMENTED[i]))
+        if (names_have(INERT, IMPLEMENTED[i]))
             return err_set(e, "config_support.c: '%s' is both IMPLEMENTED and INERT", IMPLEMENTED[i]);
     for (size_t i = 0; i < sizeof SUPPORTED_VALUES / sizeof SUPPORTED_VALUES[0]; i++)
-        if (!in_list(IMPLEMENTED, SUPPORTED_VALUES[i].name))
+        if (!names_have(IMPLEMENTED, SUPPORTED_VALUES[i].name))
             return err_set(e, "config_support.c: SUPPORTED_VALUES names '%s', which is not IMPLEMENTED", SUPPORTED_VALUES[i].name);
     return 0;
 }
