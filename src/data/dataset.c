@@ -253,16 +253,14 @@ static int link_sets(DataGroup *g, Err *e) {
                 return err_setc(e, EXIT_USAGE, "dataset \"%s\": conditioning_data names \"%s\", which is not a conditioning dataset", d->spec.id, id);
             if (c->spec.disabled)
                 return err_setc(e, EXIT_USAGE, "dataset \"%s\": conditioning_data names \"%s\", which is disabled", d->spec.id, id);
-            if (c->source >= 0 && c->source != i)
-                return err_setc(e, EXIT_USAGE, "conditioning dataset \"%s\" is listed by both \"%s\" and \"%s\"; give each its own",
-                                id, g->sets[c->source].spec.id, d->spec.id);
+            d->cond[d->n_cond++] = j;
+            if (c->source >= 0) continue; /* shared (e.g. by a training and an eval set): the first lister's sizes */
             c->source = i;
             BucketParams *cb = &c->spec.buckets;
             const BucketParams *sb = &d->spec.buckets;
             cb->type = sb->type; cb->resolution = sb->resolution; cb->alignment = sb->alignment; cb->rounding = sb->rounding;
             cb->minimum_image_size = sb->minimum_image_size; cb->maximum_image_size = sb->maximum_image_size;
             cb->target_downsample_size = sb->target_downsample_size;
-            d->cond[d->n_cond++] = j;
         }
     }
     return 0;
@@ -311,6 +309,7 @@ int data_load(const DatasetSpec *specs, int n, const DataOptions *opt, DataGroup
         compact(d);
         build_buckets(d);
         if (d->n_items == 0) { log_warn("dataset \"%s\" has no usable images (%d found, %d skipped)", d->spec.id, d->n_found, d->n_skipped); continue; }
+        if (d->spec.is_eval) continue;
         if (g->n_train == (int)(sizeof g->train_set / sizeof *g->train_set)) { err_setc(e, EXIT_USAGE, "more than 64 image datasets"); goto done; }
         g->train_set[g->n_train++] = i;
     }
@@ -435,8 +434,8 @@ void data_summary_print(const DataGroup *g, FILE *f) {
             fprintf(f, "dataset \"%s\" (%s, %s of \"%s\"): %d images found, %d unreadable\n", d->spec.id, d->spec.instance_data_dir,
                     cond_name(d->spec.conditioning_type), d->source >= 0 ? g->sets[d->source].spec.id : "-", d->n_found, d->n_skipped);
         } else {
-            fprintf(f, "dataset \"%s\" (%s): %d images found, %d used, %d skipped\n", d->spec.id, d->spec.instance_data_dir,
-                    d->n_found, d->n_items, d->n_skipped);
+            fprintf(f, "dataset \"%s\" (%s%s): %d images found, %d used, %d skipped\n", d->spec.id, d->spec.instance_data_dir,
+                    d->spec.is_eval ? ", eval" : "", d->n_found, d->n_items, d->n_skipped);
         }
         if (d->n_missing_captions) fprintf(f, "  captions missing: %d\n", d->n_missing_captions);
         for (int k = 0; k < d->n_skipped && k < LIST_MAX; k++) fprintf(f, "  skipped %s: %s\n", d->skipped[k].rel, d->skipped[k].reason);

@@ -29,6 +29,8 @@ typedef struct DatasetSpec {
     const char *instance_data_dir;
     int disabled;
     int is_conditioning;                  /* dataset_type conditioning */
+    int is_eval;                          /* dataset_type eval: loaded and paired for validation, never
+                                             sampled for training */
     ConditioningType conditioning_type;
     const char *const *conditioning_data; /* ids of the conditioning sets an image set uses */
     int n_conditioning_data;
@@ -89,7 +91,7 @@ typedef struct DataGroup {
     int n;
     Dataset *sets;
     DataOptions opt;
-    int n_train;                          /* image sets fed to the sampler */
+    int n_train;                          /* image sets fed to the sampler (eval sets are not) */
     int train_set[64];                    /* sampler source index -> set index */
     Sampler sampler;                      /* absent (src NULL) when report_only found nothing to sample */
     char *problems;                       /* report_only: the errors a training run would stop with */

@@ -48,6 +48,7 @@ static int spec_from(const Config *c, const DatasetConfig *d, DatasetSpec *s, Er
     s->instance_data_dir = d->instance_data_dir;
     s->disabled = d->disabled;
     s->is_conditioning = !strcmp(d->dataset_type, "conditioning");
+    s->is_eval = !strcmp(d->dataset_type, "eval");
     if (s->is_conditioning) {
         const char *t = d->conditioning_type ? d->conditioning_type : "reference_strict";
         if (!strcmp(t, "reference_strict")) s->conditioning_type = COND_REFERENCE_STRICT;
@@ -98,7 +99,7 @@ int data_specs_from_config(const Config *c, int strict, DataSpecs *out, Err *e) 
     out->specs = xcalloc((size_t)n + 1, sizeof(DatasetSpec));
     for (int i = 0; i < n; i++) {
         const char *t = ds[i].dataset_type;
-        if (strcmp(t, "image") && strcmp(t, "conditioning")) continue; /* embed caches, eval sets: not training images */
+        if (strcmp(t, "image") && strcmp(t, "conditioning") && strcmp(t, "eval")) continue; /* embed caches */
         if (spec_from(c, &ds[i], &out->specs[out->n], e)) { data_specs_free(out); return -1; }
         out->n++;
     }

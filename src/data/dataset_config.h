@@ -7,7 +7,7 @@
 
 typedef struct DataSpecs {
     int n;
-    DatasetSpec *specs;      /* image and conditioning sets, in file order (embed-cache sets left out) */
+    DatasetSpec *specs;      /* image, eval and conditioning sets, in file order (embed-cache sets left out) */
     DataOptions opt;
 } DataSpecs;
 

@@ -382,6 +382,40 @@ static void test_report_only_collects_problems(void **state) {
     fix_free(&f);
 }
 
+static void test_eval_set_loaded_not_sampled(void **state) {
+    (void)state;
+    Fix f; fix_init(&f, 1);
+    fix_pairs(&f, 4, 64, 64);
+    DatasetSpec specs[3] = { f.spec[0], f.spec[1], f.spec[0] };
+    char *vdir = path_join(f.root, "val"), *vref = path_join(f.root, "valref");
+    make_png(vdir, "v.png", 64, 64, 1); make_text(vdir, "v.txt", "make it night");
+    make_png(vref, "v.png", 64, 64, 2);
+    const char *vconds[1] = { "val-ref" };
+    specs[2].id = "val"; specs[2].instance_data_dir = vdir; specs[2].is_eval = 1;
+    specs[2].conditioning_data = vconds; specs[2].n_conditioning_data = 1;
+    DatasetSpec vr = f.spec[1]; vr.id = "val-ref"; vr.instance_data_dir = vref;
+    DatasetSpec all[4] = { specs[0], specs[1], specs[2], vr };
+    DataGroup g; Err e = {0};
+    if (data_load(all, 4, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(g.n_train, 1);
+    assert_int_equal(g.sets[2].n_items, 1);
+    assert_int_equal(g.sets[2].n_cond, 1);
+    assert_string_equal(g.sets[3].items[g.sets[2].items[0].refs[0].item].rel, "v.png");
+    DataBatch b = {0};
+    for (int k = 0; k < 10; k++) { data_next_batch(&g, &b); assert_int_equal(b.set, 0); }
+    data_batch_free(&b);
+    data_free(&g);
+    /* the eval set may share the training set's reference set */
+    make_png(f.ra, "v.png", 64, 64, 2);
+    all[2].conditioning_data = f.conds;
+    if (data_load(all, 3, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(g.sets[2].cond[0], 1);
+    assert_int_equal(g.sets[0].cond[0], 1);
+    data_free(&g);
+    free(vdir); free(vref);
+    fix_free(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_strict_geometry_and_batches),
@@ -392,6 +426,7 @@ int main(void) {
         cmocka_unit_test(test_sample_cache_keys),
         cmocka_unit_test(test_sample_image_resize_crop),
         cmocka_unit_test(test_report_only_collects_problems),
+        cmocka_unit_test(test_eval_set_loaded_not_sampled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
