@@ -1,6 +1,7 @@
 #include "data/dataset.h"
 #include "data/discovery.h"
 #include "data/image_io.h"
+#include "data/image_resize.h"
 #include "base/files.h"
 #include <stdlib.h>
 #include <string.h>
@@ -410,7 +411,7 @@ int data_sample_image(const DataGroup *g, int set, int item, int ref, DataResize
     if (rc) { image_free(&im); return -1; }
     if (im.width != geom->inter_w || im.height != geom->inter_h) {
         Image r;
-        if (resize(&im, geom->inter_w, geom->inter_h, &r, e)) { image_free(&im); return -1; }
+        if ((resize ? resize : image_resize_lanczos)(&im, geom->inter_w, geom->inter_h, &r, e)) { image_free(&im); return -1; }
         image_free(&im);
         im = r;
     }

@@ -125,10 +125,11 @@ typedef struct DataBatch {
 void data_next_batch(DataGroup *g, DataBatch *b);
 void data_batch_free(DataBatch *b);
 
-/* A resampler (PIL-exact Lanczos for SimpleTuner parity): src -> w x h in out. */
+/* A resampler: src -> w x h in out. */
 typedef int (*DataResizeFn)(const Image *src, int w, int h, Image *out, Err *e);
 /* The pixels a sample trains on: the edit image (ref = -1) or its reference k, decoded, resized to
- * the intermediary size and cropped to the bucket size (out is target_w x target_h RGB). */
+ * the intermediary size and cropped to the bucket size (out is target_w x target_h RGB).
+ * resize NULL = PIL-exact LANCZOS (image_resize_lanczos), what SimpleTuner's bucket resize uses. */
 int data_sample_image(const DataGroup *g, int set, int item, int ref, DataResizeFn resize, Image *out, Err *e);
 
 /* Per dataset: images found, skipped (with reasons), pairing status and the bucket table. */

@@ -4,6 +4,7 @@
 #include "test_data_helpers.h"
 #include "data/dataset.h"
 #include "data/dataset_cache.h"
+#include "data/image_resize.h"
 
 typedef struct Fix {
     char *root, *edits, *ra, *rb;
@@ -337,6 +338,17 @@ static void test_sample_image_resize_crop(void **state) {
         assert_memory_equal(ed.data + (size_t)y * 64 * 3, src.data + ((size_t)y * 104 + 20) * 3, 64 * 3);
     assert_int_equal(data_sample_image(&g, 0, 1, 0, nearest, &rf, &e), 0);    /* reference 32x32 -> 104x64 -> crop */
     assert_int_equal(rf.width, 64); assert_int_equal(rf.height, 64);
+    image_free(&rf);
+    /* default resampler: PIL's Lanczos; same geometry, and equal to resizing and cropping by hand */
+    assert_int_equal(data_sample_image(&g, 0, 1, 0, NULL, &rf, &e), 0);
+    assert_int_equal(rf.width, 64); assert_int_equal(rf.height, 64);
+    Image refsrc, big;
+    char *rp = path_join(f.ra, "sub/img_1.png");
+    assert_int_equal(image_read(rp, &refsrc, &e), 0);
+    assert_int_equal(image_resize(&refsrc, 104, 64, RESAMPLE_LANCZOS, &big, &e), 0);
+    for (int y = 0; y < 64; y++)
+        assert_memory_equal(rf.data + (size_t)y * 64 * 3, big.data + ((size_t)y * 104 + 20) * 3, 64 * 3);
+    image_free(&refsrc); image_free(&big); free(rp);
     image_free(&ed); image_free(&rf); image_free(&src);
     /* the file changed size since loading: named */
     make_png(f.edits, "sub/img_1.png", 50, 50, 1);
