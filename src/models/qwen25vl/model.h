@@ -120,12 +120,12 @@ typedef struct QvAttn {
 } QvAttn;
 void qv_attention(const QvAttn *a);
 
-/* x <- x*cos + rotate_half(x)*sin on each of H heads of width D (NEOX pairing d, d + D/2);
- * cos/sin [L, D] per row. x row stride ldx. */
 /* g <- silu(g) * u;  x <- x + y (n floats). */
 void qv_silu_mul(float *g, const float *u, size_t n);
 void qv_add_into(float *x, const float *y, size_t n);
 
+/* x <- x*cos + rotate_half(x)*sin on each of H heads of width D (NEOX pairing d, d + D/2);
+ * cos/sin [L, D] per row. x row stride ldx. */
 void qv_rope_apply(float *x, int L, int H, int D, int ldx, const float *cos_t, const float *sin_t);
 
 #endif

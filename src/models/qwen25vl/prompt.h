@@ -1,0 +1,77 @@
+/* prompt.h — prompt encoding through Qwen2.5-VL exactly as each pipeline does it (diffusers
+ * QwenImagePipeline / QwenImageEditPipeline / QwenImageEditPlusPipeline, LongCatImagePipeline /
+ * LongCatImageEditPipeline), one prompt at a time:
+ *
+ *   qwen text-to-image  template with the prompt, ids truncated to 1024 + 34, drop the first 34
+ *                       rows, keep at most max_sequence_length (512) rows
+ *   qwen edit-v1        template with "<|vision_start|><|image_pad|><|vision_end|>" before the
+ *                       instruction (one image), drop the first 64 rows
+ *   qwen edit-v2(+)     user text "Picture k: <|vision_start|><|image_pad|><|vision_end|>" for each
+ *                       image k = 1..n, then the instruction; drop the first 64 rows
+ *   longcat t2i / edit  prefix ids (edit: with "<|vision_start|><|image_pad|><|vision_end|>") ++
+ *                       instruction ids (quoted spans tokenised one character at a time, truncated
+ *                       to 512, right-padded with <|endoftext|> to 512, pads masked) ++ suffix ids;
+ *                       rows [prefix_len, L - 5) where prefix_len = position of <|vision_start|>
+ *                       (edit) or the prefix length (t2i); pad rows are kept; text_ids (0, i, i).
+ * Every <|image_pad|> becomes t*h*w / merge^2 copies for its image. The last hidden state is the
+ * output after the final norm. Drop counts and positions come from the tokenised templates, so a
+ * tokenizer with other ids gives the same structure.
+ *
+ * Text is tokenised through a callback (the project's Qwen2 tokenizer: added tokens matched
+ * first, then byte-level BPE, no BOS/EOS). Images come in processed: pixel_values and their grid
+ * as the Qwen2-VL image processor makes them, after the pipeline's own resize. */
+#ifndef ST_MODELS_QWEN25VL_PROMPT_H
+#define ST_MODELS_QWEN25VL_PROMPT_H
+#include <stdint.h>
+#include "base/error.h"
+#include "models/qwen25vl/model.h"
+
+typedef enum {
+    QV_PROMPT_QWEN_T2I, QV_PROMPT_QWEN_EDIT_V1, QV_PROMPT_QWEN_EDIT_V2,
+    QV_PROMPT_LONGCAT_T2I, QV_PROMPT_LONGCAT_EDIT
+} QvPromptKind;
+
+/* family "qwen_image" (flavours edit-v1, edit-v2, edit-v2+; any other flavour is text-to-image)
+ * or "longcat_image" (flavour edit; others text-to-image). */
+int qv_prompt_kind(const char *family, const char *flavour, QvPromptKind *kind, Err *e);
+
+/* Tokenises text (special tokens matched first, no BOS/EOS): *ids malloc'd, *n ids. */
+typedef int (*QvTokenizeFn)(void *ctx, const char *text, int64_t **ids, int *n, Err *e);
+typedef struct QvTokenizer { QvTokenizeFn encode; void *ctx; } QvTokenizer;
+
+/* One processed image: pixel_values [t*h*w, C*tp*p*p] and grid (t, h, w) in patches. */
+typedef struct QvImageInput { const float *pixel_values; int64_t grid[3]; } QvImageInput;
+
+/* The model input of one prompt and the rows the pipeline keeps. */
+typedef struct QvPromptIds {
+    int64_t *ids, *mask;     /* [L] */
+    int L;
+    int keep0, keep1;        /* rows [keep0, keep1) of the last hidden state form prompt_embeds */
+} QvPromptIds;
+
+/* LongCat's split of a prompt into quoted / unquoted spans (quotes included in quoted spans;
+ * word-internal apostrophes as in "don't" never quote). Returns the count; spans[i] = byte offset
+ * and length into text, quoted[i] 0/1. Arrays are malloc'd. */
+int qv_split_quotation(const char *text, int **start, int **len, int **quoted);
+
+/* Builds ids, mask and kept rows. image_tokens[k] = merged tokens of image k. */
+int qv_prompt_ids(QvPromptKind kind, const QvTokenizer *tok, const QvConfig *cfg, const char *text,
+                  const int64_t *image_tokens, int n_images, QvPromptIds *out, Err *e);
+void qv_prompt_ids_free(QvPromptIds *p);
+
+typedef struct QvPromptEmbeds {
+    float *embeds;           /* [L, hidden] */
+    int64_t *mask;           /* [L] 1 = a real token, 0 = padding (LongCat's pad rows) */
+    float *text_ids;         /* [L, 3] LongCat text position ids (0, i, i); NULL for Qwen-Image */
+    int L, hidden;
+} QvPromptEmbeds;
+
+/* The whole encoding: ids, vision tower, language model, rows kept. */
+int qwenvl_encode_prompt(const QwenVL *m, const QvTokenizer *tok, QvPromptKind kind, const char *text,
+                         const QvImageInput *images, int n_images, QvPromptEmbeds *out, Err *e);
+/* Same from already built ids and the vision tower's rows for their images (tests, caches). */
+int qwenvl_encode_ids(const QwenVL *m, QvPromptKind kind, const QvPromptIds *ids, const float *image_embeds,
+                      int64_t n_image_rows, const int64_t *grids, int n_images, QvPromptEmbeds *out, Err *e);
+void qv_prompt_embeds_free(QvPromptEmbeds *p);
+
+#endif
