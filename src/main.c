@@ -6,6 +6,8 @@
 
 static const Command COMMANDS[] = {
     {"make-dataset", "write a synthetic image-edit dataset (edit images, instructions, references)", cmd_make_dataset},
+    {"train", "train a LoRA (or the full transformer) from a SimpleTuner config", cmd_train},
+    {"validate", "render edits with a trained LoRA (references + instruction -> image)", cmd_validate},
     {"examples", "list the packaged presets or copy one to edit (examples list | copy NAME)", cmd_examples},
     {"config", "show the resolved SimpleTuner configuration (every default filled in)", cmd_config},
     {"dataset", "inspect the datasets: images found and skipped, pairing, aspect buckets", cmd_dataset},

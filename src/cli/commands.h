@@ -11,6 +11,8 @@ typedef struct Command {
 int cmd_run_module(int argc, char **argv, Err *e);
 int cmd_make_dataset(int argc, char **argv, Err *e);
 int cmd_examples(int argc, char **argv, Err *e);
+int cmd_train(int argc, char **argv, Err *e);
+int cmd_validate(int argc, char **argv, Err *e);
 int cmd_config(int argc, char **argv, Err *e);
 int cmd_dataset(int argc, char **argv, Err *e);
 int cmd_tokenize(int argc, char **argv, Err *e);

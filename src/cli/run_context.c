@@ -1,0 +1,360 @@
+#include "cli/run_context.h"
+#include "base/files.h"
+#include "base/hub.h"
+#include "data/image_io.h"
+#include "data/image_resize.h"
+#include "infer/compose.h"
+#include "models/latent_pack.h"
+#include "models/qwen25vl/processor.h"
+#include "train/train_setup.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const VALIDATE_FLAGS[] = {"--image", "--prompt", "--negative_prompt", "--seed", "--output", "--lora",
+                                             "--lora_scale", "--latents", "--output-tensor", NULL};
+
+static int read_json(const char *path, cJSON **out, Err *e) {
+    char *txt = file_read_all(path, NULL, e);
+    if (!txt) return -1;
+    *out = cJSON_Parse(txt);
+    free(txt);
+    if (!*out) return err_set(e, "%s: not valid JSON", path);
+    return 0;
+}
+
+static int load_scheduler(RunContext *r, Err *e) {
+    const char *dir = model_dir_require(&r->md, "scheduler", e);
+    if (!dir) return -1;
+    char *p = path_join(dir, "scheduler_config.json");
+    cJSON *j = NULL;
+    int rc = read_json(p, &j, e);
+    if (!rc) rc = flowmatch_config_from_json(j, &r->sched, p, e);
+    cJSON_Delete(j); free(p);
+    return rc;
+}
+
+static int check_precision(RunContext *r, Err *e) {
+    const char *p = config_str(r->cfg, "base_model_precision");
+    if (!p || !strcmp(p, "no_change") || !strcmp(p, "bf16")) return 0;
+    return config_unsupported(r->cfg, "base_model_precision", e);
+}
+
+static int setup_transformer(RunContext *r, Err *e) {
+    const char *dir = model_dir_require(&r->md, "transformer", e);
+    if (!dir) return -1;
+    if (strcmp(r->family, "qwen_image"))
+        return err_setc(e, EXIT_USAGE, "not supported yet: model_family=%s (the LongCat transformer is not in this build)", r->family);
+    if (qi_load(&r->qi, dir, e)) return -1;
+    r->have_qi = 1;
+    if (r->mode != RUN_TRAIN) { qi_denoiser_init(&r->qd, &r->qi, &r->den); return 0; }
+    if (check_precision(r, e)) return -1;
+    r->qi.checkpointing = config_bool(r->cfg, "gradient_checkpointing");
+    const char *mt = config_str(r->cfg, "model_type");
+    if (mt && !strcmp(mt, "full")) {
+        if (qi_train_full(&r->qi, e)) return -1;
+    } else {
+        const cJSON *tm = config_json(r->cfg, "peft_lora_target_modules");
+        const char *targets[64]; int nt = 0;
+        if (cJSON_IsArray(tm))
+            for (const cJSON *it = tm->child; it && nt < 64; it = it->next) if (cJSON_IsString(it)) targets[nt++] = it->valuestring;
+        QiLoraSpec s = {(int)config_int(r->cfg, "lora_rank"), config_has(r->cfg, "lora_alpha") ? (float)config_num(r->cfg, "lora_alpha") : 0.0f,
+                        (float)config_num(r->cfg, "lora_dropout"), targets, nt};
+        Rng rng; rng_seed_stream(&rng, config_has(r->cfg, "seed") ? (uint64_t)config_int(r->cfg, "seed") : 42, 0x10a);
+        if (qi_lora_attach(&r->qi, &s, &rng, e)) return -1;
+    }
+    qi_denoiser_init(&r->qd, &r->qi, &r->den);
+    return 0;
+}
+
+int run_context_open(RunContext *r, int argc, char **argv, RunMode mode, Err *e) {
+    memset(r, 0, sizeof *r);
+    r->mode = mode;
+    ConfigLoadOptions opt = {0};
+    if (mode == RUN_VALIDATE) { opt.command_flags = VALIDATE_FLAGS; opt.allow_missing_required = 1; }
+    if (config_load_with(&r->cfg, argc, argv, &opt, e)) return -1;
+    r->family = config_str(r->cfg, "model_family");
+    r->flavour = config_str(r->cfg, "model_flavour");
+    if (!r->family) return err_setc(e, EXIT_USAGE, "model_family is required (qwen_image or longcat_image)");
+    if (strcmp(r->family, "qwen_image") && strcmp(r->family, "longcat_image"))
+        return err_setc(e, EXIT_USAGE, "not supported yet: model_family=%s (supported: qwen_image, longcat_image)", r->family);
+    if (!r->flavour) r->flavour = !strcmp(r->family, "qwen_image") ? "v1.0" : "final";
+    if (config_model_dir(r->cfg, &r->model_path, e)) return -1;
+    if (model_dir_open(&r->md, r->model_path, e)) return -1;
+    const char *ot = config_str(r->cfg, "pretrained_transformer_model_name_or_path");
+    if (ot && *ot) { char *d = NULL; if (model_locate(ot, &d, e) || model_dir_override(&r->md, "transformer", d, e)) { free(d); return -1; } free(d); }
+    const char *ov = config_str(r->cfg, "pretrained_vae_model_name_or_path");
+    if (ov && *ov) { char *d = NULL; if (model_locate(ov, &d, e) || model_dir_override(&r->md, "vae", d, e)) { free(d); return -1; } free(d); }
+    const char *vdir = model_dir_require(&r->md, "vae", e);
+    if (!vdir || vae_load(&r->vae, vdir, e)) return -1;
+    r->have_vae = 1;
+    if (load_scheduler(r, e)) return -1;
+    if (prompt_encoder_open(&r->pe, &r->md, r->family, r->flavour, e)) return -1;
+    return setup_transformer(r, e);
+}
+
+void run_context_close(RunContext *r) {
+    if (r->have_data) { edit_data_free(&r->ed); data_free(&r->data); }
+    if (r->have_specs) data_specs_free(&r->specs);
+    if (r->have_qi) { qi_denoiser_free(&r->qd); qi_free(&r->qi); }
+    prompt_encoder_close(r->pe);
+    if (r->have_vae) vae_free(&r->vae);
+    model_dir_close(&r->md);
+    free(r->model_path);
+    config_free(r->cfg);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- validation rendering ---- */
+
+int validation_size(const Config *c, int *w, int *h, Err *e) {
+    const char *s = config_str(c, "validation_resolution");
+    if (!s || !*s) s = "1024";
+    char first[64];
+    size_t n = strcspn(s, ",");
+    if (n >= sizeof first) n = sizeof first - 1;
+    memcpy(first, s, n); first[n] = 0;
+    int a, b;
+    double mp;
+    if (sscanf(first, "%dx%d", &a, &b) == 2) { *w = a; *h = b; }
+    else if (sscanf(first, "%lf", &mp) == 1) {
+        if (mp < 128) { int side = (int)lrint(sqrt(mp * 1e6) / 16.0) * 16; *w = *h = side; }
+        else *w = *h = (int)mp;
+    } else return err_setc(e, EXIT_USAGE, "validation_resolution: expected WxH, a pixel edge or megapixels, got '%s'", s);
+    *w = (*w / 16) * 16; *h = (*h / 16) * 16;
+    if (*w < 16 || *h < 16) return err_setc(e, EXIT_USAGE, "validation_resolution '%s' is smaller than 16 pixels", s);
+    return 0;
+}
+
+/* The size a pipeline VAE-encodes a reference at: ~1 MP with the reference's aspect. */
+static void reference_vae_size(const RunContext *r, const Image *ref, int *w, int *h) {
+    double ratio = (double)ref->width / ref->height;
+    if (!strcmp(r->family, "longcat_image")) longcat_calculate_dimensions(1024.0 * 1024.0, ratio, w, h);
+    else qwenimage_calculate_dimensions(QWENIMAGE_VAE_IMAGE_AREA, ratio, w, h);
+}
+
+typedef struct Predict {
+    RunContext *r;
+    float *tokens;              /* [N, C]: target tokens then reference tokens */
+    size_t n_target, channels;
+    DenoiseInput in;
+    const float *pos, *neg;
+    int pos_len, neg_len, dim;
+} Predict;
+
+static int predict(void *ctx, const float *x, float timestep, int positive, float *v, Err *e) {
+    Predict *p = ctx;
+    memcpy(p->tokens, x, p->n_target * p->channels * sizeof(float));
+    p->in.txt = positive ? p->pos : p->neg;
+    p->in.txt_len = positive ? p->pos_len : p->neg_len;
+    p->in.sigma = timestep / 1000.0f;
+    return p->r->den.forward(p->r->den.self, &p->in, v, e);
+}
+
+static void progress(void *ctx, int step, int n, const float *x, const float *vc, const float *vu, const float *v) {
+    (void)x; (void)vc; (void)vu; (void)v;
+    if (!*(int *)ctx) fprintf(stderr, "\r  sampling step %d/%d", step + 1, n);
+    if (!*(int *)ctx && step + 1 == n) fputc('\n', stderr);
+}
+
+static float guidance_of(RunContext *r, CfgMode *mode) {
+    if (!strcmp(r->family, "qwen_image")) {
+        *mode = CFG_NORM_MATCH;
+        double real = config_num(r->cfg, "validation_guidance_real");
+        if (real > 1) return (float)real;
+        if (config_is_set(r->cfg, "validation_guidance")) return (float)config_num(r->cfg, "validation_guidance");
+        return 4.0f;
+    }
+    *mode = CFG_RENORM_CLAMP;
+    return (float)config_num(r->cfg, "validation_guidance");
+}
+
+int run_context_render(RunContext *r, const ValidationJob *job, Image *result, Err *e) {
+    const int C = vae_latent_channels(&r->vae), W = job->width, H = job->height, h = H / 8, w = W / 8;
+    if (W % 16 || H % 16) return err_setc(e, EXIT_USAGE, "validation size %dx%d must be a multiple of 16", W, H);
+    Predict p = {0};
+    p.r = r; p.channels = (size_t)C * 4; p.n_target = (size_t)(h / 2) * (w / 2);
+    float *pos = NULL, *neg = NULL, *ref_lat[3] = {0}, *noise = NULL, *x = NULL, *img = NULL;
+    int rc = prompt_encoder_embed(r->pe, job->prompt, job->refs, job->n_refs, &pos, &p.pos_len, &p.dim, e);
+    CfgMode mode;
+    float g = guidance_of(r, &mode);
+    int use_uncond = g > 1.0f && !config_bool(r->cfg, "validation_disable_unconditional");
+    if (!rc && use_uncond) rc = prompt_encoder_embed(r->pe, job->negative ? job->negative : "", job->refs, job->n_refs, &neg, &p.neg_len, &p.dim, e);
+    size_t N = p.n_target;
+    int rw[3], rh[3];
+    for (int k = 0; k < job->n_refs && !rc; k++) {
+        reference_vae_size(r, &job->refs[k], &rw[k], &rh[k]);
+        Image rs = {0};
+        if ((rc = image_resize_lanczos(&job->refs[k], rw[k], rh[k], &rs, e))) break;
+        float *chw = xmalloc((size_t)3 * rw[k] * rh[k] * sizeof(float));
+        image_to_chw(&rs, chw);
+        ref_lat[k] = xmalloc((size_t)C * (rh[k] / 8) * (rw[k] / 8) * sizeof(float));
+        rc = vae_encode(&r->vae, chw, rh[k], rw[k], VAE_LATENT_MODE, NULL, ref_lat[k], e);
+        free(chw); image_free(&rs);
+        N += (size_t)(rh[k] / 16) * (rw[k] / 16);
+    }
+    if (!rc) {
+        p.tokens = xmalloc(N * p.channels * sizeof(float));
+        size_t off = p.n_target * p.channels;
+        p.in.n_img = 1 + job->n_refs;
+        p.in.grid_h[0] = h / 2; p.in.grid_w[0] = w / 2;
+        for (int k = 0; k < job->n_refs && !rc; k++) {
+            rc = latent_pack(ref_lat[k], C, rh[k] / 8, rw[k] / 8, p.tokens + off, e);
+            p.in.grid_h[k + 1] = rh[k] / 16; p.in.grid_w[k + 1] = rw[k] / 16;
+            off += (size_t)(rh[k] / 16) * (rw[k] / 16) * p.channels;
+        }
+        p.in.channels = (int)p.channels; p.in.tokens = p.tokens; p.in.txt_dim = p.dim; p.in.training = 0;
+        p.pos = pos; p.neg = neg;
+    }
+    if (!rc) {
+        noise = xmalloc((size_t)C * h * w * sizeof(float));
+        x = xmalloc(p.n_target * p.channels * sizeof(float));
+        if (job->latents) memcpy(x, job->latents, p.n_target * p.channels * sizeof(float));
+        else {
+            Rng rng; rng_seed(&rng, job->seed);
+            rng_fill_normal(&rng, noise, (size_t)C * h * w, 0, 1);
+            rc = latent_pack(noise, C, h, w, x, e);
+        }
+    }
+    if (!rc) {
+        SamplerConfig sc = {0};
+        sc.sched = r->sched;
+        sc.steps = (int)config_int(r->cfg, "validation_num_inference_steps");
+        sc.mu = flowmatch_calculate_shift(&r->sched, (double)p.n_target);
+        sc.guidance = g; sc.use_uncond = use_uncond; sc.cfg_mode = mode; sc.renorm_min = 0.0f;
+        rc = sampler_run(&sc, predict, &p, progress, &r->quiet, x, p.n_target, p.channels, e);
+    }
+    if (!rc) rc = latent_unpack(x, C, h, w, noise, e);
+    if (!rc) {
+        img = xmalloc((size_t)3 * W * H * sizeof(float));
+        rc = vae_decode(&r->vae, noise, h, w, img, e);
+    }
+    if (!rc) {
+        *result = (Image){W, H, 3, xmalloc((size_t)W * H * 3)};
+        size_t hw = (size_t)W * H;
+        for (size_t i = 0; i < hw; i++)
+            for (int c = 0; c < 3; c++) {
+                float v = (img[c * hw + i] + 1.0f) * 127.5f;
+                result->data[i * 3 + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrintf(v));
+            }
+    }
+    for (int k = 0; k < 3; k++) free(ref_lat[k]);
+    free(pos); free(neg); free(noise); free(x); free(img); free(p.tokens);
+    return rc;
+}
+
+/* ---- in-training validation ---- */
+
+static int find_eval_set(RunContext *r, Err *e);
+
+int run_context_render_eval(RunContext *r, const char *dir, int64_t step, Err *e) {
+    int W, H;
+    if (validation_size(r->cfg, &W, &H, e)) return -1;
+    if (!r->have_data) {
+        if (!r->have_specs) { if (data_specs_from_config(r->cfg, 0, &r->specs, e)) return -1; r->have_specs = 1; }
+        if (data_load(r->specs.specs, r->specs.n, &r->specs.opt, &r->data, e)) return -1;
+        r->have_data = 1;
+    }
+    int set = find_eval_set(r, e);
+    if (set < 0) return -1;
+    const Dataset *ds = &r->data.sets[set];
+    int n = (int)config_int(r->cfg, "num_eval_images");
+    if (n > ds->n_items) n = ds->n_items;
+    int rc = dir_make(dir, e);
+    for (int i = 0; i < n && !rc; i++) {
+        Image refs[3] = {{0}};
+        int nr = 0;
+        for (int k = 0; k < ds->n_cond && k < 3 && !rc; k++) {
+            const Dataset *cs = &r->data.sets[ds->cond[k]];
+            char *p = path_join(cs->spec.instance_data_dir, cs->items[ds->items[i].refs[k].item].rel);
+            rc = image_read(p, &refs[nr], e);
+            free(p);
+            if (!rc) nr++;
+        }
+        const char *prompt = config_has(r->cfg, "validation_prompt") && *config_str(r->cfg, "validation_prompt")
+                                 ? config_str(r->cfg, "validation_prompt")
+                                 : (ds->items[i].captions.n ? ds->items[i].captions.text[0] : "");
+        ValidationJob job = {prompt, config_str(r->cfg, "validation_negative_prompt"), refs, nr, W, H,
+                             config_has(r->cfg, "validation_seed") ? (uint64_t)config_int(r->cfg, "validation_seed") : 42, NULL};
+        Image out = {0};
+        if (!rc) {
+            if (!r->quiet) fprintf(stderr, "validation step %lld, image %d/%d: %s\n", (long long)step, i + 1, n, prompt);
+            rc = run_context_render(r, &job, &out, e);
+        }
+        if (!rc) {
+            Image row[4];
+            for (int k = 0; k < nr; k++) row[k] = refs[k];
+            row[nr] = out;
+            Image sheet = compose_sheet(row, nr + 1, prompt);
+            char *p = xasprintf("%s/%02d.png", dir, i);
+            rc = image_write_png(p, &sheet, e);
+            free(p); image_free(&sheet);
+        }
+        image_free(&out);
+        for (int k = 0; k < nr; k++) image_free(&refs[k]);
+    }
+    return rc;
+}
+
+static int validate_step(void *ctx, int64_t step, Err *e) {
+    RunContext *r = ctx;
+    char *dir = xasprintf("%s/validation/step-%lld", config_str(r->cfg, "output_dir"), (long long)step);
+    int rc = run_context_render_eval(r, dir, step, e);
+    free(dir);
+    return rc;
+}
+
+static int find_eval_set(RunContext *r, Err *e) {
+    const char *id = config_str(r->cfg, "eval_dataset_id");
+    for (int i = 0; i < r->data.n; i++) {
+        const Dataset *d = &r->data.sets[i];
+        if (d->spec.is_conditioning || d->spec.disabled) continue;
+        if (!id || !*id || !strcmp(d->spec.id, id)) return i;
+    }
+    if (id && *id) return err_setc(e, EXIT_USAGE, "eval_dataset_id: no image dataset with id '%s'", id);
+    return err_set(e, "no image dataset to validate with");
+}
+
+int run_context_train(RunContext *r, Err *e) {
+    if (data_specs_from_config(r->cfg, 0, &r->specs, e)) return -1;
+    r->have_specs = 1;
+    if (data_load(r->specs.specs, r->specs.n, &r->specs.opt, &r->data, e)) return -1;
+    r->have_data = 1;
+    data_summary_print(&r->data, stderr);
+    const char *cache_dir = config_str(r->cfg, "cache_dir");
+    char *text_dir = xasprintf("%s/text/%s", cache_dir && *cache_dir ? cache_dir : "cache", r->family);
+    char *model_id = xasprintf("%s/%s/%s", r->family, r->flavour, r->model_path);
+    r->ed = (EditData){&r->data, &r->vae, image_resize_lanczos, prompt_encoder_to_writer, r->pe, model_id, text_dir,
+                       config_has(r->cfg, "seed") ? (uint64_t)config_int(r->cfg, "seed") : 42, r->quiet, {0}, 0, NULL};
+    EditCacheStats cs;
+    int rc = edit_data_cache_all(&r->ed, &cs, e);
+    if (!rc) fprintf(stderr, "caches: %d VAE latents reused, %d computed; %d prompt embeddings reused, %d computed\n",
+                     cs.vae_hit, cs.vae_built, cs.text_hit, cs.text_built);
+    TrainerConfig tc;
+    if (!rc) rc = trainer_config_from(r->cfg, &tc, e);
+    if (!rc) {
+        tc.max_train_steps = train_steps_from_epochs(r->cfg, sampler_batches_per_epoch(&r->data.sampler));
+        tc.lr.total_steps = tc.max_train_steps;
+        tc.quiet = r->quiet;
+    }
+    TrainerHooks hooks = {0};
+    if (!rc && config_int(r->cfg, "num_eval_images") > 0) {
+        if (find_eval_set(r, e) < 0) rc = -1;
+        else hooks = (TrainerHooks){validate_step, r, config_int(r->cfg, "validation_step_interval")};
+    }
+    SampleSource src = edit_data_source(&r->ed);
+    TrainResult res = {0};
+    if (!rc) rc = trainer_run(&tc, &r->den, &src, &hooks, &res, e);
+    if (!rc) {
+        printf("trained %lld steps (loss %.4f -> %.4f)\n", (long long)res.steps_done, res.first_loss, res.last_loss);
+        printf("weights:     %s\n", res.final_weights);
+        printf("checkpoints: %s/checkpoint-<step>/\n", tc.output_dir);
+        printf("validation:  %s/validation/\n", tc.output_dir);
+        printf("loss log:    %s/training_log.csv\n", tc.output_dir);
+    }
+    train_result_free(&res);
+    free(text_dir); free(model_id);
+    r->ed.model_id = r->ed.text_dir = NULL;
+    return rc;
+}

@@ -1,0 +1,143 @@
+/* validate: renders edits with the trained LoRA (or any LoRA) outside training. */
+#include "cli/commands.h"
+#include "base/files.h"
+#include "cli/run_context.h"
+#include "data/image_io.h"
+#include "infer/compose.h"
+#include "train/checkpoint.h"
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *USAGE =
+    "usage: simpletuner validate [--config FILE | key=value ... | --model_family F --model_flavour V ...]\n"
+    "                            [--image REF]... [--prompt TEXT] [--negative_prompt TEXT] [--seed N]\n"
+    "                            [--lora PATH] [--lora_scale S] [--output OUT.png] [--latents FILE]\n"
+    "                            [--output-tensor OUT.safetensors]\n"
+    "\n"
+    "Samples the edit model (flow-match Euler, true CFG) with a LoRA applied:\n"
+    "  model      the config's pretrained_model_name_or_path, else the flavour's hub id in the HF cache\n"
+    "  LoRA       --lora PATH (ours, diffusers, ComfyUI or kohya keys; --lora_scale multiplies it), else\n"
+    "             the newest of output_dir/pytorch_lora_weights.safetensors and its checkpoints; none:\n"
+    "             the base model\n"
+    "  inputs     --image REF (1 for edit-v1 and LongCat, up to 3 for edit-v2) and --prompt; without\n"
+    "             --image, the first num_eval_images samples of eval_dataset_id (or the first edit\n"
+    "             dataset) are rendered as sheets (references | result, instruction underneath)\n"
+    "  size       validation_resolution (WxH, an edge, or megapixels when < 128)\n"
+    "  steps      validation_num_inference_steps; seed: --seed, else validation_seed\n"
+    "  guidance   qwen_image: validation_guidance_real when > 1, else validation_guidance when set,\n"
+    "             else 4.0 (true CFG with validation_negative_prompt, result renormalised to the\n"
+    "             conditional norm); longcat_image: validation_guidance with its CFG renorm.\n"
+    "             validation_disable_unconditional turns CFG off.\n"
+    "  --latents FILE   initial packed latents (tensor 'latents', [1, tokens, 64]) instead of the seed,\n"
+    "             for reproducing other implementations exactly\n"
+    "  --output-tensor  also write the image as tensor 'image' [1, 3, H, W] in [0, 1]\n";
+
+/* The newest LoRA under output_dir: the final file or the highest checkpoint (NULL when none). */
+static char *newest_lora(const char *output_dir) {
+    if (!output_dir || !*output_dir) return NULL;
+    char *final = path_join(output_dir, CKPT_LORA_FILE);
+    if (file_exists(final)) return final;
+    free(final);
+    int64_t *steps = NULL;
+    Err e = {0};
+    int n = checkpoint_list(output_dir, &steps, &e);
+    char *p = NULL;
+    if (n > 0) p = xasprintf("%s/checkpoint-%lld/%s", output_dir, (long long)steps[n - 1], CKPT_LORA_FILE);
+    free(steps);
+    if (p && !file_exists(p)) { free(p); p = NULL; }
+    return p;
+}
+
+static int write_outputs(const Image *im, const char *png, const char *tensor, Err *e) {
+    if (image_write_png(png, im, e)) return -1;
+    if (!tensor) return 0;
+    size_t hw = (size_t)im->width * im->height;
+    float *t = xmalloc(3 * hw * sizeof(float));
+    for (size_t i = 0; i < hw; i++) for (int c = 0; c < 3; c++) t[c * hw + i] = im->data[i * 3 + c] / 255.0f;
+    StWriter w; stw_init(&w);
+    int64_t shape[4] = {1, 3, im->height, im->width};
+    stw_add_f32(&w, "image", 4, shape, t);
+    int rc = stw_write(&w, tensor, e);
+    stw_free(&w); free(t);
+    return rc;
+}
+
+int cmd_validate(int argc, char **argv, Err *e) {
+    const char *images[3], *prompt = NULL, *negative = NULL, *output = NULL, *lora = NULL, *latents_path = NULL, *out_tensor = NULL;
+    int n_images = 0;
+    long long seed = -1;
+    double lora_scale = 1.0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(USAGE, stdout); return 0; }
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--image")) {
+            if (!v) return err_setc(e, EXIT_USAGE, "validate: --image needs a file");
+            if (n_images == 3) return err_setc(e, EXIT_USAGE, "validate: at most 3 --image references");
+            images[n_images++] = v; i++;
+        }
+        else if (!strcmp(a, "--prompt") && v) { prompt = v; i++; }
+        else if (!strcmp(a, "--negative_prompt") && v) { negative = v; i++; }
+        else if (!strcmp(a, "--output") && v) { output = v; i++; }
+        else if (!strcmp(a, "--lora") && v) { lora = v; i++; }
+        else if (!strcmp(a, "--latents") && v) { latents_path = v; i++; }
+        else if (!strcmp(a, "--output-tensor") && v) { out_tensor = v; i++; }
+        else if (!strcmp(a, "--seed") && v) { seed = atoll(v); i++; }
+        else if (!strcmp(a, "--lora_scale") && v) { lora_scale = atof(v); i++; }
+    }
+    RunContext r;
+    if (run_context_open(&r, argc, argv, RUN_VALIDATE, e)) { run_context_close(&r); return -1; }
+    int rc = 0;
+    char *lp = lora ? xstrdup(lora) : newest_lora(config_str(r.cfg, "output_dir"));
+    if (lp) {
+        rc = qi_lora_load(&r.qi, lp, (float)lora_scale, e);
+        if (!rc) fprintf(stderr, "LoRA: %s (scale %.3g)\n", lp, lora_scale);
+    } else fprintf(stderr, "no LoRA given or found in output_dir: validating the base model\n");
+    free(lp);
+    int W = 0, H = 0;
+    if (!rc) rc = validation_size(r.cfg, &W, &H, e);
+    if (!rc && n_images == 0) {
+        /* the config's evaluation samples, as sheets */
+        const char *od = config_str(r.cfg, "output_dir");
+        char *dir = output ? xstrdup(output) : xasprintf("%s/validation/manual", od && *od ? od : ".");
+        rc = run_context_render_eval(&r, dir, 0, e);
+        if (!rc) printf("wrote validation sheets to %s/\n", dir);
+        free(dir);
+        run_context_close(&r);
+        return rc;
+    }
+    if (!rc && !prompt) rc = err_setc(e, EXIT_USAGE, "validate: --prompt is required with --image");
+    Image refs[3] = {{0}};
+    int nr = 0;
+    for (int k = 0; k < n_images && !rc; k++) { rc = image_read(images[k], &refs[k], e); if (!rc) nr++; }
+    float *lat = NULL;
+    if (!rc && latents_path) {
+        StFile f;
+        if ((rc = st_open(&f, latents_path, e)) == 0) {
+            const StTensor *t = st_find(&f, "latents");
+            size_t want = (size_t)(H / 16) * (W / 16) * vae_latent_channels(&r.vae) * 4;
+            if (!t) rc = err_set(e, "%s: no tensor 'latents'", latents_path);
+            else if (t->numel != want) rc = err_set(e, "%s: 'latents' has %zu values; %dx%d needs %zu", latents_path, t->numel, W, H, want);
+            else lat = st_to_f32(t);
+            st_close(&f);
+        }
+    }
+    Image out = {0};
+    if (!rc) {
+        ValidationJob job = {prompt, negative ? negative : config_str(r.cfg, "validation_negative_prompt"), refs, nr, W, H,
+                             seed >= 0 ? (uint64_t)seed : (config_has(r.cfg, "validation_seed") ? (uint64_t)config_int(r.cfg, "validation_seed") : 42), lat};
+        rc = run_context_render(&r, &job, &out, e);
+    }
+    if (!rc) {
+        const char *o = output ? output : "validation.png";
+        rc = write_outputs(&out, o, out_tensor, e);
+        if (!rc) printf("wrote %s (%dx%d)\n", o, W, H);
+    }
+    image_free(&out);
+    for (int k = 0; k < nr; k++) image_free(&refs[k]);
+    free(lat);
+    run_context_close(&r);
+    return rc;
+}

@@ -1,0 +1,22 @@
+/* prompt_glue.h — the text encoder of a model folder (Qwen2.5-VL + tokenizer + image processor)
+ * encoding an instruction together with its reference images exactly as the family's pipeline
+ * does (resize per flavour, VL processor, template, kept rows). Used to fill the prompt-embedding
+ * cache in training and directly in validation. */
+#ifndef ST_PROMPT_GLUE_H
+#define ST_PROMPT_GLUE_H
+#include "base/error.h"
+#include "data/image.h"
+#include "models/model_dir.h"
+#include "tensor/safetensors.h"
+
+typedef struct PromptEncoder PromptEncoder;
+
+int prompt_encoder_open(PromptEncoder **out, const ModelDir *md, const char *family, const char *flavour, Err *e);
+void prompt_encoder_close(PromptEncoder *p);
+/* embeds [L, dim] (malloc'd). */
+int prompt_encoder_embed(PromptEncoder *p, const char *prompt, const Image *refs, int n_refs, float **embeds, int *L,
+                         int *dim, Err *e);
+/* PromptEncodeFn (train/edit_data.h): adds "prompt_embeds" [L, dim] to out. ctx = PromptEncoder*. */
+int prompt_encoder_to_writer(void *ctx, const char *prompt, const Image *refs, int n_refs, StWriter *out, Err *e);
+
+#endif
