@@ -3,6 +3,7 @@
 #include "models/qwen25vl/language.h"
 #include "models/qwen25vl/mrope.h"
 #include "models/qwen25vl/vision.h"
+#include "data/image_resize.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,21 +56,19 @@ static void ids_push(Ids *a, int64_t x) {
     a->v[a->n++] = x;
 }
 
-static int ids_tokenize(Ids *a, const QvTokenizer *tok, const char *text, Err *e) {
-    int64_t *v = NULL; int n = 0;
-    if (tok->encode(tok->ctx, text, &v, &n, e)) return -1;
-    for (int i = 0; i < n; i++) ids_push(a, v[i]);
-    free(v);
+static int ids_tokenize(Ids *a, Tokenizer *tok, const char *text, Err *e) {
+    TokenIds v = {0};
+    if (tokenizer_encode(tok, text, strlen(text), &v, e)) { token_ids_free(&v); return -1; }
+    for (int i = 0; i < v.n; i++) ids_push(a, v.ids[i]);
+    token_ids_free(&v);
     return 0;
 }
 
-static int token_id(const QvTokenizer *tok, const char *text, int64_t *id, Err *e) {
-    int64_t *v = NULL; int n = 0;
-    if (tok->encode(tok->ctx, text, &v, &n, e)) return -1;
-    int ok = n == 1;
-    if (ok) *id = v[0];
-    free(v);
-    return ok ? 0 : err_set(e, "tokenizer: \"%s\" is not a single special token (got %d ids)", text, n);
+static int token_id(Tokenizer *tok, const char *text, int64_t *id, Err *e) {
+    int v = tokenizer_token_to_id(tok, text);
+    if (v < 0) return err_set(e, "tokenizer: no token \"%s\"", text);
+    *id = v;
+    return 0;
 }
 
 /* Replaces each <|image_pad|> id by its image's token count (in order); counts must match. */
@@ -156,7 +155,7 @@ int qv_split_quotation(const char *text, int **start, int **len, int **quoted) {
 }
 
 /* LongCat instruction ids: quoted spans one character at a time, at most 512 tokens. */
-static int longcat_text_ids(const QvTokenizer *tok, const char *text, Ids *out, Err *e) {
+static int longcat_text_ids(Tokenizer *tok, const char *text, Ids *out, Err *e) {
     int *st, *ln, *qu;
     int n = qv_split_quotation(text, &st, &ln, &qu), rc = 0;
     char buf[8];
@@ -199,7 +198,7 @@ static int expect_images(QvPromptKind kind, int n_images, Err *e) {
     return 0;
 }
 
-int qv_prompt_ids(QvPromptKind kind, const QvTokenizer *tok, const QvConfig *cfg, const char *text,
+int qv_prompt_ids(QvPromptKind kind, Tokenizer *tok, const QvConfig *cfg, const char *text,
                   const int64_t *image_tokens, int n_images, QvPromptIds *out, Err *e) {
     memset(out, 0, sizeof *out);
     if (expect_images(kind, n_images, e)) return -1;
@@ -289,8 +288,8 @@ done:
     return rc;
 }
 
-int qwenvl_encode_prompt(const QwenVL *m, const QvTokenizer *tok, QvPromptKind kind, const char *text,
-                         const QvImageInput *images, int n_images, QvPromptEmbeds *out, Err *e) {
+int qwenvl_encode_prompt_processed(const QwenVL *m, Tokenizer *tok, QvPromptKind kind, const char *text,
+                                   const QvImageInput *images, int n_images, QvPromptEmbeds *out, Err *e) {
     memset(out, 0, sizeof *out);
     const QvConfig *c = &m->cfg;
     int64_t *tokens = xmalloc(((size_t)n_images + 1) * sizeof(int64_t));
@@ -313,5 +312,48 @@ int qwenvl_encode_prompt(const QwenVL *m, const QvTokenizer *tok, QvPromptKind k
     if (!rc) rc = qwenvl_encode_ids(m, kind, &ids, img, total, grids, n_images, out, e);
     free(img); free(tokens); free(grids);
     qv_prompt_ids_free(&ids);
+    return rc;
+}
+
+int qv_prompt_condition_image(QvPromptKind kind, const Image *ref, Image *out, Err *e) {
+    int w, h;
+    double ratio = (double)ref->width / ref->height;
+    switch (kind) {
+    case QV_PROMPT_QWEN_EDIT_V1: qwenimage_calculate_dimensions(QWENIMAGE_VAE_IMAGE_AREA, ratio, &w, &h); break;
+    case QV_PROMPT_QWEN_EDIT_V2: qwenimage_calculate_dimensions(QWENIMAGE_CONDITION_IMAGE_AREA, ratio, &w, &h); break;
+    case QV_PROMPT_LONGCAT_EDIT: {
+        /* the VAE image first, then half of it from that resized image */
+        Image full;
+        longcat_calculate_dimensions(1024.0 * 1024.0, ratio, &w, &h);
+        if (image_resize_lanczos(ref, w, h, &full, e)) return -1;
+        int rc = image_resize_lanczos(&full, w / 2, h / 2, out, e);
+        image_free(&full);
+        return rc;
+    }
+    default: return err_set(e, "text-to-image prompt encoding takes no reference image");
+    }
+    return image_resize_lanczos(ref, w, h, out, e);
+}
+
+int qwenvl_encode_prompt(const QwenVL *m, Tokenizer *tok, const QwenVLProcessorConfig *pc, QvPromptKind kind,
+                         const char *text, const Image *refs, int n_refs, QvPromptEmbeds *out, Err *e) {
+    memset(out, 0, sizeof *out);
+    if (expect_images(kind, n_refs, e)) return -1;
+    QvImageInput *in = xcalloc((size_t)n_refs + 1, sizeof *in);
+    float **pix = xcalloc((size_t)n_refs + 1, sizeof *pix);
+    int rc = 0;
+    for (int k = 0; k < n_refs && !rc; k++) {
+        Image cond = {0};
+        int rows, g[3];
+        rc = qv_prompt_condition_image(kind, &refs[k], &cond, e);
+        if (!rc) rc = qwenvl_process_image(pc, &cond, &pix[k], &rows, g, e);
+        image_free(&cond);
+        if (rc) { err_prefix(e, "reference image %d", k + 1); break; }
+        in[k].pixel_values = pix[k];
+        for (int j = 0; j < 3; j++) in[k].grid[j] = g[j];
+    }
+    if (!rc) rc = qwenvl_encode_prompt_processed(m, tok, kind, text, in, n_refs, out, e);
+    for (int k = 0; k < n_refs; k++) free(pix[k]);
+    free(pix); free(in);
     return rc;
 }

@@ -17,14 +17,18 @@
  * output after the final norm. Drop counts and positions come from the tokenised templates, so a
  * tokenizer with other ids gives the same structure.
  *
- * Text is tokenised through a callback (the project's Qwen2 tokenizer: added tokens matched
- * first, then byte-level BPE, no BOS/EOS). Images come in processed: pixel_values and their grid
- * as the Qwen2-VL image processor makes them, after the pipeline's own resize. */
+ * Reference images are resized as each pipeline does before the Qwen2-VL processor (PIL Lanczos):
+ * edit-v1 to calculate_dimensions(1024^2) (multiples of 32), edit-v2 each to
+ * calculate_dimensions(384^2), LongCat edit to its calculate_dimensions(1024^2) (multiples of 16,
+ * rounded up) and then to half that size; then processor.h (smart_resize, bicubic, CLIP). */
 #ifndef ST_MODELS_QWEN25VL_PROMPT_H
 #define ST_MODELS_QWEN25VL_PROMPT_H
 #include <stdint.h>
 #include "base/error.h"
+#include "data/image.h"
 #include "models/qwen25vl/model.h"
+#include "models/qwen25vl/processor.h"
+#include "models/qwen25vl/tokenizer.h"
 
 typedef enum {
     QV_PROMPT_QWEN_T2I, QV_PROMPT_QWEN_EDIT_V1, QV_PROMPT_QWEN_EDIT_V2,
@@ -34,10 +38,6 @@ typedef enum {
 /* family "qwen_image" (flavours edit-v1, edit-v2, edit-v2+; any other flavour is text-to-image)
  * or "longcat_image" (flavour edit; others text-to-image). */
 int qv_prompt_kind(const char *family, const char *flavour, QvPromptKind *kind, Err *e);
-
-/* Tokenises text (special tokens matched first, no BOS/EOS): *ids malloc'd, *n ids. */
-typedef int (*QvTokenizeFn)(void *ctx, const char *text, int64_t **ids, int *n, Err *e);
-typedef struct QvTokenizer { QvTokenizeFn encode; void *ctx; } QvTokenizer;
 
 /* One processed image: pixel_values [t*h*w, C*tp*p*p] and grid (t, h, w) in patches. */
 typedef struct QvImageInput { const float *pixel_values; int64_t grid[3]; } QvImageInput;
@@ -55,7 +55,7 @@ typedef struct QvPromptIds {
 int qv_split_quotation(const char *text, int **start, int **len, int **quoted);
 
 /* Builds ids, mask and kept rows. image_tokens[k] = merged tokens of image k. */
-int qv_prompt_ids(QvPromptKind kind, const QvTokenizer *tok, const QvConfig *cfg, const char *text,
+int qv_prompt_ids(QvPromptKind kind, Tokenizer *tok, const QvConfig *cfg, const char *text,
                   const int64_t *image_tokens, int n_images, QvPromptIds *out, Err *e);
 void qv_prompt_ids_free(QvPromptIds *p);
 
@@ -66,9 +66,15 @@ typedef struct QvPromptEmbeds {
     int L, hidden;
 } QvPromptEmbeds;
 
-/* The whole encoding: ids, vision tower, language model, rows kept. */
-int qwenvl_encode_prompt(const QwenVL *m, const QvTokenizer *tok, QvPromptKind kind, const char *text,
-                         const QvImageInput *images, int n_images, QvPromptEmbeds *out, Err *e);
+/* The whole encoding from the instruction and the raw reference images (RGB): the pipeline's
+ * resize, the processor (pc), ids, vision tower, language model, rows kept. */
+int qwenvl_encode_prompt(const QwenVL *m, Tokenizer *tok, const QwenVLProcessorConfig *pc, QvPromptKind kind,
+                         const char *text, const Image *refs, int n_refs, QvPromptEmbeds *out, Err *e);
+/* The pipeline's resize of one reference before the processor (kind decides the size). */
+int qv_prompt_condition_image(QvPromptKind kind, const Image *ref, Image *out, Err *e);
+/* Same from already processed images (pixel_values and grid per image). */
+int qwenvl_encode_prompt_processed(const QwenVL *m, Tokenizer *tok, QvPromptKind kind, const char *text,
+                                   const QvImageInput *images, int n_images, QvPromptEmbeds *out, Err *e);
 /* Same from already built ids and the vision tower's rows for their images (tests, caches). */
 int qwenvl_encode_ids(const QwenVL *m, QvPromptKind kind, const QvPromptIds *ids, const float *image_embeds,
                       int64_t n_image_rows, const int64_t *grids, int n_images, QvPromptEmbeds *out, Err *e);

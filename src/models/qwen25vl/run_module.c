@@ -3,10 +3,16 @@
  * image_grid_thw [images, 3]. Outputs: rope_position_ids [3, B, L], rope_deltas [B, 1],
  * inter.image_embeds [image tokens, out_hidden] (when there are images), hidden_states.N
  * [B, L, hidden] for N = 0..layers (N = layers: after the final norm) and logits [B, L, vocab]
- * when the checkpoint has an lm_head (or ties it to the embedding). */
+ * when the checkpoint has an lm_head (or ties it to the embedding).
+ * When the io file has the raw images (image<k>_rgb_uint8 [H, W, 3]), pixel_values is computed from
+ * them by our Qwen2-VL processor (DIR/preprocessor_config.json, or the processor class defaults of
+ * the golden's transformers version: max_pixels 28*28*1280), written as an output and fed to the
+ * vision tower; their grids must equal image_grid_thw. */
 #include "cli/run_module.h"
 #include "models/qwen25vl/language.h"
 #include "models/qwen25vl/mrope.h"
+#include "models/qwen25vl/processor.h"
+#include "base/files.h"
 #include "models/qwen25vl/vision.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +30,47 @@ static int64_t *int_input(RunModule *rm, const char *name, int optional, int ndi
     else for (size_t i = 0; i < t->numel; i++) v[i] = (int64_t)f[i];
     free(f);
     return v;
+}
+
+/* pixel_values from the raw images image0_rgb_uint8, image1_... when the io file has them; *pix
+ * stays NULL when it has none. */
+static int processed_pixels(RunModule *rm, const int64_t *grid, int n_grid, float **pix, int64_t *rows, int64_t *cols, Err *e) {
+    *pix = NULL;
+    int n = 0;
+    char name[64];
+    for (;; n++) {
+        snprintf(name, sizeof name, "image%d_rgb_uint8", n);
+        if (!rm_input_opt(rm, name)) break;
+    }
+    if (!n) return 0;
+    if (n != n_grid) return err_set(e, "io has %d raw images but image_grid_thw has %d rows", n, n_grid);
+    QwenVLProcessorConfig pc;
+    qwenvl_processor_config_default(&pc);
+    pc.max_pixels = 28L * 28 * 1280;
+    char *pp = path_join(rm->dir, "preprocessor_config.json");
+    int rc = file_exists(pp) ? qwenvl_processor_config_load(pp, &pc, e) : 0;
+    free(pp);
+    if (rc) return -1;
+    Image *imgs = xcalloc((size_t)n, sizeof *imgs);
+    for (int k = 0; k < n && !rc; k++) {
+        snprintf(name, sizeof name, "image%d_rgb_uint8", k);
+        const StTensor *t = rm_input_opt(rm, name);
+        if (t->dtype != DT_U8 || t->ndim != 3 || t->shape[2] != 3) rc = err_set(e, "%s: expected uint8 [H, W, 3]", name);
+        else imgs[k] = (Image){ .width = (int)t->shape[1], .height = (int)t->shape[0], .channels = 3, .data = (uint8_t *)t->data };
+    }
+    int total = 0, (*g)[3] = xcalloc((size_t)n, sizeof *g);
+    if (!rc) rc = qwenvl_process_images(&pc, imgs, n, pix, &total, g, e);
+    for (int k = 0; k < n && !rc; k++)
+        if (g[k][0] != grid[3 * k] || g[k][1] != grid[3 * k + 1] || g[k][2] != grid[3 * k + 2])
+            rc = err_set(e, "image%d_rgb_uint8: the processor gives grid (%d, %d, %d), image_grid_thw says (%lld, %lld, %lld)", k,
+                         g[k][0], g[k][1], g[k][2], (long long)grid[3 * k], (long long)grid[3 * k + 1], (long long)grid[3 * k + 2]);
+    free(imgs); free(g);
+    if (rc) { free(*pix); *pix = NULL; return -1; }
+    *rows = total;
+    *cols = (int64_t)3 * pc.temporal_patch_size * pc.patch_size * pc.patch_size;
+    int64_t s[2] = { *rows, *cols };
+    rm_output_f32(rm, "pixel_values", 2, s, *pix);
+    return 0;
 }
 
 typedef struct HiddenSink { float **hs; int b, C, L; } HiddenSink;
@@ -55,12 +102,17 @@ int qwenvl_run_module(RunModule *rm, Err *e) {
     if (tgrid) {
         if (tgrid->shape[1] != 3) { err_set(e, "image_grid_thw: expected [images, 3]"); goto done; }
         n_grid = (int)tgrid->shape[0];
-        pix = rm_input_f32(rm, "pixel_values", &tpix, e);
-        if (!pix) goto done;
-        if (tpix->ndim != 2) { err_set(e, "pixel_values: expected [patches, values], got %d dimensions", tpix->ndim); goto done; }
+        int64_t prow = 0, pcol = 0;
+        if (processed_pixels(rm, grid, n_grid, &pix, &prow, &pcol, e)) goto done;
+        if (!pix) {
+            pix = rm_input_f32(rm, "pixel_values", &tpix, e);
+            if (!pix) goto done;
+            if (tpix->ndim != 2) { err_set(e, "pixel_values: expected [patches, values], got %d dimensions", tpix->ndim); goto done; }
+            prow = tpix->shape[0]; pcol = tpix->shape[1];
+        }
         if (qv_vision_tokens(&m.cfg, grid, n_grid, &n_img_rows, e)) goto done;
         img = xmalloc((size_t)(n_img_rows ? n_img_rows : 1) * m.cfg.vision.out_hidden * sizeof(float));
-        if (qv_vision_forward(&m, pix, tpix->shape[0], tpix->shape[1], grid, n_grid, img, e)) goto done;
+        if (qv_vision_forward(&m, pix, prow, pcol, grid, n_grid, img, e)) goto done;
         int64_t s[2] = { n_img_rows, m.cfg.vision.out_hidden };
         rm_output_f32(rm, "inter.image_embeds", 2, s, img);
         if (m.cfg.vision.out_hidden != C) { err_set(e, "vision_config.out_hidden_size %d differs from hidden_size %d", m.cfg.vision.out_hidden, C); goto done; }
