@@ -310,6 +310,10 @@ int data_load(const DatasetSpec *specs, int n, const DataOptions *opt, DataGroup
         compact(d);
         build_buckets(d);
         if (d->n_items == 0) { log_warn("dataset \"%s\" has no usable images (%d found, %d skipped)", d->spec.id, d->n_found, d->n_skipped); continue; }
+        if (!g->opt.report_only)
+            log_info("dataset \"%s\": %d images found, %d used, %d skipped%s, %d aspect bucket%s", d->spec.id, d->n_found,
+                     d->n_items, d->n_skipped, d->n_skipped ? " (reasons: simpletuner dataset inspect)" : "", d->n_buckets,
+                     d->n_buckets == 1 ? "" : "s");
         if (d->spec.is_eval) continue;
         if (g->n_train == (int)(sizeof g->train_set / sizeof *g->train_set)) { err_setc(e, EXIT_USAGE, "more than 64 image datasets"); goto done; }
         g->train_set[g->n_train++] = i;
