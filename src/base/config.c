@@ -39,7 +39,7 @@ void config_free(Config *c) {
     free(c->value); free(c->defaults); free(c->source); free(c->text);
     config_free_datasets(c);
     cJSON_Delete(c->data_root);
-    free(c->file); free(c->data_file); free(c->examples_dir); free(c->dropped); free(c->ignored);
+    free(c->file); free(c->data_file); free(c->examples_dir); free(c->dropped); free(c->ignored); cJSON_Delete(c->extras);
     free(c);
 }
 
@@ -171,4 +171,8 @@ int config_validation_resolutions(const Config *c, int (*wh)[2], int max, Err *e
     }
     free(copy);
     return n < max ? n : max;
+}
+
+const cJSON *config_extra(const Config *c, const char *key) {
+    return c->extras ? cJSON_GetObjectItemCaseSensitive(c->extras, key) : NULL;
 }

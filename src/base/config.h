@@ -79,6 +79,9 @@ const cJSON *config_json(const Config *c, const char *key); /* raw value (lists,
  * value is never silently ignored. */
 int config_unsupported(const Config *c, const char *key, Err *e);
 
+/* An object value SimpleTuner diverts into "extras" (e.g. model_kwargs), as written; NULL when absent. */
+const cJSON *config_extra(const Config *c, const char *key);
+
 /* Where the user set the key: the file path or "command line"; NULL when not set. */
 const char *config_source(const Config *c, const char *key);
 

@@ -16,6 +16,7 @@ struct Config {
     int n_ds;
     char *ignored;        /* inert keys set to a non-default value, or NULL */
     char *dropped;        /* object-valued keys dropped as SimpleTuner does (for the log), or NULL */
+    cJSON *extras;        /* those object values by key (SimpleTuner's "extras"); model_kwargs is read */
     int quiet;
 };
 

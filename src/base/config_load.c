@@ -201,8 +201,12 @@ static int apply_entry(Config *c, const char *key, const cJSON *raw, int from_cl
     if (apply_legacy(c, key, raw, from_cli, where, e, &rc)) return rc;
     const OptionDef *d = option_find(key);
     if (cJSON_IsObject(raw) && !(d && d->type == OPT_JSON)) {
-        /* SimpleTuner diverts dict values into "extras" that never reach the trainer (spec §0 trap 6). */
-        text_append(&c->dropped, ", ", key);
+        /* SimpleTuner diverts dict values into "extras" that never reach the trainer (spec §0 trap 6).
+         * We keep them: the docs promise model_kwargs.match_target_res, which validation honours. */
+        if (!c->extras) c->extras = cJSON_CreateObject();
+        cJSON_DeleteItemFromObjectCaseSensitive(c->extras, key);
+        cJSON_AddItemToObject(c->extras, key, cJSON_Duplicate(raw, 1));
+        if (strcmp(key, "model_kwargs")) text_append(&c->dropped, ", ", key);
         return 0;
     }
     if (!d)

@@ -127,11 +127,14 @@ int validation_size(const Config *c, int *w, int *h, Err *e) {
     return 0;
 }
 
-/* The size a pipeline VAE-encodes a reference at: ~1 MP with the reference's aspect. */
-static void reference_vae_size(const RunContext *r, const Image *ref, int *w, int *h) {
+/* The size a pipeline VAE-encodes a reference at: ~1 MP with the reference's aspect, or the
+ * target's area with model_kwargs {"match_target_res": true} (as the Qwen edit quickstart offers). */
+static void reference_vae_size(const RunContext *r, const Image *ref, int W, int H, int *w, int *h) {
     double ratio = (double)ref->width / ref->height;
-    if (!strcmp(r->family, "longcat_image")) longcat_calculate_dimensions(1024.0 * 1024.0, ratio, w, h);
-    else qwenimage_calculate_dimensions(QWENIMAGE_VAE_IMAGE_AREA, ratio, w, h);
+    const cJSON *mk = config_extra(r->cfg, "model_kwargs");
+    double area = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mk, "match_target_res")) ? (double)W * H : 1024.0 * 1024.0;
+    if (!strcmp(r->family, "longcat_image")) longcat_calculate_dimensions(area, ratio, w, h);
+    else qwenimage_calculate_dimensions(area, ratio, w, h);
 }
 
 typedef struct Predict {
@@ -184,7 +187,7 @@ int run_context_render(RunContext *r, const ValidationJob *job, Image *result, E
     size_t N = p.n_target;
     int rw[3], rh[3];
     for (int k = 0; k < job->n_refs && !rc; k++) {
-        reference_vae_size(r, &job->refs[k], &rw[k], &rh[k]);
+        reference_vae_size(r, &job->refs[k], W, H, &rw[k], &rh[k]);
         Image rs = {0};
         if ((rc = image_resize_lanczos(&job->refs[k], rw[k], rh[k], &rs, e))) break;
         float *chw = xmalloc((size_t)3 * rw[k] * rh[k] * sizeof(float));

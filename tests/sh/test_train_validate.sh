@@ -1,0 +1,69 @@
+#!/bin/sh
+# End to end on a real model folder (tiny random weights): train a LoRA with checkpoints and
+# validation sheets, resume from the latest checkpoint, validate with flags, and the errors a user
+# meets first (missing pairs, unknown keys).
+set -e
+BIN=$(cd "$(dirname "${BIN:-build/simpletuner}")" && pwd)/$(basename "${BIN:-build/simpletuner}")
+MODEL=$(pwd)/tests/data/models/qwenimage_edit
+d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
+cd "$d"
+export OMP_NUM_THREADS=2
+"$BIN" make-dataset --kind edit-pairs --out ds --count 3 --size 64x64 > /dev/null
+cat > multidatabackend.json <<JSON
+[
+  {"id": "edits", "type": "local", "instance_data_dir": "ds/images", "caption_strategy": "textfile",
+   "resolution": 64, "resolution_type": "pixel_area", "conditioning_data": ["refs"], "cache_dir_vae": "cache/vae/edits"},
+  {"id": "refs", "type": "local", "dataset_type": "conditioning", "conditioning_type": "reference_strict",
+   "instance_data_dir": "ds/reference", "resolution": 64, "cache_dir_vae": "cache/vae/refs"}
+]
+JSON
+cat > config.json <<JSON
+{
+  // comments are allowed, as in the quickstarts
+  "model_type": "lora", "model_family": "qwen_image", "model_flavour": "edit-v1",
+  "pretrained_model_name_or_path": "$MODEL",
+  "output_dir": "out", "data_backend_config": "multidatabackend.json",
+  "optimizer": "adamw_bf16", "learning_rate": 1e-3, "lr_scheduler": "constant",
+  "max_train_steps": 4, "num_train_epochs": 0, "train_batch_size": 1, "lora_rank": 4, "seed": 3,
+  "validation_step_interval": 2, "num_eval_images": 1, "validation_resolution": "64x64",
+  "validation_num_inference_steps": 2, "checkpoint_step_interval": 2, "caption_dropout_probability": 0.0,
+  "model_kwargs": {"match_target_res": true}
+}
+JSON
+"$BIN" train --config config.json > train.log 2>&1 || { cat train.log; exit 1; }
+test -f out/pytorch_lora_weights.safetensors
+test -f out/checkpoint-2/pytorch_lora_weights.safetensors && test -f out/checkpoint-4/training_state.json
+test "$(wc -l < out/training_log.csv)" = 5
+test -f out/validation/step-0/00.png && test -f out/validation/step-4/00.png
+grep -q "caches: 0 VAE latents reused, 6 computed" train.log
+# resume continues from the latest checkpoint and reuses every cache entry
+"$BIN" train --config config.json max_train_steps=6 resume_from_checkpoint=latest > resume.log 2>&1 || { cat resume.log; exit 1; }
+grep -q "resumed from out/checkpoint-4" resume.log
+grep -q "caches: 6 VAE latents reused, 0 computed; 3 prompt embeddings reused, 0 computed" resume.log
+test "$(wc -l < out/training_log.csv)" = 7
+# validate with flags: requested size, same seed same pixels, other seed other pixels
+"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 1 --output a.png > /dev/null 2>&1
+"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 1 --output b.png > /dev/null 2>&1
+"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 2 --output c.png > /dev/null 2>&1
+cmp a.png b.png
+! cmp -s a.png c.png
+file a.png | grep -q "64 x 64"
+# a LoRA with B = 0 (lora_scale 0) renders exactly the base model
+"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 1 --lora_scale 0 --output z.png > /dev/null 2>&1
+mv out/pytorch_lora_weights.safetensors lora.safetensors; mv out keep_out
+"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 1 --output base.png > base.log 2>&1
+grep -q "validating the base model" base.log
+cmp z.png base.png
+! cmp -s a.png base.png
+mv keep_out out
+# errors: a missing reference pair, an unknown key
+rm ds/reference/pair_0002.png
+set +e
+"$BIN" train --config config.json output_dir=out2 > err.log 2>&1; rc=$?
+set -e
+test $rc != 0 && grep -q "pair_0002.png" err.log
+set +e
+"$BIN" train --config config.json lora_rnak=4 > err2.log 2>&1; rc=$?
+set -e
+test $rc = 2 && grep -q "did you mean 'lora_rank'" err2.log
+echo ok
