@@ -18,6 +18,12 @@ ImageFormat image_format_sniff(const uint8_t *b, size_t n) {
     return IMAGE_FORMAT_UNKNOWN;
 }
 
+/* PIL refuses images above twice its MAX_IMAGE_PIXELS (DecompressionBombError); so do we, before
+ * allocating: a damaged header can claim gigapixels. */
+#define IMAGE_MAX_PIXELS 178956970ull
+
+static int too_big(uint64_t w, uint64_t h) { return w * h > IMAGE_MAX_PIXELS; }
+
 /* ---------- EXIF orientation ---------- */
 
 static unsigned rd16(const uint8_t *p, int le) { return le ? (unsigned)(p[0] | p[1] << 8) : (unsigned)(p[0] << 8 | p[1]); }
@@ -123,6 +129,11 @@ static int jpeg_decode(const uint8_t *buf, size_t n, const char *name, Image *ou
     jpeg_mem_src(&cinfo, buf, (unsigned long)n);
     jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&cinfo, TRUE);
+    if (too_big(cinfo.image_width, cinfo.image_height)) {
+        snprintf(je.msg, sizeof je.msg, "%ux%u pixels exceed the decompression-bomb limit of %llu pixels",
+                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, IMAGE_MAX_PIXELS);
+        longjmp(je.jump, 1);
+    }
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     /* Photoshop stores CMYK inverted, and PIL reads EVERY 4-component JPEG that way ("CMYK;I",
      * with or without the Adobe marker); SimpleTuner trains on what PIL gives, so we do the same. */
@@ -201,6 +212,10 @@ static int png_decode(const uint8_t *buf, size_t n, const char *name, Image *out
     png_set_read_fn(png, &src, png_read_mem);
     png_read_info(png, info);
     png_uint_32 W = png_get_image_width(png, info), H = png_get_image_height(png, info);
+    if (too_big(W, H)) {
+        snprintf(src.msg, sizeof src.msg, "%ux%u pixels exceed the decompression-bomb limit of %llu pixels", (unsigned)W, (unsigned)H, IMAGE_MAX_PIXELS);
+        png_longjmp(png, 1);
+    }
     int ct = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
     if (ct == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (ct == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
@@ -236,6 +251,8 @@ static int webp_decode(const uint8_t *buf, size_t n, const char *name, Image *ou
     VP8StatusCode st = WebPGetFeatures(buf, n, &f);
     if (st != VP8_STATUS_OK) return err_set(e, "%s: corrupt WebP: cannot read header (status %d)", name, (int)st);
     if (f.has_animation) return err_set(e, "%s: not supported yet: animated WebP", name);
+    if (too_big((uint64_t)f.width, (uint64_t)f.height))
+        return err_set(e, "%s: corrupt WebP: %dx%d pixels exceed the decompression-bomb limit of %llu pixels", name, f.width, f.height, IMAGE_MAX_PIXELS);
     int W = 0, H = 0;
     uint8_t *rgb = WebPDecodeRGB(buf, n, &W, &H); /* alpha is dropped, not composited */
     if (!rgb) return err_set(e, "%s: corrupt WebP: decoding failed (truncated or damaged data)", name);

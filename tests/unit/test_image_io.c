@@ -109,6 +109,16 @@ static void write_webp(const char *path, int W, int H, const uint8_t *px, int ch
     free(b); WebPFree(out);
 }
 
+/* CRC-32 as PNG chunks use it (bitwise; only for hand-edited fixtures). */
+static uint32_t crc32_png(const uint8_t *p, size_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
 static void expect_pixels(const Image *im, int W, int H, const uint8_t (*px)[3], int tol) {
     assert_int_equal(im->width, W); assert_int_equal(im->height, H); assert_int_equal(im->channels, 3);
     for (int i = 0; i < W * H; i++)
@@ -339,6 +349,21 @@ static void test_corrupt_files_named(void **state) {
     snprintf(msg, sizeof msg, "%s: corrupt WebP: decoding failed (truncated or damaged data)", p);
     assert_string_equal(e.msg, msg);
     free(buf); free(p);
+    /* a header claiming 60000x60000 pixels is refused before any allocation, as PIL does */
+    p = tmp_path(d, "bomb.png");
+    uint8_t one[3] = { 1, 2, 3 };
+    write_png_raw(p, 1, 1, PNG_COLOR_TYPE_RGB, 8, one, 3, NULL, 0, 1, 0);
+    buf = file_read_all(p, &n, &e);
+    /* IHDR width/height at bytes 16..23, then its CRC over bytes 12..28 */
+    const uint8_t dims[8] = { 0, 0, 0xEA, 0x60, 0, 0, 0xEA, 0x60 };
+    memcpy(buf + 16, dims, 8);
+    uint32_t crc = crc32_png((const uint8_t *)buf + 12, 17);
+    buf[29] = (char)(crc >> 24); buf[30] = (char)(crc >> 16); buf[31] = (char)(crc >> 8); buf[32] = (char)crc;
+    write_bytes(p, buf, n);
+    assert_int_equal(image_read(p, &im, &e), -1);
+    snprintf(msg, sizeof msg, "%s: corrupt PNG: 60000x60000 pixels exceed the decompression-bomb limit of 178956970 pixels", p);
+    assert_string_equal(e.msg, msg);
+    free(buf); free(p);
     /* not an image, empty, missing */
     p = tmp_path(d, "x.png");
     write_text(p, "hello, not a png");
@@ -416,6 +441,46 @@ static void test_exif_parser(void **state) {
     assert_int_equal(exif_orientation(le, sizeof le), 8);
 }
 
+/* Damaged files never crash the decoders: every truncation and random byte flips of a valid JPEG,
+ * PNG and WebP either decode or fail with a message naming the file. */
+static void test_damaged_files_never_crash(void **state) {
+    (void)state;
+    char *d = tmpdir_make();
+    Err e = {0};
+    uint8_t px[24 * 16 * 3];
+    for (int i = 0; i < (int)sizeof px; i++) px[i] = (uint8_t)(i * 13 + (i / 72) * 5);
+    const char *names[3] = { "f.jpg", "f.png", "f.webp" };
+    for (int k = 0; k < 3; k++) {
+        char *p = tmp_path(d, names[k]);
+        if (k == 0) write_jpeg(p, 24, 16, 3, px, 6);
+        else if (k == 1) { Image src = { 24, 16, 3, px }; assert_int_equal(image_write_png(p, &src, &e), 0); }
+        else write_webp(p, 24, 16, px, 3, 6);
+        size_t n; uint8_t *buf = (uint8_t *)file_read_all(p, &n, &e);
+        assert_non_null(buf);
+        uint8_t *m = malloc(n);
+        uint64_t r = 12345 + (uint64_t)k;
+        for (size_t cut = 0; cut < n; cut += 5) {
+            Image im;
+            if (image_decode(buf, cut, "cut", &im, &e) == 0) image_free(&im);
+            else assert_true(strncmp(e.msg, "cut: ", 5) == 0);
+        }
+        for (int trial = 0; trial < 300; trial++) {
+            memcpy(m, buf, n);
+            for (int f = 0; f < 1 + trial % 4; f++) {
+                r = r * 6364136223846793005ull + 1442695040888963407ull;
+                m[(r >> 33) % n] ^= (uint8_t)(1u << ((r >> 20) & 7));
+            }
+            Image im;
+            if (image_decode(m, n, "flip", &im, &e) == 0) {
+                assert_true(im.width > 0 && im.height > 0 && im.data);
+                image_free(&im);
+            } else assert_true(strncmp(e.msg, "flip: ", 6) == 0);
+        }
+        free(m); free(buf); free(p);
+    }
+    tmpdir_remove(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_png_color_types),
@@ -425,6 +490,7 @@ int main(void) {
         cmocka_unit_test(test_corrupt_files_named),
         cmocka_unit_test(test_png_write_roundtrip_8_and_16),
         cmocka_unit_test(test_crop),
+        cmocka_unit_test(test_damaged_files_never_crash),
         cmocka_unit_test(test_exif_parser),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
