@@ -5,6 +5,7 @@ int flowmatch_run_module(RunModule *rm, Err *e);
 int qwen_image_transformer_run_module(RunModule *rm, Err *e);
 int vae_run_module(RunModule *rm, Err *e);
 int qwenvl_run_module(RunModule *rm, Err *e);
+int longcat_run_module(RunModule *rm, Err *e);
 
 const RunModuleComponent RUN_MODULE_COMPONENTS[] = {
     {"FlowMatchEulerDiscreteScheduler", flowmatch_run_module},
@@ -12,5 +13,6 @@ const RunModuleComponent RUN_MODULE_COMPONENTS[] = {
     {"AutoencoderKLQwenImage", vae_run_module},
     {"AutoencoderKL", vae_run_module},
     {"Qwen2_5_VLForConditionalGeneration", qwenvl_run_module},
+    {"LongCatImageTransformer2DModel", longcat_run_module},
     {NULL, NULL},
 };

@@ -1,0 +1,220 @@
+/* weights.c — the declared weight table of the LongCat transformer (spec §1.2): names, shapes and
+ * roles, declared once; binding to a checkpoint, seeded random weights, full-gradient buffers. */
+#include "models/longcat_image/longcat.h"
+#include "base/files.h"
+#include "base/rng.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t pnumel(const LcParam *p) { return p->ndim == 1 ? (size_t)p->shape[0] : (size_t)(p->shape[0] * p->shape[1]); }
+
+static int param_add(LcModel *m, LcRole role, int rows, int cols, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int param_add(LcModel *m, LcRole role, int rows, int cols, const char *fmt, ...) {
+    if (m->np == m->cap) { m->cap = m->cap ? 2 * m->cap : 128; m->p = xrealloc(m->p, (size_t)m->cap * sizeof *m->p); }
+    LcParam *p = &m->p[m->np];
+    memset(p, 0, sizeof *p);
+    char buf[256];
+    va_list ap; va_start(ap, fmt); vsnprintf(buf, sizeof buf, fmt, ap); va_end(ap);
+    p->name = xstrdup(buf);
+    p->role = role;
+    p->ndim = cols ? 2 : 1;
+    p->shape[0] = rows; p->shape[1] = cols;
+    p->w.rows = cols ? rows : 1; p->w.cols = cols ? cols : rows;
+    return m->np++;
+}
+
+static LcLinear lin(LcModel *m, const char *prefix, int in, int out) {
+    LcLinear l = { .in = in, .out = out, .lora = -1 };
+    l.w = param_add(m, LC_ROLE_LINEAR, out, in, "%s.weight", prefix);
+    l.b = param_add(m, LC_ROLE_BIAS, out, 0, "%s.bias", prefix);
+    return l;
+}
+
+static int norm(LcModel *m, const char *name, int C) { return param_add(m, LC_ROLE_NORM, C, 0, "%s", name); }
+
+int lc_build(LcModel *m, const cJSON *config, Err *e) {
+    memset(m, 0, sizeof *m);
+    if (lc_config_parse(config, &m->cfg, e)) return -1;
+    const LcConfig *c = &m->cfg;
+    int D = c->dim, F = c->ff, hd = c->head_dim;
+    char s[160];
+    m->x_emb = lin(m, "x_embedder", c->in_ch, D);
+    m->ctx_emb = lin(m, "context_embedder", c->joint_dim, D);
+    m->t1 = lin(m, "time_embed.timestep_embedder.linear_1", LC_TIME_CH, D);
+    m->t2 = lin(m, "time_embed.timestep_embedder.linear_2", D, D);
+    m->dbl = xcalloc((size_t)c->layers + 1, sizeof *m->dbl);
+    m->sgl = xcalloc((size_t)c->single_layers + 1, sizeof *m->sgl);
+    for (int i = 0; i < c->layers; i++) {
+        LcDouble *b = &m->dbl[i];
+#define P(suffix) (snprintf(s, sizeof s, "transformer_blocks.%d.%s", i, suffix), s)
+        b->norm1 = lin(m, P("norm1.linear"), D, 6 * D);
+        b->norm1_ctx = lin(m, P("norm1_context.linear"), D, 6 * D);
+        b->q = lin(m, P("attn.to_q"), D, D);
+        b->k = lin(m, P("attn.to_k"), D, D);
+        b->v = lin(m, P("attn.to_v"), D, D);
+        b->out = lin(m, P("attn.to_out.0"), D, D);
+        b->norm_q = norm(m, P("attn.norm_q.weight"), hd);
+        b->norm_k = norm(m, P("attn.norm_k.weight"), hd);
+        b->add_q = lin(m, P("attn.add_q_proj"), D, D);
+        b->add_k = lin(m, P("attn.add_k_proj"), D, D);
+        b->add_v = lin(m, P("attn.add_v_proj"), D, D);
+        b->add_out = lin(m, P("attn.to_add_out"), D, D);
+        b->norm_added_q = norm(m, P("attn.norm_added_q.weight"), hd);
+        b->norm_added_k = norm(m, P("attn.norm_added_k.weight"), hd);
+        b->ff0 = lin(m, P("ff.net.0.proj"), D, F);
+        b->ff2 = lin(m, P("ff.net.2"), F, D);
+        b->ffc0 = lin(m, P("ff_context.net.0.proj"), D, F);
+        b->ffc2 = lin(m, P("ff_context.net.2"), F, D);
+#undef P
+    }
+    for (int i = 0; i < c->single_layers; i++) {
+        LcSingle *b = &m->sgl[i];
+#define P(suffix) (snprintf(s, sizeof s, "single_transformer_blocks.%d.%s", i, suffix), s)
+        b->norm = lin(m, P("norm.linear"), D, 3 * D);
+        b->mlp = lin(m, P("proj_mlp"), D, F);
+        b->out = lin(m, P("proj_out"), D + F, D);
+        b->q = lin(m, P("attn.to_q"), D, D);
+        b->k = lin(m, P("attn.to_k"), D, D);
+        b->v = lin(m, P("attn.to_v"), D, D);
+        b->norm_q = norm(m, P("attn.norm_q.weight"), hd);
+        b->norm_k = norm(m, P("attn.norm_k.weight"), hd);
+#undef P
+    }
+    m->norm_out = lin(m, "norm_out.linear", D, 2 * D);
+    m->proj_out = lin(m, "proj_out", D, c->out_ch);
+    return 0;
+}
+
+int lc_find(const LcModel *m, const char *name) {
+    for (int i = 0; i < m->np; i++) if (!strcmp(m->p[i].name, name)) return i;
+    return -1;
+}
+
+/* Biases and norm weights are small and the kernels take them as f32: convert once. */
+static void small_to_f32(LcModel *m) {
+    for (int i = 0; i < m->np; i++) {
+        LcParam *p = &m->p[i];
+        if (p->ndim != 1 || p->owned) continue;
+        p->owned = xmalloc(pnumel(p) * sizeof(float));
+        dtype_to_f32(p->w.dtype, p->w.data, p->owned, pnumel(p));
+        p->w.dtype = DT_F32; p->w.data = p->owned;
+    }
+}
+
+int lc_bind(LcModel *m, const StSet *s, Err *e) {
+    for (int i = 0; i < m->np; i++) {
+        LcParam *p = &m->p[i];
+        const StTensor *t = stset_find(s, p->name);
+        if (!t) return err_set(e, "transformer checkpoint: missing tensor '%s' (expected shape [%lld%s%lld])", p->name,
+                               (long long)p->shape[0], p->ndim == 2 ? ", " : "", p->ndim == 2 ? (long long)p->shape[1] : 0LL);
+        if (t->dtype != DT_F32 && t->dtype != DT_BF16 && t->dtype != DT_F16)
+            return err_set(e, "%s: tensor '%s' has dtype %s (expected F32, BF16 or F16)", t->file, p->name, dtype_name(t->dtype));
+        if (st_expect_shape(t, p->ndim, p->shape, e)) return err_prefix(e, t->file);
+        if (((uintptr_t)t->data) % dtype_size(t->dtype))
+            return err_set(e, "%s: tensor '%s' is not aligned to its element size", t->file, p->name);
+        p->w.dtype = t->dtype; p->w.data = t->data;
+    }
+    small_to_f32(m);
+    return 0;
+}
+
+int lc_load(LcModel *m, const char *dir, Err *e) {
+    char *cp = path_join(dir, "config.json");
+    size_t n; char *text = file_read_all(cp, &n, e);
+    if (!text) { free(cp); return -1; }
+    cJSON *cfg = cJSON_Parse(text);
+    free(text);
+    if (!cfg) { err_setc(e, EXIT_USAGE, "%s: not valid JSON", cp); free(cp); return -1; }
+    int rc = lc_build(m, cfg, e);
+    cJSON_Delete(cfg);
+    if (rc) { err_prefix(e, cp); free(cp); lc_free(m); return -1; }
+    free(cp);
+    if (stset_open(&m->set, dir, e)) { lc_free(m); return -1; }
+    m->own_set = 1;
+    if (lc_bind(m, &m->set, e)) { lc_free(m); return -1; }
+    return 0;
+}
+
+int lc_init_random(LcModel *m, const cJSON *config, uint64_t seed, DType dt, Err *e) {
+    if (dt != DT_F32 && dt != DT_BF16) return err_set(e, "lc_init_random: dtype %s not supported yet (F32 or BF16)", dtype_name(dt));
+    if (lc_build(m, config, e)) { lc_free(m); return -1; }
+    size_t total = 0, es = dtype_size(dt);
+    for (int i = 0; i < m->np; i++) total += pnumel(&m->p[i]);
+    char *block = xmalloc(total * es + 1);
+    m->owned = block;
+    size_t off = 0;
+    for (int i = 0; i < m->np; i++) {
+        LcParam *p = &m->p[i];
+        size_t n = pnumel(p);
+        /* linears ~ U(±1/√in); biases and norm weights near their usual values so every path is exercised */
+        float scale = p->role == LC_ROLE_LINEAR ? 1.0f / sqrtf((float)p->shape[1]) : 0.1f;
+        float base = p->role == LC_ROLE_NORM ? 1.0f : 0.0f;
+        Rng r; rng_seed_stream(&r, seed, hash64(p->name, strlen(p->name), 0));
+        float tmp[1024];
+        for (size_t j = 0; j < n; j += 1024) {
+            size_t nb = n - j < 1024 ? n - j : 1024;
+            for (size_t q = 0; q < nb; q++) tmp[q] = base + scale * (2.0f * rng_uniformf(&r) - 1.0f);
+            dtype_from_f32(dt, tmp, block + (off + j) * es, nb);
+        }
+        p->w.dtype = dt; p->w.data = block + off * es;
+        off += n;
+    }
+    small_to_f32(m);
+    return 0;
+}
+
+void lc_enable_full_grads(LcModel *m) {
+    if (m->full_grads) return;
+    m->full_grads = 1;
+    lc_run_free(m);
+    for (int i = 0; i < m->np; i++) {
+        LcParam *p = &m->p[i];
+        size_t n = pnumel(p);
+        if (!p->owned) {
+            p->owned = xmalloc(n * sizeof(float));
+            weight_rows_f32(&p->w, 0, p->w.rows, p->owned);
+            p->w.dtype = DT_F32; p->w.data = p->owned;
+        }
+        p->grad = xcalloc(n, sizeof(float));
+    }
+}
+
+void lc_zero_grads(LcModel *m) {
+    for (int i = 0; i < m->np; i++) if (m->p[i].grad) memset(m->p[i].grad, 0, pnumel(&m->p[i]) * sizeof(float));
+    for (int i = 0; i < m->n_lora; i++) {
+        LcLora *a = &m->lora[i];
+        memset(a->dA, 0, (size_t)a->rank * a->in * sizeof(float));
+        memset(a->dB, 0, (size_t)a->out * a->rank * sizeof(float));
+    }
+}
+
+const TrainParam *lc_train_params(LcModel *m, int *n) {
+    free(m->tp); m->tp = NULL; m->n_tp = 0;
+    if (m->n_lora) {
+        m->tp = xcalloc((size_t)m->n_lora * 2, sizeof *m->tp);
+        for (int i = 0; i < m->n_lora; i++) {
+            LcLora *a = &m->lora[i];
+            m->tp[m->n_tp++] = (TrainParam){ a->key_A, a->A, a->dA, (size_t)a->rank * a->in, 2, { a->rank, a->in } };
+            m->tp[m->n_tp++] = (TrainParam){ a->key_B, a->B, a->dB, (size_t)a->out * a->rank, 2, { a->out, a->rank } };
+        }
+    } else if (m->full_grads) {
+        m->tp = xcalloc((size_t)m->np, sizeof *m->tp);
+        for (int i = 0; i < m->np; i++)
+            m->tp[m->n_tp++] = (TrainParam){ m->p[i].name, m->p[i].owned, m->p[i].grad, pnumel(&m->p[i]), m->p[i].ndim, { m->p[i].shape[0], m->p[i].shape[1] } };
+    }
+    *n = m->n_tp;
+    return m->tp;
+}
+
+void lc_free(LcModel *m) {
+    for (int i = 0; i < m->np; i++) { free(m->p[i].name); free(m->p[i].grad); free(m->p[i].owned); }
+    free(m->p); free(m->dbl); free(m->sgl); free(m->tp);
+    lc_lora_free(m);
+    lc_run_free(m);
+    if (m->own_set) stset_close(&m->set);
+    free(m->owned);
+    memset(m, 0, sizeof *m);
+}
