@@ -9,7 +9,8 @@ void attention_forward(const float *q, const float *k, const float *v, int ld, i
                        const unsigned char *key_valid, float *out, int ldo, float *lse) {
     const float scale = 1.0f / sqrtf((float)D);
     const int n_qt = (S + ATTN_TQ - 1) / ATTN_TQ;
-    #pragma omp parallel
+    /* small problems run on one thread: a parallel region costs more than it saves there */
+    #pragma omp parallel if ((double)S * S * D * H > 4e6)
     {
         float *s = xmalloc((size_t)ATTN_TQ * ATTN_TK * sizeof(float));
         float *acc = xmalloc((size_t)ATTN_TQ * D * sizeof(float));
@@ -56,7 +57,7 @@ void attention_backward(const float *dout, int ldo, const float *q, const float 
                         const float *out, const float *lse, int S, int H, int D, const unsigned char *key_valid,
                         float *dq, float *dk, float *dv, int ldd) {
     const float scale = 1.0f / sqrtf((float)D);
-    #pragma omp parallel
+    #pragma omp parallel if ((double)S * S * D * H > 2e6)
     {
         float *p = xmalloc((size_t)ATTN_TQ * ATTN_TK * sizeof(float));
         float *dp = xmalloc((size_t)ATTN_TQ * ATTN_TK * sizeof(float));
