@@ -46,13 +46,13 @@ typedef struct DatasetSpec {
 typedef struct DataOptions {
     uint64_t seed;
     int strict;                           /* a corrupt/unreadable image fails the load */
-    int report_only;                      /* `dataset inspect`: problems (missing captions or pairs, no full
-                                             batch) skip the items and are collected in DataGroup.problems
-                                             instead of failing the load */
     MultiCondSampling multi_cond;         /* conditioning_multidataset_sampling */
     SamplerWeighting weighting;           /* data_backend_sampling */
     int gradient_accumulation_steps;      /* buckets with fewer samples than batch x this are pruned */
     int disable_bucket_pruning;           /* keep them (their samples cycle to fill batches) */
+    int report_only;                      /* `dataset inspect`: problems (missing captions or pairs, no full
+                                             batch) skip the items and are collected in DataGroup.problems
+                                             instead of failing the load */
 } DataOptions;
 
 typedef struct DataRef {

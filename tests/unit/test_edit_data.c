@@ -75,7 +75,7 @@ static void run_open(Run *r, const char *root) {
     c->id = "ref"; c->instance_data_dir = r->ref; c->is_conditioning = 1; c->conditioning_type = COND_REFERENCE_STRICT;
     bucket_params_default(&c->buckets);
     c->probability = 1; c->batch_size = 1; c->cache_dir_vae = r->vae_b;
-    DataOptions opt = {7, 0, MULTI_COND_COMBINED, SAMPLING_AUTO_WEIGHTING};
+    DataOptions opt = {.seed = 7, .multi_cond = MULTI_COND_COMBINED, .weighting = SAMPLING_AUTO_WEIGHTING};
     Err e = {0};
     if (data_load(r->spec, 2, &opt, &r->g, &e)) fail_msg("%s", e.msg);
     cJSON *cfg = cJSON_Parse(TINY_FLUX_VAE_CONFIG);
