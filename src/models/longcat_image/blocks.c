@@ -108,8 +108,8 @@ void lc_double_fwd(LcModel *m, int blk, const float *h, float *out, LcActs *a) {
     const LcDouble *k = &m->dbl[blk];
     const int D = m->cfg.dim, F = m->cfg.ff, R = r->R, L = r->L, S = r->S;
     Span all = { 0, R, R, 1 }, txt = { 0, L, S, r->B }, img = { L, r->N, S, r->B }, sets = { 0, r->T, r->T, 1 };
-    lc_lin_fwd(m, &k->norm1, r->stemb, D, a->mod, 6 * D, sets, NULL);
-    lc_lin_fwd(m, &k->norm1_ctx, r->stemb, D, a->modc, 6 * D, sets, NULL);
+    lc_lin_fwd(m, &k->norm1, r->stemb, D, a->mod, 6 * D, sets, lh(a, &k->norm1));
+    lc_lin_fwd(m, &k->norm1_ctx, r->stemb, D, a->modc, 6 * D, sets, lh(a, &k->norm1_ctx));
     layernorm_forward(h, D, R, D, LC_EPS, a->ln1, D, a->mean1, a->rstd1);
     mod_fwd(a->ln1, a->m1, D, img, a->mod, a->mod + D, 6 * D, r->sel);
     mod_fwd(a->ln1, a->m1, D, txt, a->modc, a->modc + D, 6 * D, r->sel);
@@ -181,8 +181,8 @@ void lc_double_bwd(LcModel *m, int blk, const float *h, const float *dout, float
     mod_bwd(g1, a->ln1, g2, D, img, a->mod + D, 6 * D, r->sel, dmod, dmod + D);
     mod_bwd(g1, a->ln1, g2, D, txt, a->modc + D, 6 * D, r->sel, dmodc, dmodc + D);
     layernorm_backward(g2, D, h, D, R, D, a->mean1, a->rstd1, dh, D, 1);
-    lc_lin_bwd(m, &k->norm1, dmod, 6 * D, r->stemb, D, dstemb, D, 1, sets, NULL);
-    lc_lin_bwd(m, &k->norm1_ctx, dmodc, 6 * D, r->stemb, D, dstemb, D, 1, sets, NULL);
+    lc_lin_bwd(m, &k->norm1, dmod, 6 * D, r->stemb, D, dstemb, D, 1, sets, lh(a, &k->norm1));
+    lc_lin_bwd(m, &k->norm1_ctx, dmodc, 6 * D, r->stemb, D, dstemb, D, 1, sets, lh(a, &k->norm1_ctx));
     free(dmod); free(dmodc); free(g1); free(g2); free(gf); free(dqkv); free(draw);
 }
 
@@ -191,7 +191,7 @@ void lc_single_fwd(LcModel *m, int blk, const float *h, float *out, LcActs *a) {
     const LcSingle *k = &m->sgl[blk];
     const int D = m->cfg.dim, F = m->cfg.ff, R = r->R, W = D + F;
     Span all = { 0, R, R, 1 }, sets = { 0, r->T, r->T, 1 };
-    lc_lin_fwd(m, &k->norm, r->stemb, D, a->mod, 3 * D, sets, NULL);
+    lc_lin_fwd(m, &k->norm, r->stemb, D, a->mod, 3 * D, sets, lh(a, &k->norm));
     layernorm_forward(h, D, R, D, LC_EPS, a->ln1, D, a->mean1, a->rstd1);
     mod_fwd(a->ln1, a->m1, D, all, a->mod, a->mod + D, 3 * D, r->sel);
     lc_lin_fwd(m, &k->mlp, a->m1, D, a->ffh, F, all, lh(a, &k->mlp));
@@ -231,6 +231,6 @@ void lc_single_bwd(LcModel *m, int blk, const float *h, const float *dout, float
     lc_lin_bwd(m, &k->v, draw + 2 * D, 3 * D, a->m1, D, g1, D, 1, all, lh(a, &k->v));
     mod_bwd(g1, a->ln1, g2, D, all, a->mod + D, 3 * D, r->sel, dmod, dmod + D);
     layernorm_backward(g2, D, h, D, R, D, a->mean1, a->rstd1, dh, D, 1);
-    lc_lin_bwd(m, &k->norm, dmod, 3 * D, r->stemb, D, dstemb, D, 1, sets, NULL);
+    lc_lin_bwd(m, &k->norm, dmod, 3 * D, r->stemb, D, dstemb, D, 1, sets, lh(a, &k->norm));
     free(dmod); free(g1); free(g2); free(gcat); free(gf); free(dqkv); free(draw);
 }

@@ -93,6 +93,8 @@ int lc_lora_load(LcModel *m, const char *path, Err *e);
 /* Trainable parameters: LoRA A/B when adapters exist, else every parameter after lc_enable_full_grads. */
 const TrainParam *lc_train_params(LcModel *m, int *n);
 void lc_zero_grads(LcModel *m);
+/* Every parameter as f32 under its diffusers key (full fine-tuning output), written atomically. */
+int lc_save_full(const LcModel *m, const char *path, Err *e);
 void lc_lora_free(LcModel *m);
 void lc_run_free(LcModel *m);
 

@@ -41,7 +41,7 @@ void lc_run_free(LcModel *m) {
     free(r->acts);
     free(r->tsin); free(r->t1); free(r->t1s); free(r->temb_all); free(r->stemb); free(r->wmean); free(r->sel);
     free(r->rcos); free(r->rsin); free(r->hs); free(r->mod_o); free(r->lnf); free(r->nf); free(r->meanf); free(r->rstdf);
-    free(r->lora_buf); free(r->x_in); free(r->ctx_in);
+    free(r->lora_buf); free(r->x_in); free(r->ctx_in); free(r->io);
     free(r);
     m->run = NULL;
 }
@@ -58,7 +58,10 @@ static LcRun *run_prepare(LcModel *m, int B, int L, int N, int U) {
     r->tsin = NEWF((size_t)U * LC_TIME_CH); r->t1 = NEWF(U * D); r->t1s = NEWF(U * D);
     r->temb_all = NEWF(T * D); r->stemb = NEWF(T * D); r->wmean = NEWF((size_t)B * U);
     r->sel = xmalloc((size_t)R * sizeof(int));
-    r->x_in = NEWF((size_t)B * N * m->cfg.in_ch); r->ctx_in = NEWF((size_t)B * L * m->cfg.joint_dim + 1);
+    r->x_in = xcalloc((size_t)R * m->cfg.in_ch, sizeof(float)); r->ctx_in = xcalloc((size_t)R * m->cfg.joint_dim, sizeof(float));
+    int wmax = m->cfg.in_ch > m->cfg.out_ch ? m->cfg.in_ch : m->cfg.out_ch;
+    if (m->cfg.joint_dim > wmax) wmax = m->cfg.joint_dim;
+    r->io = NEWF((size_t)R * wmax);
     r->rcos = NEWF(S * P); r->rsin = NEWF(S * P);
     r->hs = NEWF((nb + 1) * R * D);
     r->mod_o = NEWF(T * 2 * D); r->lnf = NEWF(R * D); r->nf = NEWF(R * D); r->meanf = NEWF(R); r->rstdf = NEWF(R);
@@ -77,6 +80,9 @@ static LcRun *run_prepare(LcModel *m, int B, int L, int N, int U) {
     }
     return r;
 }
+
+/* LoRA h rows of a top-level linear (shared by every activation set). */
+static float *top_h(const LcRun *r, const LcLinear *l) { return l->lora >= 0 ? r->acts[0].lora_h[l->lora] : NULL; }
 
 static LcActs *acts_of(LcRun *r, const LcModel *m, int blk) {
     if (r->ckpt) return &r->acts[blk < m->cfg.layers ? 0 : 1];
@@ -115,9 +121,9 @@ int lc_forward(LcModel *m, const LcInput *in, int keep, float *out, const LcTrac
     /* timestep embedding of every distinct σ; the text stream gets the mean over its sample's image tokens */
     Span us = { 0, U, U, 1 };
     for (int u = 0; u < U; u++) lc_timestep_features(vals[u], r->tsin + (size_t)u * LC_TIME_CH);
-    lc_lin_fwd(m, &m->t1, r->tsin, LC_TIME_CH, r->t1, D, us, NULL);
+    lc_lin_fwd(m, &m->t1, r->tsin, LC_TIME_CH, r->t1, D, us, top_h(r, &m->t1));
     silu_forward(r->t1, r->t1s, (size_t)U * D);
-    lc_lin_fwd(m, &m->t2, r->t1s, D, r->temb_all + (size_t)B * D, D, us, NULL);
+    lc_lin_fwd(m, &m->t2, r->t1s, D, r->temb_all + (size_t)B * D, D, us, top_h(r, &m->t2));
     memset(r->wmean, 0, (size_t)B * U * sizeof(float));
     for (int b = 0; b < B; b++) for (int i = 0; i < N; i++) r->wmean[(size_t)b * U + uidx[(size_t)b * N + i]] += 1.0f;
     for (int b = 0; b < B; b++)
@@ -140,13 +146,13 @@ int lc_forward(LcModel *m, const LcInput *in, int keep, float *out, const LcTrac
     free(ids);
     /* embedders into the joint rows */
     float *h = r->hs;
-    memcpy(r->x_in, in->x, (size_t)B * N * c->in_ch * sizeof(float));
-    memcpy(r->ctx_in, in->ctx, (size_t)B * L * c->joint_dim * sizeof(float));
+    Span img = { L, N, S, B }, txt = { 0, L, S, B };
     for (int b = 0; b < B; b++) {
-        float *hb = h + (size_t)b * S * D;
-        linear_forward(in->x + (size_t)b * N * c->in_ch, c->in_ch, N, &m->p[m->x_emb.w].w, lc_pf(m, m->x_emb.b), hb + (size_t)L * D, D, 0);
-        linear_forward(in->ctx + (size_t)b * L * c->joint_dim, c->joint_dim, L, &m->p[m->ctx_emb.w].w, lc_pf(m, m->ctx_emb.b), hb, D, 0);
+        memcpy(r->x_in + ((size_t)b * S + L) * c->in_ch, in->x + (size_t)b * N * c->in_ch, (size_t)N * c->in_ch * sizeof(float));
+        memcpy(r->ctx_in + (size_t)b * S * c->joint_dim, in->ctx + (size_t)b * L * c->joint_dim, (size_t)L * c->joint_dim * sizeof(float));
     }
+    lc_lin_fwd(m, &m->x_emb, r->x_in, c->in_ch, h, D, img, top_h(r, &m->x_emb));
+    lc_lin_fwd(m, &m->ctx_emb, r->ctx_in, c->joint_dim, h, D, txt, top_h(r, &m->ctx_emb));
     if (tr && tr->x_emb) for (int b = 0; b < B; b++) memcpy(tr->x_emb + (size_t)b * N * D, h + ((size_t)b * S + L) * D, (size_t)N * D * sizeof(float));
     if (tr && tr->ctx_emb) for (int b = 0; b < B; b++) memcpy(tr->ctx_emb + (size_t)b * L * D, h + (size_t)b * S * D, (size_t)L * D * sizeof(float));
     if (tr && tr->temb) memcpy(tr->temb, r->temb_all, (size_t)B * D * sizeof(float));
@@ -171,14 +177,16 @@ int lc_forward(LcModel *m, const LcInput *in, int keep, float *out, const LcTrac
     }
     /* norm_out: (scale, shift) = chunk(linear(SiLU(temb)), 2), scale first; image rows only */
     const float *hf = r->hs + (size_t)nb * R * D;
-    lc_lin_fwd(m, &m->norm_out, r->stemb, D, r->mod_o, 2 * D, sets, NULL);
+    lc_lin_fwd(m, &m->norm_out, r->stemb, D, r->mod_o, 2 * D, sets, top_h(r, &m->norm_out));
     layernorm_forward(hf, D, R, D, LC_EPS, r->lnf, D, r->meanf, r->rstdf);
     for (int b = 0; b < B; b++) {
         size_t r0 = (size_t)b * S + L;
         modulate_forward(r->lnf + r0 * D, D, N, D, r->mod_o + D, r->mod_o, 2 * D, r->sel + r0, r->nf + r0 * D, D);
-        linear_forward(r->nf + r0 * D, D, N, &m->p[m->proj_out.w].w, lc_pf(m, m->proj_out.b), out + (size_t)b * N * c->out_ch, c->out_ch, 0);
         if (tr && tr->norm_out) memcpy(tr->norm_out + (size_t)b * N * D, r->nf + r0 * D, (size_t)N * D * sizeof(float));
     }
+    lc_lin_fwd(m, &m->proj_out, r->nf, D, r->io, c->out_ch, img, top_h(r, &m->proj_out));
+    for (int b = 0; b < B; b++)
+        memcpy(out + (size_t)b * N * c->out_ch, r->io + ((size_t)b * S + L) * c->out_ch, (size_t)N * c->out_ch * sizeof(float));
     return 0;
 }
 
@@ -193,18 +201,16 @@ int lc_backward(LcModel *m, const float *dout, float *dx, float *dctx, Err *e) {
     float *dstemb = xcalloc((size_t)T * D, sizeof(float)), *dmod_o = xcalloc((size_t)T * 2 * D, sizeof(float));
     Span img = { L, N, S, B };
     /* proj_out and norm_out (image rows) */
+    for (int b = 0; b < B; b++)
+        memcpy(r->io + ((size_t)b * S + L) * c->out_ch, dout + (size_t)b * N * c->out_ch, (size_t)N * c->out_ch * sizeof(float));
+    lc_lin_bwd(m, &m->proj_out, r->io, c->out_ch, r->nf, D, g, D, 0, img, top_h(r, &m->proj_out));
     for (int b = 0; b < B; b++) {
         size_t r0 = (size_t)b * S + L;
-        const float *dy = dout + (size_t)b * N * c->out_ch;
-        linear_backward_input(dy, c->out_ch, N, &m->p[m->proj_out.w].w, g + r0 * D, D, 0);
-        if (m->p[m->proj_out.w].grad)
-            linear_backward_weight(dy, c->out_ch, r->nf + r0 * D, D, N, c->out_ch, D, m->p[m->proj_out.w].grad, m->p[m->proj_out.b].grad);
         modulate_backward(g + r0 * D, D, r->lnf + r0 * D, D, N, D, r->mod_o, 2 * D, r->sel + r0, dh2 + r0 * D, D, 0,
                           dmod_o + D, dmod_o);
         layernorm_backward(dh2 + r0 * D, D, r->hs + ((size_t)nb * R + r0) * D, D, N, D, r->meanf + r0, r->rstdf + r0, dh + r0 * D, D, 0);
     }
-    (void)img;
-    lc_lin_bwd(m, &m->norm_out, dmod_o, 2 * D, r->stemb, D, dstemb, D, 1, sets, NULL);
+    lc_lin_bwd(m, &m->norm_out, dmod_o, 2 * D, r->stemb, D, dstemb, D, 1, sets, top_h(r, &m->norm_out));
     for (int k = nb - 1; k >= 0; k--) {
         float *hin = r->hs + (size_t)k * R * D;
         LcActs *a = acts_of(r, m, k);
@@ -218,18 +224,15 @@ int lc_backward(LcModel *m, const float *dout, float *dx, float *dctx, Err *e) {
         float *t = dh; dh = dh2; dh2 = t;
     }
     /* embedders */
-    for (int b = 0; b < B; b++) {
-        const float *db = dh + (size_t)b * S * D;
-        const LcParam *px = &m->p[m->x_emb.w], *pc = &m->p[m->ctx_emb.w];
-        if (dx) linear_backward_input(db + (size_t)L * D, D, N, &px->w, dx + (size_t)b * N * c->in_ch, c->in_ch, 0);
-        if (dctx) linear_backward_input(db, D, L, &pc->w, dctx + (size_t)b * L * c->joint_dim, c->joint_dim, 0);
-        if (px->grad) linear_backward_weight(db + (size_t)L * D, D, r->x_in + (size_t)b * N * c->in_ch, c->in_ch, N, D, c->in_ch,
-                                             px->grad, m->p[m->x_emb.b].grad);
-        if (pc->grad) linear_backward_weight(db, D, r->ctx_in + (size_t)b * L * c->joint_dim, c->joint_dim, L, D, c->joint_dim,
-                                             pc->grad, m->p[m->ctx_emb.b].grad);
-    }
+    Span txt = { 0, L, S, B };
+    lc_lin_bwd(m, &m->x_emb, dh, D, r->x_in, c->in_ch, dx ? r->io : NULL, c->in_ch, 0, img, top_h(r, &m->x_emb));
+    for (int b = 0; b < B && dx; b++)
+        memcpy(dx + (size_t)b * N * c->in_ch, r->io + ((size_t)b * S + L) * c->in_ch, (size_t)N * c->in_ch * sizeof(float));
+    lc_lin_bwd(m, &m->ctx_emb, dh, D, r->ctx_in, c->joint_dim, dctx ? r->io : NULL, c->joint_dim, 0, txt, top_h(r, &m->ctx_emb));
+    for (int b = 0; b < B && dctx; b++)
+        memcpy(dctx + (size_t)b * L * c->joint_dim, r->io + (size_t)b * S * c->joint_dim, (size_t)L * c->joint_dim * sizeof(float));
     /* timestep MLP: temb_all = [text means; temb_u], stemb = SiLU(temb_all) */
-    if (m->p[m->t1.w].grad || m->p[m->t2.w].grad) {
+    if (m->p[m->t1.w].grad || m->p[m->t2.w].grad || m->t1.lora >= 0 || m->t2.lora >= 0) {
         float *dtemb = NEWF((size_t)T * D), *dt1 = NEWF((size_t)U * D);
         silu_backward(dstemb, r->temb_all, dtemb, (size_t)T * D);
         for (int b = 0; b < B; b++)
@@ -238,9 +241,9 @@ int lc_backward(LcModel *m, const float *dout, float *dx, float *dctx, Err *e) {
                 if (w == 0) continue;
                 for (int d = 0; d < D; d++) dtemb[(size_t)(B + u) * D + d] += w * dtemb[(size_t)b * D + d];
             }
-        lc_lin_bwd(m, &m->t2, dtemb + (size_t)B * D, D, r->t1s, D, dt1, D, 0, us, NULL);
+        lc_lin_bwd(m, &m->t2, dtemb + (size_t)B * D, D, r->t1s, D, dt1, D, 0, us, top_h(r, &m->t2));
         silu_backward(dt1, r->t1, dt1, (size_t)U * D);
-        lc_lin_bwd(m, &m->t1, dt1, D, r->tsin, LC_TIME_CH, NULL, 0, 0, us, NULL);
+        lc_lin_bwd(m, &m->t1, dt1, D, r->tsin, LC_TIME_CH, NULL, 0, 0, us, top_h(r, &m->t1));
         free(dtemb); free(dt1);
     }
     free(dh); free(dh2); free(g); free(dstemb); free(dmod_o);

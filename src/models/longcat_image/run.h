@@ -32,7 +32,8 @@ typedef struct LcRun {
     LcActs *acts; int n_acts;       /* one per block, or one shared when checkpointing */
     float *mod_o, *lnf, *nf, *meanf, *rstdf;      /* norm_out: [T,2D], [R,D] x2, [R] x2 */
     float *lora_buf;                /* storage of every lora_h */
-    float *x_in, *ctx_in;           /* copies of the inputs (embedder weight gradients) */
+    float *x_in, *ctx_in;           /* inputs in row layout: x_in [R, in_ch] image rows, ctx_in [R, joint] text rows */
+    float *io;                      /* [R, max(in_ch, out_ch, joint)]: proj_out output / input-gradient rows */
     int keep;
 } LcRun;
 

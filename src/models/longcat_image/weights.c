@@ -209,6 +209,22 @@ const TrainParam *lc_train_params(LcModel *m, int *n) {
     return m->tp;
 }
 
+int lc_save_full(const LcModel *m, const char *path, Err *e) {
+    StWriter w; stw_init(&w);
+    for (int i = 0; i < m->np; i++) {
+        const LcParam *p = &m->p[i];
+        size_t n = pnumel(p);
+        float *v = xmalloc(n * sizeof(float));
+        weight_rows_f32(&p->w, 0, p->w.rows, v);
+        stw_add_f32(&w, p->name, p->ndim, p->shape, v);
+        free(v);
+    }
+    stw_set_meta(&w, "format", "pt");
+    int rc = stw_write(&w, path, e);
+    stw_free(&w);
+    return rc;
+}
+
 void lc_free(LcModel *m) {
     for (int i = 0; i < m->np; i++) { free(m->p[i].name); free(m->p[i].grad); free(m->p[i].owned); }
     free(m->p); free(m->dbl); free(m->sgl); free(m->tp);
