@@ -7,12 +7,12 @@
 #include "cli/commands.h"
 
 static const Command COMMANDS[] = {
-    {"make-dataset", "write a synthetic image-edit dataset (edit images, instructions, references)", cmd_make_dataset},
     {"train", "train a LoRA (or the full transformer) from a SimpleTuner config", cmd_train},
     {"validate", "render edits with a trained LoRA (references + instruction -> image)", cmd_validate},
     {"examples", "list the packaged presets or copy one to edit (examples list | copy NAME)", cmd_examples},
     {"config", "show the resolved SimpleTuner configuration (every default filled in)", cmd_config},
     {"dataset", "inspect the datasets: images found and skipped, pairing, aspect buckets", cmd_dataset},
+    {"make-dataset", "write a synthetic image-edit dataset (edit images, instructions, references)", cmd_make_dataset},
     {"tokenize", "Qwen2 tokenizer: print the token ids of a text, or decode ids (--decode)", cmd_tokenize},
     {"run-module", "run one component on golden tensors (numerical test harness)", cmd_run_module},
     {NULL, NULL, NULL},

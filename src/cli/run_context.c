@@ -35,10 +35,13 @@ static int load_scheduler(RunContext *r, Err *e) {
     return rc;
 }
 
-static int check_precision(RunContext *r, Err *e) {
-    const char *p = config_str(r->cfg, "base_model_precision");
-    if (!p || !strcmp(p, "no_change") || !strcmp(p, "bf16")) return 0;
-    return config_unsupported(r->cfg, "base_model_precision", e);
+static int quantize_base(RunContext *r, Err *e) {
+    QuantKind k;
+    if (quant_parse(config_str(r->cfg, "base_model_precision"), &k, e)) return -1;
+    const char *mt = config_str(r->cfg, "model_type");
+    if (k == QUANT_NONE || (r->mode == RUN_TRAIN && mt && !strcmp(mt, "full"))) return 0;
+    if (!r->quiet) log_info("quantising the transformer base to %s (base_model_precision=%s)", quant_name(k), config_str(r->cfg, "base_model_precision"));
+    return qi_quantize_base(&r->qi, k, e);
 }
 
 static int setup_transformer(RunContext *r, Err *e) {
@@ -48,8 +51,8 @@ static int setup_transformer(RunContext *r, Err *e) {
         return err_setc(e, EXIT_USAGE, "not supported yet: model_family=%s (the LongCat transformer is not in this build)", r->family);
     if (qi_load(&r->qi, dir, e)) return -1;
     r->have_qi = 1;
+    if (quantize_base(r, e)) return -1;
     if (r->mode != RUN_TRAIN) { qi_denoiser_init(&r->qd, &r->qi, &r->den); return 0; }
-    if (check_precision(r, e)) return -1;
     r->qi.checkpointing = config_bool(r->cfg, "gradient_checkpointing");
     const char *mt = config_str(r->cfg, "model_type");
     if (mt && !strcmp(mt, "full")) {

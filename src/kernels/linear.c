@@ -1,10 +1,12 @@
 #include "kernels/linear.h"
 #include "base/error.h"
+#include "tensor/quant.h"
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
 void weight_rows_f32(const Weight *w, int r0, int nr, float *out) {
+    if (w->quant != QUANT_NONE) { quant_rows_f32(w, r0, nr, out); return; }
     size_t n = (size_t)nr * w->cols, off = (size_t)r0 * w->cols;
     const unsigned char *base = w->data;
     switch (w->dtype) {
@@ -30,7 +32,7 @@ static void add_bias(float *y, int ldy, int n, int out, const float *bias) {
 
 void linear_forward(const float *x, int ldx, int n, const Weight *w, const float *bias, float *y, int ldy, float beta) {
     if (n <= 0) return;
-    if (w->dtype == DT_F32) {
+    if (w->dtype == DT_F32 && w->quant == QUANT_NONE) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, w->rows, w->cols, 1.0f, x, ldx,
                     (const float *)w->data, w->cols, beta, y, ldy);
     } else {
@@ -49,7 +51,7 @@ void linear_forward(const float *x, int ldx, int n, const Weight *w, const float
 
 void linear_backward_input(const float *dy, int lddy, int n, const Weight *w, float *dx, int lddx, float beta) {
     if (n <= 0) return;
-    if (w->dtype == DT_F32) {
+    if (w->dtype == DT_F32 && w->quant == QUANT_NONE) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, w->cols, w->rows, 1.0f, dy, lddy,
                     (const float *)w->data, w->cols, beta, dx, lddx);
         return;

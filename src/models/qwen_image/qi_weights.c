@@ -379,7 +379,18 @@ void qi_collect_params(QiModel *m) {
     }
 }
 
+int qi_quantize_base(QiModel *m, QuantKind k, Err *e) {
+    if (k == QUANT_NONE) return 0;
+    if (m->train_full) return err_setc(e, EXIT_USAGE, "base_model_precision=%s quantises the frozen base; it cannot be combined with model_type=full", quant_name(k));
+    for (int i = 0, n = qi_linear_count(m); i < n; i++) {
+        QiLinear *l = qi_linear_at(m, i);
+        if (weight_quantize(&l->w, k, &l->qs, e)) return err_prefix(e, "%s", l->name);
+    }
+    return 0;
+}
+
 static void free_linear(QiLinear *l) {
+    quant_storage_free(&l->qs);
     free(l->name); free(l->b); free(l->wf); free(l->gw); free(l->gb);
     free(l->A); free(l->B); free(l->gA); free(l->gB);
 }

@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "kernels/linear.h"
+#include "tensor/quant.h"
 #include "tensor/safetensors.h"
 #include "train/param.h"
 
@@ -37,6 +38,7 @@ typedef struct QiLinear {
     int r;                    /* LoRA rank (0 = none) */
     float scale, dropout;     /* alpha / r; lora_dropout */
     float *A, *B, *gA, *gB;   /* A [r, in], B [out, r] */
+    QuantStorage qs;          /* packed weights when the frozen base is quantised */
 } QiLinear;
 
 typedef struct QiNorm { float *w, *gw; int n; char *name; } QiNorm;  /* RMSNorm weight */
@@ -78,6 +80,8 @@ int qi_save(const QiModel *m, const char *path, DType dt, Err *e);
  * (A kaiming-uniform a=√5, B = 0) from rng. */
 typedef struct QiLoraSpec { int rank; float alpha, dropout; const char *const *targets; int n_targets; } QiLoraSpec;
 int qi_lora_attach(QiModel *m, const QiLoraSpec *s, Rng *rng, Err *e);
+/* Quantises every frozen base linear (base_model_precision); not with full training. */
+int qi_quantize_base(QiModel *m, QuantKind k, Err *e);
 /* Makes every parameter trainable (f32 copies) — model_type full. */
 int qi_train_full(QiModel *m, Err *e);
 /* Collects the trainable parameters into m->params (LoRA A/B named "<module>.lora_A.weight"). */

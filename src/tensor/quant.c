@@ -1,0 +1,116 @@
+#include "tensor/quant.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* bitsandbytes' NF4 code book (normal-distribution quantiles, scaled to [-1, 1]) */
+static const float NF4[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+                              -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+                              0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
+                              0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+
+static const struct { const char *name; QuantKind k; } NAMES[] = {
+    {"no_change", QUANT_NONE}, {"bf16", QUANT_NONE}, {"int8-quanto", QUANT_INT8}, {"int8-torchao", QUANT_INT8},
+    {"fp8-quanto", QUANT_FP8}, {"fp8-torchao", QUANT_FP8}, {"nf4-bnb", QUANT_NF4}, {"int4-quanto", QUANT_INT4},
+    {"int2-quanto", QUANT_INT2},
+};
+
+int quant_parse(const char *s, QuantKind *out, Err *e) {
+    if (!s || !*s) { *out = QUANT_NONE; return 0; }
+    for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++) if (!strcmp(s, NAMES[i].name)) { *out = NAMES[i].k; return 0; }
+    return err_setc(e, EXIT_USAGE, "not supported yet: base_model_precision=%s (supported: no_change, int8-quanto, int8-torchao, "
+                                   "fp8-quanto, fp8-torchao, nf4-bnb, int4-quanto, int2-quanto)", s);
+}
+
+const char *quant_name(QuantKind k) {
+    static const char *n[] = {"none", "int8", "fp8-e4m3", "nf4", "int4", "int2"};
+    return (unsigned)k < 6 ? n[k] : "?";
+}
+
+static int bits_of(QuantKind k) { return k == QUANT_NF4 || k == QUANT_INT4 ? 4 : k == QUANT_INT2 ? 2 : 8; }
+
+static int nearest_nf4(float x) {
+    int best = 0; float bd = 1e30f;
+    for (int i = 0; i < 16; i++) { float d = fabsf(x - NF4[i]); if (d < bd) { bd = d; best = i; } }
+    return best;
+}
+
+int weight_quantize(Weight *w, QuantKind k, QuantStorage *st, Err *e) {
+    memset(st, 0, sizeof *st);
+    if (k == QUANT_NONE) return 0;
+    if (w->quant != QUANT_NONE) return err_set(e, "weight is already quantised");
+    const int rows = w->rows, cols = w->cols, bits = bits_of(k);
+    int group = k == QUANT_INT8 || k == QUANT_FP8 ? cols : (cols < 64 ? cols : 64);
+    if (cols % group) return err_set(e, "cannot quantise a %dx%d weight in groups of %d", rows, cols, group);
+    if ((size_t)cols * bits % 8) return err_set(e, "cannot pack a row of %d values at %d bits", cols, bits);
+    const int ng = cols / group;
+    size_t row_bytes = (size_t)cols * bits / 8;
+    unsigned char *q = xcalloc((size_t)rows * row_bytes, 1);
+    float *scale = xmalloc((size_t)rows * ng * sizeof(float));
+    #pragma omp parallel
+    {
+        float *f = xmalloc((size_t)cols * sizeof(float));
+        #pragma omp for schedule(static)
+        for (int r = 0; r < rows; r++) {
+            weight_rows_f32(w, r, 1, f);
+            unsigned char *qr = q + (size_t)r * row_bytes;
+            for (int g = 0; g < ng; g++) {
+                const float *v = f + (size_t)g * group;
+                float amax = 0;
+                for (int i = 0; i < group; i++) if (fabsf(v[i]) > amax) amax = fabsf(v[i]);
+                float s;
+                switch (k) {
+                case QUANT_INT8: s = amax / 127.0f; break;
+                case QUANT_FP8: s = amax / 448.0f; break;
+                case QUANT_NF4: s = amax; break;
+                case QUANT_INT4: s = amax / 7.0f; break;
+                default: s = amax / 1.5f; break;
+                }
+                scale[(size_t)r * ng + g] = s;
+                float inv = s > 0 ? 1.0f / s : 0.0f;
+                for (int i = 0; i < group; i++) {
+                    size_t c = (size_t)g * group + i;
+                    float x = v[i] * inv;
+                    int code;
+                    switch (k) {
+                    case QUANT_INT8: qr[c] = (unsigned char)(int8_t)lrintf(fminf(fmaxf(x, -127), 127)); continue;
+                    case QUANT_FP8: qr[c] = f32_to_f8e4m3(x); continue;
+                    case QUANT_NF4: code = nearest_nf4(x); break;
+                    case QUANT_INT4: code = (int)lrintf(fminf(fmaxf(x, -8), 7)) & 15; break;
+                    default: code = x < -1.0f ? 0 : x < 0.0f ? 1 : x < 1.0f ? 2 : 3; break; /* levels -1.5,-0.5,0.5,1.5 */
+                    }
+                    if (bits == 4) qr[c / 2] |= (unsigned char)(code << (4 * (c & 1)));
+                    else qr[c / 4] |= (unsigned char)(code << (2 * (c & 3)));
+                }
+            }
+        }
+        free(f);
+    }
+    st->data = q; st->scale = scale;
+    w->data = q; w->scale = scale; w->quant = k; w->group = group; w->dtype = DT_U8;
+    return 0;
+}
+
+void quant_storage_free(QuantStorage *s) { free(s->data); free(s->scale); s->data = NULL; s->scale = NULL; }
+
+void quant_rows_f32(const Weight *w, int r0, int nr, float *out) {
+    const int cols = w->cols, bits = bits_of(w->quant), group = w->group, ng = cols / group;
+    const size_t row_bytes = (size_t)cols * bits / 8;
+    #pragma omp parallel for schedule(static) if ((size_t)nr * cols > 65536)
+    for (int r = 0; r < nr; r++) {
+        const unsigned char *qr = (const unsigned char *)w->data + (size_t)(r0 + r) * row_bytes;
+        const float *sc = w->scale + (size_t)(r0 + r) * ng;
+        float *o = out + (size_t)r * cols;
+        for (int c = 0; c < cols; c++) {
+            float s = sc[c / group], v;
+            switch (w->quant) {
+            case QUANT_INT8: v = (float)(int8_t)qr[c]; break;
+            case QUANT_FP8: v = f8e4m3_to_f32(qr[c]); break;
+            case QUANT_NF4: v = NF4[(qr[c / 2] >> (4 * (c & 1))) & 15]; break;
+            case QUANT_INT4: { int q = (qr[c / 2] >> (4 * (c & 1))) & 15; v = (float)(q >= 8 ? q - 16 : q); break; }
+            default: { int q = (qr[c / 4] >> (2 * (c & 3))) & 3; v = (float)q - 1.5f; break; }
+            }
+            o[c] = v * s;
+        }
+    }
+}

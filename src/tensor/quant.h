@@ -1,0 +1,28 @@
+/* quant.h — quantised storage of frozen base weights (SimpleTuner's base_model_precision):
+ *   int8-quanto / int8-torchao   int8, symmetric, one scale per output channel (absmax/127)
+ *   fp8-quanto / fp8-torchao     float8 e4m3, one scale per output channel (absmax/448)
+ *   nf4-bnb                      4-bit NormalFloat levels, absmax scale per block of 64
+ *   int4-quanto                  int4 in [-8, 7], scale per group of 64 (absmax/7)
+ *   int2-quanto                  2-bit levels {±0.5, ±1.5}·s, s = absmax/1.5 per group of 64
+ * The GEMMs dequantise tiles of rows into f32 (kernels/linear.c): memory holds only the packed
+ * weights, never a whole f32 copy. Groups shrink to the row length when a row is shorter. */
+#ifndef ST_QUANT_H
+#define ST_QUANT_H
+#include "base/error.h"
+#include "kernels/linear.h"
+
+/* "no_change", "bf16" → QUANT_NONE; the names above → their kind; else an error naming the key
+ * and the supported values (EXIT_USAGE). */
+int quant_parse(const char *base_model_precision, QuantKind *out, Err *e);
+const char *quant_name(QuantKind k);
+
+/* Quantises w (any storage dtype) in place: w's data/scale point to new buffers, returned in
+ * *storage (free both with quant_storage_free). */
+typedef struct QuantStorage { void *data; float *scale; } QuantStorage;
+int weight_quantize(Weight *w, QuantKind k, QuantStorage *storage, Err *e);
+void quant_storage_free(QuantStorage *s);
+
+/* Rows [r0, r0+nr) of a quantised weight as f32. */
+void quant_rows_f32(const Weight *w, int r0, int nr, float *out);
+
+#endif
