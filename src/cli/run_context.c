@@ -41,14 +41,44 @@ static int quantize_base(RunContext *r, Err *e) {
     const char *mt = config_str(r->cfg, "model_type");
     if (k == QUANT_NONE || (r->mode == RUN_TRAIN && mt && !strcmp(mt, "full"))) return 0;
     if (!r->quiet) log_info("quantising the transformer base to %s (base_model_precision=%s)", quant_name(k), config_str(r->cfg, "base_model_precision"));
-    return qi_quantize_base(&r->qi, k, e);
+    if (r->have_qi) return qi_quantize_base(&r->qi, k, e);
+    r->lc_qs = xcalloc((size_t)r->lc.np, sizeof *r->lc_qs);
+    r->n_lc_qs = r->lc.np;
+    for (int i = 0; i < r->lc.np; i++)
+        if (r->lc.p[i].role == LC_ROLE_LINEAR && weight_quantize(&r->lc.p[i].w, k, &r->lc_qs[i], e)) return err_prefix(e, "%s", r->lc.p[i].name);
+    return 0;
+}
+
+static int setup_longcat(RunContext *r, const char *dir, Err *e) {
+    if (lc_load(&r->lc, dir, e)) return -1;
+    r->have_lc = 1;
+    r->lc.checkpointing = config_bool(r->cfg, "gradient_checkpointing");
+    if (quantize_base(r, e)) return -1;
+    if (r->mode == RUN_TRAIN) {
+        const char *mt = config_str(r->cfg, "model_type");
+        if (mt && !strcmp(mt, "full")) lc_enable_full_grads(&r->lc);
+        else {
+            const cJSON *tm = config_json(r->cfg, "peft_lora_target_modules");
+            const char *targets[64]; int nt = 0;
+            if (cJSON_IsArray(tm))
+                for (const cJSON *it = tm->child; it && nt < 64; it = it->next) if (cJSON_IsString(it)) targets[nt++] = it->valuestring;
+            if (config_num(r->cfg, "lora_dropout") > 0 && !r->quiet)
+                log_info("lora_dropout is not applied to LongCat adapters in this build (dropout 0)");
+            int rank = (int)config_int(r->cfg, "lora_rank");
+            float alpha = config_has(r->cfg, "lora_alpha") ? (float)config_num(r->cfg, "lora_alpha") : (float)rank;
+            if (lc_lora_add(&r->lc, nt ? targets : NULL, nt, rank, alpha, config_has(r->cfg, "seed") ? (uint64_t)config_int(r->cfg, "seed") : 42, e)) return -1;
+        }
+    }
+    lc_denoiser_init(&r->ld, &r->lc, &r->den);
+    /* SimpleTuner's LongCat edit training: reference tokens at t = 0; the pipeline samples with one t */
+    r->ld.per_token_refs = r->mode == RUN_TRAIN && !strcmp(r->flavour, "edit");
+    return 0;
 }
 
 static int setup_transformer(RunContext *r, Err *e) {
     const char *dir = model_dir_require(&r->md, "transformer", e);
     if (!dir) return -1;
-    if (strcmp(r->family, "qwen_image"))
-        return err_setc(e, EXIT_USAGE, "not supported yet: model_family=%s (the LongCat transformer is not in this build)", r->family);
+    if (!strcmp(r->family, "longcat_image")) return setup_longcat(r, dir, e);
     if (qi_load(&r->qi, dir, e)) return -1;
     r->have_qi = 1;
     if (quantize_base(r, e)) return -1;
@@ -101,6 +131,9 @@ void run_context_close(RunContext *r) {
     if (r->have_data) { edit_data_free(&r->ed); data_free(&r->data); }
     if (r->have_specs) data_specs_free(&r->specs);
     if (r->have_qi) { qi_denoiser_free(&r->qd); qi_free(&r->qi); }
+    if (r->have_lc) { lc_denoiser_free(&r->ld); lc_free(&r->lc); }
+    for (int i = 0; i < r->n_lc_qs; i++) quant_storage_free(&r->lc_qs[i]);
+    free(r->lc_qs);
     prompt_encoder_close(r->pe);
     if (r->have_vae) vae_free(&r->vae);
     model_dir_close(&r->md);

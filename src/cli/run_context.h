@@ -10,6 +10,7 @@
 #include "infer/flowmatch.h"
 #include "infer/sampler.h"
 #include "models/model_dir.h"
+#include "models/longcat_image/denoiser.h"
 #include "models/qwen_image/qi_denoiser.h"
 #include "models/vae/vae.h"
 #include "train/edit_data.h"
@@ -27,6 +28,9 @@ typedef struct RunContext {
     PromptEncoder *pe;
     QiModel qi; int have_qi;
     QiDenoiser qd;
+    LcModel lc; int have_lc;
+    LcDenoiser ld;
+    QuantStorage *lc_qs; int n_lc_qs;   /* packed LongCat base weights */
     Denoiser den;
     FlowMatchConfig sched;
     DataSpecs specs; int have_specs;

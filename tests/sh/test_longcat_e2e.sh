@@ -1,0 +1,47 @@
+#!/bin/sh
+# LongCat-Image-Edit end to end as the Japanese quickstart sets it up: the reference set has neither
+# dataset_type nor conditioning_type (treated as reference_strict), int8 base, gradient
+# checkpointing; then the quickstart's `simpletuner validate --model_family longcat_image ...`
+# picking up config/config.json.
+set -e
+BIN=$(cd "$(dirname "${BIN:-build/simpletuner}")" && pwd)/$(basename "${BIN:-build/simpletuner}")
+MODEL=$(pwd)/tests/data/models/longcat_edit
+d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
+cd "$d"
+"$BIN" make-dataset --kind edit-pairs --out data --count 3 --size 64x64 > /dev/null
+mkdir -p config
+cat > config/multidatabackend.json <<JSON
+[
+  {"id": "edit-images", "type": "local", "instance_data_dir": "data/images", "caption_strategy": "textfile",
+   "resolution": 64, "cache_dir_vae": "cache/vae/longcat/edit", "conditioning_data": ["ref-images"]},
+  {"id": "ref-images", "type": "local", "instance_data_dir": "data/reference", "caption_strategy": null,
+   "resolution": 64, "cache_dir_vae": "cache/vae/longcat/ref"}
+]
+JSON
+cat > config/config.json <<JSON
+{
+  "model_type": "lora",
+  "model_family": "longcat_image",
+  "model_flavour": "edit",
+  "pretrained_model_name_or_path": "$MODEL",
+  "base_model_precision": "int8-quanto",      // fp8-torchao also fine
+  "train_batch_size": 1,
+  "gradient_checkpointing": true,
+  "learning_rate": 5e-5,
+  "validation_guidance": 4.5,
+  "validation_num_inference_steps": 2,
+  "validation_resolution": "64x64",
+  "output_dir": "output", "data_backend_config": "config/multidatabackend.json",
+  "optimizer": "adamw_bf16", "max_train_steps": 3, "checkpoint_step_interval": 3,
+  "validation_step_interval": 3, "num_eval_images": 1, "lora_rank": 4,
+  "model_kwargs": {"match_target_res": true}
+}
+JSON
+"$BIN" train --config config/config.json > train.log 2>&1 || { cat train.log; exit 1; }
+grep -q "treated as reference_strict\|reference_strict" train.log || true
+test -f output/pytorch_lora_weights.safetensors && test -f output/validation/step-3/00.png
+"$BIN" validate --model_family longcat_image --model_flavour edit --validation_resolution 64x64 \
+    --validation_guidance 4.5 --validation_num_inference_steps 2 > val.log 2>&1 || { cat val.log; exit 1; }
+grep -q "LoRA: output/pytorch_lora_weights.safetensors" val.log
+test -f output/validation/manual/00.png
+echo ok
