@@ -8,6 +8,7 @@
 
 static const Command COMMANDS[] = {
     {"train", "train a LoRA (or the full transformer) from a SimpleTuner config", cmd_train},
+    {"cache", "fill the latent and prompt-embedding caches of a training config, then exit", cmd_cache},
     {"validate", "render edits with a trained LoRA (references + instruction -> image)", cmd_validate},
     {"examples", "list the packaged presets or copy one to edit (examples list | copy NAME)", cmd_examples},
     {"config", "show the resolved SimpleTuner configuration (every default filled in)", cmd_config},

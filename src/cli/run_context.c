@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static const char *const VALIDATE_FLAGS[] = {"--image", "--prompt", "--negative_prompt", "--seed", "--output", "--lora",
                                              "--lora_scale", "--latents", "--output-tensor", NULL};
@@ -355,7 +356,16 @@ static int find_eval_set(RunContext *r, Err *e) {
     return err_set(e, "no image dataset to validate with");
 }
 
-int run_context_train(RunContext *r, Err *e) {
+static int load_and_cache(RunContext *r, Err *e);
+
+int run_context_cache(RunContext *r, Err *e) {
+    int rc = load_and_cache(r, e);
+    free((char *)r->ed.model_id); free((char *)r->ed.text_dir);
+    r->ed.model_id = r->ed.text_dir = NULL;
+    return rc;
+}
+
+static int load_and_cache(RunContext *r, Err *e) {
     if (data_specs_from_config(r->cfg, 0, &r->specs, e)) return -1;
     r->have_specs = 1;
     if (data_load(r->specs.specs, r->specs.n, &r->specs.opt, &r->data, e)) return -1;
@@ -370,6 +380,12 @@ int run_context_train(RunContext *r, Err *e) {
     int rc = edit_data_cache_all(&r->ed, &cs, e);
     if (!rc) fprintf(stderr, "caches: %d VAE latents reused, %d computed; %d prompt embeddings reused, %d computed\n",
                      cs.vae_hit, cs.vae_built, cs.text_hit, cs.text_built);
+    return rc;
+}
+
+int run_context_train(RunContext *r, Err *e) {
+    int rc = load_and_cache(r, e);
+    char *text_dir = (char *)r->ed.text_dir, *model_id = (char *)r->ed.model_id;
     TrainerConfig tc;
     if (!rc) rc = trainer_config_from(r->cfg, &tc, e);
     if (!rc) {
@@ -391,6 +407,8 @@ int run_context_train(RunContext *r, Err *e) {
         printf("checkpoints: %s/checkpoint-<step>/\n", tc.output_dir);
         printf("validation:  %s/validation/\n", tc.output_dir);
         printf("loss log:    %s/training_log.csv\n", tc.output_dir);
+        struct rusage ru; getrusage(RUSAGE_SELF, &ru);
+        printf("peak memory: %.1f MiB resident\n", ru.ru_maxrss / 1024.0);
     }
     train_result_free(&res);
     free(text_dir); free(model_id);

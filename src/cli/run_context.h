@@ -43,6 +43,8 @@ typedef struct RunContext {
 int run_context_open(RunContext *r, int argc, char **argv, RunMode mode, Err *e);
 void run_context_close(RunContext *r);
 int run_context_train(RunContext *r, Err *e);
+/* Loads the datasets and fills every cache (latents, prompt embeddings), then returns. */
+int run_context_cache(RunContext *r, Err *e);
 
 /* One edit sample to render: the instruction and 1..3 reference images. */
 typedef struct ValidationJob {

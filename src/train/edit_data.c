@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void image_to_chw(const Image *im, float *out) {
     size_t hw = (size_t)im->width * im->height;
@@ -127,6 +128,7 @@ int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
     int total = 0, done = 0;
     for (int t = 0; t < g->n_train; t++) total += g->sets[g->train_set[t]].n_items;
     int need_dropout = 0;
+    struct timespec t0; clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int t = 0; t < g->n_train; t++) {
         int set = g->train_set[t];
         const Dataset *ds = &g->sets[set];
@@ -140,7 +142,12 @@ int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
             for (int c = 0; c < cl->n; c++)
                 if (ensure_text(d, set, i, cl->text[c], s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             done++;
-            if (!d->quiet) fprintf(stderr, "\rcaching latents and prompt embeddings: %d/%d", done, total);
+            if (!d->quiet) {
+                struct timespec t1; clock_gettime(CLOCK_MONOTONIC, &t1);
+                double el = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec), rate = done / (el > 1e-9 ? el : 1e-9);
+                fprintf(stderr, "\rcaching latents and prompt embeddings: %d/%d  %.2f samples/s  ETA %.0f s   ", done, total, rate,
+                        (total - done) / rate);
+            }
         }
     }
     if (!d->quiet && total) fputc('\n', stderr);

@@ -37,7 +37,11 @@ cat > config/config.json <<JSON
   "model_kwargs": {"match_target_res": true}
 }
 JSON
+"$BIN" cache --config config/config.json > cache.log 2>&1 || { cat cache.log; exit 1; }
+grep -q "caches: 0 VAE latents reused, 6 computed" cache.log
 "$BIN" train --config config/config.json > train.log 2>&1 || { cat train.log; exit 1; }
+grep -q "caches: 6 VAE latents reused, 0 computed" train.log
+grep -q "peak memory:" train.log
 grep -q "treated as reference_strict\|reference_strict" train.log || true
 test -f output/pytorch_lora_weights.safetensors && test -f output/validation/step-3/00.png
 "$BIN" validate --model_family longcat_image --model_flavour edit --validation_resolution 64x64 \
