@@ -226,10 +226,10 @@ int lc_save_full(const LcModel *m, const char *path, Err *e) {
 }
 
 void lc_free(LcModel *m) {
+    lc_run_free(m);
+    lc_lora_free(m);      /* walks the block tables: before they are freed */
     for (int i = 0; i < m->np; i++) { free(m->p[i].name); free(m->p[i].grad); free(m->p[i].owned); }
     free(m->p); free(m->dbl); free(m->sgl); free(m->tp);
-    lc_lora_free(m);
-    lc_run_free(m);
     if (m->own_set) stset_close(&m->set);
     free(m->owned);
     memset(m, 0, sizeof *m);
