@@ -15,6 +15,7 @@ static const Command COMMANDS[] = {
     {"dataset", "inspect the datasets: images found and skipped, pairing, aspect buckets", cmd_dataset},
     {"make-dataset", "write a synthetic image-edit dataset (edit images, instructions, references)", cmd_make_dataset},
     {"tokenize", "Qwen2 tokenizer: print the token ids of a text, or decode ids (--decode)", cmd_tokenize},
+    {"bench", "benchmarks: bench train-step (ms/step, GFLOP/s, peak RSS of LoRA training steps)", cmd_bench},
     {"run-module", "run one component on golden tensors (numerical test harness)", cmd_run_module},
     {NULL, NULL, NULL},
 };
