@@ -399,6 +399,21 @@ static int check_eval_ids(Config *c, const char *file, Err *e) {
     return 0;
 }
 
+/* An edit flavour trains on (instruction, references) -> edited image, so every enabled image
+ * dataset must name its reference set(s); without them SimpleTuner fails much later, deep in
+ * collate (spec §4, factory.py). */
+static int check_edit_pairs(Config *c, const char *file, Err *e) {
+    const char *flavour = config_str(c, "model_flavour");
+    if (!flavour || strncmp(flavour, "edit", 4)) return 0;
+    for (int i = 0; i < c->n_ds; i++) {
+        const DatasetConfig *d = &c->ds[i];
+        if (d->disabled || strcmp(d->dataset_type, "image") || d->n_conditioning_data) continue;
+        return err_setc(e, EXIT_USAGE, "%s: dataset '%s': model_flavour %s trains an edit model, which needs reference "
+                        "images: list the reference dataset(s) in conditioning_data", file, d->id, flavour);
+    }
+    return 0;
+}
+
 int config_load_datasets(Config *c, Err *e) {
     const char *file = c->data_file;
     if (!file_exists(file)) {
@@ -423,7 +438,7 @@ int config_load_datasets(Config *c, Err *e) {
     }
     if (c->n_ds == 0) return err_setc(e, EXIT_USAGE, "%s: no datasets (expected a list of dataset objects)", file);
     return check_unique(c, file, e) || link_conditioning(c, file, e) || check_refs(c, file, e) ||
-           check_eval_ids(c, file, e) ? -1 : 0;
+           check_eval_ids(c, file, e) || check_edit_pairs(c, file, e) ? -1 : 0;
 }
 
 static void free_dataset(DatasetConfig *d) {

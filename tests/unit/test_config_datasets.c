@@ -150,9 +150,20 @@ static void test_eval_dataset_id_must_exist(void **state) {
     assert_string_equal(f->e.msg, want);
 }
 
+static void test_edit_flavour_needs_references(void **state) {
+    Fx *f = *state;
+    assert_int_equal(load_data(f, "[{\"id\": \"a\"}, {\"id\": \"r\", \"conditioning_type\": \"reference_strict\"}]", NULL), -1);
+    assert_string_equal(msg_after_file(f), ": dataset 'a': model_flavour edit trains an edit model, which needs reference "
+                                           "images: list the reference dataset(s) in conditioning_data");
+    /* a text-to-image flavour trains on plain images */
+    if (load_data(f, "[{\"id\": \"a\"}]", "model_flavour=final")) fail_msg("%s", f->e.msg);
+}
+
 static void test_disabled_sets_share_cache(void **state) {
     Fx *f = *state;
-    if (load_data(f, "[{\"id\": \"a\", \"cache_dir_vae\": \"/c\"}, {\"id\": \"b\", \"cache_dir_vae\": \"/c\", \"disabled\": true}]",
+    if (load_data(f, "[{\"id\": \"a\", \"cache_dir_vae\": \"/c\", \"conditioning_data\": \"r\"},"
+                     " {\"id\": \"r\", \"conditioning_type\": \"reference_strict\"},"
+                     " {\"id\": \"b\", \"cache_dir_vae\": \"/c\", \"disabled\": true}]",
                   "eval_dataset_id=a"))
         fail_msg("%s", f->e.msg);
     assert_true(config_dataset_find(f->c, "b")->disabled);
@@ -185,6 +196,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eval_dataset_id_must_exist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disabled_sets_share_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edit_flavour_needs_references, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qwen_edit_v1_layout, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
