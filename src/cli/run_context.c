@@ -1,6 +1,7 @@
 #include "cli/run_context.h"
 #include "base/files.h"
 #include "base/hub.h"
+#include "cli/tiny_assets.h"
 #include "data/image_io.h"
 #include "data/image_resize.h"
 #include "infer/compose.h"
@@ -107,6 +108,7 @@ int run_context_open(RunContext *r, int argc, char **argv, RunMode mode, Err *e)
     r->mode = mode;
     ConfigLoadOptions opt = {0};
     if (mode == RUN_VALIDATE) { opt.command_flags = VALIDATE_FLAGS; opt.allow_missing_required = 1; }
+    if (tiny_assets_ensure(tiny_example_in_args(argc, argv), e)) return -1;
     if (config_load_with(&r->cfg, argc, argv, &opt, e)) return -1;
     r->family = config_str(r->cfg, "model_family");
     r->flavour = config_str(r->cfg, "model_flavour");

@@ -1,0 +1,14 @@
+/* tiny_assets.h — what the tiny.* presets need, created on first use: $SIMPLETUNER_TINY_DIR
+ * (default ${XDG_CACHE_HOME:-~/.cache}/simpletuner/tiny) gets models/ (links to the tiny model
+ * folders bundled with the project) and data/<preset>/ (a synthetic edit dataset). The presets name
+ * these paths through {env:SIMPLETUNER_TINY_DIR}. */
+#ifndef ST_TINY_ASSETS_H
+#define ST_TINY_ASSETS_H
+#include "base/error.h"
+
+/* Finds an example name in a command's arguments (example=NAME, --example NAME, -e NAME); NULL. */
+const char *tiny_example_in_args(int argc, char **argv);
+/* For a tiny.* preset: sets SIMPLETUNER_TINY_DIR and creates its assets when missing (atomically). */
+int tiny_assets_ensure(const char *example, Err *e);
+
+#endif
