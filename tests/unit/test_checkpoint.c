@@ -54,7 +54,7 @@ static void test_save_contents_and_load(void **st) {
     char *out = tmpdir_make();
     char *od = path_join(out, "run"); /* created by the save */
     float w[3] = { 1, 2, 3 }, g[3] = { 0.1f, -0.2f, 0.3f }, lora[2] = { 7, 8 };
-    TrainParam p = { "lora.A", w, g, 3 };
+    TrainParam p = {"lora.A", w, g, 3, 0, {0, 0}};
     OptimConfig c; OptimUserKeys k; optim_user_keys_init(&k); k.optimizer = "torch-adamw"; k.learning_rate = 1e-2;
     Err e;
     assert_int_equal(optim_config_resolve(&k, &c, &e), 0);

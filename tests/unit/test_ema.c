@@ -22,7 +22,7 @@ static void test_decay_ramp(void **st) {
 static void test_update_rule(void **st) {
     (void)st;
     float w[2] = { 1, 2 };
-    TrainParam p = { "w", w, NULL, 2 };
+    TrainParam p = {"w", w, NULL, 2, 0, {0, 0}};
     EmaConfig c; ema_config_init(&c);
     Ema m; Err e;
     assert_int_equal(ema_init(&m, &c, &p, 1, &e), 0);
@@ -51,7 +51,7 @@ static void test_update_rule(void **st) {
 static void test_interval_and_warmup(void **st) {
     (void)st;
     float w[1] = { 0 };
-    TrainParam p = { "w", w, NULL, 1 };
+    TrainParam p = {"w", w, NULL, 1, 0, {0, 0}};
     EmaConfig c = { .decay = 0.5, .update_interval = 2, .warmup_steps = 0 };
     Ema m; Err e;
     assert_int_equal(ema_init(&m, &c, &p, 1, &e), 0);
@@ -75,7 +75,7 @@ static void test_interval_and_warmup(void **st) {
 static void test_swap_save_load(void **st) {
     (void)st;
     float w[3] = { 1, 2, 3 };
-    TrainParam p = { "lora.A", w, NULL, 3 };
+    TrainParam p = {"lora.A", w, NULL, 3, 0, {0, 0}};
     EmaConfig c; ema_config_init(&c);
     Ema m, m2; Err e;
     assert_int_equal(ema_init(&m, &c, &p, 1, &e), 0);
@@ -96,7 +96,7 @@ static void test_swap_save_load(void **st) {
     assert_int_equal(ema_state_load(&m2, &f, &e), 0);
     assert_memory_equal(m.shadow[0], m2.shadow[0], 3 * sizeof(float));
     assert_true(m2.optimization_step == 2);
-    TrainParam q = { "other", w, NULL, 3 };
+    TrainParam q = {"other", w, NULL, 3, 0, {0, 0}};
     Ema m3;
     assert_int_equal(ema_init(&m3, &c, &q, 1, &e), 0);
     assert_int_equal(ema_state_load(&m3, &f, &e), -1);

@@ -36,7 +36,7 @@ enum { N = 5, IN = 7, OUT = 6, R = 3 };
 typedef struct { float *x, *W, *b, *A, *B, *g, *y, *h; float scale; } Lin;
 static double lin_loss(void *c) {
     Lin *l = c;
-    Weight w = {DT_F32, l->W, OUT, IN};
+    Weight w = {.dtype = DT_F32, .data = l->W, .rows = OUT, .cols = IN};
     linear_forward(l->x, IN, N, &w, l->b, l->y, OUT, 0.0f);
     lora_forward(l->x, IN, N, IN, OUT, R, l->A, l->B, l->scale, l->h, l->y, OUT);
     return dot(l->y, l->g, N * OUT);
@@ -48,7 +48,7 @@ static void test_linear_lora(void **state) {
              randv(&r, OUT * R, 0.5f), randv(&r, N * OUT, 1), malloc(N * OUT * 4), malloc(N * R * 4), 0.7f};
     lin_loss(&l);
     float dx[N * IN] = {0}, dW[OUT * IN] = {0}, db[OUT] = {0}, dA[R * IN] = {0}, dB[OUT * R] = {0}, dh[N * R];
-    Weight w = {DT_F32, l.W, OUT, IN};
+    Weight w = {.dtype = DT_F32, .data = l.W, .rows = OUT, .cols = IN};
     linear_backward_input(l.g, OUT, N, &w, dx, IN, 0.0f);
     linear_backward_weight(l.g, OUT, l.x, IN, N, OUT, IN, dW, db);
     lora_backward(l.g, OUT, l.x, IN, l.h, N, IN, OUT, R, l.A, l.B, l.scale, dA, dB, dh, dx, IN);
@@ -60,7 +60,7 @@ static void test_linear_lora(void **state) {
     /* a bf16 weight computes exactly what its f32 rounding computes, tile by tile */
     uint16_t wb[OUT * IN]; float wr[OUT * IN], y1[N * OUT], y2[N * OUT];
     for (int i = 0; i < OUT * IN; i++) { wb[i] = f32_to_bf16(l.W[i]); wr[i] = bf16_to_f32(wb[i]); }
-    Weight w16 = {DT_BF16, wb, OUT, IN}, w32 = {DT_F32, wr, OUT, IN};
+    Weight w16 = {.dtype = DT_BF16, .data = wb, .rows = OUT, .cols = IN}, w32 = {.dtype = DT_F32, .data = wr, .rows = OUT, .cols = IN};
     linear_forward(l.x, IN, N, &w16, l.b, y1, OUT, 0.0f);
     linear_forward(l.x, IN, N, &w32, l.b, y2, OUT, 0.0f);
     for (int i = 0; i < N * OUT; i++) assert_true(fabsf(y1[i] - y2[i]) <= 1e-5f * (1 + fabsf(y2[i])));

@@ -16,7 +16,7 @@ typedef struct { float p[3], g[3]; TrainParam tp; Optimizer o; } One;
 
 static void one_init(One *x, const OptimConfig *c) {
     memcpy(x->p, P0, sizeof x->p);
-    x->tp = (TrainParam){ "w", x->p, x->g, 3 };
+    x->tp = (TrainParam){"w", x->p, x->g, 3, 0, {0, 0}};
     Err e;
     assert_int_equal(optim_init(&x->o, c, &x->tp, 1, 1234, &e), 0);
 }
@@ -176,7 +176,7 @@ static void test_adamw_bf16_stochastic_rounding(void **s) {
     float *p = calloc(N, sizeof *p), *g = malloc(N * sizeof *g);
     const float x = 1.0f + 0x1p-10f; /* bf16 neighbours 1 and 1 + 2^-7; P(up) = 1/8 */
     for (int i = 0; i < N; i++) g[i] = x;
-    TrainParam tp = { "w", p, g, N };
+    TrainParam tp = {"w", p, g, N, 0, {0, 0}};
     OptimConfig c = resolved("adamw_bf16", "weight_decay=0.0", 1e-3);
     c.beta1 = 0.0;
     Optimizer o; Err e;
@@ -202,7 +202,7 @@ static void test_adamw_bf16_thread_independent(void **s) {
     Rng r; rng_seed(&r, 5);
     for (int i = 0; i < N; i++) { pa[i] = pb[i] = (float)rng_normal(&r); g[i] = (float)rng_normal(&r) * 0.01f; }
     OptimConfig c = resolved("adamw_bf16", NULL, 1e-3);
-    TrainParam ta = { "w", pa, g, N }, tb = { "w", pb, g, N };
+    TrainParam ta = {"w", pa, g, N, 0, {0, 0}}, tb = { "w", pb, g, N, 0, {0, 0} };
     Optimizer oa, ob; Err e;
     assert_int_equal(optim_init(&oa, &c, &ta, 1, 99, &e), 0);
     assert_int_equal(optim_init(&ob, &c, &tb, 1, 99, &e), 0);
@@ -223,8 +223,8 @@ static void resume_case(const char *name, const char *cfg) {
     float p1[2][N], p2[2][N], g[2][N];
     Rng r; rng_seed(&r, 11);
     for (int t = 0; t < 2; t++) for (int i = 0; i < N; i++) p1[t][i] = (float)rng_normal(&r);
-    TrainParam tp1[2] = { { "a.weight", p1[0], g[0], N }, { "b.weight", p1[1], g[1], N - 5 } };
-    TrainParam tp2[2] = { { "a.weight", p2[0], g[0], N }, { "b.weight", p2[1], g[1], N - 5 } };
+    TrainParam tp1[2] = { {"a.weight", p1[0], g[0], N, 0, {0, 0}}, { "b.weight", p1[1], g[1], N - 5, 0, {0, 0} } };
+    TrainParam tp2[2] = { {"a.weight", p2[0], g[0], N, 0, {0, 0}}, { "b.weight", p2[1], g[1], N - 5, 0, {0, 0} } };
     OptimConfig c = resolved(name, cfg, 1e-2);
     Optimizer o1, o2; Err e;
     assert_int_equal(optim_init(&o1, &c, tp1, 2, 3, &e), 0);
@@ -264,7 +264,7 @@ static void test_resume_exact(void **s) {
 static void test_state_load_errors(void **s) {
     (void)s;
     float p[4] = { 0 }, g[4] = { 0 };
-    TrainParam tp = { "w", p, g, 4 };
+    TrainParam tp = {"w", p, g, 4, 0, {0, 0}};
     OptimConfig ca = resolved("torch-adamw", NULL, 1e-3), cl = resolved("optimi-lion", NULL, 1e-3);
     Optimizer oa, ol; Err e;
     assert_int_equal(optim_init(&oa, &ca, &tp, 1, 1, &e), 0);
@@ -278,7 +278,7 @@ static void test_state_load_errors(void **s) {
     assert_int_equal(st_open(&f, path, &e), 0);
     assert_int_equal(optim_state_load(&ol, &f, &e), -1);
     assert_contains(e.msg, "is for 'torch-adamw', but this run uses 'optimi-lion'");
-    TrainParam other = { "w2", p, g, 4 };
+    TrainParam other = {"w2", p, g, 4, 0, {0, 0}};
     Optimizer o3;
     assert_int_equal(optim_init(&o3, &ca, &other, 1, 1, &e), 0);
     assert_int_equal(optim_state_load(&o3, &f, &e), -1);
@@ -340,7 +340,7 @@ static void test_decouple_lr(void **s) {
 static void test_grad_clip(void **s) {
     (void)s;
     float wa[2] = { 0 }, wb[1] = { 0 }, ga[2], gb[1];
-    TrainParam ps[2] = { { "a", wa, ga, 2 }, { "b", wb, gb, 1 } };
+    TrainParam ps[2] = { {"a", wa, ga, 2, 0, {0, 0}}, { "b", wb, gb, 1, 0, {0, 0} } };
     GradClipMethod m; Err e;
     ga[0] = 3; ga[1] = 4; gb[0] = 12;
     assert_true(fabs(grad_clip(ps, 2, GRAD_CLIP_NORM, 6.5) - 13.0) < 1e-12);

@@ -63,9 +63,9 @@ static void toy_init(Toy *t, Denoiser *d) {
     memset(t, 0, sizeof *t);
     Rng r; rng_seed(&r, 5);
     rng_fill_normal(&r, t->W, C * C, 0, 0.05f);
-    t->params[0] = (TrainParam){"toy.W", t->W, t->gW, C * C};
-    t->params[1] = (TrainParam){"toy.R", t->R, t->gR, C * C};
-    t->params[2] = (TrainParam){"toy.b", t->b, t->gb, C};
+    t->params[0] = (TrainParam){"toy.W", t->W, t->gW, C * C, 0, {0, 0}};
+    t->params[1] = (TrainParam){"toy.R", t->R, t->gR, C * C, 0, {0, 0}};
+    t->params[2] = (TrainParam){"toy.b", t->b, t->gb, C, 0, {0, 0}};
     *d = (Denoiser){t, toy_forward, toy_backward, toy_save, t->params, 3};
 }
 
