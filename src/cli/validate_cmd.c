@@ -21,7 +21,8 @@ static const char *USAGE =
     "  LoRA       --lora PATH (ours, diffusers, ComfyUI or kohya keys; --lora_scale multiplies it), else\n"
     "             the newest of output_dir/pytorch_lora_weights.safetensors and its checkpoints; none:\n"
     "             the base model\n"
-    "  inputs     --image REF (1 for edit-v1 and LongCat, up to 3 for edit-v2) and --prompt; without\n"
+    "  inputs     --image REF (1 for edit-v1 and LongCat, up to 3 for edit-v2) and --prompt (only\n"
+    "             --prompt for the text-to-image flavours v1.0, final, dev); without\n"
     "             --image, the first num_eval_images samples of eval_dataset_id (or the first edit\n"
     "             dataset) are rendered as sheets (references | result, instruction underneath)\n"
     "  size       validation_resolution (WxH, an edge, or megapixels when < 128)\n"
@@ -100,7 +101,7 @@ int cmd_validate(int argc, char **argv, Err *e) {
     free(lp);
     int W = 0, H = 0;
     if (!rc) rc = validation_size(r.cfg, &W, &H, e);
-    if (!rc && n_images == 0) {
+    if (!rc && n_images == 0 && !prompt) {
         /* the config's evaluation samples, as sheets */
         const char *od = config_str(r.cfg, "output_dir");
         char *dir = output ? xstrdup(output) : xasprintf("%s/validation/manual", od && *od ? od : ".");
@@ -111,6 +112,11 @@ int cmd_validate(int argc, char **argv, Err *e) {
         return rc;
     }
     if (!rc && !prompt) rc = err_setc(e, EXIT_USAGE, "validate: --prompt is required with --image");
+    int edit = strstr(r.flavour, "edit") != NULL;
+    if (!rc && edit && n_images == 0)
+        rc = err_setc(e, EXIT_USAGE, "validate: the %s flavour edits images: give --image REF with --prompt", r.flavour);
+    if (!rc && !edit && n_images > 0)
+        rc = err_setc(e, EXIT_USAGE, "validate: the %s flavour is text-to-image and takes no --image", r.flavour);
     Image refs[3] = {{0}};
     int nr = 0;
     for (int k = 0; k < n_images && !rc; k++) { rc = image_read(images[k], &refs[k], e); if (!rc) nr++; }

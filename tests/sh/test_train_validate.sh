@@ -56,6 +56,13 @@ grep -q "validating the base model" base.log
 cmp z.png base.png
 ! cmp -s a.png base.png
 mv keep_out out
+# text-to-image through the base flavour, and an edit flavour asking for its reference
+"$BIN" validate --config config.json model_flavour=v1.0 --prompt "a red square" --output t2i.png > /dev/null 2>&1
+file t2i.png | grep -q "64 x 64"
+set +e
+"$BIN" validate --config config.json --prompt "make it red" --output x.png > err0.log 2>&1; rc=$?
+set -e
+test $rc = 2 && grep -q "give --image REF" err0.log
 # errors: a missing reference pair, an unknown key
 rm ds/reference/pair_0002.png
 set +e
