@@ -37,6 +37,15 @@ static int load_scheduler(RunContext *r, Err *e) {
     return rc;
 }
 
+/* peft_lora_target_modules as module-name suffixes (0 = the family's defaults). */
+static int lora_targets(const Config *c, const char **out, int cap) {
+    const cJSON *tm = config_json(c, "peft_lora_target_modules");
+    int n = 0;
+    if (cJSON_IsArray(tm))
+        for (const cJSON *it = tm->child; it && n < cap; it = it->next) if (cJSON_IsString(it)) out[n++] = it->valuestring;
+    return n;
+}
+
 static int quantize_base(RunContext *r, Err *e) {
     QuantKind k;
     if (quant_parse(config_str(r->cfg, "base_model_precision"), &k, e)) return -1;
@@ -60,10 +69,8 @@ static int setup_longcat(RunContext *r, const char *dir, Err *e) {
         const char *mt = config_str(r->cfg, "model_type");
         if (mt && !strcmp(mt, "full")) lc_enable_full_grads(&r->lc);
         else {
-            const cJSON *tm = config_json(r->cfg, "peft_lora_target_modules");
-            const char *targets[64]; int nt = 0;
-            if (cJSON_IsArray(tm))
-                for (const cJSON *it = tm->child; it && nt < 64; it = it->next) if (cJSON_IsString(it)) targets[nt++] = it->valuestring;
+            const char *targets[64];
+            int nt = lora_targets(r->cfg, targets, 64);
             if (config_num(r->cfg, "lora_dropout") > 0 && !r->quiet)
                 log_info("lora_dropout is not applied to LongCat adapters in this build (dropout 0)");
             int rank = (int)config_int(r->cfg, "lora_rank");
@@ -90,10 +97,8 @@ static int setup_transformer(RunContext *r, Err *e) {
     if (mt && !strcmp(mt, "full")) {
         if (qi_train_full(&r->qi, e)) return -1;
     } else {
-        const cJSON *tm = config_json(r->cfg, "peft_lora_target_modules");
-        const char *targets[64]; int nt = 0;
-        if (cJSON_IsArray(tm))
-            for (const cJSON *it = tm->child; it && nt < 64; it = it->next) if (cJSON_IsString(it)) targets[nt++] = it->valuestring;
+        const char *targets[64];
+        int nt = lora_targets(r->cfg, targets, 64);
         QiLoraSpec s = {(int)config_int(r->cfg, "lora_rank"), config_has(r->cfg, "lora_alpha") ? (float)config_num(r->cfg, "lora_alpha") : 0.0f,
                         (float)config_num(r->cfg, "lora_dropout"), targets, nt};
         Rng rng; rng_seed_stream(&rng, config_has(r->cfg, "seed") ? (uint64_t)config_int(r->cfg, "seed") : 42, 0x10a);
