@@ -363,6 +363,22 @@ static int find_eval_set(RunContext *r, Err *e) {
     return err_set(e, "no image dataset to validate with");
 }
 
+/* Where prompt embeddings are cached: the cache_dir of the default text_embeds dataset (as
+ * SimpleTuner's multidatabackend.json names it), else cache_dir_text when set, else
+ * <cache_dir>/text/<family>. */
+static char *text_cache_dir(const RunContext *r) {
+    const DatasetConfig *ds; int n = 0;
+    config_datasets(r->cfg, &ds, &n);
+    const DatasetConfig *pick = NULL;
+    for (int i = 0; i < n; i++)
+        if (ds[i].dataset_type && !strcmp(ds[i].dataset_type, "text_embeds") && !ds[i].disabled && ds[i].cache_dir && *ds[i].cache_dir)
+            if (!pick || ds[i].is_default) pick = &ds[i];
+    if (pick) return xstrdup(pick->cache_dir);
+    if (config_is_set(r->cfg, "cache_dir_text")) return xstrdup(config_str(r->cfg, "cache_dir_text"));
+    const char *cache_dir = config_str(r->cfg, "cache_dir");
+    return xasprintf("%s/text/%s", cache_dir && *cache_dir ? cache_dir : "cache", r->family);
+}
+
 static int load_and_cache(RunContext *r, Err *e);
 
 int run_context_cache(RunContext *r, Err *e) {
@@ -378,8 +394,7 @@ static int load_and_cache(RunContext *r, Err *e) {
     if (data_load(r->specs.specs, r->specs.n, &r->specs.opt, &r->data, e)) return -1;
     r->have_data = 1;
     data_summary_print(&r->data, stderr);
-    const char *cache_dir = config_str(r->cfg, "cache_dir");
-    char *text_dir = xasprintf("%s/text/%s", cache_dir && *cache_dir ? cache_dir : "cache", r->family);
+    char *text_dir = text_cache_dir(r);
     char *model_id = xasprintf("%s/%s/%s", r->family, r->flavour, r->model_path);
     r->ed = (EditData){&r->data, &r->vae, image_resize_lanczos, prompt_encoder_to_writer, r->pe, model_id, text_dir,
                        config_has(r->cfg, "seed") ? (uint64_t)config_int(r->cfg, "seed") : 42, r->quiet, {0}, 0, NULL};

@@ -48,4 +48,9 @@ test -f output/pytorch_lora_weights.safetensors && test -f output/validation/ste
     --validation_guidance 4.5 --validation_num_inference_steps 2 > val.log 2>&1 || { cat val.log; exit 1; }
 grep -q "LoRA: output/pytorch_lora_weights.safetensors" val.log
 test -f output/validation/manual/00.png
+# a text_embeds dataset (SimpleTuner's layout) chooses where prompt embeddings are cached
+sed 's#^\]#, {"id": "text-embeds", "type": "local", "dataset_type": "text_embeds", "default": true, "cache_dir": "cache/text/custom"}]#' \
+    config/multidatabackend.json > config/mdb_text.json
+"$BIN" cache --config config/config.json data_backend_config=config/mdb_text.json > cache2.log 2>&1 || { cat cache2.log; exit 1; }
+test -d cache/text/custom/edit-images
 echo ok
