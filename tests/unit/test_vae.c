@@ -90,7 +90,7 @@ static void test_norms_match_naive(void **state) {
         for (int c = 0; c < C; c++) assert_float_equal(z[c * HW + p], x[c * HW + p] / sqrt(s) * sqrt((double)C) * g[c], 1e-4);
     }
     float u[2 * 2 * 3], in[2 * 1 * 3] = { 1, 2, 3, 4, 5, 6 };
-    upsample_nearest2x_forward(in, 1, 2, 3, u);
+    upsample_nearest2x_forward(in, 1, 1, 3, u);   /* one 1x3 channel → 2x6 */
     float want[12] = { 1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3 };
     assert_memory_equal(u, want, sizeof want);
 }
