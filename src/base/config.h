@@ -49,6 +49,9 @@ typedef struct ConfigLoadOptions {
     const char *examples_dir;
     /* Do not log the "ignored, no effect here" line (tests, `config show` prints it itself). */
     int quiet;
+    /* Build the configuration from the command-line keys alone: no config.json is searched for
+     * (run-module's pipeline runs must not pick up $CONFIG_PATH or ./config/config.json). */
+    int args_only;
 } ConfigLoadOptions;
 
 /* Strict load with default options. On failure *out is NULL and e names file, key and the problem

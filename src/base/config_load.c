@@ -273,7 +273,7 @@ static int load_into(Config *c, int argc, char **argv, const ConfigLoadOptions *
     int rc = -1;
     if (parse_args(argc, argv, opt, &a, e)) goto done;
     c->examples_dir = config_examples_dir(opt->examples_dir);
-    char *file = choose_config_file(&a, c->examples_dir, e);
+    char *file = opt->args_only ? xstrdup("") : choose_config_file(&a, c->examples_dir, e);
     if (!file) goto done;
     free(c->file);
     c->file = file;

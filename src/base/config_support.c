@@ -14,7 +14,7 @@ static const char *const IMPLEMENTED[] = {
     /* model and LoRA (issues 3, 9) */
     "model_family", "model_type", "model_flavour", "pretrained_model_name_or_path",
     "pretrained_transformer_model_name_or_path", "pretrained_transformer_subfolder",
-    "pretrained_vae_model_name_or_path", "qwen_text_encoder_model_name_or_path", "revision",
+    "pretrained_vae_model_name_or_path", "qwen_text_encoder_model_name_or_path", "revision", "vae_enable_tiling",
     "base_model_precision", "text_encoder_1_precision", "text_encoder_2_precision",
     "text_encoder_3_precision", "text_encoder_4_precision", "prediction_type",
     "lora_type", "lora_rank", "lora_alpha", "lora_dropout", "lora_init_type", "lora_format",
@@ -80,7 +80,7 @@ static const char *const INERT[] = {
     "ramtorch_target_modules", "ramtorch_text_encoder", "ramtorch_text_encoder_percent",
     "ramtorch_transformer_percent", "ramtorch_vae", "musubi_blocks_to_swap", "musubi_block_swap_device",
     "offload_during_startup", "offload_during_save", "offload_param_path", "delete_model_after_load",
-    "keep_vae_loaded", "fully_unload_text_encoder", "vae_enable_tiling", "vae_enable_slicing",
+    "keep_vae_loaded", "fully_unload_text_encoder", "vae_enable_slicing",
     "vae_enable_patch_conv", "vae_enable_temporal_roll", "fuse_optimizer", "optimizer_offload_gradients",
     "optimizer_release_gradients", "optimizer_cpu_offload_method", "torch_num_threads", "trust_remote_code",
     /* batch sizes and workers of caching (the cached values do not depend on them) */

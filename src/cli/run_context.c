@@ -108,11 +108,34 @@ static int setup_transformer(RunContext *r, Err *e) {
     return 0;
 }
 
+/* A component taken from another folder or hub id (SimpleTuner's pretrained_*_model_name_or_path):
+ * its `sub` folder when it has one (a whole pipeline folder), else the folder itself. The
+ * transformer's subfolder is pretrained_transformer_subfolder ("none" = the folder itself). */
+static int override_component(RunContext *r, const char *name, const char *key, const char *sub, Err *e) {
+    const char *v = config_str(r->cfg, key);
+    if (!v || !*v) return 0;
+    if (!strcmp(name, "transformer")) {
+        const char *ts = config_str(r->cfg, "pretrained_transformer_subfolder");
+        sub = ts && *ts && strcmp(ts, "none") ? ts : NULL;
+    }
+    char *d = NULL;
+    if (model_locate(v, &d, e)) return err_prefix(e, "%s", key);
+    char *in = sub ? path_join(d, sub) : NULL;
+    int rc = model_dir_override(&r->md, name, in && dir_exists(in) ? in : d, e);
+    free(in); free(d);
+    return rc ? err_prefix(e, "%s", key) : 0;
+}
+
 int run_context_open(RunContext *r, int argc, char **argv, RunMode mode, Err *e) {
+    return run_context_open_with(r, argc, argv, mode, NULL, e);
+}
+
+int run_context_open_with(RunContext *r, int argc, char **argv, RunMode mode, const RunOverrides *ov, Err *e) {
     memset(r, 0, sizeof *r);
     r->mode = mode;
     ConfigLoadOptions opt = {0};
     if (mode == RUN_VALIDATE) { opt.command_flags = VALIDATE_FLAGS; opt.allow_missing_required = 1; }
+    if (ov && ov->args_only) { opt.args_only = 1; opt.skip_datasets = 1; opt.quiet = 1; }
     if (tiny_assets_ensure(tiny_example_in_args(argc, argv), e)) return -1;
     if (config_load_with(&r->cfg, argc, argv, &opt, e)) return -1;
     r->family = config_str(r->cfg, "model_family");
@@ -123,13 +146,15 @@ int run_context_open(RunContext *r, int argc, char **argv, RunMode mode, Err *e)
     if (!r->flavour) r->flavour = !strcmp(r->family, "qwen_image") ? "v1.0" : "final";
     if (config_model_dir(r->cfg, &r->model_path, e)) return -1;
     if (model_dir_open(&r->md, r->model_path, e)) return -1;
-    const char *ot = config_str(r->cfg, "pretrained_transformer_model_name_or_path");
-    if (ot && *ot) { char *d = NULL; if (model_locate(ot, &d, e) || model_dir_override(&r->md, "transformer", d, e)) { free(d); return -1; } free(d); }
-    const char *ov = config_str(r->cfg, "pretrained_vae_model_name_or_path");
-    if (ov && *ov) { char *d = NULL; if (model_locate(ov, &d, e) || model_dir_override(&r->md, "vae", d, e)) { free(d); return -1; } free(d); }
+    if (override_component(r, "transformer", "pretrained_transformer_model_name_or_path", "transformer", e) ||
+        override_component(r, "vae", "pretrained_vae_model_name_or_path", "vae", e) ||
+        override_component(r, "text_encoder", "qwen_text_encoder_model_name_or_path", "text_encoder", e)) return -1;
+    for (int i = 0; ov && i < ov->n_components; i++)
+        if (model_dir_override(&r->md, ov->component[i], ov->dir[i], e)) return -1;
     const char *vdir = model_dir_require(&r->md, "vae", e);
     if (!vdir || vae_load(&r->vae, vdir, e)) return -1;
     r->have_vae = 1;
+    if (config_bool(r->cfg, "vae_enable_tiling")) r->vae.tiling.tile_px = VAE_TILE_PX_DEFAULT; /* less memory, slightly other latents */
     if (load_scheduler(r, e)) return -1;
     if (prompt_encoder_open(&r->pe, &r->md, r->family, r->flavour, e)) return -1;
     return setup_transformer(r, e);
@@ -188,6 +213,9 @@ typedef struct Predict {
     DenoiseInput in;
     const float *pos, *neg;
     int pos_len, neg_len, dim;
+    const Trace *trace;         /* the job's trace, scoped per step */
+    const float *timesteps;     /* the schedule's timesteps (tracing) */
+    int step;
 } Predict;
 
 static int predict(void *ctx, const float *x, float timestep, int positive, float *v, Err *e) {
@@ -199,10 +227,21 @@ static int predict(void *ctx, const float *x, float timestep, int positive, floa
     return p->r->den.forward(p->r->den.self, &p->in, v, e);
 }
 
-static void progress(void *ctx, int step, int n, const float *x, const float *vc, const float *vu, const float *v) {
-    (void)x; (void)vc; (void)vu; (void)v;
-    if (!*(int *)ctx) fprintf(stderr, "\r  sampling step %d/%d", step + 1, n);
-    if (!*(int *)ctx && step + 1 == n) fputc('\n', stderr);
+/* After each step: the progress line, and (tracing) the step's predictions and latents under
+ * the pipelines' names "step<i>.<what>". */
+static void on_step(void *ctx, int step, int n, const float *x, const float *vc, const float *vu, const float *v) {
+    Predict *p = ctx;
+    if (!p->r->quiet) { fprintf(stderr, "\r  sampling step %d/%d", step + 1, n); if (step + 1 == n) fputc('\n', stderr); }
+    if (!trace_on(p->trace)) return;
+    char scope[32];
+    snprintf(scope, sizeof scope, "step%d", step);
+    Trace t = trace_scope(p->trace, scope);
+    int64_t sh[3] = {1, (int64_t)p->n_target, (int64_t)p->channels}, one = 1;
+    float ts = p->timesteps[step] / 1000.0f;
+    trace_f32(&t, "timestep", 1, &one, &ts);
+    trace_f32(&t, "noise_pred_cond", 3, sh, vc);
+    if (vu) { trace_f32(&t, "noise_pred_uncond", 3, sh, vu); trace_f32(&t, "noise_pred", 3, sh, v); }
+    trace_f32(&t, "latents", 3, sh, x);
 }
 
 static float guidance_of(RunContext *r, CfgMode *mode) {
@@ -213,21 +252,38 @@ static float guidance_of(RunContext *r, CfgMode *mode) {
         if (config_is_set(r->cfg, "validation_guidance")) return (float)config_num(r->cfg, "validation_guidance");
         return 4.0f;
     }
-    *mode = CFG_RENORM_CLAMP;
+    /* LongCat's text-to-image pipeline renormalises the guided prediction; its edit pipeline does not */
+    *mode = strstr(r->flavour, "edit") ? CFG_PLAIN : CFG_RENORM_CLAMP;
     return (float)config_num(r->cfg, "validation_guidance");
 }
 
-int run_context_render(RunContext *r, const ValidationJob *job, Image *result, Err *e) {
-    const int C = vae_latent_channels(&r->vae), W = job->width, H = job->height, h = H / 8, w = W / 8;
+void run_context_default_size(const RunContext *r, const Image *refs, int n_refs, int *w, int *h) {
+    if (n_refs < 1) { *w = *h = 1024; return; }
+    if (!strcmp(r->family, "longcat_image")) {
+        longcat_calculate_dimensions(1024.0 * 1024.0, (double)refs[0].width / refs[0].height, w, h);
+        return;
+    }
+    const Image *last = &refs[n_refs - 1];   /* QwenImageEditPlusPipeline sizes from the last image */
+    qwenimage_calculate_dimensions(1024.0 * 1024.0, (double)last->width / last->height, w, h);
+    *w = *w / 16 * 16; *h = *h / 16 * 16;
+}
+
+int run_context_render(RunContext *r, const ValidationJob *job, Image *result, float **tensor, Err *e) {
+    int W = job->width, H = job->height;
+    if (W <= 0 || H <= 0) run_context_default_size(r, job->refs, job->n_refs, &W, &H);
+    const int C = vae_latent_channels(&r->vae), h = H / 8, w = W / 8;
     if (W % 16 || H % 16) return err_setc(e, EXIT_USAGE, "validation size %dx%d must be a multiple of 16", W, H);
+    const Trace *tr = job->trace;
     Predict p = {0};
-    p.r = r; p.channels = (size_t)C * 4; p.n_target = (size_t)(h / 2) * (w / 2);
+    p.r = r; p.channels = (size_t)C * 4; p.n_target = (size_t)(h / 2) * (w / 2); p.trace = tr;
     float *pos = NULL, *neg = NULL, *ref_lat[3] = {0}, *noise = NULL, *x = NULL, *img = NULL;
-    int rc = prompt_encoder_embed(r->pe, job->prompt, job->refs, job->n_refs, &pos, &p.pos_len, &p.dim, e);
+    Trace tp = trace_scope(tr, "prompt"), tn = trace_scope(tr, "negative");
+    int rc = prompt_encoder_embed(r->pe, job->prompt, job->refs, job->n_refs, &tp, &pos, &p.pos_len, &p.dim, e);
     CfgMode mode;
     float g = guidance_of(r, &mode);
     int use_uncond = g > 1.0f && !config_bool(r->cfg, "validation_disable_unconditional");
-    if (!rc && use_uncond) rc = prompt_encoder_embed(r->pe, job->negative ? job->negative : "", job->refs, job->n_refs, &neg, &p.neg_len, &p.dim, e);
+    if (!rc && use_uncond)
+        rc = prompt_encoder_embed(r->pe, job->negative ? job->negative : "", job->refs, job->n_refs, &tn, &neg, &p.neg_len, &p.dim, e);
     size_t N = p.n_target;
     int rw[3], rh[3];
     for (int k = 0; k < job->n_refs && !rc; k++) {
@@ -251,7 +307,10 @@ int run_context_render(RunContext *r, const ValidationJob *job, Image *result, E
             p.in.grid_h[k + 1] = rh[k] / 16; p.in.grid_w[k + 1] = rw[k] / 16;
             off += (size_t)(rh[k] / 16) * (rw[k] / 16) * p.channels;
         }
+        int64_t sh[3] = {1, (int64_t)(N - p.n_target), (int64_t)p.channels};
+        if (!rc && job->n_refs) trace_f32(tr, "image_latents", 3, sh, p.tokens + p.n_target * p.channels);
         p.in.channels = (int)p.channels; p.in.tokens = p.tokens; p.in.txt_dim = p.dim; p.in.training = 0;
+        p.in.trace = tr;
         p.pos = pos; p.neg = neg;
     }
     if (!rc) {
@@ -264,30 +323,48 @@ int run_context_render(RunContext *r, const ValidationJob *job, Image *result, E
             rc = latent_pack(noise, C, h, w, x, e);
         }
     }
+    float *sig = NULL, *ts = NULL;
     if (!rc) {
         SamplerConfig sc = {0};
         sc.sched = r->sched;
         sc.steps = (int)config_int(r->cfg, "validation_num_inference_steps");
         sc.mu = flowmatch_calculate_shift(&r->sched, (double)p.n_target);
         sc.guidance = g; sc.use_uncond = use_uncond; sc.cfg_mode = mode; sc.renorm_min = 0.0f;
-        rc = sampler_run(&sc, predict, &p, progress, &r->quiet, x, p.n_target, p.channels, e);
+        if (trace_on(tr) && sc.steps > 0) {
+            /* the schedule as the pipeline reports it (sampler_run derives the same one) */
+            int n = sc.steps;
+            double *sin = xmalloc((size_t)n * sizeof(double));
+            sig = xmalloc((size_t)(n + 1) * sizeof(float)); ts = xmalloc((size_t)n * sizeof(float));
+            flowmatch_default_sigmas(n, sin);
+            flowmatch_set_timesteps(&r->sched, n, NULL, sc.mu, sig, ts);
+            int64_t one = 1, sn = n, sn1 = n + 1;
+            trace_f64(tr, "mu", 1, &one, &sc.mu);
+            trace_f64(tr, "sigmas_in", 1, &sn, sin);
+            trace_f32(tr, "sigmas", 1, &sn1, sig);
+            trace_f32(tr, "timesteps", 1, &sn, ts);
+            p.timesteps = ts;
+            free(sin);
+        }
+        rc = sampler_run(&sc, predict, &p, on_step, &p, x, p.n_target, p.channels, e);
     }
     if (!rc) rc = latent_unpack(x, C, h, w, noise, e);
     if (!rc) {
         img = xmalloc((size_t)3 * W * H * sizeof(float));
-        rc = vae_decode(&r->vae, noise, h, w, img, e);
+        rc = vae_decode_traced(&r->vae, noise, h, w, tr, img, e);
     }
     if (!rc) {
-        *result = (Image){W, H, 3, xmalloc((size_t)W * H * 3)};
+        /* post-processing: [-1, 1] -> [0, 1] (the pipelines' output_type "pt"), then 8 bits */
         size_t hw = (size_t)W * H;
+        for (size_t i = 0; i < 3 * hw; i++) img[i] = fminf(fmaxf(img[i] * 0.5f + 0.5f, 0.0f), 1.0f);
+        int64_t sh[4] = {1, 3, H, W};
+        trace_f32(tr, "image", 4, sh, img);
+        *result = (Image){W, H, 3, xmalloc((size_t)W * H * 3)};
         for (size_t i = 0; i < hw; i++)
-            for (int c = 0; c < 3; c++) {
-                float v = (img[c * hw + i] + 1.0f) * 127.5f;
-                result->data[i * 3 + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrintf(v));
-            }
+            for (int c = 0; c < 3; c++) result->data[i * 3 + c] = (uint8_t)lrintf(img[c * hw + i] * 255.0f);
+        if (tensor) { *tensor = img; img = NULL; }
     }
     for (int k = 0; k < 3; k++) free(ref_lat[k]);
-    free(pos); free(neg); free(noise); free(x); free(img); free(p.tokens);
+    free(pos); free(neg); free(noise); free(x); free(img); free(p.tokens); free(sig); free(ts);
     return rc;
 }
 
@@ -323,11 +400,11 @@ int run_context_render_eval(RunContext *r, const char *dir, int64_t step, Err *e
                                  ? config_str(r->cfg, "validation_prompt")
                                  : (ds->items[i].captions.n ? ds->items[i].captions.text[0] : "");
         ValidationJob job = {prompt, config_str(r->cfg, "validation_negative_prompt"), refs, nr, W, H,
-                             config_has(r->cfg, "validation_seed") ? (uint64_t)config_int(r->cfg, "validation_seed") : 42, NULL};
+                             config_has(r->cfg, "validation_seed") ? (uint64_t)config_int(r->cfg, "validation_seed") : 42, NULL, NULL};
         Image out = {0};
         if (!rc) {
             if (!r->quiet) fprintf(stderr, "validation step %lld, image %d/%d: %s\n", (long long)step, i + 1, n, prompt);
-            rc = run_context_render(r, &job, &out, e);
+            rc = run_context_render(r, &job, &out, NULL, e);
         }
         if (!rc) {
             Image row[4];
@@ -395,7 +472,8 @@ static int load_and_cache(RunContext *r, Err *e) {
     r->have_data = 1;
     data_summary_print(&r->data, stderr);
     char *text_dir = text_cache_dir(r);
-    char *model_id = xasprintf("%s/%s/%s", r->family, r->flavour, r->model_path);
+    /* tiled VAE latents differ slightly from untiled ones: a separate cache identity */
+    char *model_id = xasprintf("%s/%s/%s%s", r->family, r->flavour, r->model_path, r->vae.tiling.tile_px > 0 ? "#vae-tiled" : "");
     r->ed = (EditData){&r->data, &r->vae, image_resize_lanczos, prompt_encoder_to_writer, r->pe, model_id, text_dir,
                        config_has(r->cfg, "seed") ? (uint64_t)config_int(r->cfg, "seed") : 42, r->quiet, {0}, 0, NULL};
     EditCacheStats cs;

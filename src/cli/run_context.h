@@ -41,6 +41,15 @@ typedef struct RunContext {
 
 /* Loads the configuration (validate: flags may stand alone) and every model component. */
 int run_context_open(RunContext *r, int argc, char **argv, RunMode mode, Err *e);
+
+/* What a caller other than the CLI may change when opening (run-module's pipeline runs). */
+typedef struct RunOverrides {
+    int args_only;                    /* configuration from argv alone, no datasets */
+    const char *component[8];         /* model folder components taken from other folders */
+    const char *dir[8];
+    int n_components;
+} RunOverrides;
+int run_context_open_with(RunContext *r, int argc, char **argv, RunMode mode, const RunOverrides *ov, Err *e);
 void run_context_close(RunContext *r);
 int run_context_train(RunContext *r, Err *e);
 /* Loads the datasets and fills every cache (latents, prompt embeddings), then returns. */
@@ -50,12 +59,20 @@ int run_context_cache(RunContext *r, Err *e);
 typedef struct ValidationJob {
     const char *prompt, *negative;
     const Image *refs; int n_refs;
-    int width, height;         /* target size (multiples of 16) */
+    int width, height;         /* target size (multiples of 16); 0 = the pipeline's default */
     uint64_t seed;
-    const float *latents;      /* optional explicit initial latents [16, h/8, w/8] (packed order) */
+    const float *latents;      /* optional explicit initial packed latents [tokens, 64] */
+    const Trace *trace;        /* optional: every intermediate under the pipelines' tensor names
+                                * ("prompt.*", "negative.*", "vl.*", "image_latents", "mu",
+                                * "sigmas", "step<i>.*", "vae_decode_*", "image", ...) */
 } ValidationJob;
-/* Samples the edit: result (RGB, width × height). */
-int run_context_render(RunContext *r, const ValidationJob *job, Image *result, Err *e);
+/* The size the family's edit pipeline renders at when none is given: Qwen-Image edit
+ * calculate_dimensions(1024², aspect of the last reference), LongCat edit its own
+ * calculate_dimensions(1024², aspect of the reference); 1024² without references. */
+void run_context_default_size(const RunContext *r, const Image *refs, int n_refs, int *w, int *h);
+/* Samples the edit: result (RGB, 8 bits); tensor (optional) gets the image before quantisation,
+ * [3, H, W] in [0, 1] (malloc'd). */
+int run_context_render(RunContext *r, const ValidationJob *job, Image *result, float **tensor, Err *e);
 /* Renders the first num_eval_images samples of eval_dataset_id (or the first edit dataset) as
  * sheets dir/NN.png (loads the datasets when needed). */
 int run_context_render_eval(RunContext *r, const char *dir, int64_t step, Err *e);

@@ -25,15 +25,19 @@ static const char *USAGE =
     "             --prompt for the text-to-image flavours v1.0, final, dev); without\n"
     "             --image, the first num_eval_images samples of eval_dataset_id (or the first edit\n"
     "             dataset) are rendered as sheets (references | result, instruction underneath)\n"
-    "  size       validation_resolution (WxH, an edge, or megapixels when < 128)\n"
+    "  size       validation_resolution (WxH, an edge, or megapixels when < 128); when it is not set and\n"
+    "             --image is given, the pipeline's own size: Qwen-Image edit ~1 MP with the aspect of the\n"
+    "             last reference (multiples of 32), LongCat edit ~1 MP with the reference's aspect\n"
     "  steps      validation_num_inference_steps; seed: --seed, else validation_seed\n"
     "  guidance   qwen_image: validation_guidance_real when > 1, else validation_guidance when set,\n"
     "             else 4.0 (true CFG with validation_negative_prompt, result renormalised to the\n"
-    "             conditional norm); longcat_image: validation_guidance with its CFG renorm.\n"
+    "             conditional norm); longcat_image: validation_guidance (edit: plain CFG as the\n"
+    "             LongCat edit pipeline; text-to-image: with its CFG renorm).\n"
     "             validation_disable_unconditional turns CFG off.\n"
     "  --latents FILE   initial packed latents (tensor 'latents', [1, tokens, 64]) instead of the seed,\n"
     "             for reproducing other implementations exactly\n"
-    "  --output-tensor  also write the image as tensor 'image' [1, 3, H, W] in [0, 1]\n";
+    "  --output-tensor  also write the image before 8-bit rounding as tensor 'image' [1, 3, H, W] in\n"
+    "             [0, 1] (the diffusers pipelines' output_type='pt')\n";
 
 /* The newest LoRA under output_dir: the final file or the highest checkpoint (NULL when none). */
 static char *newest_lora(const char *output_dir) {
@@ -51,17 +55,16 @@ static char *newest_lora(const char *output_dir) {
     return p;
 }
 
-static int write_outputs(const Image *im, const char *png, const char *tensor, Err *e) {
+/* The 8-bit PNG, and with --output-tensor the image before quantisation ([1, 3, H, W] in [0, 1],
+ * as the diffusers pipelines return it with output_type="pt"). */
+static int write_outputs(const Image *im, const float *chw, const char *png, const char *tensor, Err *e) {
     if (image_write_png(png, im, e)) return -1;
     if (!tensor) return 0;
-    size_t hw = (size_t)im->width * im->height;
-    float *t = xmalloc(3 * hw * sizeof(float));
-    for (size_t i = 0; i < hw; i++) for (int c = 0; c < 3; c++) t[c * hw + i] = im->data[i * 3 + c] / 255.0f;
     StWriter w; stw_init(&w);
     int64_t shape[4] = {1, 3, im->height, im->width};
-    stw_add_f32(&w, "image", 4, shape, t);
+    stw_add_f32(&w, "image", 4, shape, chw);
     int rc = stw_write(&w, tensor, e);
-    stw_free(&w); free(t);
+    stw_free(&w);
     return rc;
 }
 
@@ -101,6 +104,7 @@ int cmd_validate(int argc, char **argv, Err *e) {
     free(lp);
     int W = 0, H = 0;
     if (!rc) rc = validation_size(r.cfg, &W, &H, e);
+    int pipeline_size = !config_is_set(r.cfg, "validation_resolution");
     if (!rc && n_images == 0 && !prompt) {
         /* the config's evaluation samples, as sheets */
         const char *od = config_str(r.cfg, "output_dir");
@@ -120,6 +124,7 @@ int cmd_validate(int argc, char **argv, Err *e) {
     Image refs[3] = {{0}};
     int nr = 0;
     for (int k = 0; k < n_images && !rc; k++) { rc = image_read(images[k], &refs[k], e); if (!rc) nr++; }
+    if (!rc && nr && pipeline_size) run_context_default_size(&r, refs, nr, &W, &H);
     float *lat = NULL;
     if (!rc && latents_path) {
         StFile f;
@@ -133,17 +138,19 @@ int cmd_validate(int argc, char **argv, Err *e) {
         }
     }
     Image out = {0};
+    float *chw = NULL;
     if (!rc) {
         ValidationJob job = {prompt, negative ? negative : config_str(r.cfg, "validation_negative_prompt"), refs, nr, W, H,
-                             seed >= 0 ? (uint64_t)seed : (config_has(r.cfg, "validation_seed") ? (uint64_t)config_int(r.cfg, "validation_seed") : 42), lat};
-        rc = run_context_render(&r, &job, &out, e);
+                             seed >= 0 ? (uint64_t)seed : (config_has(r.cfg, "validation_seed") ? (uint64_t)config_int(r.cfg, "validation_seed") : 42), lat, NULL};
+        rc = run_context_render(&r, &job, &out, &chw, e);
     }
     if (!rc) {
         const char *o = output ? output : "validation.png";
-        rc = write_outputs(&out, o, out_tensor, e);
+        rc = write_outputs(&out, chw, o, out_tensor, e);
         if (!rc) printf("wrote %s (%dx%d)\n", o, W, H);
     }
     image_free(&out);
+    free(chw);
     for (int k = 0; k < nr; k++) image_free(&refs[k]);
     free(lat);
     run_context_close(&r);

@@ -44,13 +44,17 @@ double flowmatch_calculate_shift(const FlowMatchConfig *c, double image_seq_len)
     return image_seq_len * m + b;
 }
 
+void flowmatch_default_sigmas(int n, double *sigmas) {
+    for (int i = 0; i < n; i++) sigmas[i] = n > 1 ? 1.0 + (1.0 / n - 1.0) * i / (n - 1) : 1.0;
+}
+
 void flowmatch_set_timesteps(const FlowMatchConfig *c, int n, const double *sigmas_in, double mu,
                              float *sigmas, float *timesteps) {
     /* Upstream casts the input sigmas to float32 first, then shifts in float32. */
-    for (int i = 0; i < n; i++) {
-        double s = sigmas_in ? sigmas_in[i] : (n > 1 ? 1.0 + (1.0 / n - 1.0) * i / (n - 1) : 1.0);
-        sigmas[i] = (float)s;
-    }
+    double *dflt = sigmas_in ? NULL : xmalloc((size_t)(n > 0 ? n : 1) * sizeof(double));
+    if (dflt) flowmatch_default_sigmas(n, dflt);
+    for (int i = 0; i < n; i++) sigmas[i] = (float)(sigmas_in ? sigmas_in[i] : dflt[i]);
+    free(dflt);
     if (c->use_dynamic_shifting) {
         float em = (float)exp(mu);
         for (int i = 0; i < n; i++) {

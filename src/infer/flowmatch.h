@@ -26,6 +26,9 @@ int flowmatch_config_from_json(const cJSON *j, FlowMatchConfig *c, const char *s
 /* mu = m*seq_len + b through (base_seq, base_shift) and (max_seq, max_shift). */
 double flowmatch_calculate_shift(const FlowMatchConfig *c, double image_seq_len);
 
+/* The pipelines' input sigmas: linspace(1, 1/n, n) in float64. */
+void flowmatch_default_sigmas(int n, double *sigmas);
+
 /* Fills sigmas[n+1] (n shifted sigmas + terminal 0) and timesteps[n] (= sigmas*num_train_timesteps).
  * sigmas_in: n input sigmas (NULL → linspace(1, 1/n, n) as the pipelines pass). */
 void flowmatch_set_timesteps(const FlowMatchConfig *c, int n, const double *sigmas_in, double mu,

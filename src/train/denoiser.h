@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "train/param.h"
+#include "tensor/trace.h"
 
 #define DENOISE_MAX_IMAGES 4   /* target + up to 3 references */
 
@@ -22,6 +23,7 @@ typedef struct DenoiseInput {
     float sigma;                            /* noise level of the target in [0, 1] */
     int training;                           /* 1: keep what backward needs, apply LoRA dropout */
     Rng *rng;                               /* dropout stream (training); may be NULL otherwise */
+    const Trace *trace;                     /* optional: family-specific inputs under upstream's names */
 } DenoiseInput;
 
 typedef struct Denoiser {

@@ -37,8 +37,8 @@ void prompt_encoder_close(PromptEncoder *p) {
     free(p);
 }
 
-int prompt_encoder_embed(PromptEncoder *p, const char *prompt, const Image *refs, int n_refs, float **embeds, int *L,
-                         int *dim, Err *e) {
+int prompt_encoder_embed(PromptEncoder *p, const char *prompt, const Image *refs, int n_refs, const Trace *trace,
+                         float **embeds, int *L, int *dim, Err *e) {
     int edit = p->kind == QV_PROMPT_QWEN_EDIT_V1 || p->kind == QV_PROMPT_QWEN_EDIT_V2 || p->kind == QV_PROMPT_LONGCAT_EDIT;
     if (!edit) n_refs = 0;
     if (edit && n_refs < 1) return err_set(e, "the edit flavour needs at least one reference image for the prompt");
@@ -46,7 +46,7 @@ int prompt_encoder_embed(PromptEncoder *p, const char *prompt, const Image *refs
     if (n_refs > 3) n_refs = 3;
     /* the pipeline's resize of each reference and the processor happen inside */
     QvPromptEmbeds out = {0};
-    int rc = qwenvl_encode_prompt(&p->model, p->tok, &p->proc, p->kind, prompt, refs, n_refs, &out, e);
+    int rc = qwenvl_encode_prompt(&p->model, p->tok, &p->proc, p->kind, prompt, refs, n_refs, trace, &out, e);
     if (!rc) { *embeds = out.embeds; *L = out.L; *dim = out.hidden; out.embeds = NULL; }
     qv_prompt_embeds_free(&out);
     return rc;
@@ -54,7 +54,7 @@ int prompt_encoder_embed(PromptEncoder *p, const char *prompt, const Image *refs
 
 int prompt_encoder_to_writer(void *ctx, const char *prompt, const Image *refs, int n_refs, StWriter *out, Err *e) {
     float *emb; int L, dim;
-    if (prompt_encoder_embed(ctx, prompt, refs, n_refs, &emb, &L, &dim, e)) return -1;
+    if (prompt_encoder_embed(ctx, prompt, refs, n_refs, NULL, &emb, &L, &dim, e)) return -1;
     int64_t shape[2] = {L, dim};
     stw_add_f32(out, "prompt_embeds", 2, shape, emb);
     free(emb);

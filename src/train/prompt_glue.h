@@ -8,14 +8,15 @@
 #include "data/image.h"
 #include "models/model_dir.h"
 #include "tensor/safetensors.h"
+#include "tensor/trace.h"
 
 typedef struct PromptEncoder PromptEncoder;
 
 int prompt_encoder_open(PromptEncoder **out, const ModelDir *md, const char *family, const char *flavour, Err *e);
 void prompt_encoder_close(PromptEncoder *p);
-/* embeds [L, dim] (malloc'd). */
-int prompt_encoder_embed(PromptEncoder *p, const char *prompt, const Image *refs, int n_refs, float **embeds, int *L,
-                         int *dim, Err *e);
+/* embeds [L, dim] (malloc'd); trace (may be NULL) gets the encoder's intermediates (prompt.h). */
+int prompt_encoder_embed(PromptEncoder *p, const char *prompt, const Image *refs, int n_refs, const Trace *trace,
+                         float **embeds, int *L, int *dim, Err *e);
 /* PromptEncodeFn (train/edit_data.h): adds "prompt_embeds" [L, dim] to out. ctx = PromptEncoder*. */
 int prompt_encoder_to_writer(void *ctx, const char *prompt, const Image *refs, int n_refs, StWriter *out, Err *e);
 

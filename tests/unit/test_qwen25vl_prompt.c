@@ -1,7 +1,7 @@
 /* test_qwen25vl_prompt.c — prompt encoding per family: LongCat's quote split, the text-to-image
  * layouts on the real vocabulary (tests/data/qwen_tokenizer), and the upstream pipelines end to
  * end: from the instruction text and the raw reference images, with the tiny bf16 text encoder of
- * the pipeline goldens (tests/data/qwen25vl_prompt), the token ids, masks and M-RoPE positions
+ * the pipeline goldens (tests/golden/<name>_pipeline), the token ids, masks and M-RoPE positions
  * must equal theirs and prompt_embeds must match (Qwen-Image-Edit with one reference, Edit-2509
  * with two, LongCat-Image-Edit with the instruction padded to 512 in the middle). */
 #include "test_util.h"
@@ -140,7 +140,7 @@ static void run_case(const QwenVL *m, Tokenizer *tok, const StFile *io, const ch
     QwenVLProcessorConfig pc;
     qwenvl_processor_config_default(&pc);
     QvPromptEmbeds out;
-    if (qwenvl_encode_prompt(m, tok, &pc, kind, text, refs, ng, &out, &e)) fail_msg("%s", e.msg);
+    if (qwenvl_encode_prompt(m, tok, &pc, kind, text, refs, ng, NULL, &out, &e)) fail_msg("%s", e.msg);
     assert_int_equal(out.L, tp->shape[1]);
     double r = rel_err(out.embeds, tp);
     if (r > 1e-4) fail_msg("%s.%s.prompt_embeds: rel error %.3e", cs, which, r);
@@ -150,23 +150,27 @@ static void run_case(const QwenVL *m, Tokenizer *tok, const StFile *io, const ch
     free(pos); free(text); qv_prompt_ids_free(&ids);
 }
 
+static void check_pipeline(const QwenVL *m, Tokenizer *tok, const char *dir, const char *cs, QvPromptKind kind) {
+    StFile io; Err e = {0};
+    char *p = xasprintf("tests/golden/%s/io.safetensors", dir);
+    if (st_open(&io, p, &e)) fail_msg("%s", e.msg);
+    run_case(m, tok, &io, cs, "prompt", kind);
+    run_case(m, tok, &io, cs, "negative", kind);
+    st_close(&io);
+    free(p);
+}
+
 static void test_pipeline_prompt_embeds(void **s) {
     (void)s;
     QwenVL m; Err e = {0};
-    if (qwenvl_load(&m, "tests/data/qwen25vl_prompt/text_encoder", &e)) fail_msg("%s", e.msg);
+    if (qwenvl_load(&m, "tests/data/models/qwenimage_edit/text_encoder", &e)) fail_msg("%s", e.msg);
     assert_int_equal(m.p[m.embed].dtype, DT_BF16);
     assert_int_equal(m.lm_head.w, m.embed);           /* tied, no lm_head tensor */
-    StFile io;
-    if (st_open(&io, "tests/data/qwen25vl_prompt/io.safetensors", &e)) fail_msg("%s", e.msg);
     Tokenizer *tok = load_tok();
-    run_case(&m, tok, &io, "edit", "prompt", QV_PROMPT_QWEN_EDIT_V1);
-    run_case(&m, tok, &io, "edit", "negative", QV_PROMPT_QWEN_EDIT_V1);
-    run_case(&m, tok, &io, "editplus", "prompt", QV_PROMPT_QWEN_EDIT_V2);
-    run_case(&m, tok, &io, "editplus", "negative", QV_PROMPT_QWEN_EDIT_V2);
-    run_case(&m, tok, &io, "longcat_edit", "prompt", QV_PROMPT_LONGCAT_EDIT);
-    run_case(&m, tok, &io, "longcat_edit", "negative", QV_PROMPT_LONGCAT_EDIT);
+    check_pipeline(&m, tok, "qwenimage_edit_pipeline", "edit", QV_PROMPT_QWEN_EDIT_V1);
+    check_pipeline(&m, tok, "qwenimage_edit_plus_pipeline", "editplus", QV_PROMPT_QWEN_EDIT_V2);
+    check_pipeline(&m, tok, "longcat_edit_pipeline", "longcat_edit", QV_PROMPT_LONGCAT_EDIT);
     tokenizer_free(tok);
-    st_close(&io);
     qwenvl_free(&m);
 }
 

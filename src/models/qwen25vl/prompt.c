@@ -258,7 +258,7 @@ done:
 void qv_prompt_embeds_free(QvPromptEmbeds *p) { free(p->embeds); free(p->mask); free(p->text_ids); memset(p, 0, sizeof *p); }
 
 int qwenvl_encode_ids(const QwenVL *m, QvPromptKind kind, const QvPromptIds *ids, const float *image_embeds,
-                      int64_t n_image_rows, const int64_t *grids, int n_images, QvPromptEmbeds *out, Err *e) {
+                      int64_t n_image_rows, const int64_t *grids, int n_images, const Trace *trace, QvPromptEmbeds *out, Err *e) {
     memset(out, 0, sizeof *out);
     int L = ids->L, C = m->cfg.text.hidden;
     int64_t *pos = xmalloc((size_t)3 * L * sizeof(int64_t) + 8), delta, next = 0;
@@ -270,6 +270,14 @@ int qwenvl_encode_ids(const QwenVL *m, QvPromptKind kind, const QvPromptIds *ids
     if (next != n_image_rows) { err_set(e, "the prompt has %lld image tokens but the images give %lld rows", (long long)next, (long long)n_image_rows); goto done; }
     for (int i = 0; i < L; i++) key[i] = ids->mask[i] != 0;
     qv_language_forward(m, x, L, pos, (size_t)L, key, NULL, NULL);
+    if (trace_on(trace)) {
+        int64_t s2[2] = {1, L}, s3[3] = {3, 1, L}, s11[2] = {1, 1}, sx[3] = {1, L, C};
+        trace_i64(trace, "input_ids", 2, s2, ids->ids);
+        trace_i64(trace, "attention_mask", 2, s2, ids->mask);
+        trace_i64(trace, "rope_position_ids", 3, s3, pos);
+        trace_i64(trace, "rope_deltas", 2, s11, &delta);
+        trace_f32(trace, "hidden_states_last", 3, sx, x);
+    }
     /* Qwen pipelines first drop masked rows (none for one prompt: its mask is all ones) */
     int n = ids->keep1 - ids->keep0;
     out->L = n; out->hidden = C;
@@ -281,6 +289,12 @@ int qwenvl_encode_ids(const QwenVL *m, QvPromptKind kind, const QvPromptIds *ids
         out->text_ids = xmalloc((size_t)(n ? n : 1) * 3 * sizeof(float));
         for (int i = 0; i < n; i++) { out->text_ids[3 * i] = 0; out->text_ids[3 * i + 1] = (float)i; out->text_ids[3 * i + 2] = (float)i; }
     }
+    if (trace_on(trace)) {
+        int64_t se[3] = {1, n, C}, sm[2] = {1, n}, st[2] = {n, 3};
+        trace_f32(trace, "prompt_embeds", 3, se, out->embeds);
+        if (out->text_ids) trace_f32(trace, "text_ids", 2, st, out->text_ids);
+        else trace_i64(trace, "prompt_embeds_mask", 2, sm, out->mask);
+    }
     rc = 0;
 done:
     free(pos); free(x); free(key);
@@ -288,8 +302,27 @@ done:
     return rc;
 }
 
+/* The processor's and the vision tower's outputs, as upstream reports them for all images:
+ * pixel_values rows concatenated (only the first 16 are recorded), grids [n, 3], merged rows. */
+static void trace_vision(const Trace *trace, const QvImageInput *images, int n_images, const int64_t *grids,
+                         int64_t patch_features, const float *image_embeds, int64_t rows, int width) {
+    int64_t head = 0, cap = 16;
+    float *buf = xmalloc((size_t)cap * patch_features * sizeof(float));
+    for (int k = 0; k < n_images && head < cap; k++) {
+        int64_t n = images[k].grid[0] * images[k].grid[1] * images[k].grid[2];
+        if (n > cap - head) n = cap - head;
+        memcpy(buf + head * patch_features, images[k].pixel_values, (size_t)(n * patch_features) * sizeof(float));
+        head += n;
+    }
+    int64_t sp[2] = {head, patch_features}, sg[2] = {n_images, 3}, se[2] = {rows, width};
+    trace_f32(trace, "vl.pixel_values_head", 2, sp, buf);
+    trace_i64(trace, "vl.image_grid_thw", 2, sg, grids);
+    trace_f32(trace, "vl.image_embeds", 2, se, image_embeds);
+    free(buf);
+}
+
 int qwenvl_encode_prompt_processed(const QwenVL *m, Tokenizer *tok, QvPromptKind kind, const char *text,
-                                   const QvImageInput *images, int n_images, QvPromptEmbeds *out, Err *e) {
+                                   const QvImageInput *images, int n_images, const Trace *trace, QvPromptEmbeds *out, Err *e) {
     memset(out, 0, sizeof *out);
     const QvConfig *c = &m->cfg;
     int64_t *tokens = xmalloc(((size_t)n_images + 1) * sizeof(int64_t));
@@ -309,7 +342,8 @@ int qwenvl_encode_prompt_processed(const QwenVL *m, Tokenizer *tok, QvPromptKind
         rc = qv_vision_forward(m, images[k].pixel_values, g[0] * g[1] * g[2], m->patch_embed.in, g, 1, img + (size_t)row * O, e);
         row += tokens[k];
     }
-    if (!rc) rc = qwenvl_encode_ids(m, kind, &ids, img, total, grids, n_images, out, e);
+    if (!rc && n_images && trace_on(trace)) trace_vision(trace, images, n_images, grids, m->patch_embed.in, img, total, O);
+    if (!rc) rc = qwenvl_encode_ids(m, kind, &ids, img, total, grids, n_images, trace, out, e);
     free(img); free(tokens); free(grids);
     qv_prompt_ids_free(&ids);
     return rc;
@@ -336,7 +370,7 @@ int qv_prompt_condition_image(QvPromptKind kind, const Image *ref, Image *out, E
 }
 
 int qwenvl_encode_prompt(const QwenVL *m, Tokenizer *tok, const QwenVLProcessorConfig *pc, QvPromptKind kind,
-                         const char *text, const Image *refs, int n_refs, QvPromptEmbeds *out, Err *e) {
+                         const char *text, const Image *refs, int n_refs, const Trace *trace, QvPromptEmbeds *out, Err *e) {
     memset(out, 0, sizeof *out);
     if (expect_images(kind, n_refs, e)) return -1;
     QvImageInput *in = xcalloc((size_t)n_refs + 1, sizeof *in);
@@ -352,7 +386,7 @@ int qwenvl_encode_prompt(const QwenVL *m, Tokenizer *tok, const QwenVLProcessorC
         in[k].pixel_values = pix[k];
         for (int j = 0; j < 3; j++) in[k].grid[j] = g[j];
     }
-    if (!rc) rc = qwenvl_encode_prompt_processed(m, tok, kind, text, in, n_refs, out, e);
+    if (!rc) rc = qwenvl_encode_prompt_processed(m, tok, kind, text, in, n_refs, trace, out, e);
     for (int k = 0; k < n_refs; k++) free(pix[k]);
     free(pix); free(in);
     return rc;

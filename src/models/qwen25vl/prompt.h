@@ -29,6 +29,7 @@
 #include "models/qwen25vl/model.h"
 #include "models/qwen25vl/processor.h"
 #include "models/qwen25vl/tokenizer.h"
+#include "tensor/trace.h"
 
 typedef enum {
     QV_PROMPT_QWEN_T2I, QV_PROMPT_QWEN_EDIT_V1, QV_PROMPT_QWEN_EDIT_V2,
@@ -67,17 +68,21 @@ typedef struct QvPromptEmbeds {
 } QvPromptEmbeds;
 
 /* The whole encoding from the instruction and the raw reference images (RGB): the pipeline's
- * resize, the processor (pc), ids, vision tower, language model, rows kept. */
+ * resize, the processor (pc), ids, vision tower, language model, rows kept. trace (may be NULL)
+ * receives the pipeline's intermediates under upstream's names: "vl.pixel_values_head" (first 16
+ * rows), "vl.image_grid_thw", "vl.image_embeds", "input_ids", "attention_mask",
+ * "rope_position_ids", "rope_deltas", "hidden_states_last", "prompt_embeds", then
+ * "prompt_embeds_mask" (Qwen-Image) or "text_ids" (LongCat). */
 int qwenvl_encode_prompt(const QwenVL *m, Tokenizer *tok, const QwenVLProcessorConfig *pc, QvPromptKind kind,
-                         const char *text, const Image *refs, int n_refs, QvPromptEmbeds *out, Err *e);
+                         const char *text, const Image *refs, int n_refs, const Trace *trace, QvPromptEmbeds *out, Err *e);
 /* The pipeline's resize of one reference before the processor (kind decides the size). */
 int qv_prompt_condition_image(QvPromptKind kind, const Image *ref, Image *out, Err *e);
 /* Same from already processed images (pixel_values and grid per image). */
 int qwenvl_encode_prompt_processed(const QwenVL *m, Tokenizer *tok, QvPromptKind kind, const char *text,
-                                   const QvImageInput *images, int n_images, QvPromptEmbeds *out, Err *e);
+                                   const QvImageInput *images, int n_images, const Trace *trace, QvPromptEmbeds *out, Err *e);
 /* Same from already built ids and the vision tower's rows for their images (tests, caches). */
 int qwenvl_encode_ids(const QwenVL *m, QvPromptKind kind, const QvPromptIds *ids, const float *image_embeds,
-                      int64_t n_image_rows, const int64_t *grids, int n_images, QvPromptEmbeds *out, Err *e);
+                      int64_t n_image_rows, const int64_t *grids, int n_images, const Trace *trace, QvPromptEmbeds *out, Err *e);
 void qv_prompt_embeds_free(QvPromptEmbeds *p);
 
 #endif

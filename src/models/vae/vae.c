@@ -25,7 +25,7 @@ int vae_build(Vae *v, const cJSON *config, Err *e) {
     if (!f) return err_setc(e, EXIT_USAGE, "VAE config: _class_name \"%s\" is not supported yet (expected AutoencoderKLQwenImage or AutoencoderKL)",
                             name ? name : "(missing)");
     v->family = f;
-    v->tiling.tile_px = VAE_TILE_PX_DEFAULT;
+    v->tiling.tile_px = 0;
     v->tiling.overlap_px = VAE_TILE_OVERLAP_PX_DEFAULT;
     if (f->build(v, config, e)) { vae_free(v); return err_prefix(e, "VAE config (%s)", f->class_name); }
     return 0;
@@ -279,15 +279,25 @@ int vae_encode(const Vae *v, const float *image, int H, int W, VaeLatentDraw dra
     return 0;
 }
 
-int vae_decode(const Vae *v, const float *latents, int h, int w, float *image, Err *e) {
+int vae_decode_traced(const Vae *v, const float *latents, int h, int w, const Trace *trace, float *image, Err *e) {
     size_t hw = (size_t)h * w, n = (size_t)v->net.z_ch * hw;
     float *z = xmalloc(n * sizeof(float));
     memcpy(z, latents, n * sizeof(float));
     vae_latents_denormalise(v, z, hw);
+    int64_t zs[4] = {1, v->net.z_ch, h, w}, os[4] = {1, v->net.out_ch, (int64_t)h * v->net.factor, (int64_t)w * v->net.factor};
+    trace_f32(trace, "vae_decode_input", 4, zs, z);
     int rc = vae_decode_raw(v, z, h, w, image, e);
     free(z);
     if (rc) return -1;
     size_t np = (size_t)v->net.out_ch * hw * v->net.factor * v->net.factor;
+    if (v->clamp_output)
+        for (size_t i = 0; i < np; i++) image[i] = fminf(fmaxf(image[i], -1.0f), 1.0f);
+    trace_f32(trace, "vae_decode_output", 4, os, image);
+    /* the pipelines' post-processing clamps every family's output */
     for (size_t i = 0; i < np; i++) image[i] = fminf(fmaxf(image[i], -1.0f), 1.0f);
     return 0;
+}
+
+int vae_decode(const Vae *v, const float *latents, int h, int w, float *image, Err *e) {
+    return vae_decode_traced(v, latents, h, w, NULL, image, e);
 }

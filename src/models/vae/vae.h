@@ -22,6 +22,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "models/vae/vae_net.h"
+#include "tensor/trace.h"
 
 typedef enum { VAE_LATENT_MODE, VAE_LATENT_SAMPLE } VaeLatentDraw;
 
@@ -30,7 +31,8 @@ typedef struct VaeTiling {
     int overlap_px;     /* overlap between neighbouring tiles in pixels (multiple of 8) */
 } VaeTiling;
 
-/* Defaults: 576 px tiles, 128 px overlap (a 1024 px side takes 2 tiles). */
+/* Tiling is off by default, as in diffusers (tiles change the result slightly); with
+ * vae_enable_tiling the run uses 576 px tiles with 128 px overlap (a 1024 px side takes 2 tiles). */
 #define VAE_TILE_PX_DEFAULT 576
 #define VAE_TILE_OVERLAP_PX_DEFAULT 128
 
@@ -78,6 +80,10 @@ int vae_encode(const Vae *v, const float *image, int H, int W, VaeLatentDraw dra
                float *latents, Err *e);
 /* normalised latents [z_ch, h, w] -> image [out_ch, 8h, 8w] clamped to [-1, 1]. */
 int vae_decode(const Vae *v, const float *latents, int h, int w, float *image, Err *e);
+/* Same; trace (may be NULL) gets "vae_decode_input" (de-normalised latents [1, z_ch, h, w]) and
+ * "vae_decode_output" (the decoder's sample [1, out_ch, 8h, 8w], clamped only where upstream's
+ * decode clamps). */
+int vae_decode_traced(const Vae *v, const float *latents, int h, int w, const Trace *trace, float *image, Err *e);
 
 /* Lower level (run-module, tests). Untiled when tiling is off or the input fits one tile.
  * encoder_out (optional) receives the raw encoder output, params the distribution parameters

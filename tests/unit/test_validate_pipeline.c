@@ -1,0 +1,152 @@
+/* test_validate_pipeline.c — `simpletuner validate` as a user runs it reproduces the diffusers
+ * QwenImageEditPipeline end to end: from the model folder, the reference PNG, the instruction,
+ * the negative prompt and the golden's initial latents (--latents), the image written with
+ * --output-tensor equals the pipeline's output within 1e-4 of its range, and the 8-bit PNG is
+ * that tensor rounded. Also: the pipelines' default output size when validation_resolution is
+ * not set, and a --latents file of the wrong size is refused by name. */
+#include "test_util.h"
+#include "base/error.h"
+#include "cli/commands.h"
+#include "cli/run_context.h"
+#include "data/image_io.h"
+#include "tensor/safetensors.h"
+#include <math.h>
+
+#define GOLDEN "tests/golden/qwenimage_edit_pipeline"
+
+static char *utf8(const StFile *io, const char *name) {
+    const StTensor *t = st_find(io, name);
+    assert_non_null(t);
+    char *s = malloc(t->numel + 1);
+    memcpy(s, t->data, t->numel);
+    s[t->numel] = 0;
+    return s;
+}
+
+/* Writes the golden's initial latents as FILE's tensor 'latents' (what --latents reads). */
+static void write_latents(const StFile *io, const char *name, const char *path, int drop) {
+    const StTensor *t = st_find(io, name);
+    assert_non_null(t);
+    float *f = st_to_f32(t);
+    int64_t shape[3] = {t->shape[0], t->shape[1] - drop, t->shape[2]};
+    StWriter w; stw_init(&w);
+    stw_add_f32(&w, "latents", 3, shape, f);
+    Err e = {0};
+    if (stw_write(&w, path, &e)) fail_msg("%s", e.msg);
+    stw_free(&w); free(f);
+}
+
+static int run_validate(const char *tmp, const char *prompt, const char *negative, const char *latents, Err *e) {
+    char *out_dir = xasprintf("--output_dir=%s", tmp), *png = xasprintf("%s/out.png", tmp), *ten = xasprintf("%s/out.safetensors", tmp);
+    char *argv[] = {"--model_family=qwen_image", "--model_flavour=edit-v1",
+                    "--pretrained_model_name_or_path=tests/data/models/qwenimage_edit",
+                    "--validation_resolution=96x64", "--validation_num_inference_steps=3", "--validation_guidance_real=4.0",
+                    out_dir, "--image", GOLDEN "/edit.ref0.png", "--prompt", (char *)prompt,
+                    "--negative_prompt", (char *)negative, "--latents", (char *)latents,
+                    "--output", png, "--output-tensor", ten};
+    int rc = cmd_validate((int)(sizeof argv / sizeof argv[0]), argv, e);
+    free(out_dir); free(png); free(ten);
+    return rc;
+}
+
+static void test_validate_reproduces_pipeline_image(void **state) {
+    (void)state;
+    StFile io; Err e = {0};
+    if (st_open(&io, GOLDEN "/io.safetensors", &e)) fail_msg("%s", e.msg);
+    char *tmp = tmpdir_make(), *lat = xasprintf("%s/latents.safetensors", tmp);
+    write_latents(&io, "edit.latents", lat, 0);
+    char *prompt = utf8(&io, "edit.prompt_utf8"), *negative = utf8(&io, "edit.negative_prompt_utf8");
+    if (run_validate(tmp, prompt, negative, lat, &e)) fail_msg("%s", e.msg);
+
+    char *ten = xasprintf("%s/out.safetensors", tmp), *png = xasprintf("%s/out.png", tmp);
+    StFile got;
+    if (st_open(&got, ten, &e)) fail_msg("%s", e.msg);
+    const StTensor *g = st_find(&got, "image"), *want = st_find(&io, "edit.image");
+    assert_non_null(g); assert_non_null(want);
+    assert_int_equal(g->numel, want->numel);
+    float *a = st_to_f32(g), *b = st_to_f32(want);
+    double maxd = 0, maxv = 0;
+    for (size_t i = 0; i < want->numel; i++) {
+        maxd = fmax(maxd, fabs((double)a[i] - b[i]));
+        maxv = fmax(maxv, fabs((double)b[i]));
+    }
+    if (maxd / maxv > 1e-4) fail_msg("validate image vs pipeline: max rel %.3e", maxd / maxv);
+    /* the PNG is the tensor in 8 bits */
+    Image im;
+    if (image_read(png, &im, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(im.width, 96); assert_int_equal(im.height, 64);
+    size_t hw = (size_t)im.width * im.height;
+    for (size_t i = 0; i < hw; i++)
+        for (int c = 0; c < 3; c++) assert_int_equal(im.data[i * 3 + c], (int)lrintf(a[c * hw + i] * 255.0f));
+    image_free(&im);
+    free(a); free(b);
+    st_close(&got);
+
+    /* a latents file for another size is refused, naming the file */
+    char *bad = xasprintf("%s/bad.safetensors", tmp);
+    write_latents(&io, "edit.latents", bad, 1);
+    Err e2 = {0};
+    assert_int_not_equal(run_validate(tmp, prompt, negative, bad, &e2), 0);
+    assert_contains(e2.msg, "bad.safetensors");
+    assert_contains(e2.msg, "'latents'");
+    free(bad);
+
+    st_close(&io);
+    free(ten); free(png); free(prompt); free(negative); free(lat);
+    tmpdir_remove(tmp);
+}
+
+static void test_pipeline_default_sizes(void **state) {
+    (void)state;
+    RunContext r; memset(&r, 0, sizeof r);
+    uint8_t px[3] = {0};
+    Image wide = {96, 64, 3, px}, tall = {64, 80, 3, px}, cat = {80, 60, 3, px};
+    int w, h;
+    r.family = "qwen_image";
+    Image one[1] = {wide};
+    run_context_default_size(&r, one, 1, &w, &h);
+    assert_int_equal(w, 1248); assert_int_equal(h, 832);
+    Image two[2] = {wide, tall};        /* the edit-plus pipeline sizes from the last image */
+    run_context_default_size(&r, two, 2, &w, &h);
+    assert_int_equal(w, 928); assert_int_equal(h, 1152);
+    r.family = "longcat_image";
+    Image lc[1] = {cat};
+    run_context_default_size(&r, lc, 1, &w, &h);
+    assert_int_equal(w, 1184); assert_int_equal(h, 896);
+    run_context_default_size(&r, NULL, 0, &w, &h);
+    assert_int_equal(w, 1024); assert_int_equal(h, 1024);
+}
+
+/* SimpleTuner's per-component folders: a whole pipeline folder gives its component subfolder,
+ * a component folder is taken as is, and a wrong one is an error naming the key. */
+static void test_component_overrides(void **state) {
+    (void)state;
+    char *argv[] = {"--model_family=qwen_image", "--model_flavour=edit-v1",
+                    "--pretrained_model_name_or_path=tests/data/models/qwenimage_edit",
+                    "--pretrained_vae_model_name_or_path=tests/data/models/qwenimage_edit",
+                    "--qwen_text_encoder_model_name_or_path=tests/data/models/qwenimage_edit/text_encoder",
+                    "--pretrained_transformer_model_name_or_path=tests/data/models/qwenimage_edit"};
+    RunOverrides ov = {0};
+    ov.args_only = 1;
+    RunContext r; Err e = {0};
+    if (run_context_open_with(&r, 6, argv, RUN_VALIDATE, &ov, &e)) fail_msg("%s", e.msg);
+    assert_string_equal(model_dir_path(&r.md, "vae"), "tests/data/models/qwenimage_edit/vae");
+    assert_string_equal(model_dir_path(&r.md, "transformer"), "tests/data/models/qwenimage_edit/transformer");
+    assert_string_equal(model_dir_path(&r.md, "text_encoder"), "tests/data/models/qwenimage_edit/text_encoder");
+    run_context_close(&r);
+    argv[4] = "--qwen_text_encoder_model_name_or_path=tests/data/models/no_such_encoder";
+    Err e2 = {0};
+    assert_int_not_equal(run_context_open_with(&r, 6, argv, RUN_VALIDATE, &ov, &e2), 0);
+    run_context_close(&r);
+    assert_contains(e2.msg, "qwen_text_encoder_model_name_or_path");
+    assert_contains(e2.msg, "no_such_encoder");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pipeline_default_sizes),
+        cmocka_unit_test(test_component_overrides),
+        cmocka_unit_test(test_validate_reproduces_pipeline_image),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
