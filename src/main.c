@@ -4,20 +4,21 @@
 #include <string.h>
 #include <unistd.h>
 #include "base/error.h"
+#include "base/interrupt.h"
 #include "cli/commands.h"
 
 static const Command COMMANDS[] = {
-    {"train", "train a LoRA (or the full transformer) from a SimpleTuner config", cmd_train},
-    {"cache", "fill the latent and prompt-embedding caches of a training config, then exit", cmd_cache},
-    {"validate", "render edits with a trained LoRA (references + instruction -> image)", cmd_validate},
-    {"examples", "list the packaged presets or copy one to edit (examples list | copy NAME)", cmd_examples},
-    {"config", "show the resolved SimpleTuner configuration (every default filled in)", cmd_config},
-    {"dataset", "inspect the datasets: images found and skipped, pairing, aspect buckets", cmd_dataset},
-    {"make-dataset", "write a synthetic image-edit dataset (edit images, instructions, references)", cmd_make_dataset},
-    {"tokenize", "Qwen2 tokenizer: print the token ids of a text, or decode ids (--decode)", cmd_tokenize},
-    {"bench", "benchmarks: bench train-step (ms/step, GFLOP/s, peak RSS of LoRA training steps)", cmd_bench},
-    {"run-module", "run one component on golden tensors (numerical test harness)", cmd_run_module},
-    {NULL, NULL, NULL},
+    {"train", "train a LoRA (or the full transformer) from a SimpleTuner config", cmd_train, 1},
+    {"cache", "fill the latent and prompt-embedding caches of a training config, then exit", cmd_cache, 1},
+    {"validate", "render edits with a trained LoRA (references + instruction -> image)", cmd_validate, 0},
+    {"examples", "list the packaged presets or copy one to edit (examples list | copy NAME)", cmd_examples, 0},
+    {"config", "show the resolved SimpleTuner configuration (every default filled in)", cmd_config, 0},
+    {"dataset", "inspect the datasets: images found and skipped, pairing, aspect buckets", cmd_dataset, 0},
+    {"make-dataset", "write a synthetic image-edit dataset (edit images, instructions, references)", cmd_make_dataset, 0},
+    {"tokenize", "Qwen2 tokenizer: print the token ids of a text, or decode ids (--decode)", cmd_tokenize, 0},
+    {"bench", "benchmarks: bench train-step (ms/step, GFLOP/s, peak RSS of LoRA training steps)", cmd_bench, 0},
+    {"run-module", "run one component on golden tensors (numerical test harness)", cmd_run_module, 0},
+    {NULL, NULL, NULL, 0},
 };
 
 static void usage(FILE *f) {
@@ -41,6 +42,8 @@ int main(int argc, char **argv) {
     for (const Command *c = COMMANDS; c->name; c++) {
         if (strcmp(c->name, argv[1])) continue;
         Err e = {0};
+        /* before any thread exists, so every thread inherits the mask */
+        if (c->graceful_stop) interrupt_hold();
         if (c->run(argc - 2, argv + 2, &e) == 0) return 0;
         fprintf(stderr, "error: %s\n", e.msg[0] ? e.msg : "failed");
         return e.code ? e.code : EXIT_RUNTIME;

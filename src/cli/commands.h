@@ -6,6 +6,7 @@
 typedef struct Command {
     const char *name, *summary;
     int (*run)(int argc, char **argv, Err *e); /* argv excludes the command name */
+    int graceful_stop;  /* SIGINT/SIGTERM are held for the command to poll (base/interrupt.h) */
 } Command;
 
 int cmd_run_module(int argc, char **argv, Err *e);

@@ -501,12 +501,15 @@ int run_context_train(RunContext *r, Err *e) {
     SampleSource src = edit_data_source(&r->ed);
     TrainResult res = {0};
     if (!rc) rc = trainer_run(&tc, &r->den, &src, &hooks, &res, e);
-    if (!rc) {
+    if (!rc && res.interrupted)
+        printf("interrupted at step %lld: checkpoint %s/checkpoint-%lld/ (resume_from_checkpoint=latest continues)\n",
+               (long long)res.steps_done, tc.output_dir, (long long)res.steps_done);
+    else if (!rc) {
         printf("trained %lld steps (loss %.4f -> %.4f)\n", (long long)res.steps_done, res.first_loss, res.last_loss);
         printf("weights:     %s\n", res.final_weights);
         printf("checkpoints: %s/checkpoint-<step>/\n", tc.output_dir);
         printf("validation:  %s/validation/\n", tc.output_dir);
-        printf("loss log:    %s/training_log.csv\n", tc.output_dir);
+        printf("loss log:    %s/training_log.jsonl (.csv), curve %s/loss_curve.png\n", tc.output_dir, tc.output_dir);
         struct rusage ru; getrusage(RUSAGE_SELF, &ru);
         printf("peak memory: %.1f MiB resident\n", ru.ru_maxrss / 1024.0);
     }

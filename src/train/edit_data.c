@@ -1,4 +1,5 @@
 #include "train/edit_data.h"
+#include "base/interrupt.h"
 #include "base/files.h"
 #include "data/dataset_cache.h"
 #include "data/image_io.h"
@@ -142,6 +143,11 @@ int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
             for (int c = 0; c < cl->n; c++)
                 if (ensure_text(d, set, i, cl->text[c], s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             done++;
+            if (interrupt_take()) {   /* Ctrl-C while caching: every finished entry is kept */
+                interrupt_release();
+                if (!d->quiet) fputc('\n', stderr);
+                return err_set(e, "interrupted while caching (%d of %d samples cached; rerun to continue)", done, total);
+            }
             if (!d->quiet) {
                 struct timespec t1; clock_gettime(CLOCK_MONOTONIC, &t1);
                 double el = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec), rate = done / (el > 1e-9 ? el : 1e-9);

@@ -1,4 +1,7 @@
 #include "train/trainer.h"
+#include "base/interrupt.h"
+#include "train/loss_plot.h"
+#include "train/progress.h"
 #include "base/files.h"
 #include "models/latent_pack.h"
 #include "train/checkpoint.h"
@@ -212,8 +215,10 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
     const double scale = 1.0 / ((double)B * A);
     if (!rc && step == 0 && hooks && hooks->validate && hooks->validate_every > 0)
         rc = hooks->validate(hooks->validate_ctx, 0, e);
-    struct timespec t0; clock_gettime(CLOCK_MONOTONIC, &t0);
     int64_t start_step = step;
+    Progress prog;
+    progress_init(&prog, stderr, start_step, cfg->max_train_steps);
+    char *jsonl_path = path_join(cfg->output_dir, "training_log.jsonl"), *plot_path = path_join(cfg->output_dir, "loss_curve.png");
     while (!rc && step < cfg->max_train_steps) {
         for (int i = 0; i < m->n_params; i++) memset(m->params[i].grad, 0, m->params[i].numel * sizeof(float));
         double loss_sum = 0, sigma_sum = 0;
@@ -244,23 +249,35 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
                 (long long)step, (long long)epoch, loss, lr, gnorm, sigma_sum / count);
         fprintf(csv, "%lld,%lld,%.9g,%.9g,%.9g,%.6g\n", (long long)step, (long long)epoch, loss, lr, gnorm, sigma_sum / count);
         fflush(jl); fflush(csv);
-        if (!cfg->quiet) {
-            struct timespec t1; clock_gettime(CLOCK_MONOTONIC, &t1);
-            double el = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
-            fprintf(stderr, "step %lld/%lld  loss %.5f  lr %.3g  grad_norm %.4g  %.2f s/step\n", (long long)step,
-                    (long long)cfg->max_train_steps, loss, lr, gnorm, el / (double)(step - start_step));
-        }
+        if (!cfg->quiet) progress_step(&prog, step, loss, lr, gnorm);
         int ckpt = cfg->checkpoint_every > 0 && step % cfg->checkpoint_every == 0;
-        if (ckpt || step == cfg->max_train_steps) rc = save_checkpoint(cfg, m, &opt, ema, src, &rng, step, e);
+        if (ckpt || step == cfg->max_train_steps) {
+            progress_break(&prog);
+            rc = save_checkpoint(cfg, m, &opt, ema, src, &rng, step, e);
+            if (!rc) rc = loss_plot_write(jsonl_path, plot_path, e);
+        }
         if (!rc && hooks && hooks->validate && hooks->validate_every > 0 &&
             (step % hooks->validate_every == 0 || step == cfg->max_train_steps)) {
+            progress_break(&prog);
             if (ema) ema_swap(ema);
             rc = hooks->validate(hooks->validate_ctx, step, e);
             if (ema) ema_swap(ema);
         }
+        /* Ctrl-C / SIGTERM (held pending by main): keep this step in a checkpoint and stop cleanly */
+        if (!rc && step < cfg->max_train_steps && interrupt_take()) {
+            interrupt_release();
+            progress_break(&prog);
+            log_info("interrupted: saving a checkpoint at step %lld (resume_from_checkpoint=latest continues)", (long long)step);
+            if (!ckpt) rc = save_checkpoint(cfg, m, &opt, ema, src, &rng, step, e);
+            if (!rc) rc = loss_plot_write(jsonl_path, plot_path, e);
+            out->interrupted = 1;
+            break;
+        }
     }
+    progress_break(&prog);
+    free(jsonl_path); free(plot_path);
     out->steps_done = step;
-    if (!rc) {
+    if (!rc && !out->interrupted) {
         /* the final weights, as diffusers and ComfyUI load them (EMA weights when EMA is on) */
         out->final_weights = path_join(cfg->output_dir, CKPT_LORA_FILE);
         if (ema) ema_swap(ema);

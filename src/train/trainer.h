@@ -77,11 +77,14 @@ typedef struct TrainResult {
     int64_t steps_done;            /* global step at the end */
     int64_t resumed_from;          /* global step of the checkpoint resumed, or -1 */
     double first_loss, last_loss;  /* loss of the first and last optimizer step of this run */
-    char *final_weights;           /* output_dir/pytorch_lora_weights.safetensors (malloc'd) */
+    char *final_weights;           /* output_dir/pytorch_lora_weights.safetensors (malloc'd); NULL when interrupted */
+    int interrupted;               /* stopped early by SIGINT/SIGTERM after checkpointing steps_done */
 } TrainResult;
 
 /* Runs to max_train_steps. Writes output_dir/training_log.jsonl and .csv (step, epoch, loss, lr,
- * grad_norm, sigma mean), checkpoints, and the final weights (EMA weights when use_ema). */
+ * grad_norm, sigma mean), checkpoints with loss_curve.png refreshed beside the log, and the final
+ * weights (EMA weights when use_ema). A pending SIGINT/SIGTERM (base/interrupt.h) ends the run
+ * after the current step with a checkpoint and out->interrupted set (not an error). */
 int trainer_run(const TrainerConfig *cfg, Denoiser *model, SampleSource *src, const TrainerHooks *hooks,
                 TrainResult *out, Err *e);
 void train_result_free(TrainResult *r);
