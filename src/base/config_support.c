@@ -44,6 +44,7 @@ static const char *const IMPLEMENTED[] = {
     "num_validation_images", "num_eval_images", "validation_disable_unconditional", "validation_noise_scheduler",
     "eval_dataset_id", "validation_disable", "validation_on_startup", "validation_image_format",
     "validation_method", "validation_stitch_input_location", "evaluation_type", "report_to",
+    "validation_preview", "validation_preview_steps",
     NULL,
 };
 
@@ -56,7 +57,7 @@ static const char *const INERT[] = {
     "webhook_reporting_interval", "logging_dir", "disable_benchmark", "print_filenames",
     "print_sampler_statistics", "debug_aspect_buckets", "debug_dataset_loader",
     /* UI, environments, cloud */
-    "configs_dir", "merge_environment_config", "validation_preview", "validation_preview_steps",
+    "configs_dir", "merge_environment_config",
     "validation_image_quality", "validation_multigpu", "validation_seed_source",
     /* launchers and multi-GPU */
     "accelerate_config", "accelerate_extra_args", "num_processes", "num_machines", "machine_rank",

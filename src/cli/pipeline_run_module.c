@@ -147,7 +147,7 @@ static int run_case(RunModule *rm, const PipelineKind *pk, const char *case_name
     if (!rc) {
         Sink sink = {rm, case_name};
         Trace tr = {sink_emit, &sink, NULL};
-        ValidationJob job = {prompt, negative, refs, nr, W, H, 0, latents, &tr};
+        ValidationJob job = {prompt, negative, refs, nr, W, H, 0, latents, &tr, NULL};
         Image out = {0};
         rc = run_context_render(&r, &job, &out, NULL, e);
         image_free(&out);

@@ -214,8 +214,10 @@ typedef struct Predict {
     const float *pos, *neg;
     int pos_len, neg_len, dim;
     const Trace *trace;         /* the job's trace, scoped per step */
-    const float *timesteps;     /* the schedule's timesteps (tracing) */
-    int step;
+    const float *timesteps;     /* the schedule (tracing, previews) */
+    const float *sigmas;
+    const char *preview_prefix; /* validation_preview: "<prefix>step-<k>.png" every preview_every steps */
+    int preview_every, latent_h, latent_w;
 } Predict;
 
 static int predict(void *ctx, const float *x, float timestep, int positive, float *v, Err *e) {
@@ -229,9 +231,41 @@ static int predict(void *ctx, const float *x, float timestep, int positive, floa
 
 /* After each step: the progress line, and (tracing) the step's predictions and latents under
  * the pipelines' names "step<i>.<what>". */
+/* The pipelines' post-processing of a decoded image [3, H, W] in [-1, 1]: in place to [0, 1]
+ * (output_type "pt"), and the 8-bit RGB image of that (round(x * 255)). */
+static Image postprocess_image(float *chw, int W, int H) {
+    size_t hw = (size_t)W * H;
+    for (size_t i = 0; i < 3 * hw; i++) chw[i] = fminf(fmaxf(chw[i] * 0.5f + 0.5f, 0.0f), 1.0f);
+    Image im = {W, H, 3, xmalloc(hw * 3)};
+    for (size_t i = 0; i < hw; i++)
+        for (int c = 0; c < 3; c++) im.data[i * 3 + c] = (uint8_t)lrintf(chw[c * hw + i] * 255.0f);
+    return im;
+}
+
+/* validation_preview: the clean image the model predicts after this step, x0 = x - sigma_next * v
+ * (exact for flow matching), decoded and written; a failure only warns, sampling goes on. */
+static void write_preview(Predict *p, int step, const float *x, const float *v) {
+    const int C = vae_latent_channels(&p->r->vae), h = p->latent_h, w = p->latent_w;
+    size_t len = p->n_target * p->channels;
+    float *x0 = xmalloc(len * sizeof(float)), *z = xmalloc(len * sizeof(float)), *img = xmalloc((size_t)3 * 64 * h * w * sizeof(float));
+    for (size_t i = 0; i < len; i++) x0[i] = x[i] - p->sigmas[step + 1] * v[i];
+    Err e = {0};
+    char *path = xasprintf("%sstep-%02d.png", p->preview_prefix, step + 1);
+    int rc = latent_unpack(x0, C, h, w, z, &e);
+    if (!rc) rc = vae_decode(&p->r->vae, z, h, w, img, &e);
+    if (!rc) {
+        Image im = postprocess_image(img, 8 * w, 8 * h);
+        rc = image_write_png(path, &im, &e);
+        image_free(&im);
+    }
+    if (rc) log_warn("validation preview %s: %s", path, e.msg);
+    free(path); free(x0); free(z); free(img);
+}
+
 static void on_step(void *ctx, int step, int n, const float *x, const float *vc, const float *vu, const float *v) {
     Predict *p = ctx;
     if (!p->r->quiet) { fprintf(stderr, "\r  sampling step %d/%d", step + 1, n); if (step + 1 == n) fputc('\n', stderr); }
+    if (p->preview_prefix && ((step + 1) % p->preview_every == 0 || step + 1 == n)) write_preview(p, step, x, v);
     if (!trace_on(p->trace)) return;
     char scope[32];
     snprintf(scope, sizeof scope, "step%d", step);
@@ -330,7 +364,7 @@ int run_context_render(RunContext *r, const ValidationJob *job, Image *result, f
         sc.steps = (int)config_int(r->cfg, "validation_num_inference_steps");
         sc.mu = flowmatch_calculate_shift(&r->sched, (double)p.n_target);
         sc.guidance = g; sc.use_uncond = use_uncond; sc.cfg_mode = mode; sc.renorm_min = 0.0f;
-        if (trace_on(tr) && sc.steps > 0) {
+        if ((trace_on(tr) || job->preview_prefix) && sc.steps > 0) {
             /* the schedule as the pipeline reports it (sampler_run derives the same one) */
             int n = sc.steps;
             double *sin = xmalloc((size_t)n * sizeof(double));
@@ -342,8 +376,13 @@ int run_context_render(RunContext *r, const ValidationJob *job, Image *result, f
             trace_f64(tr, "sigmas_in", 1, &sn, sin);
             trace_f32(tr, "sigmas", 1, &sn1, sig);
             trace_f32(tr, "timesteps", 1, &sn, ts);
-            p.timesteps = ts;
+            p.timesteps = ts; p.sigmas = sig;
             free(sin);
+        }
+        if (job->preview_prefix && sig) {
+            p.preview_prefix = job->preview_prefix; p.latent_h = h; p.latent_w = w;
+            p.preview_every = (int)config_int(r->cfg, "validation_preview_steps");
+            if (p.preview_every < 1) p.preview_every = 1;
         }
         rc = sampler_run(&sc, predict, &p, on_step, &p, x, p.n_target, p.channels, e);
     }
@@ -353,14 +392,9 @@ int run_context_render(RunContext *r, const ValidationJob *job, Image *result, f
         rc = vae_decode_traced(&r->vae, noise, h, w, tr, img, e);
     }
     if (!rc) {
-        /* post-processing: [-1, 1] -> [0, 1] (the pipelines' output_type "pt"), then 8 bits */
-        size_t hw = (size_t)W * H;
-        for (size_t i = 0; i < 3 * hw; i++) img[i] = fminf(fmaxf(img[i] * 0.5f + 0.5f, 0.0f), 1.0f);
+        *result = postprocess_image(img, W, H);
         int64_t sh[4] = {1, 3, H, W};
         trace_f32(tr, "image", 4, sh, img);
-        *result = (Image){W, H, 3, xmalloc((size_t)W * H * 3)};
-        for (size_t i = 0; i < hw; i++)
-            for (int c = 0; c < 3; c++) result->data[i * 3 + c] = (uint8_t)lrintf(img[c * hw + i] * 255.0f);
         if (tensor) { *tensor = img; img = NULL; }
     }
     for (int k = 0; k < 3; k++) free(ref_lat[k]);
@@ -399,13 +433,17 @@ int run_context_render_eval(RunContext *r, const char *dir, int64_t step, Err *e
         const char *prompt = config_has(r->cfg, "validation_prompt") && *config_str(r->cfg, "validation_prompt")
                                  ? config_str(r->cfg, "validation_prompt")
                                  : (ds->items[i].captions.n ? ds->items[i].captions.text[0] : "");
+        char *preview = config_bool(r->cfg, "validation_preview") ? xasprintf("%s/preview/%02d.", dir, i) : NULL;
+        if (preview && !rc) { char *pd = path_join(dir, "preview"); rc = dir_make(pd, e); free(pd); }
         ValidationJob job = {prompt, config_str(r->cfg, "validation_negative_prompt"), refs, nr, W, H,
-                             config_has(r->cfg, "validation_seed") ? (uint64_t)config_int(r->cfg, "validation_seed") : 42, NULL, NULL};
+                             config_has(r->cfg, "validation_seed") ? (uint64_t)config_int(r->cfg, "validation_seed") : 42, NULL, NULL,
+                             preview};
         Image out = {0};
         if (!rc) {
             if (!r->quiet) fprintf(stderr, "validation step %lld, image %d/%d: %s\n", (long long)step, i + 1, n, prompt);
             rc = run_context_render(r, &job, &out, NULL, e);
         }
+        free(preview);
         if (!rc) {
             Image row[4];
             for (int k = 0; k < nr; k++) row[k] = refs[k];

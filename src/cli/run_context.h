@@ -65,6 +65,8 @@ typedef struct ValidationJob {
     const Trace *trace;        /* optional: every intermediate under the pipelines' tensor names
                                 * ("prompt.*", "negative.*", "vl.*", "image_latents", "mu",
                                 * "sigmas", "step<i>.*", "vae_decode_*", "image", ...) */
+    const char *preview_prefix; /* optional: the predicted clean image every validation_preview_steps
+                                 * steps as "<prefix>step-<k>.png" (validation_preview) */
 } ValidationJob;
 /* The size the family's edit pipeline renders at when none is given: Qwen-Image edit
  * calculate_dimensions(1024², aspect of the last reference), LongCat edit its own

@@ -36,6 +36,8 @@ static const char *USAGE =
     "             validation_disable_unconditional turns CFG off.\n"
     "  --latents FILE   initial packed latents (tensor 'latents', [1, tokens, 64]) instead of the seed,\n"
     "             for reproducing other implementations exactly\n"
+    "  preview    validation_preview: true also writes OUT.preview.step-<k>.png, the clean image predicted\n"
+    "             after every validation_preview_steps steps (x0 = x - sigma * v, decoded)\n"
     "  --output-tensor  also write the image before 8-bit rounding as tensor 'image' [1, 3, H, W] in\n"
     "             [0, 1] (the diffusers pipelines' output_type='pt')\n";
 
@@ -139,13 +141,22 @@ int cmd_validate(int argc, char **argv, Err *e) {
     }
     Image out = {0};
     float *chw = NULL;
-    if (!rc) {
-        ValidationJob job = {prompt, negative ? negative : config_str(r.cfg, "validation_negative_prompt"), refs, nr, W, H,
-                             seed >= 0 ? (uint64_t)seed : (config_has(r.cfg, "validation_seed") ? (uint64_t)config_int(r.cfg, "validation_seed") : 42), lat, NULL};
-        rc = run_context_render(&r, &job, &out, &chw, e);
+    const char *o = output ? output : "validation.png";
+    /* validation_preview: OUT.preview.step-<k>.png beside the output */
+    char *preview = NULL;
+    if (config_bool(r.cfg, "validation_preview")) {
+        const char *dot = strrchr(o, '.'), *slash = strrchr(o, '/');
+        int stem = dot && (!slash || dot > slash) ? (int)(dot - o) : (int)strlen(o);
+        preview = xasprintf("%.*s.preview.", stem, o);
     }
     if (!rc) {
-        const char *o = output ? output : "validation.png";
+        ValidationJob job = {prompt, negative ? negative : config_str(r.cfg, "validation_negative_prompt"), refs, nr, W, H,
+                             seed >= 0 ? (uint64_t)seed : (config_has(r.cfg, "validation_seed") ? (uint64_t)config_int(r.cfg, "validation_seed") : 42), lat, NULL,
+                             preview};
+        rc = run_context_render(&r, &job, &out, &chw, e);
+    }
+    free(preview);
+    if (!rc) {
         rc = write_outputs(&out, chw, o, out_tensor, e);
         if (!rc) printf("wrote %s (%dx%d)\n", o, W, H);
     }

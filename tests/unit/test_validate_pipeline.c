@@ -36,9 +36,10 @@ static void write_latents(const StFile *io, const char *name, const char *path, 
     stw_free(&w); free(f);
 }
 
-static int run_validate(const char *tmp, const char *prompt, const char *negative, const char *latents, Err *e) {
+static int run_validate_with(const char *tmp, const char *prompt, const char *negative, const char *latents, const char *extra,
+                             const char *extra2, Err *e) {
     char *out_dir = xasprintf("--output_dir=%s", tmp), *png = xasprintf("%s/out.png", tmp), *ten = xasprintf("%s/out.safetensors", tmp);
-    char *argv[] = {"--model_family=qwen_image", "--model_flavour=edit-v1",
+    char *argv[] = {"--model_family=qwen_image", "--model_flavour=edit-v1", (char *)extra, (char *)extra2,
                     "--pretrained_model_name_or_path=tests/data/models/qwenimage_edit",
                     "--validation_resolution=96x64", "--validation_num_inference_steps=3", "--validation_guidance_real=4.0",
                     out_dir, "--image", GOLDEN "/edit.ref0.png", "--prompt", (char *)prompt,
@@ -47,6 +48,10 @@ static int run_validate(const char *tmp, const char *prompt, const char *negativ
     int rc = cmd_validate((int)(sizeof argv / sizeof argv[0]), argv, e);
     free(out_dir); free(png); free(ten);
     return rc;
+}
+
+static int run_validate(const char *tmp, const char *prompt, const char *negative, const char *latents, Err *e) {
+    return run_validate_with(tmp, prompt, negative, latents, "--validation_preview=false", "--validation_preview_steps=1", e);
 }
 
 static void test_validate_reproduces_pipeline_image(void **state) {
@@ -81,6 +86,19 @@ static void test_validate_reproduces_pipeline_image(void **state) {
     image_free(&im);
     free(a); free(b);
     st_close(&got);
+
+    /* validation_preview: the predicted clean image every 2 steps and at the end; after the last
+     * step sigma is 0, so the last preview is the output itself */
+    if (run_validate_with(tmp, prompt, negative, lat, "--validation_preview=true", "--validation_preview_steps=2", &e)) fail_msg("%s", e.msg);
+    char *p1 = xasprintf("%s/out.preview.step-01.png", tmp), *p2 = xasprintf("%s/out.preview.step-02.png", tmp),
+         *p3 = xasprintf("%s/out.preview.step-03.png", tmp);
+    assert_int_equal(access(p1, F_OK), -1);
+    assert_int_equal(access(p2, F_OK), 0);
+    Image last, outp;
+    if (image_read(p3, &last, &e) || image_read(png, &outp, &e)) fail_msg("%s", e.msg);
+    assert_memory_equal(last.data, outp.data, (size_t)96 * 64 * 3);
+    image_free(&last); image_free(&outp);
+    free(p1); free(p2); free(p3);
 
     /* a latents file for another size is refused, naming the file */
     char *bad = xasprintf("%s/bad.safetensors", tmp);
