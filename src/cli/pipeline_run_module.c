@@ -7,7 +7,8 @@
  * "cases": {CASE: {"references": [PNG, ...], "true_cfg_scale" | "guidance_scale": S,
  * "num_inference_steps": N, "height": H, "width": W}}}; paths are relative to DIR. Inputs from
  * io.safetensors: <case>.prompt_utf8, <case>.negative_prompt_utf8 (absent = no negative prompt),
- * <case>.latents and <case>.ref<k>_rgb_uint8 (must equal the decoded PNG k). */
+ * <case>.latents [B, tokens, 64] (B = num_images_per_prompt) and <case>.ref<k>_rgb_uint8 (must
+ * equal the decoded PNG k). */
 #include "cli/run_context.h"
 #include "cli/run_module.h"
 #include "base/files.h"
@@ -25,10 +26,10 @@ static const PipelineKind PIPELINES[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-/* The trace sink: "<case>.<scope>.<name>", except the vision tower's "vl.*" which upstream
- * records once per case (both prompts encode the same images). First write wins, so a tensor
- * produced at every step (LongCat's img_ids) is recorded once. */
-typedef struct Sink { RunModule *rm; const char *case_name; } Sink;
+/* The trace sink of one rendered image: "<case>.<scope>.<name>", except the vision tower's "vl.*"
+ * which upstream records once per case (both prompts encode the same images). First write wins,
+ * so a tensor produced at every step (LongCat's img_ids) is recorded once. */
+typedef struct Sink { StWriter *out; const char *case_name; } Sink;
 
 static void sink_emit(void *ctx, const char *scope, const char *name, DType dt, int ndim, const int64_t *shape,
                       const void *data) {
@@ -36,7 +37,42 @@ static void sink_emit(void *ctx, const char *scope, const char *name, DType dt, 
     char full[256];
     if (scope && strncmp(name, "vl.", 3)) snprintf(full, sizeof full, "%s.%s.%s", s->case_name, scope, name);
     else snprintf(full, sizeof full, "%s.%s", s->case_name, name);
-    if (!stw_find(s->rm->out, full)) rm_output(s->rm, full, dt, ndim, shape, data);
+    if (!stw_find(s->out, full)) stw_add(s->out, full, dt, ndim, shape, data);
+}
+
+/* With num_images_per_prompt = B the pipelines run a batch of B latents on one prompt: the
+ * prompt embeddings and reference latents are repeated B times and every per-image tensor gets
+ * a batch row. Each image here is rendered on its own (the batch rows are independent); these
+ * are the names that then stack along the first dimension. */
+static int batched(const char *case_name, const char *full) {
+    static const char *const WHOLE[] = {"prompt.prompt_embeds", "prompt.prompt_embeds_mask", "negative.prompt_embeds",
+                                        "negative.prompt_embeds_mask", "image_latents", "vae_decode_input",
+                                        "vae_decode_output", "image", NULL};
+    static const char *const STEP[] = {"noise_pred_cond", "noise_pred_uncond", "noise_pred", "latents", NULL};
+    const char *n = full + strlen(case_name) + 1;
+    for (int i = 0; WHOLE[i]; i++) if (!strcmp(n, WHOLE[i])) return 1;
+    if (strncmp(n, "step", 4)) return 0;
+    const char *dot = strchr(n, '.');
+    for (int i = 0; dot && STEP[i]; i++) if (!strcmp(dot + 1, STEP[i])) return 1;
+    return 0;
+}
+
+/* Outputs of B renders: batched names stacked along dimension 0, the others from the first. */
+static void merge_batch(RunModule *rm, const char *case_name, StWriter *per, int B) {
+    for (int i = 0; i < per[0].n; i++) {
+        const StTensor *t = &per[0].t[i];
+        if (B == 1 || !batched(case_name, t->name) || t->ndim < 1) { rm_output(rm, t->name, t->dtype, t->ndim, t->shape, t->data); continue; }
+        int64_t shape[ST_MAX_DIMS];
+        memcpy(shape, t->shape, sizeof shape);
+        shape[0] *= B;
+        char *buf = xmalloc(t->nbytes * (size_t)B + 1);
+        for (int b = 0; b < B; b++) {
+            const StTensor *u = stw_find(&per[b], t->name);
+            memcpy(buf + t->nbytes * (size_t)b, u ? u->data : t->data, t->nbytes);
+        }
+        rm_output(rm, t->name, t->dtype, t->ndim, shape, buf);
+        free(buf);
+    }
 }
 
 /* A UTF-8 string input (NULL when absent and optional). */
@@ -130,6 +166,7 @@ static int run_case(RunModule *rm, const PipelineKind *pk, const char *case_name
     int opened = 0;
     if (!rc) { rc = run_context_open_with(&r, na, args, RUN_VALIDATE, &ov, e); opened = 1; }
     float *latents = NULL;
+    int B = 1;
     int W = cJSON_IsNumber(w_j) ? w_j->valueint : 0, H = cJSON_IsNumber(h_j) ? h_j->valueint : 0;
     if (!rc) {
         r.quiet = 1;
@@ -140,17 +177,29 @@ static int run_case(RunModule *rm, const PipelineKind *pk, const char *case_name
         snprintf(key, sizeof key, "%s.latents", case_name);
         latents = rm_input_f32(rm, key, &lt, e);
         size_t want = (size_t)(W / 16) * (H / 16) * (size_t)vae_latent_channels(&r.vae) * 4;
+        B = latents && lt->ndim == 3 ? (int)lt->shape[0] : 1;
         if (!latents) rc = -1;
-        else if (lt->numel != want)
-            rc = err_set(e, "%s: '%s' has %zu values; a %dx%d image needs %zu", rm->dir, key, lt->numel, W, H, want);
+        else if (B < 1 || lt->numel != want * (size_t)B)
+            rc = err_set(e, "%s: '%s' has %zu values; a %dx%d image needs %zu per batch row", rm->dir, key, lt->numel, W, H, want);
+        const cJSON *nipp = cJSON_GetObjectItemCaseSensitive(cs, "num_images_per_prompt");
+        if (!rc && cJSON_IsNumber(nipp) && nipp->valueint != B)
+            rc = err_set(e, "%s: case '%s' asks num_images_per_prompt %d but '%s' has %d rows", rm->dir, case_name, nipp->valueint, key, B);
     }
     if (!rc) {
-        Sink sink = {rm, case_name};
-        Trace tr = {sink_emit, &sink, NULL};
-        ValidationJob job = {prompt, negative, refs, nr, W, H, 0, latents, &tr, NULL};
-        Image out = {0};
-        rc = run_context_render(&r, &job, &out, NULL, e);
-        image_free(&out);
+        StWriter *per = xcalloc((size_t)B, sizeof *per);
+        for (int b = 0; b < B; b++) stw_init(&per[b]);
+        for (int b = 0; b < B && !rc; b++) {
+            Sink sink = {&per[b], case_name};
+            Trace tr = {sink_emit, &sink, NULL};
+            size_t row = (size_t)(W / 16) * (H / 16) * (size_t)vae_latent_channels(&r.vae) * 4;
+            ValidationJob job = {prompt, negative, refs, nr, W, H, 0, latents + row * (size_t)b, &tr, NULL};
+            Image out = {0};
+            rc = run_context_render(&r, &job, &out, NULL, e);
+            image_free(&out);
+        }
+        if (!rc) merge_batch(rm, case_name, per, B);
+        for (int b = 0; b < B; b++) stw_free(&per[b]);
+        free(per);
     }
     if (opened) run_context_close(&r);
     for (int k = 0; k < nr; k++) image_free(&refs[k]);
