@@ -274,7 +274,8 @@ static void on_step(void *ctx, int step, int n, const float *x, const float *vc,
     float ts = p->timesteps[step] / 1000.0f;
     trace_f32(&t, "timestep", 1, &one, &ts);
     trace_f32(&t, "noise_pred_cond", 3, sh, vc);
-    if (vu) { trace_f32(&t, "noise_pred_uncond", 3, sh, vu); trace_f32(&t, "noise_pred", 3, sh, v); }
+    if (vu) trace_f32(&t, "noise_pred_uncond", 3, sh, vu);
+    trace_f32(&t, "noise_pred", 3, sh, v);   /* the prediction the step used (= cond without CFG) */
     trace_f32(&t, "latents", 3, sh, x);
 }
 
