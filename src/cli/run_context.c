@@ -309,6 +309,11 @@ int run_context_render(RunContext *r, const ValidationJob *job, Image *result, f
     const int C = vae_latent_channels(&r->vae), h = H / 8, w = W / 8;
     if (W % 16 || H % 16) return err_setc(e, EXIT_USAGE, "validation size %dx%d must be a multiple of 16", W, H);
     const Trace *tr = job->trace;
+    /* sampling follows the pipelines, where every token gets the same t: LongCat's per-token
+     * reference timesteps are SimpleTuner's training conditioning only, so in-training
+     * validation shows what diffusers and ComfyUI will make of the LoRA */
+    const int per_token_refs = r->ld.per_token_refs;
+    r->ld.per_token_refs = 0;
     Predict p = {0};
     p.r = r; p.channels = (size_t)C * 4; p.n_target = (size_t)(h / 2) * (w / 2); p.trace = tr;
     float *pos = NULL, *neg = NULL, *ref_lat[3] = {0}, *noise = NULL, *x = NULL, *img = NULL;
@@ -400,6 +405,7 @@ int run_context_render(RunContext *r, const ValidationJob *job, Image *result, f
     }
     for (int k = 0; k < 3; k++) free(ref_lat[k]);
     free(pos); free(neg); free(noise); free(x); free(img); free(p.tokens); free(sig); free(ts);
+    r->ld.per_token_refs = per_token_refs;
     return rc;
 }
 

@@ -48,6 +48,9 @@ test -f output/pytorch_lora_weights.safetensors && test -f output/validation/ste
     --validation_guidance 4.5 --validation_num_inference_steps 2 > val.log 2>&1 || { cat val.log; exit 1; }
 grep -q "LoRA: output/pytorch_lora_weights.safetensors" val.log
 test -f output/validation/manual/00.png
+# in-training validation samples as `validate` (and diffusers) do, one t for every token even though
+# LongCat edit training gives the reference tokens t = 0: the step-3 sheet is the validate sheet
+cmp output/validation/step-3/00.png output/validation/manual/00.png || { echo "in-training validation differs from validate"; exit 1; }
 # a text_embeds dataset (SimpleTuner's layout) chooses where prompt embeddings are cached
 sed 's#^\]#, {"id": "text-embeds", "type": "local", "dataset_type": "text_embeds", "default": true, "cache_dir": "cache/text/custom"}]#' \
     config/multidatabackend.json > config/mdb_text.json
