@@ -36,6 +36,10 @@ test -f out/checkpoint-2/pytorch_lora_weights.safetensors && test -f out/checkpo
 test "$(wc -l < out/training_log.csv)" = 5
 test -f out/validation/step-0/00.png && test -f out/validation/step-4/00.png
 grep -q "caches: 0 VAE latents reused, 6 computed" train.log
+# the in-training sheet of the last step is what `validate` renders with the saved LoRA
+"$BIN" validate --config config.json --output vsheets > vsheets.log 2>&1 || { cat vsheets.log; exit 1; }
+cmp out/validation/step-4/00.png vsheets/00.png
+test -f out/loss_curve.png
 # resume continues from the latest checkpoint and reuses every cache entry
 "$BIN" train --config config.json max_train_steps=6 resume_from_checkpoint=latest > resume.log 2>&1 || { cat resume.log; exit 1; }
 grep -q "resumed from out/checkpoint-4" resume.log
