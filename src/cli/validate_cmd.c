@@ -99,8 +99,7 @@ int cmd_validate(int argc, char **argv, Err *e) {
     char *lp = lora ? xstrdup(lora) : newest_lora(config_str(r.cfg, "output_dir"));
     if (lp) {
         if (r.have_qi) rc = qi_lora_load(&r.qi, lp, (float)lora_scale, e);
-        else if (lora_scale != 1.0) rc = err_setc(e, EXIT_USAGE, "not supported yet: --lora_scale with longcat_image");
-        else rc = lc_lora_load(&r.lc, lp, e);
+        else rc = lc_lora_load(&r.lc, lp, (float)lora_scale, e);
         if (!rc) fprintf(stderr, "LoRA: %s (scale %.3g)\n", lp, lora_scale);
     } else fprintf(stderr, "no LoRA given or found in output_dir: validating the base model\n");
     free(lp);

@@ -145,7 +145,7 @@ static void test_lora_save_load(void **state) {
     snprintf(path, sizeof path, "%s/pytorch_lora_weights.safetensors", dir);
     assert_int_equal(lc_lora_save(&m, path, DT_F32, &e), 0);
     LcModel m2 = tiny_model(13);
-    assert_int_equal(lc_lora_load(&m2, path, &e), 0);
+    assert_int_equal(lc_lora_load(&m2, path, 1.0f, &e), 0);
     assert_int_equal(m2.n_lora, 2);
     float *b = forward_of(&m2, &c);
     double base = 0, diff = 0;
@@ -157,6 +157,23 @@ static void test_lora_save_load(void **state) {
     double d3 = 0;
     for (int i = 0; i < c.N * 8; i++) d3 = fmax(d3, fabs(a[i] - plain[i]));
     assert_true(d3 > 1e-3 * base);
+    /* strength 0 is the base model; strength s scales the (linear in B) adapter delta at the first
+     * layer it touches, so the output moves part of the way */
+    LcModel m4 = tiny_model(13);
+    assert_int_equal(lc_lora_load(&m4, path, 0.0f, &e), 0);
+    float *zero = forward_of(&m4, &c);
+    double d4 = 0;
+    for (int i = 0; i < c.N * 8; i++) d4 = fmax(d4, fabs(zero[i] - plain[i]));
+    assert_true(d4 <= 1e-6 * base);
+    lc_free(&m4);
+    LcModel m5 = tiny_model(13);
+    assert_int_equal(lc_lora_load(&m5, path, 0.5f, &e), 0);
+    float *half = forward_of(&m5, &c);
+    double dh = 0, dfull = 0;
+    for (int i = 0; i < c.N * 8; i++) { dh += fabs(half[i] - plain[i]); dfull += fabs(a[i] - plain[i]); }
+    assert_true(dh > 0.2 * dfull && dh < 0.8 * dfull);
+    free(zero); free(half);
+    lc_free(&m5);
     /* no module matches -> named error */
     const char *bad[] = { "nonexistent" };
     assert_int_equal(lc_lora_add(&m3, bad, 1, 2, 2.0f, 1, &e), -1);

@@ -88,8 +88,8 @@ int lc_lora_add(LcModel *m, const char *const *targets, int n_targets, int rank,
  * with alpha folded into B (dt: DT_F32 or DT_BF16). */
 int lc_lora_save(const LcModel *m, const char *path, DType dt, Err *e);
 /* Loads a LoRA file (every key style src/train/lora.h reads), creating the adapters it names;
- * replaces existing ones. */
-int lc_lora_load(LcModel *m, const char *path, Err *e);
+ * replaces existing ones. strength multiplies every adapter's delta (1 = as saved, 0 = none). */
+int lc_lora_load(LcModel *m, const char *path, float strength, Err *e);
 /* Trainable parameters: LoRA A/B when adapters exist, else every parameter after lc_enable_full_grads. */
 const TrainParam *lc_train_params(LcModel *m, int *n);
 void lc_zero_grads(LcModel *m);

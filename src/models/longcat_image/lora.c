@@ -111,7 +111,7 @@ int lc_lora_save(const LcModel *m, const char *path, DType dt, Err *e) {
     return rc;
 }
 
-int lc_lora_load(LcModel *m, const char *path, Err *e) {
+int lc_lora_load(LcModel *m, const char *path, float strength, Err *e) {
     LcLinear **ls = xmalloc((size_t)n_linears(m) * sizeof *ls);
     int n = all_linears(m, ls);
     char **names = xmalloc((size_t)n * sizeof *names);
@@ -128,7 +128,7 @@ int lc_lora_load(LcModel *m, const char *path, Err *e) {
                          v[k].out, v[k].in, ls[i]->out, ls[i]->in);
             break;
         }
-        LcLora *a = adapter_new(m, ls[i], v[k].r, v[k].scale * v[k].r);
+        LcLora *a = adapter_new(m, ls[i], v[k].r, v[k].scale * v[k].r * strength);
         memcpy(a->A, v[k].A, (size_t)a->rank * a->in * sizeof(float));
         memcpy(a->B, v[k].B, (size_t)a->out * a->rank * sizeof(float));
     }
