@@ -90,8 +90,20 @@ int cmd_validate(int argc, char **argv, Err *e) {
         else if (!strcmp(a, "--lora") && v) { lora = v; i++; }
         else if (!strcmp(a, "--latents") && v) { latents_path = v; i++; }
         else if (!strcmp(a, "--output-tensor") && v) { out_tensor = v; i++; }
-        else if (!strcmp(a, "--seed") && v) { seed = atoll(v); i++; }
-        else if (!strcmp(a, "--lora_scale") && v) { lora_scale = atof(v); i++; }
+        else if (!strcmp(a, "--seed") && v) {
+            char *end; seed = strtoll(v, &end, 10);
+            if (*end || end == v || seed < 0) return err_setc(e, EXIT_USAGE, "validate: --seed expects a non-negative integer, got '%s'", v);
+            i++;
+        }
+        else if (!strcmp(a, "--lora_scale") && v) {
+            char *end; lora_scale = strtod(v, &end);
+            if (*end || end == v) return err_setc(e, EXIT_USAGE, "validate: --lora_scale expects a number, got '%s'", v);
+            i++;
+        }
+        else if (v == NULL && (!strcmp(a, "--prompt") || !strcmp(a, "--negative_prompt") || !strcmp(a, "--output") ||
+                               !strcmp(a, "--lora") || !strcmp(a, "--latents") || !strcmp(a, "--output-tensor") ||
+                               !strcmp(a, "--seed") || !strcmp(a, "--lora_scale")))
+            return err_setc(e, EXIT_USAGE, "validate: %s needs a value", a);
     }
     RunContext r;
     if (run_context_open(&r, argc, argv, RUN_VALIDATE, e)) { run_context_close(&r); return -1; }

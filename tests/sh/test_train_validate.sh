@@ -67,6 +67,12 @@ set +e
 "$BIN" validate --config config.json --prompt "make it red" --output x.png > err0.log 2>&1; rc=$?
 set -e
 test $rc = 2 && grep -q "give --image REF" err0.log
+set +e
+"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt p --seed abc > err1.log 2>&1; rc=$?
+"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt p --lora_scale > err1b.log 2>&1; rc2=$?
+set -e
+test $rc = 2 && grep -q "seed expects a non-negative integer, got 'abc'" err1.log
+test $rc2 = 2 && grep -q "lora_scale needs a value" err1b.log
 # errors: a missing reference pair, an unknown key
 rm ds/reference/pair_0002.png
 set +e
