@@ -156,7 +156,11 @@ int run_context_open_with(RunContext *r, int argc, char **argv, RunMode mode, co
     r->have_vae = 1;
     if (config_bool(r->cfg, "vae_enable_tiling")) r->vae.tiling.tile_px = VAE_TILE_PX_DEFAULT; /* less memory, slightly other latents */
     if (load_scheduler(r, e)) return -1;
-    if (prompt_encoder_open(&r->pe, &r->md, r->family, r->flavour, e)) return -1;
+    QuantKind tq;
+    if (quant_parse(config_str(r->cfg, "text_encoder_1_precision"), &tq, e)) return err_prefix(e, "text_encoder_1_precision");
+    if (tq != QUANT_NONE && !r->quiet) log_info("quantising the text encoder to %s (text_encoder_1_precision)", quant_name(tq));
+    r->text_precision = tq;
+    if (prompt_encoder_open(&r->pe, &r->md, r->family, r->flavour, tq, e)) return -1;
     return setup_transformer(r, e);
 }
 
@@ -517,8 +521,9 @@ static int load_and_cache(RunContext *r, Err *e) {
     r->have_data = 1;
     data_summary_print(&r->data, stderr);
     char *text_dir = text_cache_dir(r);
-    /* tiled VAE latents differ slightly from untiled ones: a separate cache identity */
-    char *model_id = xasprintf("%s/%s/%s%s", r->family, r->flavour, r->model_path, r->vae.tiling.tile_px > 0 ? "#vae-tiled" : "");
+    /* tiled VAE latents and a quantised text encoder's embeddings differ slightly: separate cache identities */
+    char *model_id = xasprintf("%s/%s/%s%s%s%s", r->family, r->flavour, r->model_path, r->vae.tiling.tile_px > 0 ? "#vae-tiled" : "",
+                               r->text_precision != QUANT_NONE ? "#te-" : "", r->text_precision != QUANT_NONE ? quant_name(r->text_precision) : "");
     r->ed = (EditData){&r->data, &r->vae, image_resize_lanczos, prompt_encoder_to_writer, r->pe, model_id, text_dir,
                        config_has(r->cfg, "seed") ? (uint64_t)config_int(r->cfg, "seed") : 42, r->quiet, {0}, 0, NULL};
     EditCacheStats cs;

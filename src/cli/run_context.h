@@ -31,6 +31,7 @@ typedef struct RunContext {
     LcModel lc; int have_lc;
     LcDenoiser ld;
     QuantStorage *lc_qs; int n_lc_qs;   /* packed LongCat base weights */
+    QuantKind text_precision;           /* text_encoder_1_precision */
     Denoiser den;
     FlowMatchConfig sched;
     DataSpecs specs; int have_specs;

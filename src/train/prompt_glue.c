@@ -14,7 +14,8 @@ struct PromptEncoder {
     QwenVLProcessorConfig proc;
 };
 
-int prompt_encoder_open(PromptEncoder **out, const ModelDir *md, const char *family, const char *flavour, Err *e) {
+int prompt_encoder_open(PromptEncoder **out, const ModelDir *md, const char *family, const char *flavour, QuantKind precision,
+                        Err *e) {
     *out = NULL;
     PromptEncoder *p = xcalloc(1, sizeof *p);
     const char *te = model_dir_require(md, "text_encoder", e);
@@ -26,6 +27,7 @@ int prompt_encoder_open(PromptEncoder **out, const ModelDir *md, const char *fam
     if (pd && qwenvl_processor_config_load(pd, &p->proc, e)) { free(p); return -1; }
     if (!(p->tok = tokenizer_load(td, e))) { free(p); return -1; }
     if (qwenvl_load(&p->model, te, e)) { tokenizer_free(p->tok); free(p); return -1; }
+    if (qwenvl_quantize(&p->model, precision, e)) { prompt_encoder_close(p); return -1; }
     *out = p;
     return 0;
 }

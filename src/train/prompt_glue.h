@@ -8,11 +8,14 @@
 #include "data/image.h"
 #include "models/model_dir.h"
 #include "tensor/safetensors.h"
+#include "tensor/quant.h"
 #include "tensor/trace.h"
 
 typedef struct PromptEncoder PromptEncoder;
 
-int prompt_encoder_open(PromptEncoder **out, const ModelDir *md, const char *family, const char *flavour, Err *e);
+/* precision: text_encoder_1_precision (QUANT_NONE keeps the stored dtype). */
+int prompt_encoder_open(PromptEncoder **out, const ModelDir *md, const char *family, const char *flavour, QuantKind precision,
+                        Err *e);
 void prompt_encoder_close(PromptEncoder *p);
 /* embeds [L, dim] (malloc'd); trace (may be NULL) gets the encoder's intermediates (prompt.h). */
 int prompt_encoder_embed(PromptEncoder *p, const char *prompt, const Image *refs, int n_refs, const Trace *trace,

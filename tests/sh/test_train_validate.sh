@@ -45,6 +45,11 @@ test -f out/loss_curve.png
 grep -q "resumed from out/checkpoint-4" resume.log
 grep -q "caches: 6 VAE latents reused, 0 computed; 3 prompt embeddings reused, 0 computed" resume.log
 test "$(wc -l < out/training_log.csv)" = 7
+# text_encoder_1_precision quantises the text encoder; its embeddings are cached under their own identity
+"$BIN" cache --config config.json text_encoder_1_precision=int8-quanto > teq.log 2>&1 || { cat teq.log; exit 1; }
+grep -q "quantising the text encoder to int8" teq.log
+grep -q "3 prompt embeddings reused, 0 computed" teq.log && { echo "int8 text encoder reused the bf16 embeddings"; exit 1; }
+grep -q "0 prompt embeddings reused, 3 computed" teq.log
 # validate with flags: requested size, same seed same pixels, other seed other pixels
 "$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 1 --output a.png > /dev/null 2>&1
 "$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 1 --output b.png > /dev/null 2>&1

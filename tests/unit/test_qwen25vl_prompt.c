@@ -174,11 +174,49 @@ static void test_pipeline_prompt_embeds(void **s) {
     qwenvl_free(&m);
 }
 
+/* text_encoder_1_precision: a quantised encoder stays close to the bf16 one (int8 per channel) and
+ * is not the same computation (the test would pass vacuously otherwise). */
+static void test_quantised_encoder(void **s) {
+    (void)s;
+    QwenVL m; Err e = {0};
+    if (qwenvl_load(&m, "tests/data/models/qwenimage_edit/text_encoder", &e)) fail_msg("%s", e.msg);
+    Tokenizer *tok = load_tok();
+    StFile io;
+    if (st_open(&io, "tests/golden/qwenimage_edit_plus_pipeline/io.safetensors", &e)) fail_msg("%s", e.msg);
+    const StTensor *want = st_find(&io, "editplus.prompt.prompt_embeds");
+    assert_non_null(want);
+    char *text = utf8_tensor(&io, "editplus.prompt_utf8");
+    Image refs[2];
+    for (int k = 0; k < 2; k++) {
+        char nm[64]; snprintf(nm, sizeof nm, "editplus.ref%d_rgb_uint8", k);
+        const StTensor *ri = st_find(&io, nm);
+        refs[k] = (Image){ .width = (int)ri->shape[1], .height = (int)ri->shape[0], .channels = 3, .data = (uint8_t *)ri->data };
+    }
+    QwenVLProcessorConfig pc;
+    qwenvl_processor_config_default(&pc);
+    static const struct { QuantKind k; double lo, hi; } KINDS[] = { {QUANT_INT8, 1e-4, 0.04}, {QUANT_NF4, 1e-3, 0.4} };
+    for (int i = 0; i < 2; i++) {
+        QwenVL q;
+        if (qwenvl_load(&q, "tests/data/models/qwenimage_edit/text_encoder", &e) || qwenvl_quantize(&q, KINDS[i].k, &e)) fail_msg("%s", e.msg);
+        QvPromptEmbeds out;
+        if (qwenvl_encode_prompt(&q, tok, &pc, QV_PROMPT_QWEN_EDIT_V2, text, refs, 2, NULL, &out, &e)) fail_msg("%s", e.msg);
+        double r = rel_err(out.embeds, want);
+        if (r < KINDS[i].lo || r > KINDS[i].hi) fail_msg("%s text encoder: prompt_embeds rel error %.3e outside [%.0e, %.0e]", quant_name(KINDS[i].k), r, KINDS[i].lo, KINDS[i].hi);
+        qv_prompt_embeds_free(&out);
+        qwenvl_free(&q);
+    }
+    free(text);
+    st_close(&io);
+    tokenizer_free(tok);
+    qwenvl_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_quotation),
         cmocka_unit_test(test_text_to_image_layouts),
         cmocka_unit_test(test_pipeline_prompt_embeds),
+        cmocka_unit_test(test_quantised_encoder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

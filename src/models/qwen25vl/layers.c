@@ -14,9 +14,10 @@
 
 void qv_linear(const QwenVL *m, QvLinear l, const float *x, int n, int ldx, float *y, int ldy) {
     const QvParam *W = &m->p[l.w];
+    const Weight *q = m->qw && m->qw[l.w].quant != QUANT_NONE ? &m->qw[l.w] : NULL;
     int in = l.in, out = l.out;
     if (n <= 0) return;
-    if (W->dtype == DT_F32 && ((uintptr_t)W->data % sizeof(float)) == 0) {
+    if (!q && W->dtype == DT_F32 && ((uintptr_t)W->data % sizeof(float)) == 0) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, ldx,
                     (const float *)W->data, in, 0.0f, y, ldy);
     } else {
@@ -28,8 +29,10 @@ void qv_linear(const QwenVL *m, QvLinear l, const float *x, int n, int ldx, floa
         for (int o0 = 0; o0 < out; o0 += rows) {
             int nr = out - o0 < rows ? out - o0 : rows;
             #pragma omp parallel for schedule(static)
-            for (int r = 0; r < nr; r++)
-                dtype_to_f32(W->dtype, (const char *)W->data + ((size_t)(o0 + r) * in) * es, tile + (size_t)r * in, (size_t)in);
+            for (int r = 0; r < nr; r++) {
+                if (q) weight_rows_f32(q, o0 + r, 1, tile + (size_t)r * in);   /* text_encoder_1_precision */
+                else dtype_to_f32(W->dtype, (const char *)W->data + ((size_t)(o0 + r) * in) * es, tile + (size_t)r * in, (size_t)in);
+            }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, in, 1.0f, x, ldx, tile, in, 0.0f, y + o0, ldy);
         }
         free(tile);

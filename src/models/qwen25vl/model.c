@@ -285,7 +285,23 @@ int qwenvl_init_random(QwenVL *m, const cJSON *config, uint64_t seed, DType dt, 
     return 0;
 }
 
+int qwenvl_quantize(QwenVL *m, QuantKind k, Err *e) {
+    if (k == QUANT_NONE) return 0;
+    if (!m->qw) { m->qw = xcalloc((size_t)m->np, sizeof *m->qw); m->qs = xcalloc((size_t)m->np, sizeof *m->qs); }
+    for (int i = 0; i < m->np; i++) {
+        QvParam *p = &m->p[i];
+        if (p->role != QV_ROLE_LINEAR || p->ndim != 2 || !p->data || m->qw[i].quant != QUANT_NONE) continue;
+        if (i == m->lm_head.w) continue;
+        Weight w = {p->dtype, p->data, (int)p->shape[0], (int)p->shape[1], QUANT_NONE, NULL, 0};
+        if (weight_quantize(&w, k, &m->qs[i], e)) return err_prefix(e, "text encoder %s", p->name);
+        m->qw[i] = w;
+    }
+    return 0;
+}
+
 void qwenvl_free(QwenVL *m) {
+    for (int i = 0; m->qs && i < m->np; i++) quant_storage_free(&m->qs[i]);
+    free(m->qw); free(m->qs);
     for (int i = 0; i < m->np; i++) free(m->p[i].name);
     free(m->p); free(m->vblocks); free(m->layers);
     if (m->own_set) stset_close(&m->set);

@@ -19,6 +19,7 @@
 #include "base/error.h"
 #include "tensor/dtype.h"
 #include "tensor/safetensors.h"
+#include "tensor/quant.h"
 
 #define QV_MAX_FULLATT 64
 
@@ -78,6 +79,8 @@ typedef struct QwenVL {
     QvLinear lm_head;          /* w = embed when tied; w < 0 when there is no head */
     StSet set; int own_set;    /* checkpoint (owned when loaded from a folder) */
     void *owned;               /* random-init storage */
+    Weight *qw;                /* per param: the quantised linear weight (quant != QUANT_NONE), or NULL */
+    QuantStorage *qs;
 } QwenVL;
 
 /* Declares the weight table from a config (no weights bound yet). */
@@ -93,6 +96,10 @@ int qwenvl_load_from(QwenVL *m, const cJSON *config, const StSet *s, Err *e);
 int qwenvl_init_random(QwenVL *m, const cJSON *config, uint64_t seed, DType dt, Err *e);
 void qwenvl_free(QwenVL *m);
 size_t qwenvl_numel(const QwenVL *m);
+/* text_encoder_1_precision: quantises every linear weight of the vision tower and the language
+ * model (not the embedding, lm_head or the patch-embedding convolution) as tensor/quant.h does for
+ * the transformer; QUANT_NONE leaves the stored dtype. */
+int qwenvl_quantize(QwenVL *m, QuantKind k, Err *e);
 
 /* ---- layer helpers on row-major f32 buffers ---- */
 
