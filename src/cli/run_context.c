@@ -76,6 +76,11 @@ static int setup_longcat(RunContext *r, const char *dir, Err *e) {
             int rank = (int)config_int(r->cfg, "lora_rank");
             float alpha = config_has(r->cfg, "lora_alpha") ? (float)config_num(r->cfg, "lora_alpha") : (float)rank;
             if (lc_lora_add(&r->lc, nt ? targets : NULL, nt, rank, alpha, config_has(r->cfg, "seed") ? (uint64_t)config_int(r->cfg, "seed") : 42, e)) return -1;
+            const char *init = config_str(r->cfg, "init_lora");
+            if (init && *init) {
+                if (lc_lora_init_from(&r->lc, init, e)) return -1;
+                if (!r->quiet) log_info("LoRA initialised from %s (init_lora)", init);
+            }
         }
     }
     lc_denoiser_init(&r->ld, &r->lc, &r->den);
@@ -103,6 +108,11 @@ static int setup_transformer(RunContext *r, Err *e) {
                         (float)config_num(r->cfg, "lora_dropout"), targets, nt};
         Rng rng; rng_seed_stream(&rng, config_has(r->cfg, "seed") ? (uint64_t)config_int(r->cfg, "seed") : 42, 0x10a);
         if (qi_lora_attach(&r->qi, &s, &rng, e)) return -1;
+        const char *init = config_str(r->cfg, "init_lora");
+        if (init && *init) {
+            if (qi_lora_init_from(&r->qi, init, e)) return -1;
+            if (!r->quiet) log_info("LoRA initialised from %s (init_lora)", init);
+        }
     }
     qi_denoiser_init(&r->qd, &r->qi, &r->den);
     return 0;
@@ -144,6 +154,9 @@ int run_context_open_with(RunContext *r, int argc, char **argv, RunMode mode, co
     if (strcmp(r->family, "qwen_image") && strcmp(r->family, "longcat_image"))
         return err_setc(e, EXIT_USAGE, "not supported yet: model_family=%s (supported: qwen_image, longcat_image)", r->family);
     if (!r->flavour) r->flavour = !strcmp(r->family, "qwen_image") ? "v1.0" : "final";
+    const char *init_lora = config_str(r->cfg, "init_lora"), *mtype = config_str(r->cfg, "model_type");
+    if (mode == RUN_TRAIN && init_lora && *init_lora && mtype && !strcmp(mtype, "full"))
+        return err_setc(e, EXIT_USAGE, "init_lora starts LoRA training from a LoRA file; it does not apply to model_type=full");
     if (config_model_dir(r->cfg, &r->model_path, e)) return -1;
     if (model_dir_open(&r->md, r->model_path, e)) return -1;
     if (override_component(r, "transformer", "pretrained_transformer_model_name_or_path", "transformer", e) ||
@@ -470,9 +483,10 @@ int run_context_render_eval(RunContext *r, const char *dir, int64_t step, Err *e
     return rc;
 }
 
-static int validate_step(void *ctx, int64_t step, Err *e) {
+static int validate_step(void *ctx, int64_t step, const char *variant, Err *e) {
     RunContext *r = ctx;
-    char *dir = xasprintf("%s/validation/step-%lld", config_str(r->cfg, "output_dir"), (long long)step);
+    char *dir = xasprintf("%s/validation/step-%lld%s%s", config_str(r->cfg, "output_dir"), (long long)step, variant ? "/" : "",
+                          variant ? variant : "");
     int rc = run_context_render_eval(r, dir, step, e);
     free(dir);
     return rc;
@@ -544,9 +558,12 @@ int run_context_train(RunContext *r, Err *e) {
         tc.quiet = r->quiet;
     }
     TrainerHooks hooks = {0};
-    if (!rc && config_int(r->cfg, "num_eval_images") > 0) {
+    if (!rc && config_int(r->cfg, "num_eval_images") > 0 && !config_bool(r->cfg, "validation_disable")) {
+        const char *ev = config_str(r->cfg, "ema_validation");
+        EmaValidation emv = ev && !strcmp(ev, "none") ? EMA_VALIDATE_NONE : ev && !strcmp(ev, "ema_only") ? EMA_VALIDATE_ONLY
+                                                                                                            : EMA_VALIDATE_COMPARISON;
         if (find_eval_set(r, e) < 0) rc = -1;
-        else hooks = (TrainerHooks){validate_step, r, config_int(r->cfg, "validation_step_interval")};
+        else hooks = (TrainerHooks){validate_step, r, config_int(r->cfg, "validation_step_interval"), emv};
     }
     SampleSource src = edit_data_source(&r->ed);
     TrainResult res = {0};

@@ -179,6 +179,18 @@ static FILE *open_log(const char *dir, const char *name, const char *header, Err
     return f;
 }
 
+/* Validation with the weights ema_validation asks for (the EMA ones swapped in and back out). */
+static int validate_with_ema(const TrainerHooks *h, Ema *ema, int64_t step, Err *e) {
+    if (!ema || h->ema_validation == EMA_VALIDATE_NONE) return h->validate(h->validate_ctx, step, NULL, e);
+    int rc = 0;
+    if (h->ema_validation == EMA_VALIDATE_COMPARISON) rc = h->validate(h->validate_ctx, step, NULL, e);
+    if (rc) return rc;
+    ema_swap(ema);
+    rc = h->validate(h->validate_ctx, step, h->ema_validation == EMA_VALIDATE_COMPARISON ? "ema" : NULL, e);
+    ema_swap(ema);
+    return rc;
+}
+
 int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const TrainerHooks *hooks,
                 TrainResult *out, Err *e) {
     memset(out, 0, sizeof *out);
@@ -214,7 +226,7 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
     Scratch sc = {0};
     const double scale = 1.0 / ((double)B * A);
     if (!rc && step == 0 && hooks && hooks->validate && hooks->validate_every > 0)
-        rc = hooks->validate(hooks->validate_ctx, 0, e);
+        rc = hooks->validate(hooks->validate_ctx, 0, NULL, e);
     int64_t start_step = step;
     Progress prog;
     progress_init(&prog, stderr, start_step, cfg->max_train_steps);
@@ -259,9 +271,7 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
         if (!rc && hooks && hooks->validate && hooks->validate_every > 0 &&
             (step % hooks->validate_every == 0 || step == cfg->max_train_steps)) {
             progress_break(&prog);
-            if (ema) ema_swap(ema);
-            rc = hooks->validate(hooks->validate_ctx, step, e);
-            if (ema) ema_swap(ema);
+            rc = validate_with_ema(hooks, ema, step, e);
         }
         /* Ctrl-C / SIGTERM (held pending by main): keep this step in a checkpoint and stop cleanly */
         if (!rc && step < cfg->max_train_steps && interrupt_take()) {

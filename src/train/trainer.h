@@ -64,13 +64,18 @@ typedef struct TrainerConfig {
     int quiet;                     /* no progress line */
 } TrainerConfig;
 
-/* Called at step 0 and every validation interval (may be NULL); ema weights swapped in when used. */
-typedef int (*ValidateFn)(void *ctx, int64_t step, Err *e);
+/* Called at step 0 and every validation interval (may be NULL). variant is NULL for the weights
+ * ema_validation chooses, or "ema" for the EMA weights' extra render in comparison mode. */
+typedef int (*ValidateFn)(void *ctx, int64_t step, const char *variant, Err *e);
+
+/* SimpleTuner's ema_validation: which weights validation renders when use_ema is on. */
+typedef enum { EMA_VALIDATE_ONLY = 0, EMA_VALIDATE_NONE, EMA_VALIDATE_COMPARISON } EmaValidation;
 
 typedef struct TrainerHooks {
     ValidateFn validate;
     void *validate_ctx;
     int64_t validate_every;        /* 0 = never */
+    EmaValidation ema_validation;  /* ema_only: EMA weights; none: the trained ones; comparison: both */
 } TrainerHooks;
 
 typedef struct TrainResult {

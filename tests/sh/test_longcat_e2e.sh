@@ -51,6 +51,11 @@ test -f output/validation/manual/00.png
 # in-training validation samples as `validate` (and diffusers) do, one t for every token even though
 # LongCat edit training gives the reference tokens t = 0: the step-3 sheet is the validate sheet
 cmp output/validation/step-3/00.png output/validation/manual/00.png || { echo "in-training validation differs from validate"; exit 1; }
+# init_lora continues from the trained LoRA: with learning rate 0 the in-training sheet is the trained one
+"$BIN" train --config config/config.json output_dir=out_init init_lora=output/pytorch_lora_weights.safetensors \
+    learning_rate=0 max_train_steps=1 validation_step_interval=1 > init.log 2>&1 || { cat init.log; exit 1; }
+grep -q "LoRA initialised from" init.log
+cmp out_init/validation/step-1/00.png output/validation/step-3/00.png
 # a text_embeds dataset (SimpleTuner's layout) chooses where prompt embeddings are cached
 sed 's#^\]#, {"id": "text-embeds", "type": "local", "dataset_type": "text_embeds", "default": true, "cache_dir": "cache/text/custom"}]#' \
     config/multidatabackend.json > config/mdb_text.json

@@ -18,5 +18,15 @@ done
     validation_preview=true validation_preview_steps=1 output_dir=preview > preview.log 2>&1 || { cat preview.log; exit 1; }
 test -f preview/validation/step-1/preview/00.step-01.png
 test -f preview/validation/step-1/preview/00.step-02.png
+# ema_validation: comparison (SimpleTuner's default) renders the trained and the EMA weights, ema_only
+# the EMA ones; validation_disable turns validation off
+P=tiny.qwen_image.edit-v1-lora
+V="max_train_steps=2 validation_step_interval=2 validation_num_inference_steps=1 use_ema=true"
+"$BIN" train example=$P $V output_dir=ema_cmp > ema1.log 2>&1 || { cat ema1.log; exit 1; }
+test -f ema_cmp/validation/step-2/00.png && test -f ema_cmp/validation/step-2/ema/00.png
+"$BIN" train example=$P $V ema_validation=ema_only output_dir=ema_only > ema2.log 2>&1 || { cat ema2.log; exit 1; }
+test -f ema_only/validation/step-2/00.png && test ! -e ema_only/validation/step-2/ema
+"$BIN" train example=$P $V validation_disable=true output_dir=no_val > ema3.log 2>&1 || { cat ema3.log; exit 1; }
+test ! -e no_val/validation && test -f no_val/pytorch_lora_weights.safetensors
 "$BIN" examples list | grep -q "tiny.qwen_image.edit-v2-lora .*no download"
 echo ok

@@ -45,6 +45,18 @@ test -f out/loss_curve.png
 grep -q "resumed from out/checkpoint-4" resume.log
 grep -q "caches: 6 VAE latents reused, 0 computed; 3 prompt embeddings reused, 0 computed" resume.log
 test "$(wc -l < out/training_log.csv)" = 7
+# init_lora: training starts from a LoRA file (with learning rate 0 it ends where it started); a rank
+# that does not match is an error naming init_lora
+"$BIN" train --config config.json output_dir=out_init init_lora=out/pytorch_lora_weights.safetensors learning_rate=0 \
+    max_train_steps=1 num_eval_images=0 > init.log 2>&1 || { cat init.log; exit 1; }
+grep -q "LoRA initialised from out/pytorch_lora_weights.safetensors" init.log
+"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 1 --lora out/pytorch_lora_weights.safetensors --output i1.png > /dev/null 2>&1
+"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 1 --lora out_init/pytorch_lora_weights.safetensors --output i2.png > /dev/null 2>&1
+cmp i1.png i2.png
+set +e
+"$BIN" train --config config.json output_dir=out_init2 init_lora=out/pytorch_lora_weights.safetensors lora_rank=8 > init2.log 2>&1; rc=$?
+set -e
+test $rc = 2 && grep -q "init_lora .*rank 4.*lora_rank" init2.log || { cat init2.log; exit 1; }
 # text_encoder_1_precision quantises the text encoder; its embeddings are cached under their own identity
 "$BIN" cache --config config.json text_encoder_1_precision=int8-quanto > teq.log 2>&1 || { cat teq.log; exit 1; }
 grep -q "quantising the text encoder to int8" teq.log

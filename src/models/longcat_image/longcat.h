@@ -90,6 +90,8 @@ int lc_lora_save(const LcModel *m, const char *path, DType dt, Err *e);
 /* Loads a LoRA file (every key style src/train/lora.h reads), creating the adapters it names;
  * replaces existing ones. strength multiplies every adapter's delta (1 = as saved, 0 = none). */
 int lc_lora_load(LcModel *m, const char *path, float strength, Err *e);
+/* init_lora: the trainable adapters made by lc_lora_add start from a LoRA file (as qi_lora_init_from). */
+int lc_lora_init_from(LcModel *m, const char *path, Err *e);
 /* Trainable parameters: LoRA A/B when adapters exist, else every parameter after lc_enable_full_grads. */
 const TrainParam *lc_train_params(LcModel *m, int *n);
 void lc_zero_grads(LcModel *m);

@@ -138,3 +138,26 @@ int lc_lora_load(LcModel *m, const char *path, float strength, Err *e) {
     free(names); free(ls);
     return rc;
 }
+
+int lc_lora_init_from(LcModel *m, const char *path, Err *e) {
+    const char **names = xmalloc((size_t)(m->n_lora ? m->n_lora : 1) * sizeof *names);
+    for (int i = 0; i < m->n_lora; i++) names[i] = m->lora[i].module;
+    LoraEntry *v = NULL; int nv = 0;
+    int rc = lora_read(path, names, m->n_lora, &v, &nv, e);
+    free(names);
+    if (rc) return err_prefix(e, "init_lora (it must adapt only the modules of peft_lora_target_modules)");
+    for (int k = 0; k < nv && !rc; k++) {
+        LcLora *a = NULL;
+        for (int i = 0; i < m->n_lora && !a; i++) if (!strcmp(m->lora[i].module, v[k].module)) a = &m->lora[i];
+        if (v[k].r != a->rank || v[k].in != a->in || v[k].out != a->out) {
+            rc = err_setc(e, EXIT_USAGE, "init_lora %s: '%s' has rank %d (%dx%d), the new adapter rank %d (%dx%d): set lora_rank to match",
+                          path, v[k].module, v[k].r, v[k].out, v[k].in, a->rank, a->out, a->in);
+            break;
+        }
+        float ratio = v[k].scale / a->scale;   /* the same delta under this run's alpha/r */
+        memcpy(a->A, v[k].A, (size_t)a->rank * a->in * sizeof(float));
+        for (size_t j = 0; j < (size_t)a->out * a->rank; j++) a->B[j] = v[k].B[j] * ratio;
+    }
+    lora_entries_free(v, nv);
+    return rc;
+}

@@ -94,6 +94,10 @@ QiLinear *qi_linear_at(QiModel *m, int i);
  * us, diffusers, ComfyUI or kohya into the model for inference (strength multiplies their scale). */
 int qi_lora_save(QiModel *m, const char *path, DType dt, Err *e);
 int qi_lora_load(QiModel *m, const char *path, float strength, Err *e);
+/* init_lora: the attached (trainable) adapters start from a LoRA file's weights; ranks must match,
+ * the file's alpha/r is carried into B so the initial delta equals the file's; adapters the file
+ * lacks keep their PEFT init; a module it adapts that is not attached is an error. */
+int qi_lora_init_from(QiModel *m, const char *path, Err *e);
 
 /* One sample's inputs. */
 typedef struct QiInput {
