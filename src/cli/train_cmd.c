@@ -36,8 +36,8 @@ int cmd_train(int argc, char **argv, Err *e) {
     for (int i = 0; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 0; }
     RunContext rc_ctx;
-    if (run_context_open(&rc_ctx, argc, argv, RUN_TRAIN, e)) return -1;
-    int rc = run_context_train(&rc_ctx, e);
+    int rc = run_context_open(&rc_ctx, argc, argv, RUN_TRAIN, e);
+    if (!rc) rc = run_context_train(&rc_ctx, e);
     run_context_close(&rc_ctx);
     return rc;
 }
