@@ -11,6 +11,7 @@ typedef struct Command {
 
 int cmd_run_module(int argc, char **argv, Err *e);
 int cmd_make_dataset(int argc, char **argv, Err *e);
+int cmd_init_model(int argc, char **argv, Err *e);
 int cmd_examples(int argc, char **argv, Err *e);
 int cmd_train(int argc, char **argv, Err *e);
 int cmd_cache(int argc, char **argv, Err *e);

@@ -2,6 +2,7 @@
 #include "base/config.h"
 #include "base/files.h"
 #include "data/synth_write.h"
+#include "models/model_init.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +23,41 @@ static int preset_refs(const char *example) {
     return 1;
 }
 
-static int ensure_link(const char *target, const char *link, Err *e) {
-    char buf[4096];
-    ssize_t n = readlink(link, buf, sizeof buf - 1);
-    if (n > 0) { buf[n] = 0; if (!strcmp(buf, target)) return 0; unlink(link); }
-    if (symlink(target, link) != 0) return err_set(e, "%s: cannot link to %s", link, target);
-    return 0;
+/* Bump when model_init's tiny output changes: folders made by another version are rewritten. */
+static const char TINY_MODEL_STAMP[] = "simpletuner init-model tiny v1\n";
+
+static void remove_tree(const char *path) {
+    char *cmd = xasprintf("rm -rf '%s'", path);
+    if (system(cmd) != 0) log_warn("could not remove %s", path);
+    free(cmd);
+}
+
+/* models/<name>: the tiny model folder, written by init-model's code when missing or stale, atomically
+ * (a temp folder renamed into place). Links left by older versions are replaced. */
+static int ensure_model(const char *models, const char *name, const char *family, const char *flavour, Err *e) {
+    char *dst = path_join(models, name), *stamp = path_join(dst, ".simpletuner-tiny");
+    size_t n = 0;
+    Err ignore = {0};
+    char *have = file_exists(stamp) ? file_read_all(stamp, &n, &ignore) : NULL;
+    int rc = 0;
+    if (!have || strcmp(have, TINY_MODEL_STAMP)) {
+        char *tmp = xasprintf("%s.tmp.%ld", dst, (long)getpid());
+        fprintf(stderr, "creating the tiny %s model in %s\n", family, dst);
+        ModelInitSpec spec = {family, flavour, SIZE_TINY, tmp, 0, NULL, 0};
+        char *tstamp = path_join(tmp, ".simpletuner-tiny");
+        rc = model_init_write(&spec, e);
+        if (!rc) rc = file_write_atomic(tstamp, TINY_MODEL_STAMP, strlen(TINY_MODEL_STAMP), e);
+        if (!rc) {
+            char buf[8];
+            if (readlink(dst, buf, sizeof buf) >= 0) unlink(dst);   /* a link from an older version */
+            else if (dir_exists(dst)) remove_tree(dst);
+            if (rename(tmp, dst) != 0) rc = err_set(e, "%s: cannot rename to %s", tmp, dst);
+        }
+        if (rc) remove_tree(tmp);
+        free(tmp); free(tstamp);
+    }
+    free(have); free(dst); free(stamp);
+    return rc;
 }
 
 int tiny_assets_ensure(const char *example, Err *e) {
@@ -44,17 +74,9 @@ int tiny_assets_ensure(const char *example, Err *e) {
     int rc = 0;
     char *models = path_join(root, "models"), *data = path_join(root, "data");
     if (dir_make(models, e) || dir_make(data, e)) rc = -1;
-    /* the bundled tiny model folders live beside the presets, in the project's tests/data/models */
-    char *ex = config_examples_dir(NULL);
-    char abs_ex[4096];
-    if (!rc && !realpath(ex, abs_ex)) rc = err_set(e, "%s: presets folder not found", ex);
-    static const char *MODELS[] = {"qwenimage_edit", "longcat_edit"};
-    for (int i = 0; i < 2 && !rc; i++) {
-        char *src = xasprintf("%s/../tests/data/models/%s", abs_ex, MODELS[i]), *dst = path_join(models, MODELS[i]);
-        if (!dir_exists(src)) rc = err_set(e, "%s: the bundled tiny model is missing (the project's tests/data/models)", src);
-        else rc = ensure_link(src, dst, e);
-        free(src); free(dst);
-    }
+    /* the presets name models/qwenimage_edit (edit-v1 and edit-v2 alike) and models/longcat_edit */
+    if (!rc) rc = ensure_model(models, "qwenimage_edit", "qwen_image", "edit-v2", e);
+    if (!rc) rc = ensure_model(models, "longcat_edit", "longcat_image", "edit", e);
     char *set = path_join(data, example);
     if (!rc && !dir_exists(set)) {
         char *tmp = xasprintf("%s.tmp.%ld", set, (long)getpid());
@@ -64,6 +86,6 @@ int tiny_assets_ensure(const char *example, Err *e) {
         if (rc) { char *cmd = xasprintf("rm -rf '%s'", tmp); if (system(cmd) != 0) {} free(cmd); }
         free(tmp);
     }
-    free(set); free(ex); free(models); free(data); free(root);
+    free(set); free(models); free(data); free(root);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* tiny_assets.h — what the tiny.* presets need, created on first use: $SIMPLETUNER_TINY_DIR
- * (default ${XDG_CACHE_HOME:-~/.cache}/simpletuner/tiny) gets models/ (links to the tiny model
- * folders bundled with the project) and data/<preset>/ (a synthetic edit dataset). The presets name
+ * (default ${XDG_CACHE_HOME:-~/.cache}/simpletuner/tiny) gets models/ (tiny model folders written
+ * by init-model's code, models/model_init.h) and data/<preset>/ (a synthetic edit dataset). The presets name
  * these paths through {env:SIMPLETUNER_TINY_DIR}. */
 #ifndef ST_TINY_ASSETS_H
 #define ST_TINY_ASSETS_H

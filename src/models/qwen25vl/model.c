@@ -285,6 +285,19 @@ int qwenvl_init_random(QwenVL *m, const cJSON *config, uint64_t seed, DType dt, 
     return 0;
 }
 
+int qwenvl_save(const QwenVL *m, const char *path, Err *e) {
+    StWriter w; stw_init(&w);
+    stw_set_meta(&w, "format", "pt");
+    for (int i = 0; i < m->np; i++) {
+        const QvParam *p = &m->p[i];
+        if (p->data && m->qw && m->qw[i].quant != QUANT_NONE) { stw_free(&w); return err_set(e, "%s: a quantised text encoder cannot be saved", path); }
+        if (p->data) stw_add(&w, p->name, p->dtype, p->ndim, p->shape, p->data);   /* tied lm_head: absent, as upstream saves it */
+    }
+    int rc = stw_write(&w, path, e);
+    stw_free(&w);
+    return rc;
+}
+
 int qwenvl_quantize(QwenVL *m, QuantKind k, Err *e) {
     if (k == QUANT_NONE) return 0;
     if (!m->qw) { m->qw = xcalloc((size_t)m->np, sizeof *m->qw); m->qs = xcalloc((size_t)m->np, sizeof *m->qs); }

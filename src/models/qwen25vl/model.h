@@ -96,6 +96,9 @@ int qwenvl_load_from(QwenVL *m, const cJSON *config, const StSet *s, Err *e);
 int qwenvl_init_random(QwenVL *m, const cJSON *config, uint64_t seed, DType dt, Err *e);
 void qwenvl_free(QwenVL *m);
 size_t qwenvl_numel(const QwenVL *m);
+/* Writes every bound tensor in its stored dtype under the published names (visual.*, model.*,
+ * lm_head.weight unless tied) to one safetensors file, atomically. */
+int qwenvl_save(const QwenVL *m, const char *path, Err *e);
 /* text_encoder_1_precision: quantises every linear weight of the vision tower and the language
  * model (not the embedding, lm_head or the patch-embedding convolution) as tensor/quant.h does for
  * the transformer; QUANT_NONE leaves the stored dtype. */

@@ -31,6 +31,11 @@ static const char LONGCAT_EDIT_PRE[] =
     "<|im_end|>\n<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>";
 enum { LONGCAT_TEXT_TOKENS = 512 };
 
+const char *qv_prompt_template(int i) {
+    static const char *const ALL[] = {QWEN_T2I_PRE, QWEN_EDIT_PRE, QWEN_SUFFIX, VISION_SLOT, LONGCAT_T2I_PRE, LONGCAT_EDIT_PRE};
+    return i >= 0 && i < (int)(sizeof ALL / sizeof ALL[0]) ? ALL[i] : NULL;
+}
+
 int qv_prompt_kind(const char *family, const char *flavour, QvPromptKind *kind, Err *e) {
     const char *f = flavour ? flavour : "";
     if (family && !strcmp(family, "qwen_image")) {

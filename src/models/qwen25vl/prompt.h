@@ -40,6 +40,10 @@ typedef enum {
  * or "longcat_image" (flavour edit; others text-to-image). */
 int qv_prompt_kind(const char *family, const char *flavour, QvPromptKind *kind, Err *e);
 
+/* The prompt templates the pipelines wrap instructions in (i = 0, 1, ...; NULL past the last),
+ * e.g. as a corpus for a small vocabulary. */
+const char *qv_prompt_template(int i);
+
 /* One processed image: pixel_values [t*h*w, C*tp*p*p] and grid (t, h, w) in patches. */
 typedef struct QvImageInput { const float *pixel_values; int64_t grid[3]; } QvImageInput;
 

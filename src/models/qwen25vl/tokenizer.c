@@ -102,15 +102,28 @@ struct Tokenizer {
 };
 
 /* GPT-2 bytes_to_unicode: printable Latin-1 bytes map to themselves, the other 68 to U+0100.. */
+static int byte_code_point(int b) {
+    int keep = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    if (keep) return b;
+    int rank = 0;   /* the rank of b among the bytes that are not kept */
+    for (int x = 0; x < b; x++) rank += !((x >= 0x21 && x <= 0x7E) || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF));
+    return 256 + rank;
+}
+
+int tokenizer_byte_char(int b, char out[3]) {
+    int cp = byte_code_point(b);
+    if (cp < 0x80) { out[0] = (char)cp; out[1] = 0; return 1; }
+    out[0] = (char)(0xC0 | (cp >> 6)); out[1] = (char)(0x80 | (cp & 0x3F)); out[2] = 0;
+    return 2;
+}
+
 static void byte_map_init(Tokenizer *t) {
-    int next = 0;
     for (int i = 0; i < 512; i++) t->char_byte[i] = -1;
     for (int b = 0; b < 256; b++) {
-        int keep = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-        int cp = keep ? b : 256 + next++;
-        t->char_byte[cp] = (int16_t)b;
-        if (cp < 0x80) { t->byte_char[b][0] = (char)cp; t->byte_char_len[b] = 1; }
-        else { t->byte_char[b][0] = (char)(0xC0 | (cp >> 6)); t->byte_char[b][1] = (char)(0x80 | (cp & 0x3F)); t->byte_char_len[b] = 2; }
+        t->char_byte[byte_code_point(b)] = (int16_t)b;
+        char c[3];
+        t->byte_char_len[b] = (uint8_t)tokenizer_byte_char(b, c);
+        memcpy(t->byte_char[b], c, 3);
     }
 }
 
@@ -448,21 +461,22 @@ int tokenizer_encode_with_images(Tokenizer *t, const char *text, size_t len, con
     if (merge_size <= 0) return err_set(e, "image token expansion: merge_size must be positive, got %d", merge_size);
     if (tokenizer_encode(t, text, len, &raw, e)) { token_ids_free(&raw); return -1; }
     int seen = 0;
-    for (int i = 0; i < raw.n; i++) seen += raw.ids[i] == QWEN_TOKEN_IMAGE_PAD;
+    const int32_t pad = tokenizer_token_to_id(t, "<|image_pad|>");   /* any vocabulary, not only Qwen's ids */
+    for (int i = 0; i < raw.n; i++) seen += raw.ids[i] == pad;
     if (seen != n_images) {
         token_ids_free(&raw);
         return err_set(e, "the prompt has %d <|image_pad|> tokens but %d images were given", seen, n_images);
     }
     int k = 0;
     for (int i = 0; i < raw.n; i++) {
-        if (raw.ids[i] != QWEN_TOKEN_IMAGE_PAD) { token_ids_push(out, raw.ids[i]); continue; }
+        if (raw.ids[i] != pad) { token_ids_push(out, raw.ids[i]); continue; }
         const int *g = grid_thw[k++];
         long cells = (long)g[0] * g[1] * g[2], per = (long)merge_size * merge_size;
         if (g[0] <= 0 || g[1] <= 0 || g[2] <= 0 || cells % per) {
             token_ids_free(&raw);
             return err_set(e, "image %d: grid (t,h,w) = (%d,%d,%d) is not a positive grid divisible by merge_size^2 = %ld", k, g[0], g[1], g[2], per);
         }
-        for (long c = 0; c < cells / per; c++) token_ids_push(out, QWEN_TOKEN_IMAGE_PAD);
+        for (long c = 0; c < cells / per; c++) token_ids_push(out, pad);
     }
     token_ids_free(&raw);
     return 0;

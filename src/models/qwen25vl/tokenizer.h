@@ -68,5 +68,8 @@ int tokenizer_token_to_id(const Tokenizer *t, const char *token);
 const char *tokenizer_id_to_token(const Tokenizer *t, int id);
 /* One more than the largest id (vocabulary and added tokens). */
 int tokenizer_size(const Tokenizer *t);
+/* GPT-2's bytes_to_unicode: the vocabulary character of byte b as UTF-8 into out (NUL-terminated);
+ * returns its length (1 or 2). */
+int tokenizer_byte_char(int b, char out[3]);
 
 #endif

@@ -1,0 +1,321 @@
+/* model_init.c — see model_init.h. Configs follow the published files (specs/); tiny and small
+ * shrink widths and depths and take the generated vocabulary's ids. */
+#include "models/model_init.h"
+#include "base/files.h"
+#include "models/longcat_image/longcat.h"
+#include "models/qwen25vl/model.h"
+#include "models/qwen25vl/tiny_tokenizer.h"
+#include "models/qwen_image/qwen_image.h"
+#include "models/vae/vae.h"
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+static cJSON *ints(const int *v, int n) { return cJSON_CreateIntArray(v, n); }
+
+static void add_common(cJSON *j, const char *cls) {
+    cJSON_AddStringToObject(j, "_class_name", cls);
+    cJSON_AddStringToObject(j, "_diffusers_version", "0.36.0");
+}
+
+static cJSON *qwen_transformer_config(ModelSize s, int zero_cond_t, int text_hidden) {
+    static const int LAYERS[] = {2, 4, 60}, HEADS[] = {2, 4, 24}, HEAD_DIM[] = {16, 32, 128};
+    static const int AXES[3][3] = {{4, 6, 6}, {8, 12, 12}, {16, 56, 56}};
+    cJSON *j = cJSON_CreateObject();
+    add_common(j, "QwenImageTransformer2DModel");
+    cJSON_AddNumberToObject(j, "attention_head_dim", HEAD_DIM[s]);
+    cJSON_AddItemToObject(j, "axes_dims_rope", ints(AXES[s], 3));
+    cJSON_AddBoolToObject(j, "guidance_embeds", 0);
+    cJSON_AddNumberToObject(j, "in_channels", 64);
+    cJSON_AddNumberToObject(j, "joint_attention_dim", text_hidden);
+    cJSON_AddNumberToObject(j, "num_attention_heads", HEADS[s]);
+    cJSON_AddNumberToObject(j, "num_layers", LAYERS[s]);
+    cJSON_AddNumberToObject(j, "out_channels", 16);
+    cJSON_AddNumberToObject(j, "patch_size", 2);
+    cJSON_AddBoolToObject(j, "zero_cond_t", zero_cond_t);
+    return j;
+}
+
+static cJSON *longcat_transformer_config(ModelSize s, int text_hidden) {
+    static const int LAYERS[] = {2, 2, 10}, SINGLE[] = {2, 4, 20}, HEADS[] = {2, 4, 24}, HEAD_DIM[] = {16, 32, 128};
+    static const int AXES[3][3] = {{4, 6, 6}, {8, 12, 12}, {16, 56, 56}};
+    cJSON *j = cJSON_CreateObject();
+    add_common(j, "LongCatImageTransformer2DModel");
+    cJSON_AddNumberToObject(j, "attention_head_dim", HEAD_DIM[s]);
+    cJSON_AddItemToObject(j, "axes_dims_rope", ints(AXES[s], 3));
+    cJSON_AddNumberToObject(j, "in_channels", 64);
+    cJSON_AddNumberToObject(j, "joint_attention_dim", text_hidden);
+    cJSON_AddNumberToObject(j, "num_attention_heads", HEADS[s]);
+    cJSON_AddNumberToObject(j, "num_layers", LAYERS[s]);
+    cJSON_AddNumberToObject(j, "num_single_layers", SINGLE[s]);
+    cJSON_AddNumberToObject(j, "patch_size", 1);
+    cJSON_AddNumberToObject(j, "pooled_projection_dim", text_hidden);
+    return j;
+}
+
+/* Qwen-Image's Wan-2.1 VAE with the real latent statistics. */
+static cJSON *qwen_vae_config(ModelSize s) {
+    static const int BASE[] = {4, 8, 96}, MULT[] = {1, 2, 4, 4};
+    static const double MEAN[16] = {-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
+                                    0.4134, -0.0715, 0.5517, -0.3632, -0.1922, -0.9497, 0.2503, -0.2921};
+    static const double STD[16] = {2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
+                                   3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.916};
+    cJSON *j = cJSON_CreateObject();
+    add_common(j, "AutoencoderKLQwenImage");
+    cJSON_AddItemToObject(j, "attn_scales", cJSON_CreateArray());
+    cJSON_AddNumberToObject(j, "base_dim", BASE[s]);
+    cJSON_AddItemToObject(j, "dim_mult", ints(MULT, 4));
+    cJSON_AddNumberToObject(j, "dropout", 0.0);
+    cJSON_AddNumberToObject(j, "input_channels", 3);
+    cJSON_AddItemToObject(j, "latents_mean", cJSON_CreateDoubleArray(MEAN, 16));
+    cJSON_AddItemToObject(j, "latents_std", cJSON_CreateDoubleArray(STD, 16));
+    cJSON_AddNumberToObject(j, "num_res_blocks", 2);
+    cJSON *td = cJSON_CreateArray();
+    cJSON_AddItemToArray(td, cJSON_CreateFalse()); cJSON_AddItemToArray(td, cJSON_CreateTrue()); cJSON_AddItemToArray(td, cJSON_CreateTrue());
+    cJSON_AddItemToObject(j, "temperal_downsample", td);
+    cJSON_AddNumberToObject(j, "z_dim", 16);
+    return j;
+}
+
+/* LongCat's FLUX-layout AutoencoderKL (16 latent channels, no quant convs, real shift/scale). */
+static cJSON *flux_vae_config(ModelSize s) {
+    static const int CH[3][4] = {{8, 16, 16, 16}, {16, 32, 32, 32}, {128, 256, 512, 512}}, GROUPS[] = {4, 8, 32};
+    cJSON *j = cJSON_CreateObject();
+    add_common(j, "AutoencoderKL");
+    cJSON_AddStringToObject(j, "act_fn", "silu");
+    cJSON_AddItemToObject(j, "block_out_channels", ints(CH[s], 4));
+    const char *down[4] = {"DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"};
+    const char *up[4] = {"UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"};
+    cJSON_AddItemToObject(j, "down_block_types", cJSON_CreateStringArray(down, 4));
+    cJSON_AddBoolToObject(j, "force_upcast", 1);
+    cJSON_AddNumberToObject(j, "in_channels", 3);
+    cJSON_AddNumberToObject(j, "latent_channels", 16);
+    cJSON_AddNumberToObject(j, "layers_per_block", 2);
+    cJSON_AddBoolToObject(j, "mid_block_add_attention", 1);
+    cJSON_AddNumberToObject(j, "norm_num_groups", GROUPS[s]);
+    cJSON_AddNumberToObject(j, "out_channels", 3);
+    cJSON_AddNumberToObject(j, "sample_size", s == SIZE_FULL ? 1024 : 32);
+    cJSON_AddNumberToObject(j, "scaling_factor", 0.3611);
+    cJSON_AddNumberToObject(j, "shift_factor", 0.1159);
+    cJSON_AddItemToObject(j, "up_block_types", cJSON_CreateStringArray(up, 4));
+    cJSON_AddBoolToObject(j, "use_post_quant_conv", 0);
+    cJSON_AddBoolToObject(j, "use_quant_conv", 0);
+    return j;
+}
+
+/* Qwen2.5-VL; ids from the generated vocabulary (tiny, small) or the real ones (full). */
+static cJSON *text_encoder_config(ModelSize s, const TinyVocabIds *v) {
+    static const int HIDDEN[] = {32, 64, 3584}, LAYERS[] = {2, 2, 28}, HEADS[] = {2, 4, 28}, KV[] = {1, 2, 4};
+    static const int INTER[] = {64, 128, 18944}, MROPE[3][3] = {{2, 3, 3}, {2, 3, 3}, {16, 24, 24}};
+    static const int VDEPTH[] = {2, 2, 32}, VHIDDEN[] = {32, 32, 1280}, VHEADS[] = {2, 2, 16}, VINTER[] = {48, 64, 3420};
+    cJSON *j = cJSON_CreateObject();
+    const char *arch[1] = {"Qwen2_5_VLForConditionalGeneration"};
+    cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(arch, 1));
+    cJSON_AddNumberToObject(j, "attention_dropout", 0.0);
+    cJSON_AddNumberToObject(j, "bos_token_id", v->endoftext);
+    cJSON_AddNumberToObject(j, "eos_token_id", v->im_end);
+    cJSON_AddStringToObject(j, "hidden_act", "silu");
+    cJSON_AddNumberToObject(j, "hidden_size", HIDDEN[s]);
+    cJSON_AddNumberToObject(j, "image_token_id", v->image_pad);
+    cJSON_AddNumberToObject(j, "initializer_range", 0.02);
+    cJSON_AddNumberToObject(j, "intermediate_size", INTER[s]);
+    cJSON_AddNumberToObject(j, "max_position_embeddings", 128000);
+    cJSON_AddStringToObject(j, "model_type", "qwen2_5_vl");
+    cJSON_AddNumberToObject(j, "num_attention_heads", HEADS[s]);
+    cJSON_AddNumberToObject(j, "num_hidden_layers", LAYERS[s]);
+    cJSON_AddNumberToObject(j, "num_key_value_heads", KV[s]);
+    cJSON_AddNumberToObject(j, "rms_norm_eps", 1e-6);
+    cJSON *rs = cJSON_CreateObject();
+    cJSON_AddItemToObject(rs, "mrope_section", ints(MROPE[s], 3));
+    cJSON_AddStringToObject(rs, "rope_type", "default");
+    cJSON_AddStringToObject(rs, "type", "default");
+    cJSON_AddItemToObject(j, "rope_scaling", rs);
+    cJSON_AddNumberToObject(j, "rope_theta", 1000000.0);
+    cJSON_AddBoolToObject(j, "tie_word_embeddings", s != SIZE_FULL);
+    cJSON_AddStringToObject(j, "torch_dtype", "bfloat16");
+    cJSON_AddNumberToObject(j, "video_token_id", v->video_pad);
+    cJSON *vc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(vc, "depth", VDEPTH[s]);
+    const int full_att[4] = {7, 15, 23, 31}, tiny_att[1] = {1};
+    cJSON_AddItemToObject(vc, "fullatt_block_indexes", s == SIZE_FULL ? ints(full_att, 4) : ints(tiny_att, 1));
+    cJSON_AddStringToObject(vc, "hidden_act", "silu");
+    cJSON_AddNumberToObject(vc, "hidden_size", VHIDDEN[s]);
+    cJSON_AddNumberToObject(vc, "in_channels", 3);
+    cJSON_AddNumberToObject(vc, "intermediate_size", VINTER[s]);
+    cJSON_AddStringToObject(vc, "model_type", "qwen2_5_vl");
+    cJSON_AddNumberToObject(vc, "num_heads", VHEADS[s]);
+    cJSON_AddNumberToObject(vc, "out_hidden_size", HIDDEN[s]);
+    cJSON_AddNumberToObject(vc, "patch_size", 14);
+    cJSON_AddNumberToObject(vc, "spatial_merge_size", 2);
+    cJSON_AddNumberToObject(vc, "temporal_patch_size", 2);
+    cJSON_AddNumberToObject(vc, "tokens_per_second", 2);
+    cJSON_AddNumberToObject(vc, "window_size", 112);
+    cJSON_AddItemToObject(j, "vision_config", vc);
+    cJSON_AddNumberToObject(j, "vision_end_token_id", v->vision_end);
+    cJSON_AddNumberToObject(j, "vision_start_token_id", v->vision_start);
+    cJSON_AddNumberToObject(j, "vision_token_id", v->vision_pad);
+    cJSON_AddNumberToObject(j, "vocab_size", v->vocab_size);
+    return j;
+}
+
+/* Each family's published scheduler_config.json (LongCat: FLUX-style values; see specs). */
+static cJSON *scheduler_config(int qwen) {
+    cJSON *j = cJSON_CreateObject();
+    add_common(j, "FlowMatchEulerDiscreteScheduler");
+    cJSON_AddNumberToObject(j, "base_image_seq_len", 256);
+    cJSON_AddNumberToObject(j, "base_shift", 0.5);
+    cJSON_AddNumberToObject(j, "max_image_seq_len", qwen ? 8192 : 4096);
+    cJSON_AddNumberToObject(j, "max_shift", qwen ? 0.9 : 1.15);
+    cJSON_AddNumberToObject(j, "num_train_timesteps", 1000);
+    cJSON_AddNumberToObject(j, "shift", qwen ? 1.0 : 3.0);
+    if (qwen) cJSON_AddNumberToObject(j, "shift_terminal", 0.02);
+    else cJSON_AddNullToObject(j, "shift_terminal");
+    cJSON_AddStringToObject(j, "time_shift_type", "exponential");
+    cJSON_AddBoolToObject(j, "use_dynamic_shifting", 1);
+    return j;
+}
+
+/* Qwen2-VL image processor with the Qwen2.5-VL-7B-Instruct pixel bounds. */
+static cJSON *processor_config(void) {
+    static const double MEAN[3] = {0.48145466, 0.4578275, 0.40821073}, STD[3] = {0.26862954, 0.26130258, 0.27577711};
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddBoolToObject(j, "do_convert_rgb", 1); cJSON_AddBoolToObject(j, "do_normalize", 1);
+    cJSON_AddBoolToObject(j, "do_rescale", 1); cJSON_AddBoolToObject(j, "do_resize", 1);
+    cJSON_AddItemToObject(j, "image_mean", cJSON_CreateDoubleArray(MEAN, 3));
+    cJSON_AddStringToObject(j, "image_processor_type", "Qwen2VLImageProcessor");
+    cJSON_AddItemToObject(j, "image_std", cJSON_CreateDoubleArray(STD, 3));
+    cJSON_AddNumberToObject(j, "max_pixels", 12845056);
+    cJSON_AddNumberToObject(j, "merge_size", 2);
+    cJSON_AddNumberToObject(j, "min_pixels", 3136);
+    cJSON_AddNumberToObject(j, "patch_size", 14);
+    cJSON_AddStringToObject(j, "processor_class", "Qwen2VLProcessor");
+    cJSON_AddNumberToObject(j, "resample", 3);
+    cJSON_AddNumberToObject(j, "rescale_factor", 1.0 / 255.0);
+    cJSON_AddNumberToObject(j, "temporal_patch_size", 2);
+    return j;
+}
+
+static void add_component(cJSON *idx, const char *name, const char *lib, const char *cls) {
+    const char *v[2] = {lib, cls};
+    cJSON_AddItemToObject(idx, name, cJSON_CreateStringArray(v, 2));
+}
+
+static const char *pipeline_class(int qwen, const char *flavour) {
+    if (qwen) return !strcmp(flavour, "edit-v1") ? "QwenImageEditPipeline" : !strncmp(flavour, "edit", 4) ? "QwenImageEditPlusPipeline" : "QwenImagePipeline";
+    return !strcmp(flavour, "edit") ? "LongCatImageEditPipeline" : "LongCatImagePipeline";
+}
+
+static int write_json(const char *dir, const char *name, const cJSON *j, Err *e) {
+    if (dir_make(dir, e)) return -1;
+    char *p = path_join(dir, name), *txt = cJSON_Print(j);
+    int rc = file_write_atomic(p, txt, strlen(txt), e);
+    free(p); free(txt);
+    return rc;
+}
+
+/* Copies every regular file of src into dst (the real tokenizer for --size full). */
+static int copy_dir_files(const char *src, const char *dst, Err *e) {
+    DIR *d = opendir(src);
+    if (!d) return err_setc(e, EXIT_USAGE, "--tokenizer %s: not a readable folder", src);
+    int rc = dir_make(dst, e), copied = 0;
+    for (struct dirent *de; !rc && (de = readdir(d));) {
+        if (de->d_name[0] == '.') continue;
+        char *s = path_join(src, de->d_name), *t = path_join(dst, de->d_name);
+        size_t n;
+        if (file_exists(s)) {
+            char *buf = file_read_all(s, &n, e);
+            rc = buf ? file_write_atomic(t, buf, n, e) : -1;
+            free(buf);
+            copied++;
+        }
+        free(s); free(t);
+    }
+    closedir(d);
+    if (!rc && !copied) rc = err_setc(e, EXIT_USAGE, "--tokenizer %s: no files to copy", src);
+    return rc;
+}
+
+int model_init_dir_is_empty(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 1;
+    int empty = 1;
+    for (struct dirent *de; empty && (de = readdir(d));) empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+    closedir(d);
+    return empty;
+}
+
+static int write_weights(int qwen, const char *out, const cJSON *tcfg, const cJSON *vcfg, const cJSON *tecfg,
+                         uint64_t seed, Err *e) {
+    char *tdir = path_join(out, "transformer"), *vdir = path_join(out, "vae"), *edir = path_join(out, "text_encoder");
+    char *tfile = path_join(tdir, "diffusion_pytorch_model.safetensors"), *efile = path_join(edir, "model.safetensors");
+    int rc = 0;
+    if (qwen) {
+        QiConfig qc; QiModel m;
+        rc = qi_config_parse(tcfg, &qc, "transformer config", e);
+        if (!rc) rc = qi_init_random(&m, &qc, seed, DT_BF16, e);
+        if (!rc) { rc = qi_save(&m, tfile, DT_BF16, e); qi_free(&m); }
+    } else {
+        LcModel m;
+        rc = lc_init_random(&m, tcfg, seed, DT_BF16, e);
+        if (!rc) { rc = lc_save_full(&m, tfile, e); lc_free(&m); }
+    }
+    if (!rc) {
+        Vae v;
+        rc = vae_init_random(&v, vcfg, seed + 1, DT_BF16, e);
+        if (!rc) { rc = vae_save(&v, vcfg, vdir, e); vae_free(&v); }
+    }
+    if (!rc) {
+        QwenVL t;
+        rc = qwenvl_init_random(&t, tecfg, seed + 2, DT_BF16, e);
+        if (!rc) { rc = qwenvl_save(&t, efile, e); qwenvl_free(&t); }
+    }
+    free(tdir); free(vdir); free(edir); free(tfile); free(efile);
+    return rc;
+}
+
+int model_init_write(const ModelInitSpec *s, Err *e) {
+    const char *family = s->family, *flavour = s->flavour, *out = s->out, *tok_dir = s->tokenizer_dir;
+    ModelSize size = s->size;
+    int weights = s->weights;
+    const uint64_t seed = s->seed;
+    int qwen = !strcmp(family, "qwen_image");
+    if (!qwen && strcmp(family, "longcat_image")) return err_setc(e, EXIT_USAGE, "model family '%s' is not one of qwen_image, longcat_image", family);
+    if (size == SIZE_FULL && !tok_dir) return err_setc(e, EXIT_USAGE, "a full-size model folder needs the real tokenizer folder");
+    TinyVocabIds vocab = {152064, 151643, 151644, 151645, 151652, 151653, 151654, 151655, 151656};
+    char *tok_out = path_join(out, "tokenizer");
+    int rc = dir_make(out, e);
+    if (!rc) rc = size == SIZE_FULL ? copy_dir_files(tok_dir, tok_out, e) : tiny_tokenizer_write(tok_out, size == SIZE_TINY ? 400 : 800, &vocab, e);
+    free(tok_out);
+    if (rc) return -1;
+
+    cJSON *te = text_encoder_config(size, &vocab);
+    int text_hidden = cJSON_GetObjectItemCaseSensitive(te, "hidden_size")->valueint;
+    int zero_cond = qwen && (!strcmp(flavour, "edit-v2+") || !strcmp(flavour, "edit-v3"));
+    cJSON *tr = qwen ? qwen_transformer_config(size, zero_cond, text_hidden) : longcat_transformer_config(size, text_hidden);
+    cJSON *va = qwen ? qwen_vae_config(size) : flux_vae_config(size);
+    cJSON *sc = scheduler_config(qwen), *pc = processor_config(), *idx = cJSON_CreateObject();
+    add_common(idx, pipeline_class(qwen, flavour));
+    const char *proc_name = qwen ? "processor" : "text_processor";
+    add_component(idx, proc_name, "transformers", "Qwen2VLProcessor");
+    add_component(idx, "scheduler", "diffusers", "FlowMatchEulerDiscreteScheduler");
+    add_component(idx, "text_encoder", "transformers", "Qwen2_5_VLForConditionalGeneration");
+    add_component(idx, "tokenizer", "transformers", "Qwen2Tokenizer");
+    add_component(idx, "transformer", "diffusers", qwen ? "QwenImageTransformer2DModel" : "LongCatImageTransformer2DModel");
+    add_component(idx, "vae", "diffusers", qwen ? "AutoencoderKLQwenImage" : "AutoencoderKL");
+
+    char *d_tr = path_join(out, "transformer"), *d_va = path_join(out, "vae"), *d_te = path_join(out, "text_encoder");
+    char *d_sc = path_join(out, "scheduler"), *d_pc = path_join(out, proc_name);
+    rc = write_json(out, "model_index.json", idx, e);
+    if (!rc) rc = write_json(d_tr, "config.json", tr, e);
+    if (!rc) rc = write_json(d_va, "config.json", va, e);
+    if (!rc) rc = write_json(d_te, "config.json", te, e);
+    if (!rc) rc = write_json(d_sc, "scheduler_config.json", sc, e);
+    if (!rc) rc = write_json(d_pc, "preprocessor_config.json", pc, e);
+    if (!rc && (size != SIZE_FULL || weights)) rc = write_weights(qwen, out, tr, va, te, (uint64_t)seed, e);
+    free(d_tr); free(d_va); free(d_te); free(d_sc); free(d_pc);
+    cJSON_Delete(te); cJSON_Delete(tr); cJSON_Delete(va); cJSON_Delete(sc); cJSON_Delete(pc); cJSON_Delete(idx);
+    return rc;
+}

@@ -1,0 +1,69 @@
+#!/bin/sh
+# init-model: tiny model folders of every family train and validate through the same loader as real
+# checkpoints; the same seed writes the same bytes; the generated vocabulary round-trips text and
+# knows the special tokens; a full-size folder holds the published configs; bad arguments are named.
+set -e
+BIN=$(cd "$(dirname "${BIN:-build/simpletuner}")" && pwd)/$(basename "${BIN:-build/simpletuner}")
+TOK=$(pwd)/tests/data/qwen_tokenizer
+d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
+cd "$d"
+export OMP_NUM_THREADS=2
+"$BIN" make-dataset --kind edit-pairs --out ds --count 2 --size 64x64 > /dev/null
+for spec in qwen_image:edit-v1 qwen_image:edit-v2+ longcat_image:edit; do
+    fam=${spec%%:*}; fl=${spec#*:}; m=m_${fam}_${fl}
+    "$BIN" init-model --family $fam --flavour $fl --size tiny --out $m > init.log
+    grep -q "wrote $m: $fam $fl (tiny)" init.log
+    test -f $m/model_index.json && test -f $m/tokenizer/tokenizer.json && test -f $m/text_encoder/model.safetensors
+    cat > mdb.json <<JSON
+[{"id": "e", "type": "local", "instance_data_dir": "ds/images", "caption_strategy": "textfile", "resolution": 64,
+  "cache_dir_vae": "cache/$m/e", "conditioning_data": ["r"]},
+ {"id": "r", "type": "local", "dataset_type": "conditioning", "conditioning_type": "reference_strict",
+  "instance_data_dir": "ds/reference", "resolution": 64, "cache_dir_vae": "cache/$m/r"}]
+JSON
+    "$BIN" train model_family=$fam model_flavour=$fl pretrained_model_name_or_path=$m model_type=lora optimizer=adamw_bf16 \
+        output_dir=out_$m data_backend_config=mdb.json max_train_steps=2 train_batch_size=1 num_eval_images=1 validation_resolution=64x64 \
+        validation_num_inference_steps=1 validation_step_interval=2 cache_dir=cache/$m > train.log 2>&1 || { cat train.log; exit 1; }
+    grep -q "trained 2 steps" train.log && test -f out_$m/validation/step-2/00.png
+    "$BIN" validate --model_family $fam --model_flavour $fl --pretrained_model_name_or_path $m --validation_resolution 64x64 \
+        --validation_num_inference_steps 1 --image ds/reference/pair_0000.png --prompt "make it blue" --output v.png > val.log 2>&1 || { cat val.log; exit 1; }
+    file v.png | grep -q "64 x 64"
+done
+# text-to-image flavours load too
+"$BIN" init-model --family qwen_image --flavour v1.0 --size tiny --out t2i > /dev/null
+"$BIN" validate --model_family qwen_image --model_flavour v1.0 --pretrained_model_name_or_path t2i --validation_resolution 32x32 \
+    --validation_num_inference_steps 1 --prompt "a red square" --output t.png > t.log 2>&1 || { cat t.log; exit 1; }
+# same seed, same bytes; another seed, other weights
+"$BIN" init-model --family qwen_image --flavour edit-v1 --size tiny --out s1 --seed 7 > /dev/null
+"$BIN" init-model --family qwen_image --flavour edit-v1 --size tiny --out s2 --seed 7 > /dev/null
+"$BIN" init-model --family qwen_image --flavour edit-v1 --size tiny --out s3 --seed 8 > /dev/null
+cmp s1/transformer/diffusion_pytorch_model.safetensors s2/transformer/diffusion_pytorch_model.safetensors
+cmp s1/tokenizer/tokenizer.json s2/tokenizer/tokenizer.json
+! cmp -s s1/transformer/diffusion_pytorch_model.safetensors s3/transformer/diffusion_pytorch_model.safetensors
+# the generated vocabulary: text round-trips, special tokens are single ids named by the encoder config
+ids=$("$BIN" tokenize --tokenizer s1/tokenizer "Make the sky orange and add a small star.")
+back=$("$BIN" tokenize --tokenizer s1/tokenizer --decode "$ids")
+[ "$back" = "Make the sky orange and add a small star." ] || { echo "round trip gave '$back'"; exit 1; }
+pad=$("$BIN" tokenize --tokenizer s1/tokenizer "<|image_pad|>")
+grep -Eq "\"image_token_id\":[[:space:]]*$pad," s1/text_encoder/config.json || { echo "image_token_id is not $pad"; exit 1; }
+# a full-size folder: the published configs and the real tokenizer, no weights unless asked
+"$BIN" init-model --family longcat_image --flavour edit --size full --tokenizer "$TOK" --out full > full.log
+grep -Eq '"num_single_layers":[[:space:]]*20,' full/transformer/config.json
+grep -Eq '"hidden_size":[[:space:]]*3584,' full/text_encoder/config.json
+test -f full/tokenizer/tokenizer.json && test ! -e full/transformer/diffusion_pytorch_model.safetensors
+set +e
+"$BIN" validate --model_family longcat_image --model_flavour edit --pretrained_model_name_or_path full --image ds/reference/pair_0000.png \
+    --prompt p > full_val.log 2>&1; rc=$?
+"$BIN" init-model --family qwen_image --size tiny --out s1 > e1.log 2>&1; rc1=$?
+"$BIN" init-model --family flux --size tiny --out x > e2.log 2>&1; rc2=$?
+"$BIN" init-model --family qwen_image --flavour edit --size tiny --out x > e3.log 2>&1; rc3=$?
+"$BIN" init-model --family qwen_image --size huge --out x > e4.log 2>&1; rc4=$?
+"$BIN" init-model --family qwen_image --size full --out x > e5.log 2>&1; rc5=$?
+set -e
+test $rc != 0 && grep -q "full/vae" full_val.log || { cat full_val.log; exit 1; }
+test $rc1 = 2 && grep -q "s1 exists and is not empty" e1.log
+test $rc2 = 2 && grep -q "not one of qwen_image, longcat_image" e2.log
+test $rc3 = 2 && grep -q "'edit' is not a flavour of qwen_image" e3.log
+test $rc4 = 2 && grep -q "'huge' is not one of tiny, small, full" e4.log
+test $rc5 = 2 && grep -q "needs the real Qwen2.5-VL tokenizer" e5.log
+"$BIN" init-model --family qwen_image --size tiny --out s1 --force > /dev/null
+echo ok
