@@ -447,8 +447,9 @@ int run_context_render_eval(RunContext *r, const char *dir, int64_t step, Err *e
     for (int i = 0; i < n && !rc; i++) {
         Image refs[3] = {{0}};
         int nr = 0;
-        for (int k = 0; k < ds->n_cond && k < 3 && !rc; k++) {
+        for (int k = 0; k < ds->n_cond && nr < 3 && !rc; k++) {
             const Dataset *cs = &r->data.sets[ds->cond[k]];
+            if (cs->spec.conditioning_type == COND_MASK) continue;   /* a loss mask is no model input */
             char *p = path_join(cs->spec.instance_data_dir, cs->items[ds->items[i].refs[k].item].rel);
             rc = image_read(p, &refs[nr], e);
             free(p);

@@ -381,12 +381,20 @@ void data_next_batch(DataGroup *g, DataBatch *b) {
         x->set = s; x->item = sb.items[i]; x->rel = it->rel;
         x->caption_dropped = caption_dropped(d->spec.caption_dropout_probability, g->opt.seed, sb.epoch, d->spec.id, it->rel);
         x->caption = x->caption_dropped ? "" : caption_pick(&it->captions, g->opt.seed, sb.epoch, d->spec.id, it->rel);
+        x->mask_slot = -1;
         if (d->n_cond == 0) continue;
-        if (g->opt.multi_cond == MULTI_COND_COMBINED || d->n_cond == 1) {
-            for (int k = 0; k < d->n_cond; k++) { x->ref_set[k] = d->cond[k]; x->ref_slot[k] = k; x->ref[k] = &it->refs[k]; }
-            x->n_refs = d->n_cond;
+        /* a mask set weights the loss; the references (all, or one in random mode) are the inputs */
+        int refs[DATA_MAX_REFS], nr = 0;
+        for (int k = 0; k < d->n_cond; k++) {
+            if (g->sets[d->cond[k]].spec.conditioning_type == COND_MASK) x->mask_slot = k;
+            else refs[nr++] = k;
+        }
+        if (nr == 0) continue;
+        if (g->opt.multi_cond == MULTI_COND_COMBINED || nr == 1) {
+            for (int j = 0; j < nr; j++) { int k = refs[j]; x->ref_set[j] = d->cond[k]; x->ref_slot[j] = k; x->ref[j] = &it->refs[k]; }
+            x->n_refs = nr;
         } else {
-            int k = sampler_pick_reference(g->opt.seed, sb.epoch, it->rel, d->n_cond);
+            int k = refs[sampler_pick_reference(g->opt.seed, sb.epoch, it->rel, nr)];
             x->ref_set[0] = d->cond[k]; x->ref_slot[0] = k; x->ref[0] = &it->refs[k];
             x->n_refs = 1;
         }
@@ -428,7 +436,7 @@ int data_sample_image(const DataGroup *g, int set, int item, int ref, DataResize
 void data_batch_free(DataBatch *b) { free(b->samples); memset(b, 0, sizeof *b); }
 
 static const char *cond_name(ConditioningType t) {
-    return t == COND_REFERENCE_LOOSE ? "reference_loose" : t == COND_REFERENCE_STRICT ? "reference_strict" : "none";
+    return t == COND_REFERENCE_LOOSE ? "reference_loose" : t == COND_REFERENCE_STRICT ? "reference_strict" : t == COND_MASK ? "mask" : "none";
 }
 
 void data_summary_print(const DataGroup *g, FILE *f) {

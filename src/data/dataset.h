@@ -18,7 +18,8 @@
 #include "data/pairing.h"
 #include "data/sampler.h"
 
-typedef enum { COND_NONE = 0, COND_REFERENCE_STRICT, COND_REFERENCE_LOOSE } ConditioningType;
+/* COND_MASK: a loss mask paired and cropped like reference_strict; never a model input. */
+typedef enum { COND_NONE = 0, COND_REFERENCE_STRICT, COND_REFERENCE_LOOSE, COND_MASK } ConditioningType;
 typedef enum { MULTI_COND_RANDOM = 0, MULTI_COND_COMBINED } MultiCondSampling;
 
 #define DATA_MAX_REFS 8
@@ -108,10 +109,11 @@ typedef struct DataSample {
     const char *rel;
     const char *caption;                  /* "" when dropped or absent */
     int caption_dropped;
-    int n_refs;                           /* all references (combined) or one (random) */
+    int n_refs;                           /* all references (combined) or one (random); masks excluded */
     int ref_set[DATA_MAX_REFS];           /* index of the reference's dataset in DataGroup.sets */
     int ref_slot[DATA_MAX_REFS];          /* its position k in the image set's conditioning list */
     const DataRef *ref[DATA_MAX_REFS];
+    int mask_slot;                        /* conditioning slot of the item's loss mask, -1 when none */
 } DataSample;
 
 typedef struct DataBatch {

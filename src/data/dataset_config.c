@@ -53,7 +53,8 @@ static int spec_from(const Config *c, const DatasetConfig *d, DatasetSpec *s, Er
         const char *t = d->conditioning_type ? d->conditioning_type : "reference_strict";
         if (!strcmp(t, "reference_strict")) s->conditioning_type = COND_REFERENCE_STRICT;
         else if (!strcmp(t, "reference_loose")) s->conditioning_type = COND_REFERENCE_LOOSE;
-        else return err_setc(e, EXIT_USAGE, "dataset \"%s\": not supported yet: conditioning_type=%s (edit training uses reference_strict or reference_loose)", d->id, t);
+        else if (!strcmp(t, "mask")) s->conditioning_type = COND_MASK;
+        else return err_setc(e, EXIT_USAGE, "dataset \"%s\": not supported yet: conditioning_type=%s (edit training uses reference_strict, reference_loose or mask)", d->id, t);
     }
     s->conditioning_data = (const char *const *)d->conditioning_data;
     s->n_conditioning_data = d->n_conditioning_data;

@@ -1,4 +1,5 @@
 #include "train/edit_data.h"
+#include "train/flow_objective.h"
 #include "base/interrupt.h"
 #include "base/files.h"
 #include "data/dataset_cache.h"
@@ -20,6 +21,25 @@ static int ref_slot(const Dataset *d, int set_index) {
     return -1;
 }
 
+static int slot_is_mask(const DataGroup *g, int set, int slot) {
+    return slot >= 0 && g->sets[g->sets[set].cond[slot]].spec.conditioning_type == COND_MASK;
+}
+
+/* A mask set's entry: the loss weights m/2 + 0.5 of its first channel in [-1, 1], area-resized to
+ * the latent grid (the image already has the edit image's bucket and crop). */
+static int build_mask_entry(const Image *im, const DataCacheKey *k, Err *e) {
+    int H = im->height, W = im->width, h = H / 8, w = W / 8;
+    float *m = xmalloc((size_t)H * W * sizeof(float)), *wt = xmalloc((size_t)h * w * sizeof(float));
+    for (size_t i = 0; i < (size_t)H * W; i++) m[i] = im->data[i * im->channels] / 127.5f - 1.0f;
+    flow_mask_weights(m, H, W, h, w, wt);
+    StWriter wr; stw_init(&wr);
+    int64_t shape[2] = {h, w};
+    stw_add_f32(&wr, "mask_weights", 2, shape, wt);
+    int rc = cache_store(&k->key, &wr, e);
+    stw_free(&wr); free(m); free(wt);
+    return rc;
+}
+
 static int build_vae_entry(EditData *d, int set, int item, int ref, const DataCacheKey *k, Err *e) {
     Image im = {0};
     if (data_sample_image(d->group, set, item, ref, d->resize, &im, e)) return -1;
@@ -28,6 +48,7 @@ static int build_vae_entry(EditData *d, int set, int item, int ref, const DataCa
         image_free(&im);
         return err_set(e, "%s: the sample is %dx%d; VAE latents need multiples of 16 (check resolution and aspect_bucket_alignment)", k->source[0], w, h);
     }
+    if (slot_is_mask(d->group, set, ref)) { int rc = build_mask_entry(&im, k, e); image_free(&im); return rc; }
     float *px = xmalloc((size_t)3 * im.width * im.height * sizeof(float));
     image_to_chw(&im, px);
     int C = vae_latent_channels(d->vae), h = im.height / 8, w = im.width / 8;
@@ -71,11 +92,12 @@ static int load_refs(EditData *d, int set, int item, Image *refs, int *n, Err *e
     const Dataset *ds = &d->group->sets[set];
     *n = 0;
     for (int k = 0; k < ds->n_cond; k++) {
+        if (slot_is_mask(d->group, set, k)) continue;   /* a loss mask is not shown to the text encoder */
         const Dataset *c = &d->group->sets[ds->cond[k]];
         char *p = path_join(c->spec.instance_data_dir, c->items[ds->items[item].refs[k].item].rel);
-        int rc = image_read(p, &refs[k], e);
+        int rc = image_read(p, &refs[*n], e);
         free(p);
-        if (rc) { for (int j = 0; j < k; j++) image_free(&refs[j]); return -1; }
+        if (rc) { for (int j = 0; j < *n; j++) image_free(&refs[j]); return -1; }
         (*n)++;
     }
     return 0;
@@ -206,6 +228,15 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
         out->ref_h[j] = (int)shape[1]; out->ref_w[j] = (int)shape[2];
     }
     out->n_refs = s->n_refs;
+    if (s->mask_slot >= 0) {
+        if (data_vae_cache_key(d->group, s->set, s->item, s->mask_slot, d->model_id, &k, e)) return -1;
+        out->mask = read_tensor(d, &k.key, "mask_weights", shape, &nd, e);
+        data_cache_key_free(&k);
+        if (!out->mask) return -1;
+        if (nd != 2 || shape[0] != out->h || shape[1] != out->w)
+            return err_set(e, "dataset \"%s\": the mask of %s is %lldx%lld latent cells, the edit image %dx%d", ds->spec.id, s->rel,
+                           (long long)shape[1], (long long)shape[0], out->w, out->h);
+    }
     if (s->caption_dropped) data_dropout_cache_key(d->text_dir, d->model_id, &k);
     else if (data_text_cache_key(d->group, s->set, s->item, s->caption ? s->caption : "", d->text_dir, d->model_id, &k, e)) return -1;
     out->txt = read_tensor(d, &k.key, "prompt_embeds", shape, &nd, e);

@@ -14,6 +14,7 @@ void flow_config_init(FlowConfig *c) {
     c->loss_type = LOSS_L2;
     c->huber_c = 0.1;
     c->huber_schedule = HUBER_SNR;
+    c->masked_loss_probability = 1.0;
 }
 
 static int parse_choice(const char *key, const char *s, const char *const *names, int n, const char *supported,

@@ -43,6 +43,7 @@ typedef struct FlowConfig {
     HuberSchedule huber_schedule;   /* snr */
     double input_perturbation;      /* 0 */
     int64_t input_perturbation_steps; /* 0 = no decay */
+    double masked_loss_probability; /* 1: a sample's mask always weights its loss */
 } FlowConfig;
 
 /* SimpleTuner's defaults with Qwen's auto-shift constants. */

@@ -34,6 +34,11 @@ int trainer_config_from(const Config *c, TrainerConfig *t, Err *e) {
     if (config_has(c, "huber_c")) t->flow.huber_c = config_num(c, "huber_c");
     if (config_has(c, "input_perturbation")) t->flow.input_perturbation = config_num(c, "input_perturbation");
     if (config_has(c, "input_perturbation_steps")) t->flow.input_perturbation_steps = config_int(c, "input_perturbation_steps");
+    if (config_has(c, "masked_loss_probability")) {
+        t->flow.masked_loss_probability = config_num(c, "masked_loss_probability");
+        if (t->flow.masked_loss_probability < 0 || t->flow.masked_loss_probability > 1)
+            return err_setc(e, EXIT_USAGE, "masked_loss_probability must be in [0, 1], got %g", t->flow.masked_loss_probability);
+    }
     FlowUserKeys fk = {config_bool(c, "flow_use_uniform_schedule"), config_bool(c, "flow_use_beta_schedule"),
                        config_bool(c, "flow_schedule_auto_shift"), str_or_null(c, "loss_type"), str_or_null(c, "huber_schedule")};
     if (flow_config_apply(&t->flow, &fk, e)) return -1;

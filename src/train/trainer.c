@@ -14,7 +14,7 @@
 /* Growable scratch for one sample's tensors (sizes vary between buckets). */
 typedef struct Scratch {
     size_t cap_lat, cap_tok;
-    float *eps, *x_sigma, *v, *tokens, *target, *pred, *dpred;
+    float *eps, *x_sigma, *v, *tokens, *target, *pred, *dpred, *weight;
 } Scratch;
 
 static void scratch_fit(Scratch *s, size_t n_lat, size_t n_tok) {
@@ -26,12 +26,13 @@ static void scratch_fit(Scratch *s, size_t n_lat, size_t n_tok) {
         s->target = xrealloc(s->target, n_lat * sizeof(float));
         s->pred = xrealloc(s->pred, n_lat * sizeof(float));
         s->dpred = xrealloc(s->dpred, n_lat * sizeof(float));
+        s->weight = xrealloc(s->weight, n_lat * sizeof(float));
     }
     if (n_tok > s->cap_tok) { s->cap_tok = n_tok; s->tokens = xrealloc(s->tokens, n_tok * sizeof(float)); }
 }
 
 static void scratch_free(Scratch *s) {
-    free(s->eps); free(s->x_sigma); free(s->v); free(s->tokens); free(s->target); free(s->pred); free(s->dpred);
+    free(s->eps); free(s->x_sigma); free(s->v); free(s->tokens); free(s->target); free(s->pred); free(s->dpred); free(s->weight);
 }
 
 /* Forward + backward of one sample; returns its loss through *loss. `scale` multiplies dL/dpred
@@ -75,7 +76,18 @@ static int train_sample(const TrainerConfig *cfg, Denoiser *m, const TrainSample
     flow_target(s->x0, sc->eps, n_lat, sc->v);
     if (latent_pack(sc->v, s->c, s->h, s->w, sc->target, e)) return -1;
     size_t plane = (size_t)in.grid_h[0] * in.grid_w[0];
-    *loss = flow_loss(&cfg->flow, 1, 1, plane * C, sc->pred, sc->target, NULL, &sigma, sc->dpred);
+    /* a mask dataset weights each latent cell; the weights follow the packing of the prediction.
+     * masked_loss_probability in (0, 1) draws per sample whether the mask applies (no draw at 0 or 1,
+     * so those runs keep the random stream of a run without masks) */
+    const float *weight = NULL;
+    const double mp = cfg->flow.masked_loss_probability;
+    if (s->mask && (mp >= 1.0 || (mp > 0.0 && rng_uniform(rng) < mp))) {
+        /* sc->v held the unpacked target, already packed: free to hold the mask broadcast over channels */
+        for (int ch = 0; ch < s->c; ch++) memcpy(sc->v + (size_t)ch * s->h * s->w, s->mask, (size_t)s->h * s->w * sizeof(float));
+        if (latent_pack(sc->v, s->c, s->h, s->w, sc->weight, e)) return -1;
+        weight = sc->weight;
+    }
+    *loss = flow_loss(&cfg->flow, 1, 1, plane * C, sc->pred, sc->target, weight, &sigma, sc->dpred);
     if (!isfinite(*loss)) return err_set(e, "loss is %f at step %lld (sigma %.4f): training diverged", *loss, (long long)step + 1, sigma);
     for (size_t i = 0; i < n_lat; i++) sc->dpred[i] *= (float)scale;
     return m->backward(m->self, sc->dpred, e);

@@ -32,6 +32,7 @@ typedef struct TrainSample {
     int txt_len, txt_dim;
     const float *txt;              /* [txt_len, txt_dim] */
     double timestep_offset;        /* the dataset's timestep_sampling_offset */
+    const float *mask;             /* [h, w] loss weights of a mask dataset (m/2 + 0.5), or NULL */
 } TrainSample;
 
 /* Where samples come from (the dataset + caches in a run, a fixture in tests). */

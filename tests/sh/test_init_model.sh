@@ -28,6 +28,22 @@ JSON
         --validation_num_inference_steps 1 --image ds/reference/pair_0000.png --prompt "make it blue" --output v.png > val.log 2>&1 || { cat val.log; exit 1; }
     file v.png | grep -q "64 x 64"
 done
+# a mask conditioning set (any image; here the references) trains through the CLI and is listed as a mask
+cp -r ds/reference ds/mask
+cat > mdb_mask.json <<JSON
+[{"id": "e", "type": "local", "instance_data_dir": "ds/images", "caption_strategy": "textfile", "resolution": 64,
+  "cache_dir_vae": "cache/mask/e", "conditioning_data": ["r", "m"]},
+ {"id": "r", "type": "local", "dataset_type": "conditioning", "conditioning_type": "reference_strict",
+  "instance_data_dir": "ds/reference", "resolution": 64, "cache_dir_vae": "cache/mask/r"},
+ {"id": "m", "type": "local", "conditioning_type": "mask", "instance_data_dir": "ds/mask", "resolution": 64,
+  "cache_dir_vae": "cache/mask/m"}]
+JSON
+"$BIN" dataset inspect model_family=qwen_image train_batch_size=1 data_backend_config=mdb_mask.json > inspect.log 2>&1 || { cat inspect.log; exit 1; }
+grep -q "mask of \"e\"" inspect.log
+"$BIN" train model_family=qwen_image model_flavour=edit-v1 pretrained_model_name_or_path=m_qwen_image_edit-v1 model_type=lora \
+    optimizer=adamw_bf16 output_dir=out_mask data_backend_config=mdb_mask.json max_train_steps=1 train_batch_size=1 \
+    num_eval_images=0 cache_dir=cache/mask masked_loss_probability=0.5 > mask.log 2>&1 || { cat mask.log; exit 1; }
+grep -q "trained 1 steps" mask.log
 # text-to-image flavours load too
 "$BIN" init-model --family qwen_image --flavour v1.0 --size tiny --out t2i > /dev/null
 "$BIN" validate --model_family qwen_image --model_flavour v1.0 --pretrained_model_name_or_path t2i --validation_resolution 32x32 \

@@ -139,9 +139,87 @@ static void test_cache_build_reuse_invalidate(void **state) {
     tmpdir_remove(root);
 }
 
+typedef struct { int calls, max_images; } CountEnc;
+static int counting_encode(void *ctx, const char *prompt, const Image *refs, int n, StWriter *out, Err *e) {
+    CountEnc *c = ctx;
+    c->calls++;
+    if (n > c->max_images) c->max_images = n;
+    (void)refs;
+    return fake_encode(&(Enc){0}, prompt, refs, n, out, e);
+}
+
+/* A mask conditioning set: paired and cropped like the edit image, cached as loss weights at the
+ * latent grid (white 1, black 0), never counted as a reference nor shown to the text encoder. */
+static void test_mask_dataset(void **state) {
+    (void)state;
+    char *root = tmpdir_make();
+    write_pairs(root, 2);
+    Err e = {0};
+    char *mdir = path_join(root, "mask");
+    assert_int_equal(dir_make(mdir, &e), 0);
+    for (int i = 0; i < 2; i++) {
+        Image m = {64, 48, 3, malloc(64 * 48 * 3)};
+        memset(m.data, i == 0 ? 255 : 0, 64 * 48 * 3);
+        char *p = xasprintf("%s/p%d.png", mdir, i);
+        assert_int_equal(image_write_png(p, &m, &e), 0);
+        free(p); free(m.data);
+    }
+    char *images = path_join(root, "images"), *ref = path_join(root, "ref"), *va = path_join(root, "cache/vae/images"),
+         *vb = path_join(root, "cache/vae/ref"), *vm = path_join(root, "cache/vae/mask"), *text = path_join(root, "cache/text");
+    const char *conds[2] = {"ref", "mask"};
+    DatasetSpec spec[3];
+    memset(spec, 0, sizeof spec);
+    spec[0].id = "edits"; spec[0].instance_data_dir = images; spec[0].conditioning_data = conds; spec[0].n_conditioning_data = 2;
+    spec[0].captions.strategy = CAPTION_TEXTFILE;
+    bucket_params_default(&spec[0].buckets);
+    spec[0].buckets.resolution = 48; spec[0].buckets.alignment = 16; spec[0].buckets.crop_style = CROP_STYLE_CENTER;
+    spec[0].probability = 1; spec[0].batch_size = 1; spec[0].cache_dir_vae = va;
+    const char *ids[2] = {"ref", "mask"};
+    char *dirs[2] = {ref, mdir}, *caches[2] = {vb, vm};
+    ConditioningType types[2] = {COND_REFERENCE_STRICT, COND_MASK};
+    for (int k = 0; k < 2; k++) {
+        DatasetSpec *c = &spec[1 + k];
+        c->id = ids[k]; c->instance_data_dir = dirs[k]; c->is_conditioning = 1; c->conditioning_type = types[k];
+        bucket_params_default(&c->buckets);
+        c->probability = 1; c->batch_size = 1; c->cache_dir_vae = caches[k];
+    }
+    /* random mode must still pick among the references only */
+    DataOptions opt = {.seed = 7, .multi_cond = MULTI_COND_RANDOM, .weighting = SAMPLING_AUTO_WEIGHTING};
+    DataGroup g;
+    if (data_load(spec, 3, &opt, &g, &e)) fail_msg("%s", e.msg);
+    cJSON *cfg = cJSON_Parse(TINY_FLUX_VAE_CONFIG);
+    Vae vae;
+    assert_int_equal(vae_init_random(&vae, cfg, 1, DT_F32, &e), 0);
+    cJSON_Delete(cfg);
+    CountEnc enc = {0, 0};
+    EditData d = {&g, &vae, nearest_resize, counting_encode, &enc, "test/model", text, 7, 1, {0}, 0, NULL};
+    EditCacheStats st;
+    if (edit_data_cache_all(&d, &st, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(st.vae_built, 6);            /* 2 edit + 2 reference latents + 2 masks */
+    assert_int_equal(enc.max_images, 1);          /* the mask is not a prompt image */
+    SampleSource src = edit_data_source(&d);
+    int seen_white = 0, seen_black = 0;
+    for (int k = 0; k < 4; k++) {
+        TrainSample ts[1]; int n = 0;
+        if (src.next_batch(src.self, ts, 1, &n, &e)) fail_msg("%s", e.msg);
+        assert_int_equal(ts[0].n_refs, 1);
+        assert_non_null(ts[0].mask);
+        float v = ts[0].mask[0];
+        for (int i = 0; i < ts[0].h * ts[0].w; i++) assert_true(ts[0].mask[i] == v);
+        if (v == 1.0f) seen_white = 1; else if (v == 0.0f) seen_black = 1; else fail_msg("mask weight %g", v);
+    }
+    assert_true(seen_white && seen_black);
+    edit_data_free(&d);
+    vae_free(&vae);
+    data_free(&g);
+    free(images); free(ref); free(va); free(vb); free(vm); free(text); free(mdir);
+    tmpdir_remove(root);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_build_reuse_invalidate),
+        cmocka_unit_test(test_mask_dataset),
     };
     return cmocka_run_group_tests_name("edit_data", tests, NULL, NULL);
 }

@@ -72,6 +72,7 @@ static void toy_init(Toy *t, Denoiser *d) {
 /* A fixed set of samples served round-robin. */
 typedef struct Fixture {
     float x0[NSAMPLES][LAT_C * LAT_H * LAT_W], ref[NSAMPLES][LAT_C * LAT_H * LAT_W], txt[8 * 6];
+    const float *mask;           /* [LAT_H, LAT_W] loss weights given to every sample, or NULL */
     int64_t pos;
 } Fixture;
 
@@ -80,7 +81,7 @@ static int fx_next(void *self, TrainSample *out, int cap, int *n, Err *e) {
     (void)e;
     for (int i = 0; i < cap; i++) {
         int k = (int)(f->pos++ % NSAMPLES);
-        out[i] = (TrainSample){LAT_C, LAT_H, LAT_W, f->x0[k], 1, {LAT_H}, {LAT_W}, {f->ref[k]}, 8, 6, f->txt, 0.0};
+        out[i] = (TrainSample){LAT_C, LAT_H, LAT_W, f->x0[k], 1, {LAT_H}, {LAT_W}, {f->ref[k]}, 8, 6, f->txt, 0.0, f->mask};
     }
     *n = cap;
     return 0;
@@ -175,6 +176,40 @@ static void test_accumulation_equals_batch(void **state) {
     for (int i = 0; i < C * C; i++) assert_true(fabsf(Wa[i] - Wb[i]) <= 1e-6f * (1 + fabsf(Wa[i])));
 }
 
+/* A mask dataset's weights multiply the per-cell loss: all ones is the unmasked run bit for bit,
+ * one half everywhere halves the first step's loss (same σ and noise), zeros give no loss and no
+ * gradient; masked_loss_probability 0 never applies the mask. */
+static double first_loss_with(const float *mask, double prob, int64_t steps, double *losses) {
+    char *d = tmpdir_make();
+    Toy toy; Denoiser m; toy_init(&toy, &m);
+    Fixture fx; SampleSource src; fixture_init(&fx, &src);
+    fx.mask = mask;
+    TrainerConfig c; config_init(&c, d, steps);
+    c.flow.masked_loss_probability = prob;
+    TrainResult r; Err e = {0};
+    assert_int_equal(trainer_run(&c, &m, &src, NULL, &r, &e), 0);
+    assert_int_equal(read_losses(d, losses, (int)steps), (int)steps);
+    train_result_free(&r);
+    tmpdir_remove(d);
+    return losses[0];
+}
+
+static void test_mask_weights_loss(void **state) {
+    (void)state;
+    float ones[LAT_H * LAT_W], half[LAT_H * LAT_W], zeros[LAT_H * LAT_W] = {0};
+    for (int i = 0; i < LAT_H * LAT_W; i++) { ones[i] = 1.0f; half[i] = 0.5f; }
+    double plain[10], lo[10], lh[10], lz[10], lp[10];
+    first_loss_with(NULL, 1.0, 10, plain);
+    first_loss_with(ones, 1.0, 10, lo);
+    for (int i = 0; i < 10; i++) assert_true(lo[i] == plain[i]);
+    first_loss_with(half, 1.0, 10, lh);
+    assert_true(fabs(lh[0] - 0.5 * plain[0]) <= 1e-6 * plain[0]);
+    first_loss_with(zeros, 1.0, 10, lz);
+    for (int i = 0; i < 10; i++) assert_true(lz[i] == 0.0);
+    first_loss_with(zeros, 0.0, 10, lp);
+    for (int i = 0; i < 10; i++) assert_true(lp[i] == plain[i]);
+}
+
 static void test_resume_bit_identical(void **state) {
     (void)state;
     double full[8], resumed[8];
@@ -227,6 +262,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loss_falls),
         cmocka_unit_test(test_accumulation_equals_batch),
+        cmocka_unit_test(test_mask_weights_loss),
         cmocka_unit_test(test_resume_bit_identical),
         cmocka_unit_test(test_errors),
     };
