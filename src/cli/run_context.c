@@ -180,6 +180,7 @@ int run_context_open_with(RunContext *r, int argc, char **argv, RunMode mode, co
 void run_context_close(RunContext *r) {
     if (r->have_data) { edit_data_free(&r->ed); data_free(&r->data); }
     if (r->have_specs) data_specs_free(&r->specs);
+    free(r->cie_dir);
     if (r->have_qi) { qi_denoiser_free(&r->qd); qi_free(&r->qi); }
     if (r->have_lc) { lc_denoiser_free(&r->ld); lc_free(&r->lc); }
     for (int i = 0; i < r->n_lc_qs; i++) quant_storage_free(&r->lc_qs[i]);
@@ -520,6 +521,22 @@ static char *text_cache_dir(const RunContext *r) {
     return xasprintf("%s/text/%s", cache_dir && *cache_dir ? cache_dir : "cache", r->family);
 }
 
+/* Where edit-v1's conditioning_image_embeds entries go: the cache_dir of a conditioning_image_embeds
+ * dataset (SimpleTuner's layout), else a dataset's cache_dir_conditioning_image_embeds, else
+ * <cache_dir>/conditioning_image_embeds; one subfolder per reference dataset. */
+static char *cie_cache_dir(const RunContext *r) {
+    const DatasetConfig *ds; int n = 0;
+    config_datasets(r->cfg, &ds, &n);
+    for (int i = 0; i < n; i++)
+        if (!ds[i].disabled && ds[i].dataset_type && !strcmp(ds[i].dataset_type, "conditioning_image_embeds") && ds[i].cache_dir && *ds[i].cache_dir)
+            return xstrdup(ds[i].cache_dir);
+    for (int i = 0; i < n; i++)
+        if (!ds[i].disabled && ds[i].cache_dir_conditioning_image_embeds && *ds[i].cache_dir_conditioning_image_embeds)
+            return xstrdup(ds[i].cache_dir_conditioning_image_embeds);
+    const char *cache_dir = config_str(r->cfg, "cache_dir");
+    return xasprintf("%s/conditioning_image_embeds", cache_dir && *cache_dir ? cache_dir : "cache");
+}
+
 static int load_and_cache(RunContext *r, Err *e);
 
 int run_context_cache(RunContext *r, Err *e) {
@@ -539,12 +556,21 @@ static int load_and_cache(RunContext *r, Err *e) {
     /* tiled VAE latents and a quantised text encoder's embeddings differ slightly: separate cache identities */
     char *model_id = xasprintf("%s/%s/%s%s%s%s", r->family, r->flavour, r->model_path, r->vae.tiling.tile_px > 0 ? "#vae-tiled" : "",
                                r->text_precision != QUANT_NONE ? "#te-" : "", r->text_precision != QUANT_NONE ? quant_name(r->text_precision) : "");
-    r->ed = (EditData){&r->data, &r->vae, image_resize_lanczos, prompt_encoder_to_writer, r->pe, model_id, text_dir,
-                       config_has(r->cfg, "seed") ? (uint64_t)config_int(r->cfg, "seed") : 42, r->quiet, {0}, 0, NULL};
+    r->ed = (EditData){.group = &r->data, .vae = &r->vae, .resize = image_resize_lanczos, .encode_prompt = prompt_encoder_to_writer,
+                       .encode_ctx = r->pe, .model_id = model_id, .text_dir = text_dir,
+                       .seed = config_has(r->cfg, "seed") ? (uint64_t)config_int(r->cfg, "seed") : 42, .quiet = r->quiet};
+    /* Qwen edit-v1: references prepared for the text encoder once, in the conditioning_image_embeds cache */
+    if (!strcmp(r->family, "qwen_image") && !strcmp(r->flavour, "edit-v1")) {
+        r->cie_dir = cie_cache_dir(r);
+        r->ed.cie_dir = r->cie_dir;
+        r->ed.condition_pixels = prompt_encoder_condition_pixels;
+        r->ed.encode_processed = prompt_encoder_processed_to_writer;
+    }
     EditCacheStats cs;
     int rc = edit_data_cache_all(&r->ed, &cs, e);
     if (!rc) fprintf(stderr, "caches: %d VAE latents reused, %d computed; %d prompt embeddings reused, %d computed\n",
                      cs.vae_hit, cs.vae_built, cs.text_hit, cs.text_built);
+    if (!rc && r->cie_dir) fprintf(stderr, "conditioning image embeds (%s): %d reused, %d computed\n", r->cie_dir, cs.cie_hit, cs.cie_built);
     return rc;
 }
 

@@ -32,6 +32,7 @@ typedef struct RunContext {
     LcDenoiser ld;
     QuantStorage *lc_qs; int n_lc_qs;   /* packed LongCat base weights */
     QuantKind text_precision;           /* text_encoder_1_precision */
+    char *cie_dir;                      /* edit-v1: the conditioning_image_embeds cache, else NULL */
     Denoiser den;
     FlowMatchConfig sched;
     DataSpecs specs; int have_specs;

@@ -112,13 +112,68 @@ static int build_text(EditData *d, const CacheKey *k, const char *prompt, const 
     return rc;
 }
 
+/* The conditioning_image_embeds entry of reference slot k of an item: looked up, built when missing
+ * or stale, and read back (pixel values owned by *pix). */
+static int ensure_cie(EditData *d, int set, int item, int k, float **pix, int64_t grid[3], EditCacheStats *s, Err *e) {
+    const Dataset *ds = &d->group->sets[set], *c = &d->group->sets[ds->cond[k]];
+    const char *rel = c->items[ds->items[item].refs[k].item].rel;
+    char *dir = path_join(d->cie_dir, c->spec.id), *src = path_join(c->spec.instance_data_dir, rel);
+    char *settings = xasprintf("conditioning_image_embeds %s", d->model_id);
+    const char *sources[1] = {src};
+    CacheKey key = {dir, rel, sources, 1, settings};
+    StFile f; int hit = 0;
+    int rc = lookup(&key, &f, &hit, e);
+    if (!rc && !hit) {
+        Image im = {0};
+        StWriter w; stw_init(&w);
+        rc = image_read(src, &im, e);
+        if (!rc) rc = d->condition_pixels(d->encode_ctx, &im, &w, e);
+        if (!rc) rc = cache_store(&key, &w, e);
+        stw_free(&w); image_free(&im);
+        s->cie_built += !rc;
+        if (!rc) { rc = lookup(&key, &f, &hit, e); if (!rc && !hit) rc = err_set(e, "%s/%s: cache entry unreadable right after writing", dir, rel); }
+    } else if (!rc) s->cie_hit++;
+    if (!rc) {
+        const StTensor *pv = st_find(&f, "pixel_values"), *g = st_find(&f, "image_grid_thw");
+        if (!pv || !g || g->numel != 3 || g->dtype != DT_I64) rc = err_set(e, "%s: not a conditioning_image_embeds entry", f.path);
+        else { *pix = st_to_f32(pv); memcpy(grid, g->data, 3 * sizeof(int64_t)); }
+        st_close(&f);
+    }
+    free(dir); free(src); free(settings);
+    return rc;
+}
+
+/* The prompt embedding from prepared references (edit-v1 with conditioning_image_embeds). */
+static int build_text_cie(EditData *d, int set, int item, const CacheKey *k, const char *caption, Err *e) {
+    EditCacheStats s = {0};   /* edit_data_cache_all counted these entries already */
+    const Dataset *ds = &d->group->sets[set];
+    ConditionPixels imgs[DATA_MAX_REFS];
+    float *pix[DATA_MAX_REFS] = {0};
+    int n = 0, rc = 0;
+    for (int r = 0; r < ds->n_cond && !rc; r++) {
+        if (slot_is_mask(d->group, set, r)) continue;
+        rc = ensure_cie(d, set, item, r, &pix[n], imgs[n].grid, &s, e);
+        if (!rc) { imgs[n].pixel_values = pix[n]; n++; }
+    }
+    StWriter w; stw_init(&w);
+    if (!rc) rc = d->encode_processed(d->encode_ctx, caption, imgs, n, &w, e);
+    if (!rc && !stw_find(&w, "prompt_embeds")) rc = err_set(e, "the prompt encoder produced no prompt_embeds");
+    if (!rc) rc = cache_store(k, &w, e);
+    stw_free(&w);
+    for (int i = 0; i < n; i++) free(pix[i]);
+    return rc;
+}
+
 static int ensure_text(EditData *d, int set, int item, const char *caption, EditCacheStats *s, Err *e) {
     DataCacheKey k;
     if (data_text_cache_key(d->group, set, item, caption, d->text_dir, d->model_id, &k, e)) return -1;
     StFile f; int hit = 0;
     int rc = lookup(&k.key, &f, &hit, e);
     if (!rc && hit) { st_close(&f); s->text_hit++; }
-    else if (!rc) {
+    else if (!rc && d->cie_dir) {
+        rc = build_text_cie(d, set, item, &k.key, caption, e);
+        s->text_built += !rc;
+    } else if (!rc) {
         Image refs[DATA_MAX_REFS]; int n = 0;
         rc = load_refs(d, set, item, refs, &n, e);
         if (!rc) rc = build_text(d, &k.key, caption, refs, n, e);
@@ -160,6 +215,12 @@ int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
             if (ensure_vae(d, set, i, -1, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             for (int r = 0; r < ds->n_cond; r++)
                 if (ensure_vae(d, set, i, r, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
+            for (int r = 0; d->cie_dir && r < ds->n_cond; r++) {
+                if (slot_is_mask(d->group, set, r)) continue;
+                float *pix = NULL; int64_t grid[3];
+                if (ensure_cie(d, set, i, r, &pix, grid, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
+                free(pix);
+            }
             const CaptionList *cl = &ds->items[i].captions;
             if (cl->n == 0 && ensure_text(d, set, i, "", s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             for (int c = 0; c < cl->n; c++)

@@ -18,6 +18,15 @@
 /* Encodes one prompt with its reference images; adds "prompt_embeds" [L, D] F32 to out. */
 typedef int (*PromptEncodeFn)(void *ctx, const char *prompt, const Image *refs, int n_refs, StWriter *out, Err *e);
 
+/* Qwen edit-v1's conditioning_image_embeds cache: a reference prepared for the text encoder once
+ * (the pipeline's resize + the VL processor) and reused by every caption of every image it serves. */
+typedef struct ConditionPixels { const float *pixel_values; int64_t grid[3]; } ConditionPixels;
+/* Adds "pixel_values" [rows, values] F32 and "image_grid_thw" [3] I64 for one reference to out. */
+typedef int (*ConditionPixelsFn)(void *ctx, const Image *ref, StWriter *out, Err *e);
+/* As PromptEncodeFn from prepared references. */
+typedef int (*PromptEncodeProcessedFn)(void *ctx, const char *prompt, const ConditionPixels *refs, int n_refs, StWriter *out,
+                                       Err *e);
+
 typedef struct EditData {
     DataGroup *group;
     const Vae *vae;
@@ -28,13 +37,17 @@ typedef struct EditData {
     const char *text_dir;     /* text embed cache directory */
     uint64_t seed;
     int quiet;
+    /* conditioning_image_embeds (NULL cie_dir: off): entries in <cie_dir>/<reference set id>/<rel> */
+    const char *cie_dir;
+    ConditionPixelsFn condition_pixels;
+    PromptEncodeProcessedFn encode_processed;
     /* batch state (owned) */
     DataBatch batch;
     int n_owned;
     float **owned;            /* buffers handed out with the last batch */
 } EditData;
 
-typedef struct EditCacheStats { int vae_hit, vae_built, text_hit, text_built; } EditCacheStats;
+typedef struct EditCacheStats { int vae_hit, vae_built, text_hit, text_built, cie_hit, cie_built; } EditCacheStats;
 
 int edit_data_cache_all(EditData *d, EditCacheStats *stats, Err *e);
 /* The SampleSource over the caches (d must outlive it). */

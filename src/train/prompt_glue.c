@@ -62,3 +62,33 @@ int prompt_encoder_to_writer(void *ctx, const char *prompt, const Image *refs, i
     free(emb);
     return 0;
 }
+
+int prompt_encoder_condition_pixels(void *ctx, const Image *ref, StWriter *out, Err *e) {
+    PromptEncoder *p = ctx;
+    Image cond = {0};
+    float *pix = NULL;
+    int rows = 0, g[3];
+    int rc = qv_prompt_condition_image(p->kind, ref, &cond, e);
+    if (!rc) rc = qwenvl_process_image(&p->proc, &cond, &pix, &rows, g, e);
+    if (!rc) {
+        int64_t shape[2] = {rows, (int64_t)3 * p->proc.temporal_patch_size * p->proc.patch_size * p->proc.patch_size}, three = 3;
+        int64_t grid[3] = {g[0], g[1], g[2]};
+        stw_add_f32(out, "pixel_values", 2, shape, pix);
+        stw_add(out, "image_grid_thw", DT_I64, 1, &three, grid);
+    }
+    free(pix); image_free(&cond);
+    return rc;
+}
+
+int prompt_encoder_processed_to_writer(void *ctx, const char *prompt, const ConditionPixels *refs, int n_refs, StWriter *out,
+                                       Err *e) {
+    PromptEncoder *p = ctx;
+    QvImageInput in[DENOISE_MAX_IMAGES];
+    if (n_refs > DENOISE_MAX_IMAGES) return err_set(e, "%d references; at most %d are supported", n_refs, DENOISE_MAX_IMAGES);
+    for (int k = 0; k < n_refs; k++) { in[k].pixel_values = refs[k].pixel_values; memcpy(in[k].grid, refs[k].grid, sizeof in[k].grid); }
+    QvPromptEmbeds emb = {0};
+    int rc = qwenvl_encode_prompt_processed(&p->model, p->tok, p->kind, prompt, in, n_refs, NULL, &emb, e);
+    if (!rc) { int64_t shape[2] = {emb.L, emb.hidden}; stw_add_f32(out, "prompt_embeds", 2, shape, emb.embeds); }
+    qv_prompt_embeds_free(&emb);
+    return rc;
+}

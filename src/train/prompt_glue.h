@@ -10,6 +10,7 @@
 #include "tensor/safetensors.h"
 #include "tensor/quant.h"
 #include "tensor/trace.h"
+#include "train/edit_data.h"
 
 typedef struct PromptEncoder PromptEncoder;
 
@@ -22,5 +23,11 @@ int prompt_encoder_embed(PromptEncoder *p, const char *prompt, const Image *refs
                          float **embeds, int *L, int *dim, Err *e);
 /* PromptEncodeFn (train/edit_data.h): adds "prompt_embeds" [L, dim] to out. ctx = PromptEncoder*. */
 int prompt_encoder_to_writer(void *ctx, const char *prompt, const Image *refs, int n_refs, StWriter *out, Err *e);
+/* ConditionPixelsFn (train/edit_data.h): the flavour's resize of one reference and the VL processor;
+ * adds "pixel_values" [rows, values] and "image_grid_thw" [3] (I64). ctx = PromptEncoder*. */
+int prompt_encoder_condition_pixels(void *ctx, const Image *ref, StWriter *out, Err *e);
+/* PromptEncodeProcessedFn: as prompt_encoder_to_writer from prepared references. */
+int prompt_encoder_processed_to_writer(void *ctx, const char *prompt, const ConditionPixels *refs, int n_refs, StWriter *out,
+                                       Err *e);
 
 #endif

@@ -36,6 +36,8 @@ test -f out/checkpoint-2/pytorch_lora_weights.safetensors && test -f out/checkpo
 test "$(wc -l < out/training_log.csv)" = 5
 test -f out/validation/step-0/00.png && test -f out/validation/step-4/00.png
 grep -q "caches: 0 VAE latents reused, 6 computed" train.log
+# edit-v1 prepares each reference for the text encoder once (the conditioning_image_embeds cache)
+grep -q "conditioning image embeds (.*conditioning_image_embeds): 0 reused, 3 computed" train.log || { cat train.log; exit 1; }
 # the in-training sheet of the last step is what `validate` renders with the saved LoRA
 "$BIN" validate --config config.json --output vsheets > vsheets.log 2>&1 || { cat vsheets.log; exit 1; }
 cmp out/validation/step-4/00.png vsheets/00.png
@@ -44,6 +46,7 @@ test -f out/loss_curve.png
 "$BIN" train --config config.json max_train_steps=6 resume_from_checkpoint=latest > resume.log 2>&1 || { cat resume.log; exit 1; }
 grep -q "resumed from out/checkpoint-4" resume.log
 grep -q "caches: 6 VAE latents reused, 0 computed; 3 prompt embeddings reused, 0 computed" resume.log
+grep -q "conditioning image embeds (.*): 3 reused, 0 computed" resume.log
 test "$(wc -l < out/training_log.csv)" = 7
 # init_lora: training starts from a LoRA file (with learning rate 0 it ends where it started); a rank
 # that does not match is an error naming init_lora

@@ -81,7 +81,8 @@ static void run_open(Run *r, const char *root) {
     cJSON *cfg = cJSON_Parse(TINY_FLUX_VAE_CONFIG);
     assert_int_equal(vae_init_random(&r->vae, cfg, 1, DT_F32, &e), 0);
     cJSON_Delete(cfg);
-    r->d = (EditData){&r->g, &r->vae, nearest_resize, fake_encode, &r->enc, "test/model", r->text, 7, 1, {0}, 0, NULL};
+    r->d = (EditData){.group = &r->g, .vae = &r->vae, .resize = nearest_resize, .encode_prompt = fake_encode, .encode_ctx = &r->enc,
+                      .model_id = "test/model", .text_dir = r->text, .seed = 7, .quiet = 1};
 }
 
 static void run_close(Run *r) {
@@ -192,7 +193,8 @@ static void test_mask_dataset(void **state) {
     assert_int_equal(vae_init_random(&vae, cfg, 1, DT_F32, &e), 0);
     cJSON_Delete(cfg);
     CountEnc enc = {0, 0};
-    EditData d = {&g, &vae, nearest_resize, counting_encode, &enc, "test/model", text, 7, 1, {0}, 0, NULL};
+    EditData d = {.group = &g, .vae = &vae, .resize = nearest_resize, .encode_prompt = counting_encode, .encode_ctx = &enc,
+                  .model_id = "test/model", .text_dir = text, .seed = 7, .quiet = 1};
     EditCacheStats st;
     if (edit_data_cache_all(&d, &st, &e)) fail_msg("%s", e.msg);
     assert_int_equal(st.vae_built, 6);            /* 2 edit + 2 reference latents + 2 masks */
