@@ -71,11 +71,10 @@ static int setup_longcat(RunContext *r, const char *dir, Err *e) {
         else {
             const char *targets[64];
             int nt = lora_targets(r->cfg, targets, 64);
-            if (config_num(r->cfg, "lora_dropout") > 0 && !r->quiet)
-                log_info("lora_dropout is not applied to LongCat adapters in this build (dropout 0)");
             int rank = (int)config_int(r->cfg, "lora_rank");
             float alpha = config_has(r->cfg, "lora_alpha") ? (float)config_num(r->cfg, "lora_alpha") : (float)rank;
             if (lc_lora_add(&r->lc, nt ? targets : NULL, nt, rank, alpha, config_has(r->cfg, "seed") ? (uint64_t)config_int(r->cfg, "seed") : 42, e)) return -1;
+            r->lc.lora_dropout = (float)config_num(r->cfg, "lora_dropout");
             const char *init = config_str(r->cfg, "init_lora");
             if (init && *init) {
                 if (lc_lora_init_from(&r->lc, init, e)) return -1;

@@ -1,4 +1,5 @@
 #include "kernels/linear.h"
+#include "base/rng.h"
 #include "base/error.h"
 #include "tensor/quant.h"
 #include <cblas.h>
@@ -101,4 +102,19 @@ void lora_backward(const float *dy, int lddy, const float *xd, int ldx, const fl
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, in, n, 1.0f, dh, r, xd, ldx, 1.0f, dA, in);
     /* dx[n, in] += dh · A */
     if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, r, 1.0f, dh, r, A, in, 1.0f, dx, lddx);
+}
+
+void lora_dropout_apply(const float *x, int ldx, int n, int in, float p, uint64_t seed, float *out) {
+    Rng r; rng_seed(&r, seed);
+    const float keep = 1.0f / (1.0f - p);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < in; j++) out[(size_t)i * in + j] = rng_uniformf(&r) >= p ? x[(size_t)i * ldx + j] * keep : 0.0f;
+}
+
+void lora_dropout_grad(const float *g, int n, int in, float p, uint64_t seed, float *dx, int lddx) {
+    Rng r; rng_seed(&r, seed);
+    const float keep = 1.0f / (1.0f - p);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < in; j++)
+            if (rng_uniformf(&r) >= p) dx[(size_t)i * lddx + j] += g[(size_t)i * in + j] * keep;
 }

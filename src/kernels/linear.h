@@ -7,6 +7,7 @@
 #ifndef ST_KERNELS_LINEAR_H
 #define ST_KERNELS_LINEAR_H
 #include <stddef.h>
+#include <stdint.h>
 #include "tensor/dtype.h"
 
 #define LINEAR_TILE_ROWS 256
@@ -41,6 +42,11 @@ void linear_backward_weight(const float *dy, int lddy, const float *x, int ldx, 
  * backward). xd is the input the branch sees (dropout already applied by the caller, or x). */
 void lora_forward(const float *xd, int ldx, int n, int in, int out, int r, const float *A, const float *B,
                   float scale, float *h, float *y, int ldy);
+/* LoRA dropout (PEFT's dropout on the adapter input): out[n, in] = x ∘ mask / (1 − p), the mask drawn
+ * element by element, row by row, from seed; lora_dropout_grad adds mask / (1 − p) ∘ g[n, in] to dx,
+ * redrawing the same mask from the seed (nothing is stored between forward and backward). */
+void lora_dropout_apply(const float *x, int ldx, int n, int in, float p, uint64_t seed, float *out);
+void lora_dropout_grad(const float *g, int n, int in, float p, uint64_t seed, float *dx, int lddx);
 /* Backward of the branch: dA += (scale·dy·B)ᵀ·xd, dB += scale·dyᵀ·h, dx += scale·(dy·B)·A (dx may be
  * NULL). dh is scratch [n, r]. When dropout was applied, the caller multiplies dx by the mask. */
 void lora_backward(const float *dy, int lddy, const float *xd, int ldx, const float *h, int n, int in, int out,

@@ -97,6 +97,57 @@ static void test_lora_grads_fd(void **state) {
     lc_free(&m);
 }
 
+/* lora_dropout: training forwards drop adapter inputs (inference forwards do not), the mask depends
+ * only on the forward's seed (a checkpointed recompute and the backward redraw it), and the LoRA and
+ * input gradients under dropout match finite differences of the same masked forward. */
+static void test_lora_dropout(void **state) {
+    (void)state;
+    LcModel m = tiny_model(16);
+    Err e = { 0 };
+    assert_int_equal(lc_lora_add(&m, NULL, 0, 3, 6.0f, 5, &e), 0);
+    Rng r; rng_seed(&r, 10);
+    for (int i = 0; i < m.n_lora; i++) rng_fill_normal(&r, m.lora[i].B, (size_t)m.lora[i].out * m.lora[i].rank, 0, 0.3f);
+    Case c = case_make(2, 3, 1, 23);
+    double infer = loss_of(&m, &c, 0), train0 = loss_of(&m, &c, 1);
+    assert_true(infer == train0);                     /* dropout 0: training = inference */
+    m.lora_dropout = 0.3f; m.dropout_seed = 12345;
+    double a = loss_of(&m, &c, 1), b = loss_of(&m, &c, 1);
+    assert_true(a == b);                              /* same seed, same masks */
+    assert_true(fabs(a - infer) > 1e-4 * fabs(infer)); /* the masks change the training forward */
+    assert_true(loss_of(&m, &c, 0) == infer);         /* and never the inference one */
+    int np; const TrainParam *tp;
+    float *dx = malloc(sizeof(float) * 2 * c.N * 8);
+    for (int ck = 0; ck < 2; ck++) {
+        m.checkpointing = ck;
+        lc_zero_grads(&m);
+        loss_of(&m, &c, 1);
+        assert_int_equal(lc_backward(&m, c.R, dx, NULL, &e), 0);
+        tp = lc_train_params(&m, &np);
+        for (int p = 0; p < np; p++)
+            for (int k = 0; k < 2; k++) {
+                size_t j = (size_t)(rng_u64(&r) % tp[p].numel);
+                float v = tp[p].value[j], h = 1e-2f;
+                tp[p].value[j] = v + h; double lp = loss_of(&m, &c, 1);
+                tp[p].value[j] = v - h; double lm = loss_of(&m, &c, 1);
+                tp[p].value[j] = v;
+                double fd = (lp - lm) / (2 * h), an = tp[p].grad[j];
+                if (fabs(fd - an) > 2e-3 + 2e-2 * fabs(fd)) fail_msg("dropout %s[%zu] (ckpt %d): analytic %g, finite difference %g", tp[p].name, j, ck, an, fd);
+            }
+        for (int k = 0; k < 4; k++) {
+            size_t j = (size_t)(k * 13 + 5) % (size_t)(2 * c.N * 8);
+            float o = c.x[j], h = 1e-2f;
+            c.x[j] = o + h; double lp = loss_of(&m, &c, 1);
+            c.x[j] = o - h; double lm = loss_of(&m, &c, 1);
+            c.x[j] = o;
+            double fd = (lp - lm) / (2 * h);
+            if (fabs(fd - dx[j]) > 2e-3 + 2e-2 * fabs(fd)) fail_msg("dropout dx[%zu] (ckpt %d): analytic %g, finite difference %g", j, ck, dx[j], fd);
+        }
+    }
+    free(dx);
+    case_free(&c);
+    lc_free(&m);
+}
+
 /* Input gradients against finite differences (full-gradient mode, t2i, batch 2). */
 static void test_input_grads_fd(void **state) {
     (void)state;
@@ -319,7 +370,7 @@ static void test_folder_load(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lora_grads_fd), cmocka_unit_test(test_input_grads_fd), cmocka_unit_test(test_lora_save_load),
+        cmocka_unit_test(test_lora_grads_fd), cmocka_unit_test(test_lora_dropout), cmocka_unit_test(test_input_grads_fd), cmocka_unit_test(test_lora_save_load),
         cmocka_unit_test(test_per_token_and_batch), cmocka_unit_test(test_config_errors), cmocka_unit_test(test_denoiser_trains), cmocka_unit_test(test_folder_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

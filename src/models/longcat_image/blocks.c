@@ -7,6 +7,7 @@
 #include "kernels/modulate.h"
 #include "kernels/norm.h"
 #include "kernels/rope.h"
+#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,14 +15,28 @@
 
 const float *lc_pf(const LcModel *m, int idx) { return (const float *)m->p[idx].w.data; }
 
+/* The dropout mask of adapter `lora` on the rows starting at r0, from the forward's seed: the same
+ * in the forward, a checkpointed recompute and the backward. */
+static uint64_t dropout_seed(const LcModel *m, int lora, int r0) {
+    return m->dropout_seed ^ ((uint64_t)(lora + 1) * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)(r0 + 1) * 0xC2B2AE3D27D4EB4Full);
+}
+
+static int dropping(const LcModel *m, const LcLora *a) { return a && m->dropout_on && m->lora_dropout > 0; }
+
 void lc_lin_fwd(const LcModel *m, const LcLinear *l, const float *x, int ldx, float *y, int ldy, Span sp, float *lora_h) {
     const Weight *w = &m->p[l->w].w;
     const LcLora *a = l->lora >= 0 ? &m->lora[l->lora] : NULL;
+    float *xd = dropping(m, a) ? xmalloc((size_t)sp.n * l->in * sizeof(float)) : NULL;
     FOR_SPAN(sp, r0) {
         linear_forward(x + (size_t)r0 * ldx, ldx, sp.n, w, lc_pf(m, l->b), y + (size_t)r0 * ldy, ldy, 0.0f);
-        if (a) lora_forward(x + (size_t)r0 * ldx, ldx, sp.n, l->in, l->out, a->rank, a->A, a->B, a->scale,
-                            lora_h + (size_t)r0 * a->rank, y + (size_t)r0 * ldy, ldy);
+        if (!a) continue;
+        const float *xa = x + (size_t)r0 * ldx;
+        int lda = ldx;
+        if (xd) { lora_dropout_apply(xa, ldx, sp.n, l->in, m->lora_dropout, dropout_seed(m, l->lora, r0), xd); xa = xd; lda = l->in; }
+        lora_forward(xa, lda, sp.n, l->in, l->out, a->rank, a->A, a->B, a->scale, lora_h + (size_t)r0 * a->rank,
+                     y + (size_t)r0 * ldy, ldy);
     }
+    free(xd);
 }
 
 void lc_lin_bwd(LcModel *m, const LcLinear *l, const float *dy, int lddy, const float *x, int ldx, float *dx, int lddx,
@@ -29,15 +44,30 @@ void lc_lin_bwd(LcModel *m, const LcLinear *l, const float *dy, int lddy, const 
     const Weight *w = &m->p[l->w].w;
     LcLora *a = l->lora >= 0 ? &m->lora[l->lora] : NULL;
     float *dh = a ? xmalloc((size_t)sp.n * a->rank * sizeof(float)) : NULL;
+    float *xd = dropping(m, a) ? xmalloc((size_t)sp.n * l->in * sizeof(float)) : NULL;
+    float *g = xd && dx ? xmalloc((size_t)sp.n * l->in * sizeof(float)) : NULL;
     FOR_SPAN(sp, r0) {
         const float *dyb = dy + (size_t)r0 * lddy, *xb = x + (size_t)r0 * ldx;
         float *dxb = dx ? dx + (size_t)r0 * lddx : NULL;
         if (dxb) linear_backward_input(dyb, lddy, sp.n, w, dxb, lddx, beta);
         if (m->p[l->w].grad) linear_backward_weight(dyb, lddy, xb, ldx, sp.n, l->out, l->in, m->p[l->w].grad, m->p[l->b].grad);
-        if (a) lora_backward(dyb, lddy, xb, ldx, lora_h + (size_t)r0 * a->rank, sp.n, l->in, l->out, a->rank, a->A, a->B,
-                             a->scale, a->dA, a->dB, dh, dxb, lddx);
+        if (!a) continue;
+        if (!xd) {
+            lora_backward(dyb, lddy, xb, ldx, lora_h + (size_t)r0 * a->rank, sp.n, l->in, l->out, a->rank, a->A, a->B,
+                          a->scale, a->dA, a->dB, dh, dxb, lddx);
+            continue;
+        }
+        /* dropout: the branch saw x ∘ mask/(1−p); its input gradient goes back through the same mask */
+        uint64_t seed = dropout_seed(m, l->lora, r0);
+        lora_dropout_apply(xb, ldx, sp.n, l->in, m->lora_dropout, seed, xd);
+        lora_backward(dyb, lddy, xd, l->in, lora_h + (size_t)r0 * a->rank, sp.n, l->in, l->out, a->rank, a->A, a->B,
+                      a->scale, a->dA, a->dB, dh, NULL, 0);
+        if (dxb) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, sp.n, l->in, a->rank, 1.0f, dh, a->rank, a->A, l->in, 0.0f, g, l->in);
+            lora_dropout_grad(g, sp.n, l->in, m->lora_dropout, seed, dxb, lddx);
+        }
     }
-    free(dh);
+    free(dh); free(xd); free(g);
 }
 
 static void mod_fwd(const float *x, float *y, int D, Span sp, const float *shift, const float *scale, int ld, const int *sel) {

@@ -34,6 +34,7 @@ static int fwd(void *self, const DenoiseInput *in, float *pred, Err *e) {
         off += in->grid_h[k] * in->grid_w[k];
     }
     if (trace_on(in->trace)) { int64_t sh[2] = {N, 3}; trace_f32(in->trace, "img_ids", 2, sh, d->img_ids); }
+    if (in->training && m->lora_dropout > 0 && in->rng) m->dropout_seed = rng_u64(in->rng);   /* drawn only when used */
     for (int i = 0; i < N; i++) d->t[i] = (d->per_token_refs && i >= n_target) ? 0.0f : in->sigma;
     LcInput li = { .B = 1, .L = L, .N = N, .x = in->tokens, .ctx = in->txt, .timestep = d->t, .per_token = 1,
                    .txt_ids = d->txt_ids, .img_ids = d->img_ids };

@@ -64,6 +64,9 @@ typedef struct LcModel {
     StSet set; int own_set;
     void *owned;              /* random-init storage */
     struct LcRun *run;        /* what the last forward kept for backward */
+    float lora_dropout;       /* lora_dropout on the adapters' input in training forwards */
+    uint64_t dropout_seed;    /* drawn per training forward; masks are redrawn from it in backward */
+    int dropout_on;           /* the last forward kept activations (training) */
     TrainParam *tp; int n_tp;
 } LcModel;
 

@@ -110,6 +110,7 @@ static int timestep_sets(const LcInput *in, float *vals, int *uidx) {
 int lc_forward(LcModel *m, const LcInput *in, int keep, float *out, const LcTrace *tr, Err *e) {
     const LcConfig *c = &m->cfg;
     const int B = in->B, L = in->L, N = in->N, D = c->dim;
+    m->dropout_on = keep;
     if (B <= 0 || L < 0 || N <= 0) return err_set(e, "longcat forward: batch %d, text %d, image tokens %d (need B, N > 0)", B, L, N);
     size_t nt = (size_t)B * (in->per_token ? N : 1);
     float *vals = NEWF(nt); int *uidx = xmalloc((size_t)B * N * sizeof(int));

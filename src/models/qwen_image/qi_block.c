@@ -22,20 +22,13 @@ size_t qi_lin_acts_floats(const QiLinear *l, int n, int training) {
     return (size_t)n * l->r + (training && l->dropout > 0 ? (size_t)n * l->w.cols : 0);
 }
 
-/* Dropout keep-mask scaled by 1/(1-p), regenerated from the seed in backward. */
-static void dropout_apply(const float *x, float *out, size_t n, float p, uint64_t seed) {
-    Rng r; rng_seed(&r, seed);
-    float keep = 1.0f / (1.0f - p);
-    for (size_t i = 0; i < n; i++) out[i] = rng_uniformf(&r) >= p ? x[i] * keep : 0.0f;
-}
-
 void qi_lin_forward(const QiLinear *l, QiLinActs *la, const float *x, int n, float *y, int training, Rng *rng) {
     linear_forward(x, l->w.cols, n, &l->w, l->b, y, l->w.rows, 0.0f);
     if (!l->r) return;
     const float *xd = x;
     if (training && l->dropout > 0) {
         la->seed = rng ? rng_u64(rng) : 0;
-        dropout_apply(x, la->xd, (size_t)n * l->w.cols, l->dropout, la->seed);
+        lora_dropout_apply(x, l->w.cols, n, l->w.cols, l->dropout, la->seed, la->xd);
         xd = la->xd;
     }
     lora_forward(xd, l->w.cols, n, l->w.cols, l->w.rows, l->r, l->A, l->B, l->scale, la->h, y, l->w.rows);
@@ -54,9 +47,7 @@ void qi_lin_backward(const QiLinear *l, const QiLinActs *la, const float *dy, co
     if (dropped && dx) {
         /* dx += mask/(1-p) ∘ (dh·A) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, l->r, 1.0f, dh, l->r, l->A, in, 0.0f, scratch, in);
-        Rng r; rng_seed(&r, la->seed);
-        float keep = 1.0f / (1.0f - l->dropout);
-        for (size_t i = 0; i < (size_t)n * in; i++) if (rng_uniformf(&r) >= l->dropout) dx[i] += scratch[i] * keep;
+        lora_dropout_grad(scratch, n, in, l->dropout, la->seed, dx, in);
     }
 }
 
