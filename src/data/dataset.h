@@ -41,6 +41,7 @@ typedef struct DatasetSpec {
     double probability;
     int batch_size;
     double caption_dropout_probability;
+    double timestep_sampling_offset;      /* added to the logit-normal draw of this set's samples */
     const char *cache_dir_vae;
 } DatasetSpec;
 

@@ -89,6 +89,12 @@ static int spec_from(const Config *c, const DatasetConfig *d, DatasetSpec *s, Er
                                                                           : d->caption_dropout_probability;
     if (isnan(s->caption_dropout_probability)) s->caption_dropout_probability = 0;
     s->cache_dir_vae = d->cache_dir_vae;
+    s->timestep_sampling_offset = d->timestep_sampling_offset;
+    /* scheduling a dataset in or out of training, and subsetting it, are not implemented: refuse
+     * rather than train on something other than what the file says */
+    if (d->start_epoch != 1 || d->start_step || d->end_epoch || d->end_step || d->max_num_samples)
+        return err_setc(e, EXIT_USAGE, "dataset \"%s\": not supported yet: start_epoch/start_step/end_epoch/end_step/max_num_samples "
+                                       "(remove them to train on the whole dataset from the first step)", d->id);
     return 0;
 }
 

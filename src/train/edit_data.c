@@ -304,7 +304,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
     data_cache_key_free(&k);
     if (!out->txt) return -1;
     out->txt_len = (int)shape[0]; out->txt_dim = (int)shape[1];
-    out->timestep_offset = 0.0;
+    out->timestep_offset = ds->spec.timestep_sampling_offset;
     return 0;
 }
 
