@@ -90,7 +90,7 @@ static int spec_from(const Config *c, const DatasetConfig *d, DatasetSpec *s, Er
     if (isnan(s->caption_dropout_probability)) s->caption_dropout_probability = 0;
     s->cache_dir_vae = d->cache_dir_vae;
     s->timestep_sampling_offset = d->timestep_sampling_offset;
-    /* scheduling a dataset in or out of training, and subsetting it, are not implemented: refuse
+    /* scheduling a dataset in or out of training, and subsetting it, are not supported yet: refuse
      * rather than train on something other than what the file says */
     if (d->start_epoch != 1 || d->start_step || d->end_epoch || d->end_step || d->max_num_samples)
         return err_setc(e, EXIT_USAGE, "dataset \"%s\": not supported yet: start_epoch/start_step/end_epoch/end_step/max_num_samples "
