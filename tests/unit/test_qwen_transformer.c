@@ -90,7 +90,9 @@ static void test_lora_gradients_fd(void **state) {
             k.img[i] = keep - h; double lm = loss_of(&m, &k);
             k.img[i] = keep;
             double num = (lp - lm) / (2 * h);
-            assert_true(fabs(num - dimg[i]) <= 5e-3 * (fabs(num) + fabs(dimg[i]) + 1e-2));
+            /* absolute floor 1e-4: the float32 forward's noise in a central difference (see above);
+             * small entries (|g| ~ 3e-3) moved by 8e-5 between runs with the threads' summation order */
+            if (!(fabs(num - dimg[i]) <= 5e-3 * (fabs(num) + fabs(dimg[i])) + 1e-4)) fail_msg("zct=%d dimg[%d]: analytic %g, finite difference %g", zct, i, dimg[i], num);
         }
         qi_free(&m);
     }
