@@ -29,10 +29,19 @@ static inline float exp_nonpos(float x) {
 /* One row of an online-softmax tile: the new running max over the valid keys, then
  * sr = exp(sr − max) (0 for masked keys) and their sum. Returns the sum; *mx is updated
  * (−inf when no key is valid yet). */
+__attribute__((target_clones("avx2", "default")))   /* 8 lanes where the CPU has them */
 static float softmax_row(float *sr, int nk, const unsigned char *valid, float *mx) {
     float m = *mx;
     if (valid) { for (int j = 0; j < nk; j++) if (valid[j] && sr[j] > m) m = sr[j]; }
-    else for (int j = 0; j < nk; j++) m = sr[j] > m ? sr[j] : m;
+    else {
+        /* eight independent maxima: one running max is a chain of dependent max instructions */
+        float a[8] = {m, m, m, m, m, m, m, m};
+        int j = 0;
+        for (; j + 8 <= nk; j += 8)
+            for (int k = 0; k < 8; k++) a[k] = sr[j + k] > a[k] ? sr[j + k] : a[k];
+        for (; j < nk; j++) a[0] = sr[j] > a[0] ? sr[j] : a[0];
+        for (int k = 0; k < 8; k++) m = a[k] > m ? a[k] : m;
+    }
     *mx = m;
     if (m == -INFINITY) { memset(sr, 0, (size_t)nk * sizeof(float)); return 0; }
     #pragma omp simd
