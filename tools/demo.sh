@@ -18,5 +18,5 @@ echo "demo done (a tiny random-weight model, so the images are noise; the files 
 echo "  LoRA:        build/demo/output/tiny.qwen_image.edit-v2-lora/pytorch_lora_weights.safetensors"
 echo "  checkpoints: build/demo/output/tiny.qwen_image.edit-v2-lora/checkpoint-*/"
 echo "  validation:  build/demo/output/tiny.qwen_image.edit-v2-lora/validation/step-*/ and validate.png"
-echo "  loss log:    build/demo/output/tiny.qwen_image.edit-v2-lora/training_log.csv"
+echo "  loss log:    build/demo/output/tiny.qwen_image.edit-v2-lora/training_log.jsonl (.csv) and loss_curve.png"
 echo "next: simpletuner examples list; simpletuner examples copy qwen_image.edit-v2-lora (real weights)"
