@@ -598,7 +598,9 @@ int run_context_train(RunContext *r, Err *e) {
         printf("interrupted at step %lld: checkpoint %s/checkpoint-%lld/ (resume_from_checkpoint=latest continues)\n",
                (long long)res.steps_done, tc.output_dir, (long long)res.steps_done);
     else if (!rc) {
-        printf("trained %lld steps (loss %.4f -> %.4f)\n", (long long)res.steps_done, res.first_loss, res.last_loss);
+        if (res.resumed_from == res.steps_done)
+            printf("already trained: resumed at step %lld = max_train_steps, nothing to do\n", (long long)res.steps_done);
+        else printf("trained %lld steps (loss %.4f -> %.4f)\n", (long long)res.steps_done, res.first_loss, res.last_loss);
         printf("weights:     %s\n", res.final_weights);
         printf("checkpoints: %s/checkpoint-<step>/\n", tc.output_dir);
         printf("validation:  %s/validation/\n", tc.output_dir);

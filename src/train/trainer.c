@@ -297,6 +297,8 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
         }
     }
     progress_break(&prog);
+    /* a run resumed at its last step trains nothing: the curve is still drawn from the log */
+    if (!rc && step == start_step && file_exists(jsonl_path)) rc = loss_plot_write(jsonl_path, plot_path, e);
     free(jsonl_path); free(plot_path);
     out->steps_done = step;
     if (!rc && !out->interrupted) {
