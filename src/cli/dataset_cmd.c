@@ -12,7 +12,9 @@ static void dataset_help(FILE *f) {
           "\n"
           "Loads the image datasets of multidatabackend.json as training would and prints, per dataset,\n"
           "the images found, the ones skipped and why, how edit images pair with each reference set,\n"
-          "and the aspect buckets (WxH: count).\n"
+          "and the aspect buckets (WxH: count); a reference set whose captions replace the edit captions\n"
+          "(conditioning_multidataset_sampling=random, two or more reference sets) says so, and\n"
+          "max_num_samples shows as fewer images used than found.\n"
           "  --strict   an unreadable image is an error instead of being skipped\n"
           "\n"
           "exit codes: 0 ok, 1 unreadable data (with --strict), 2 configuration or pairing error\n", f);

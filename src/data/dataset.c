@@ -3,6 +3,7 @@
 #include "data/image_io.h"
 #include "data/image_resize.h"
 #include "base/files.h"
+#include "base/rng.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,14 +27,32 @@ static int find_set(const DataGroup *g, const char *id) {
     return -1;
 }
 
+/* max_num_samples: keeps a subset of the discovered files that depends on the dataset id only (the
+ * sorted list shuffled with a generator seeded from the id), in discovery order. As in SimpleTuner
+ * it is taken before any filter, so fewer may remain once unreadable or excluded images are gone. */
+static void subset_files(Dataset *d, FileList *files) {
+    int n = files->n, keep = d->spec.max_num_samples;
+    Rng rng;
+    rng_seed(&rng, hash64(d->spec.id, strlen(d->spec.id), 0x6d61785f6e756dull));
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)rng_below(&rng, (uint64_t)i + 1);
+        char *t = files->rel[i]; files->rel[i] = files->rel[j]; files->rel[j] = t;
+    }
+    for (int i = keep; i < n; i++) free(files->rel[i]);
+    files->n = keep;
+    filelist_sort(files);
+    log_info("dataset \"%s\": max_num_samples %d: using %d of the %d images found", d->spec.id, keep, keep, n);
+}
+
 /* Discovers and decodes every image of a set: size and integrity. Decoding runs in parallel (each
  * file is independent); results are then taken in file order so messages and strict failures are
  * the same on every run. */
 static int scan_set(Dataset *d, Scan *sc, int strict, Err *e) {
     if (discover_images(d->spec.instance_data_dir, &sc->files, e))
         return err_prefix(e, "dataset \"%s\": instance_data_dir", d->spec.id);
+    d->n_found = sc->files.n;
+    if (d->spec.max_num_samples > 0 && sc->files.n > d->spec.max_num_samples) subset_files(d, &sc->files);
     int n = sc->files.n;
-    d->n_found = n;
     sc->file_item = xmalloc(sizeof(int) * (n + 1));
     d->items = xcalloc((size_t)n + 1, sizeof(DataItem));
     int *w = xcalloc((size_t)n + 1, sizeof(int)), *h = xcalloc((size_t)n + 1, sizeof(int));
@@ -85,18 +104,20 @@ static char *append_list(char *msg, const char *head, char **names, int n) {
 /* Captions of every usable item. Missing caption files make one error listing them; in report mode
  * (lenient) the items are skipped instead and the error text is appended to *problems. */
 static int load_captions(Dataset *d, int lenient, char **problems, Err *e) {
+    /* a strict reference set has no geometry of its own: every readable image may be drawn */
+    int every_item = d->spec.is_conditioning;
     if (caption_spec_check(&d->spec.captions, d->spec.id, e)) return -1;
     char **missing = NULL;
     int n_missing = 0, rc = -1;
     for (int i = 0; i < d->n_items; i++) {
         DataItem *it = &d->items[i];
-        if (it->geom.target_w == 0) continue;
+        if (it->geom.target_w == 0 && !every_item) continue;
         Err ce = {0};
         if (caption_load(&d->spec.captions, d->spec.instance_data_dir, it->rel, &it->captions, &ce)) {
             if (!strstr(ce.msg, ": caption file not found")) { *e = ce; goto done; }
             missing = xrealloc(missing, sizeof(char *) * (n_missing + 1));
             missing[n_missing++] = caption_file_path(d->spec.instance_data_dir, it->rel);
-            if (lenient) { skip_add(d, it->rel, ce.msg); it->geom.target_w = it->geom.target_h = 0; }
+            if (lenient && !every_item) { skip_add(d, it->rel, ce.msg); it->geom.target_w = it->geom.target_h = 0; }
         }
     }
     d->n_missing_captions = n_missing;
@@ -267,6 +288,32 @@ static int link_sets(DataGroup *g, Err *e) {
     return 0;
 }
 
+static int n_reference_sets(const DataGroup *g, const Dataset *d) {
+    int n = 0;
+    for (int k = 0; k < d->n_cond; k++) n += g->sets[d->cond[k]].spec.conditioning_type != COND_MASK;
+    return n;
+}
+
+/* Which reference sets' captions replace the edit captions (random mode, two or more references);
+ * captions given to a reference set that can never be drawn that way are reported as unused. */
+static void mark_caption_replacement(DataGroup *g) {
+    for (int i = 0; i < g->n; i++) {
+        const Dataset *d = &g->sets[i];
+        if (d->spec.disabled || d->spec.is_conditioning) continue;
+        if (g->opt.multi_cond != MULTI_COND_RANDOM || n_reference_sets(g, d) < 2) continue;
+        for (int k = 0; k < d->n_cond; k++) {
+            Dataset *c = &g->sets[d->cond[k]];
+            if (c->spec.conditioning_type != COND_MASK && c->spec.captions.strategy != CAPTION_NONE) c->captions_replace = 1;
+        }
+    }
+    for (int i = 0; i < g->n; i++) {
+        const Dataset *c = &g->sets[i];
+        if (c->spec.is_conditioning && c->source >= 0 && c->spec.captions.strategy != CAPTION_NONE && !c->captions_replace)
+            log_warn("dataset \"%s\": its captions are not used: a reference set's captions replace the edit captions only "
+                     "with conditioning_multidataset_sampling=random and two or more reference sets", c->spec.id);
+    }
+}
+
 /* Samples a bucket needs to be kept: the effective batch (batch size x gradient accumulation). */
 static int bucket_minimum(const DataGroup *g, const Dataset *d) {
     int acc = g->opt.gradient_accumulation_steps > 1 ? g->opt.gradient_accumulation_steps : 1;
@@ -283,6 +330,7 @@ int data_load(const DatasetSpec *specs, int n, const DataOptions *opt, DataGroup
     char *missing = xstrdup(""), *problems = xstrdup("");
     int rc = -1;
     if (link_sets(g, e)) goto done;
+    mark_caption_replacement(g);
     for (int i = 0; i < n; i++) {
         Dataset *d = &g->sets[i];
         if (d->spec.disabled) continue;
@@ -292,7 +340,7 @@ int data_load(const DatasetSpec *specs, int n, const DataOptions *opt, DataGroup
         }
         if (scan_set(d, &scans[i], g->opt.strict, e)) goto done;
         if ((!d->spec.is_conditioning || d->spec.conditioning_type == COND_REFERENCE_LOOSE) && place_items(d, e)) goto done;
-        if (!d->spec.is_conditioning && load_captions(d, g->opt.report_only, &problems, e)) goto done;
+        if ((!d->spec.is_conditioning || d->captions_replace) && load_captions(d, g->opt.report_only, &problems, e)) goto done;
     }
     for (int i = 0; i < n; i++) {
         Dataset *d = &g->sets[i];
@@ -331,9 +379,10 @@ int data_load(const DatasetSpec *specs, int n, const DataOptions *opt, DataGroup
         bk[t] = xmalloc(sizeof(int) * (d->n_items + 1));
         for (int i = 0; i < d->n_items; i++) bk[t][i] = d->items[i].bucket;
         src[t] = (SamplerSource){ d->spec.id, d->n_items, bk[t], d->n_buckets, d->spec.repeats, d->spec.probability,
-                                  d->spec.batch_size, bucket_minimum(g, d), g->opt.disable_bucket_pruning };
+                                  d->spec.batch_size, bucket_minimum(g, d), g->opt.disable_bucket_pruning,
+                                  d->spec.start_epoch, d->spec.start_step, d->spec.end_epoch, d->spec.end_step };
     }
-    rc = sampler_init(&g->sampler, src, g->n_train, g->opt.seed, g->opt.weighting, e);
+    rc = sampler_init(&g->sampler, src, g->n_train, g->opt.seed, g->opt.weighting, g->opt.gradient_accumulation_steps, e);
     if (rc && g->opt.report_only) { /* the sampler's complaint becomes one more problem to report */
         char *m = xasprintf("%s%s%s", g->problems ? g->problems : "", g->problems ? "\n" : "", e->msg);
         free(g->problems); g->problems = m;
@@ -366,9 +415,9 @@ char *data_item_path(const DataGroup *g, int set, int item) {
     return path_join(g->sets[set].spec.instance_data_dir, g->sets[set].items[item].rel);
 }
 
-void data_next_batch(DataGroup *g, DataBatch *b) {
+int data_next_batch(DataGroup *g, DataBatch *b, Err *e) {
     SamplerBatch sb;
-    sampler_next(&g->sampler, &sb);
+    if (sampler_next(&g->sampler, &sb, e)) return -1;
     int s = g->train_set[sb.dataset];
     const Dataset *d = &g->sets[s];
     if (b->cap < sb.n) { b->cap = sb.n; b->samples = xrealloc(b->samples, sizeof(DataSample) * b->cap); }
@@ -397,8 +446,15 @@ void data_next_batch(DataGroup *g, DataBatch *b) {
             int k = refs[sampler_pick_reference(g->opt.seed, sb.epoch, it->rel, nr)];
             x->ref_set[0] = d->cond[k]; x->ref_slot[0] = k; x->ref[0] = &it->refs[k];
             x->n_refs = 1;
+            const Dataset *c = &g->sets[d->cond[k]];
+            if (c->captions_replace && !x->caption_dropped) {
+                const DataItem *r = &c->items[it->refs[k].item];
+                const char *rc = caption_pick(&r->captions, g->opt.seed, sb.epoch, c->spec.id, r->rel);
+                if (rc[0]) x->caption = rc;
+            }
         }
     }
+    return 0;
 }
 
 int data_sample_image(const DataGroup *g, int set, int item, int ref, DataResizeFn resize, Image *out, Err *e) {
@@ -450,6 +506,17 @@ void data_summary_print(const DataGroup *g, FILE *f) {
             fprintf(f, "dataset \"%s\" (%s%s): %d images found, %d used, %d skipped\n", d->spec.id, d->spec.instance_data_dir,
                     d->spec.is_eval ? ", eval" : "", d->n_found, d->n_items, d->n_skipped);
         }
+        if (d->spec.max_num_samples > 0 && d->n_found > d->spec.max_num_samples)
+            fprintf(f, "  max_num_samples %d: a fixed subset of the %d files found\n", d->spec.max_num_samples, d->n_found);
+        const DatasetSpec *sp = &d->spec;
+        if (sp->start_epoch > 1 || sp->start_step > 1 || sp->end_epoch > 0 || sp->end_step > 0) {
+            fprintf(f, "  sampled in epochs %lld-", (long long)(sp->start_epoch > 1 ? sp->start_epoch : 1));
+            if (sp->end_epoch > 0) fprintf(f, "%lld", (long long)sp->end_epoch);
+            fprintf(f, ", optimizer steps %lld-", (long long)(sp->start_step > 1 ? sp->start_step : 1));
+            if (sp->end_step > 0) fprintf(f, "%lld", (long long)sp->end_step);
+            fprintf(f, "\n");
+        }
+        if (d->captions_replace) fprintf(f, "  captions: replace the edit captions of the samples that draw this set (random mode)\n");
         if (d->n_missing_captions) fprintf(f, "  captions missing: %d\n", d->n_missing_captions);
         for (int k = 0; k < d->n_skipped && k < LIST_MAX; k++) fprintf(f, "  skipped %s: %s\n", d->skipped[k].rel, d->skipped[k].reason);
         if (d->n_skipped > LIST_MAX) fprintf(f, "  ... and %d more skipped\n", d->n_skipped - LIST_MAX);

@@ -43,6 +43,10 @@ typedef struct DatasetSpec {
     double caption_dropout_probability;
     double timestep_sampling_offset;      /* added to the logit-normal draw of this set's samples */
     const char *cache_dir_vae;
+    int64_t start_epoch, start_step;      /* the set is sampled from this epoch and optimizer step on (1, 0) */
+    int64_t end_epoch, end_step;          /* ... up to and including these (0: no end) */
+    int max_num_samples;                  /* > 0: a fixed subset of this many of the discovered files, chosen
+                                             from the dataset id (same subset on every run), before filtering */
 } DatasetSpec;
 
 typedef struct DataOptions {
@@ -87,6 +91,11 @@ typedef struct Dataset {
     int cond[DATA_MAX_REFS];              /* indices (in DataGroup.sets) of its conditioning sets */
     PairStats pair[DATA_MAX_REFS];
     int source;                           /* conditioning sets: the image set using them, else -1 */
+    int captions_replace;                 /* reference sets with their own captions, drawn in random mode by
+                                             an image set with two or more references: a sample that draws
+                                             this set trains on the reference's caption (SimpleTuner's
+                                             collate: conditioning captions replace the edit captions only
+                                             then); an empty one falls back to the edit caption */
 } Dataset;
 
 typedef struct DataGroup {
@@ -108,7 +117,8 @@ char *data_item_path(const DataGroup *g, int set, int item);
 typedef struct DataSample {
     int set, item;
     const char *rel;
-    const char *caption;                  /* "" when dropped or absent */
+    const char *caption;                  /* "" when dropped or absent; the reference's own caption when its
+                                             set has captions_replace */
     int caption_dropped;
     int n_refs;                           /* all references (combined) or one (random); masks excluded */
     int ref_set[DATA_MAX_REFS];           /* index of the reference's dataset in DataGroup.sets */
@@ -125,7 +135,8 @@ typedef struct DataBatch {
     int cap;
 } DataBatch;
 
-void data_next_batch(DataGroup *g, DataBatch *b);
+/* Fails only when the dataset schedules leave an optimizer step without data. */
+int data_next_batch(DataGroup *g, DataBatch *b, Err *e);
 void data_batch_free(DataBatch *b);
 
 /* A resampler: src -> w x h in out. */

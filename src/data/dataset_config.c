@@ -60,7 +60,11 @@ static int spec_from(const Config *c, const DatasetConfig *d, DatasetSpec *s, Er
     s->n_conditioning_data = d->n_conditioning_data;
     if (d->type && strcmp(d->type, "local"))
         return err_setc(e, EXIT_USAGE, "dataset \"%s\": not supported yet: type=%s (only local folders)", d->id, d->type);
-    if (caption_strategy_parse(d->caption_strategy, &s->captions.strategy, e)) return err_prefix(e, "dataset \"%s\"", d->id);
+    /* a conditioning set has captions only when its own entry names a caption_strategy (the global
+     * default is for image sets); without, its samples keep the edit image's caption */
+    const cJSON *own = d->raw ? cJSON_GetObjectItemCaseSensitive(d->raw, "caption_strategy") : NULL;
+    const char *strategy = s->is_conditioning && !cJSON_IsString(own) ? NULL : d->caption_strategy;
+    if (caption_strategy_parse(strategy, &s->captions.strategy, e)) return err_prefix(e, "dataset \"%s\"", d->id);
     s->captions.instance_prompt = d->instance_prompt;
     s->captions.prepend_instance_prompt = d->prepend_instance_prompt;
     s->captions.only_instance_prompt = d->only_instance_prompt;
@@ -90,11 +94,15 @@ static int spec_from(const Config *c, const DatasetConfig *d, DatasetSpec *s, Er
     if (isnan(s->caption_dropout_probability)) s->caption_dropout_probability = 0;
     s->cache_dir_vae = d->cache_dir_vae;
     s->timestep_sampling_offset = d->timestep_sampling_offset;
-    /* scheduling a dataset in or out of training, and subsetting it, are not supported yet: refuse
-     * rather than train on something other than what the file says */
-    if (d->start_epoch != 1 || d->start_step || d->end_epoch || d->end_step || d->max_num_samples)
-        return err_setc(e, EXIT_USAGE, "dataset \"%s\": not supported yet: start_epoch/start_step/end_epoch/end_step/max_num_samples "
-                                       "(remove them to train on the whole dataset from the first step)", d->id);
+    s->start_epoch = d->start_epoch; s->start_step = d->start_step;
+    s->end_epoch = d->end_epoch; s->end_step = d->end_step;
+    if (d->max_num_samples < 0 || d->max_num_samples > 1000000000)
+        return err_setc(e, EXIT_USAGE, "dataset \"%s\": max_num_samples %ld: expected a positive count", d->id, d->max_num_samples);
+    s->max_num_samples = (int)d->max_num_samples;
+    /* a reference or mask set follows its edit set image for image: limit or schedule that one */
+    if (s->is_conditioning && (d->max_num_samples || d->start_epoch > 1 || d->start_step > 1 || d->end_epoch > 0 || d->end_step > 0))
+        return err_setc(e, EXIT_USAGE, "dataset \"%s\": max_num_samples and start/end_epoch/step apply to image datasets; a "
+                                       "conditioning dataset follows the dataset that lists it (set them there)", d->id);
     return 0;
 }
 

@@ -225,6 +225,13 @@ int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
             if (cl->n == 0 && ensure_text(d, set, i, "", s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             for (int c = 0; c < cl->n; c++)
                 if (ensure_text(d, set, i, cl->text[c], s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
+            for (int r = 0; r < ds->n_cond; r++) {   /* references whose captions replace the edit caption */
+                const Dataset *c = &g->sets[ds->cond[r]];
+                if (!c->captions_replace) continue;
+                const CaptionList *rl = &c->items[ds->items[i].refs[r].item].captions;
+                for (int j = 0; j < rl->n; j++)
+                    if (rl->text[j][0] && ensure_text(d, set, i, rl->text[j], s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
+            }
             done++;
             if (interrupt_take()) {   /* Ctrl-C while caching: every finished entry is kept */
                 interrupt_release();
@@ -311,7 +318,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
 static int src_next(void *self, TrainSample *samples, int cap, int *n, Err *e) {
     EditData *d = self;
     release(d);
-    data_next_batch(d->group, &d->batch);
+    if (data_next_batch(d->group, &d->batch, e)) return -1;
     *n = d->batch.n < cap ? d->batch.n : cap;
     for (int i = 0; i < *n; i++)
         if (load_sample(d, &d->batch.samples[i], &samples[i], e)) return -1;

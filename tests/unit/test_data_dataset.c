@@ -74,7 +74,7 @@ static void test_load_strict_geometry_and_batches(void **state) {
     }
     DataBatch b = {0};
     for (int s = 0; s < 9; s++) {
-        data_next_batch(&g, &b);
+        assert_int_equal(data_next_batch(&g, &b, &e), 0);
         assert_int_equal(b.n, 2);
         for (int i = 0; i < b.n; i++) {
             const DataItem *it = &d->items[b.samples[i].item];
@@ -92,7 +92,7 @@ static void test_load_strict_geometry_and_batches(void **state) {
     int used[3] = {0};
     memset(&b, 0, sizeof b);
     for (int s = 0; s < 30; s++) {
-        data_next_batch(&g, &b);
+        assert_int_equal(data_next_batch(&g, &b, &e), 0);
         for (int i = 0; i < b.n; i++) {
             assert_int_equal(b.samples[i].n_refs, 1); used[b.samples[i].ref_set[0]]++;
             assert_int_equal(b.samples[i].ref_slot[0] + 1, b.samples[i].ref_set[0]);
@@ -414,7 +414,7 @@ static void test_eval_set_loaded_not_sampled(void **state) {
     assert_int_equal(g.sets[2].n_cond, 1);
     assert_string_equal(g.sets[3].items[g.sets[2].items[0].refs[0].item].rel, "v.png");
     DataBatch b = {0};
-    for (int k = 0; k < 10; k++) { data_next_batch(&g, &b); assert_int_equal(b.set, 0); }
+    for (int k = 0; k < 10; k++) { assert_int_equal(data_next_batch(&g, &b, &e), 0); assert_int_equal(b.set, 0); }
     data_batch_free(&b);
     data_free(&g);
     /* the eval set may share the training set's reference set */
@@ -425,6 +425,124 @@ static void test_eval_set_loaded_not_sampled(void **state) {
     assert_int_equal(g.sets[0].cond[0], 1);
     data_free(&g);
     free(vdir); free(vref);
+    fix_free(&f);
+}
+
+/* Random mode with two or more reference sets: a sample that draws a reference set with its own
+ * captions trains on the reference's caption (an empty one falls back to the edit caption); combined
+ * mode, a single reference set or a dropped caption keep the edit caption / the dropout. */
+static void test_reference_captions_replace_in_random_mode(void **state) {
+    (void)state;
+    Fix f; fix_init(&f, 2);
+    fix_pairs(&f, 6, 64, 64);
+    char rel[64];
+    for (int i = 0; i < 6; i++) {   /* ref-a: a caption file per reference, one of them empty */
+        snprintf(rel, sizeof rel, "sub/img_%d.txt", i);
+        make_text(f.ra, rel, i == 3 ? "\n" : "from reference a\n");
+    }
+    f.spec[1].captions.strategy = CAPTION_TEXTFILE;
+    f.opt.multi_cond = MULTI_COND_RANDOM;
+    DataGroup g; Err e = {0};
+    if (data_load(f.spec, 3, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    assert_true(g.sets[1].captions_replace);
+    assert_false(g.sets[2].captions_replace);   /* ref-b has no captions */
+    DataBatch b = {0};
+    int replaced = 0, kept_a = 0, from_b = 0;
+    for (int s = 0; s < 40; s++) {
+        assert_int_equal(data_next_batch(&g, &b, &e), 0);
+        for (int i = 0; i < b.n; i++) {
+            const DataSample *x = &b.samples[i];
+            int empty_ref = !strcmp(x->rel, "sub/img_3.png");
+            if (x->ref_set[0] == 1 && !empty_ref) { assert_string_equal(x->caption, "from reference a"); replaced++; }
+            else {
+                assert_true(!strcmp(x->caption, "make it blue") || !strcmp(x->caption, "make it red"));
+                if (x->ref_set[0] == 1) kept_a++; else from_b++;
+            }
+        }
+    }
+    assert_true(replaced > 0 && from_b > 0 && kept_a > 0);   /* kept_a: img_3's empty reference caption */
+    data_free(&g);
+    /* dropout wins over the reference caption */
+    f.spec[0].caption_dropout_probability = 1;
+    if (data_load(f.spec, 3, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    for (int s = 0; s < 10; s++) {
+        assert_int_equal(data_next_batch(&g, &b, &e), 0);
+        for (int i = 0; i < b.n; i++) { assert_true(b.samples[i].caption_dropped); assert_string_equal(b.samples[i].caption, ""); }
+    }
+    data_free(&g);
+    f.spec[0].caption_dropout_probability = 0;
+    /* combined mode and a single reference set: the edit captions, the reference captions not even read */
+    for (int variant = 0; variant < 2; variant++) {
+        f.opt.multi_cond = variant ? MULTI_COND_RANDOM : MULTI_COND_COMBINED;
+        f.spec[0].n_conditioning_data = variant ? 1 : 2;
+        if (data_load(f.spec, 3, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+        assert_false(g.sets[1].captions_replace);
+        assert_int_equal(g.sets[1].items[0].captions.n, 0);
+        for (int s = 0; s < 10; s++) {
+            assert_int_equal(data_next_batch(&g, &b, &e), 0);
+            for (int i = 0; i < b.n; i++) assert_true(!strcmp(b.samples[i].caption, "make it blue") || !strcmp(b.samples[i].caption, "make it red"));
+        }
+        data_free(&g);
+    }
+    /* a missing reference caption file is an error naming the reference set */
+    f.opt.multi_cond = MULTI_COND_RANDOM; f.spec[0].n_conditioning_data = 2;
+    char *gone = path_join(f.ra, "sub/img_2.txt");
+    unlink(gone); free(gone);
+    assert_int_equal(data_load(f.spec, 3, &f.opt, &g, &e), -1);
+    assert_contains(e.msg, "dataset \"ref-a\" (caption_strategy textfile): 1 of 6 images have no caption file");
+    data_batch_free(&b);
+    fix_free(&f);
+}
+
+/* max_num_samples: a subset of the discovered files fixed by the dataset id; start/end_step of a
+ * DatasetSpec reach the sampler (with gradient accumulation counting micro-batches per step). */
+static void test_max_num_samples_and_schedule(void **state) {
+    (void)state;
+    Fix f; fix_init(&f, 1);
+    fix_pairs(&f, 8, 64, 64);
+    f.spec[0].max_num_samples = 4;
+    DataGroup g; Err e = {0};
+    char first[4][32];
+    if (data_load(f.spec, 2, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(g.sets[0].n_found, 8);
+    assert_int_equal(g.sets[0].n_items, 4);
+    for (int i = 0; i < 4; i++) {
+        snprintf(first[i], sizeof first[i], "%s", g.sets[0].items[i].rel);
+        if (i) assert_true(strcmp(first[i - 1], first[i]) < 0);   /* discovery order kept */
+    }
+    data_free(&g);
+    if (data_load(f.spec, 2, &f.opt, &g, &e)) fail_msg("%s", e.msg);   /* same subset on every run */
+    for (int i = 0; i < 4; i++) assert_string_equal(g.sets[0].items[i].rel, first[i]);
+    data_free(&g);
+    int differs = 0;   /* other ids choose other subsets */
+    const char *ids[4] = { "a", "b", "c", "d" };
+    for (int k = 0; k < 4; k++) {
+        f.spec[0].id = ids[k];
+        if (data_load(f.spec, 2, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+        assert_int_equal(g.sets[0].n_items, 4);
+        for (int i = 0; i < 4; i++) differs |= strcmp(g.sets[0].items[i].rel, first[i]) != 0;
+        data_free(&g);
+    }
+    assert_true(differs);
+    f.spec[0].id = "edit-images";
+    f.spec[0].max_num_samples = 20;   /* more than there are: all */
+    if (data_load(f.spec, 2, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(g.sets[0].n_items, 8);
+    data_free(&g);
+    f.spec[0].max_num_samples = 0;
+    /* curriculum: "edit-images" for steps 1-2, "late" (same files) from step 3; 2 micro-batches a step */
+    DatasetSpec all[3] = { f.spec[0], f.spec[1], f.spec[0] };
+    all[0].end_step = 2;
+    all[2].id = "late"; all[2].start_step = 3;
+    f.opt.gradient_accumulation_steps = 2;
+    if (data_load(all, 3, &f.opt, &g, &e)) fail_msg("%s", e.msg);
+    DataBatch b = {0};
+    for (int k = 0; k < 12; k++) {
+        assert_int_equal(data_next_batch(&g, &b, &e), 0);
+        assert_int_equal(b.set, k < 4 ? 0 : 2);
+    }
+    data_batch_free(&b);
+    data_free(&g);
     fix_free(&f);
 }
 
@@ -439,6 +557,8 @@ int main(void) {
         cmocka_unit_test(test_sample_image_resize_crop),
         cmocka_unit_test(test_report_only_collects_problems),
         cmocka_unit_test(test_eval_set_loaded_not_sampled),
+        cmocka_unit_test(test_reference_captions_replace_in_random_mode),
+        cmocka_unit_test(test_max_num_samples_and_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

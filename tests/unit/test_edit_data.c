@@ -218,10 +218,82 @@ static void test_mask_dataset(void **state) {
     tmpdir_remove(root);
 }
 
+/* Random mode with two reference sets, one with its own captions: those captions get prompt
+ * embeddings in the cache (with the item's reference images), and a sample drawing that set is
+ * served the reference caption's embedding. */
+static void test_reference_captions_cached(void **state) {
+    (void)state;
+    char *root = tmpdir_make();
+    write_pairs(root, 2);
+    Err e = {0};
+    for (int i = 0; i < 2; i++) {   /* a second reference set with the same names */
+        SynthPair p;
+        synth_pair(4, i, 1, 64, 48, &p);
+        char *q = xasprintf("%s/ref2/p%d.png", root, i), *dq = path_dirname(q);
+        assert_int_equal(dir_make(dq, &e), 0);
+        assert_int_equal(image_write_png(q, &p.refs[0], &e), 0);
+        free(q); free(dq);
+        synth_pair_free(&p);
+    }
+    const char *ref_caption = "use the reference caption";
+    char *images = path_join(root, "images"), *text = path_join(root, "cache/text");
+    char *dirs[2] = {path_join(root, "ref"), path_join(root, "ref2")};
+    char *vae[3] = {path_join(root, "cache/vae/images"), path_join(root, "cache/vae/ref"), path_join(root, "cache/vae/ref2")};
+    const char *conds[2] = {"ref", "ref2"};
+    DatasetSpec spec[3];
+    memset(spec, 0, sizeof spec);
+    spec[0].id = "edits"; spec[0].instance_data_dir = images; spec[0].conditioning_data = conds; spec[0].n_conditioning_data = 2;
+    spec[0].captions.strategy = CAPTION_TEXTFILE;
+    bucket_params_default(&spec[0].buckets);
+    spec[0].buckets.resolution = 48; spec[0].buckets.alignment = 16; spec[0].buckets.crop_style = CROP_STYLE_CENTER;
+    spec[0].probability = 1; spec[0].batch_size = 1; spec[0].cache_dir_vae = vae[0];
+    for (int k = 0; k < 2; k++) {
+        DatasetSpec *c = &spec[1 + k];
+        c->id = conds[k]; c->instance_data_dir = dirs[k]; c->is_conditioning = 1; c->conditioning_type = COND_REFERENCE_STRICT;
+        bucket_params_default(&c->buckets);
+        c->probability = 1; c->batch_size = 1; c->cache_dir_vae = vae[1 + k];
+    }
+    spec[1].captions.strategy = CAPTION_INSTANCEPROMPT; spec[1].captions.instance_prompt = ref_caption;
+    DataOptions opt = {.seed = 7, .multi_cond = MULTI_COND_RANDOM, .weighting = SAMPLING_AUTO_WEIGHTING};
+    DataGroup g;
+    if (data_load(spec, 3, &opt, &g, &e)) fail_msg("%s", e.msg);
+    cJSON *cfg = cJSON_Parse(TINY_FLUX_VAE_CONFIG);
+    Vae v;
+    assert_int_equal(vae_init_random(&v, cfg, 1, DT_F32, &e), 0);
+    cJSON_Delete(cfg);
+    CountEnc enc = {0, 0};
+    EditData d = {.group = &g, .vae = &v, .resize = nearest_resize, .encode_prompt = counting_encode, .encode_ctx = &enc,
+                  .model_id = "test/model", .text_dir = text, .seed = 7, .quiet = 1};
+    EditCacheStats st;
+    if (edit_data_cache_all(&d, &st, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(st.text_built, 4);           /* per image: its instruction and the reference caption */
+    assert_int_equal(enc.max_images, 2);          /* both references shown to the encoder, as for the edit caption */
+    SampleSource src = edit_data_source(&d);
+    int with_ref_caption = 0, with_edit_caption = 0;
+    for (int k = 0; k < 12; k++) {
+        TrainSample ts[1]; int n = 0;
+        if (src.next_batch(src.self, ts, 1, &n, &e)) fail_msg("%s", e.msg);
+        const DataSample *x = &d.batch.samples[0];
+        /* fake_encode: embedding[0] = strlen(prompt) + a fraction */
+        int len = (int)ts[0].txt[0];
+        if (x->ref_set[0] == 1) { assert_string_equal(x->caption, ref_caption); assert_int_equal(len, (int)strlen(ref_caption)); with_ref_caption++; }
+        else { assert_string_not_equal(x->caption, ref_caption); assert_int_equal(len, (int)strlen(x->caption)); with_edit_caption++; }
+    }
+    assert_true(with_ref_caption && with_edit_caption);
+    edit_data_free(&d);
+    vae_free(&v);
+    data_free(&g);
+    free(images); free(text);
+    for (int k = 0; k < 2; k++) free(dirs[k]);
+    for (int k = 0; k < 3; k++) free(vae[k]);
+    tmpdir_remove(root);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_build_reuse_invalidate),
         cmocka_unit_test(test_mask_dataset),
+        cmocka_unit_test(test_reference_captions_cached),
     };
     return cmocka_run_group_tests_name("edit_data", tests, NULL, NULL);
 }
