@@ -19,7 +19,7 @@ done
 for t in tests/sh/test_*.sh; do
     [ -f "$t" ] || continue
     name=$(basename "$t" .sh)
-    sh "$t" >"$log" 2>&1
+    bash "$t" >"$log" 2>&1
     rc=$?
     if [ $rc = 0 ]; then pass=$((pass + 1)); echo "ok   $name"
     elif [ $rc = 77 ]; then skip=$((skip + 1)); echo "SKIP $name: $(tail -n 1 "$log")"

@@ -68,16 +68,17 @@ int cmd_bench(int argc, char **argv, Err *e) {
     QuantKind qk = QUANT_NONE;
     if (strcmp(prec, "bf16")) {
         char name[32]; snprintf(name, sizeof name, !strcmp(prec, "nf4") ? "nf4-bnb" : "%s-quanto", prec);
-        if (quant_parse(name, &qk, e) || qi_quantize_base(&m, qk, e)) { qi_free(&m); return -1; }
+        if (quant_parse(name, &qk, e) || linear_set_quantize(&m.linears, qk, e)) { qi_free(&m); return -1; }
     }
     m.checkpointing = ckpt;
     Rng rng; rng_seed(&rng, 2);
-    QiLoraSpec ls = {rank, (float)rank, 0.0f, NULL, 0};
-    if (qi_lora_attach(&m, &ls, &rng, e)) { qi_free(&m); return -1; }
-    qi_collect_params(&m);
+    LoraSpec ls = {rank, (float)rank, 0.0f, NULL, 0, 2};
+    if (linear_set_attach_lora(&m.linears, &ls, e)) { qi_free(&m); return -1; }
+    int n_params;
+    TrainParam *params = (TrainParam *)linear_set_params(&m.linears, &n_params);
     OptimUserKeys ok; optim_user_keys_init(&ok); ok.optimizer = "torch-adamw"; ok.learning_rate = 1e-4;
     OptimConfig oc; Optimizer opt;
-    if (optim_config_resolve(&ok, &oc, e) || optim_init(&opt, &oc, m.params, m.n_params, 1, e)) { qi_free(&m); return -1; }
+    if (optim_config_resolve(&ok, &oc, e) || optim_init(&opt, &oc, params, n_params, 1, e)) { qi_free(&m); return -1; }
     int N = img + ref;
     float *x = xmalloc((size_t)N * 64 * 4), *t = xmalloc((size_t)txt * dim * 4), *out = xmalloc((size_t)N * 64 * 4), *g = xmalloc((size_t)N * 64 * 4);
     rng_fill_normal(&rng, x, (size_t)N * 64, 0, 1); rng_fill_normal(&rng, t, (size_t)txt * dim, 0, 1); rng_fill_normal(&rng, g, (size_t)N * 64, 0, 1);
@@ -85,12 +86,12 @@ int cmd_bench(int argc, char **argv, Err *e) {
     in.n_img = ref ? 2 : 1;
     grid_of(img, &in.img_h[0], &in.img_w[0]);
     if (ref) grid_of(ref, &in.img_h[1], &in.img_w[1]);
-    in.img = x; in.txt = t; in.txt_len = txt; in.timestep = 0.5f; in.training = 1; in.rng = &rng;
+    in.img = x; in.txt = t; in.txt_len = txt; in.timestep = 0.5f; in.training = 1;
     double *ms = xmalloc((size_t)steps * sizeof(double));
     int rc = 0;
     for (int s = 0; s <= steps && !rc; s++) {   /* step 0 warms up (allocations) */
         double t0 = now();
-        for (int i = 0; i < m.n_params; i++) memset(m.params[i].grad, 0, m.params[i].numel * 4);
+        for (int i = 0; i < n_params; i++) memset(params[i].grad, 0, params[i].numel * 4);
         rc = qi_forward(&m, &in, out, NULL, e);
         if (!rc) rc = qi_backward(&m, g, NULL, NULL, e);
         if (!rc) optim_step(&opt, 1e-4);

@@ -1,7 +1,7 @@
 /* cache: fills every cache a training run needs (VAE latents of edit images and references,
  * prompt embeddings of each caption with its references, the caption-dropout embedding) and exits. */
 #include "cli/commands.h"
-#include "pipeline/run_context.h"
+#include "cli/cli_pipeline.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -16,9 +16,9 @@ static const char *USAGE =
 int cmd_cache(int argc, char **argv, Err *e) {
     for (int i = 0; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 0; }
-    RunContext r;
-    int rc = run_context_open(&r, argc, argv, RUN_VALIDATE, e);
-    if (!rc) rc = run_context_cache(&r, e);
-    run_context_close(&r);
+    Pipeline *p;
+    if (cli_open_pipeline(argc, argv, PIPELINE_INFER, NULL, 1, &p, e)) return -1;
+    int rc = pipeline_cache(p, NULL, e);
+    pipeline_close(p);
     return rc;
 }

@@ -1,10 +1,8 @@
 /* train: the whole job of a SimpleTuner config — model, datasets, caches, LoRA (or full) training,
  * checkpoints, validation previews, final weights. */
 #include "cli/commands.h"
-#include "config/config.h"
-#include "base/files.h"
-#include "base/hub.h"
-#include "pipeline/run_context.h"
+#include "cli/cli_pipeline.h"
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +33,24 @@ static const char *USAGE =
 int cmd_train(int argc, char **argv, Err *e) {
     for (int i = 0; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 0; }
-    RunContext rc_ctx;
-    int rc = run_context_open(&rc_ctx, argc, argv, RUN_TRAIN, e);
-    if (!rc) rc = run_context_train(&rc_ctx, e);
-    run_context_close(&rc_ctx);
+    Pipeline *p;
+    if (cli_open_pipeline(argc, argv, PIPELINE_TRAIN, NULL, 0, &p, e)) return -1;
+    TrainSummary s;
+    int rc = pipeline_train(p, &s, e);
+    if (!rc && s.interrupted)
+        printf("interrupted at step %lld: checkpoint %s/checkpoint-%lld/ (resume_from_checkpoint=latest continues)\n",
+               (long long)s.steps_done, s.output_dir, (long long)s.steps_done);
+    else if (!rc) {
+        if (s.resumed_from == s.steps_done)
+            printf("already trained: resumed at step %lld = max_train_steps, nothing to do\n", (long long)s.steps_done);
+        else printf("trained %lld steps (loss %.4f -> %.4f)\n", (long long)s.steps_done, s.first_loss, s.last_loss);
+        printf("weights:     %s\n", s.final_weights);
+        printf("checkpoints: %s/checkpoint-<step>/\n", s.output_dir);
+        printf("validation:  %s/validation/\n", s.output_dir);
+        printf("loss log:    %s/training_log.jsonl (.csv), curve %s/loss_curve.png\n", s.output_dir, s.output_dir);
+        struct rusage ru; getrusage(RUSAGE_SELF, &ru);
+        printf("peak memory: %.1f MiB resident\n", ru.ru_maxrss / 1024.0);
+    }
+    pipeline_close(p);
     return rc;
 }

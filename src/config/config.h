@@ -59,6 +59,9 @@ typedef struct ConfigLoadOptions {
 int config_load(Config **out, int argc, char **argv, Err *e);
 int config_load_with(Config **out, int argc, char **argv, const ConfigLoadOptions *opt, Err *e);
 void config_free(Config *c);
+/* A configuration from (key, value) pairs alone, values as on a command line (no config.json is
+ * searched for, no datasets are read): libraries and servers that hold settings in memory. */
+int config_from_pairs(Config **out, const char *const *keys, const char *const *values, int n, Err *e);
 /* Folder of packaged presets (malloc'd): override, $SIMPLETUNER_EXAMPLES_DIR, ./examples,
  * <directory of the executable>/../examples. */
 char *config_examples_dir(const char *override);

@@ -318,3 +318,14 @@ int config_load_with(Config **out, int argc, char **argv, const ConfigLoadOption
 }
 
 int config_load(Config **out, int argc, char **argv, Err *e) { return config_load_with(out, argc, argv, NULL, e); }
+
+int config_from_pairs(Config **out, const char *const *keys, const char *const *values, int n, Err *e) {
+    char **argv = xcalloc((size_t)(n > 0 ? n : 1), sizeof *argv);
+    for (int i = 0; i < n; i++) argv[i] = xasprintf("%s=%s", keys[i], values[i]);
+    ConfigLoadOptions opt = {0};
+    opt.args_only = 1; opt.skip_datasets = 1; opt.quiet = 1; opt.allow_missing_required = 1;
+    int rc = config_load_with(out, n, argv, &opt, e);
+    for (int i = 0; i < n; i++) free(argv[i]);
+    free(argv);
+    return rc;
+}

@@ -1,15 +1,17 @@
 #include "data/dataset_config.h"
+#include "models/family.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 int data_bucket_alignment(const Config *c) {
     int a = (int)config_int(c, "aspect_bucket_alignment");
-    const char *family = config_str(c, "model_family");
-    if (family && !strcmp(family, "qwen_image") && a != 32 && !config_bool(c, "i_know_what_i_am_doing")) {
+    const ModelFamily *f = family_find(config_str(c, "model_family"));
+    if (f && f->bucket_alignment && a != f->bucket_alignment && !config_bool(c, "i_know_what_i_am_doing")) {
         if (config_is_set(c, "aspect_bucket_alignment"))
-            log_warn("qwen_image: aspect_bucket_alignment %d replaced by 32, as SimpleTuner does (set i_know_what_i_am_doing to keep it)", a);
-        a = 32;
+            log_warn("%s: aspect_bucket_alignment %d replaced by %d, as SimpleTuner does (set i_know_what_i_am_doing to keep it)", f->name, a,
+                     f->bucket_alignment);
+        a = f->bucket_alignment;
     }
     return a;
 }

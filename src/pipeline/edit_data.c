@@ -235,18 +235,14 @@ int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
             done++;
             if (interrupt_take()) {   /* Ctrl-C while caching: every finished entry is kept */
                 interrupt_release();
-                if (!d->quiet) fputc('\n', stderr);
                 return err_set(e, "interrupted while caching (%d of %d samples cached; rerun to continue)", done, total);
             }
-            if (!d->quiet) {
+            if (d->progress) {
                 struct timespec t1; clock_gettime(CLOCK_MONOTONIC, &t1);
-                double el = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec), rate = done / (el > 1e-9 ? el : 1e-9);
-                fprintf(stderr, "\rcaching latents and prompt embeddings: %d/%d  %.2f samples/s  ETA %.0f s   ", done, total, rate,
-                        (total - done) / rate);
+                d->progress(d->progress_ctx, done, total, (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec));
             }
         }
     }
-    if (!d->quiet && total) fputc('\n', stderr);
     if (need_dropout && ensure_dropout(d, s, e)) return err_prefix(e, "caching the caption-dropout embedding");
     return 0;
 }

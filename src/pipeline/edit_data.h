@@ -36,7 +36,9 @@ typedef struct EditData {
     const char *model_id;     /* everything that changes cached numbers, e.g. "qwen_image/edit-v2/<weights id>" */
     const char *text_dir;     /* text embed cache directory */
     uint64_t seed;
-    int quiet;
+    /* after each cached sample (may be NULL): done of total, seconds since caching started */
+    void (*progress)(void *ctx, int done, int total, double seconds);
+    void *progress_ctx;
     /* conditioning_image_embeds (NULL cie_dir: off): entries in <cie_dir>/<reference set id>/<rel> */
     const char *cie_dir;
     ConditionPixelsFn condition_pixels;

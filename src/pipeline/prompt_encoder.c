@@ -14,15 +14,15 @@ struct PromptEncoder {
     QwenVLProcessorConfig proc;
 };
 
-int prompt_encoder_open(PromptEncoder **out, const ModelDir *md, const char *family, const char *flavour, QuantKind precision,
-                        Err *e) {
+int prompt_encoder_open(PromptEncoder **out, const ModelDir *md, QvPromptKind kind, QuantKind precision, Err *e) {
     *out = NULL;
     PromptEncoder *p = xcalloc(1, sizeof *p);
     const char *te = model_dir_require(md, "text_encoder", e);
     const char *td = te ? model_dir_require(md, "tokenizer", e) : NULL;
     const char *pd = model_dir_path(md, "processor");
     if (!pd) pd = model_dir_path(md, "text_processor");
-    if (!td || qv_prompt_kind(family, flavour, &p->kind, e)) { free(p); return -1; }
+    if (!td) { free(p); return -1; }
+    p->kind = kind;
     qwenvl_processor_config_default(&p->proc);
     if (pd && qwenvl_processor_config_load(pd, &p->proc, e)) { free(p); return -1; }
     if (!(p->tok = tokenizer_load(td, e))) { free(p); return -1; }

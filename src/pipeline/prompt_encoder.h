@@ -10,13 +10,13 @@
 #include "tensor/safetensors.h"
 #include "tensor/quant.h"
 #include "tensor/trace.h"
+#include "models/qwen25vl/prompt.h"
 #include "pipeline/edit_data.h"
 
 typedef struct PromptEncoder PromptEncoder;
 
 /* precision: text_encoder_1_precision (QUANT_NONE keeps the stored dtype). */
-int prompt_encoder_open(PromptEncoder **out, const ModelDir *md, const char *family, const char *flavour, QuantKind precision,
-                        Err *e);
+int prompt_encoder_open(PromptEncoder **out, const ModelDir *md, QvPromptKind kind, QuantKind precision, Err *e);
 void prompt_encoder_close(PromptEncoder *p);
 /* embeds [L, dim] (malloc'd); trace (may be NULL) gets the encoder's intermediates (prompt.h). */
 int prompt_encoder_embed(PromptEncoder *p, const char *prompt, const Image *refs, int n_refs, const Trace *trace,

@@ -1,4 +1,5 @@
 #include "pipeline/tiny_assets.h"
+#include "models/family.h"
 #include "config/config.h"
 #include "base/files.h"
 #include "data/synth_write.h"
@@ -74,9 +75,9 @@ int tiny_assets_ensure(const char *example, Err *e) {
     int rc = 0;
     char *models = path_join(root, "models"), *data = path_join(root, "data");
     if (dir_make(models, e) || dir_make(data, e)) rc = -1;
-    /* the presets name models/qwenimage_edit (edit-v1 and edit-v2 alike) and models/longcat_edit */
-    if (!rc) rc = ensure_model(models, "qwenimage_edit", "qwen_image", "edit-v2", e);
-    if (!rc) rc = ensure_model(models, "longcat_edit", "longcat_image", "edit", e);
+    /* the presets name each family's folder (e.g. models/qwenimage_edit serves edit-v1 and edit-v2 alike) */
+    for (int i = 0; !rc && MODEL_FAMILIES[i]; i++)
+        rc = ensure_model(models, MODEL_FAMILIES[i]->tiny_folder, MODEL_FAMILIES[i]->name, MODEL_FAMILIES[i]->edit_flavour, e);
     char *set = path_join(data, example);
     if (!rc && !dir_exists(set)) {
         char *tmp = xasprintf("%s.tmp.%ld", set, (long)getpid());

@@ -22,7 +22,5 @@ typedef struct QuantStorage { void *data; float *scale; } QuantStorage;
 int weight_quantize(Weight *w, QuantKind k, QuantStorage *storage, Err *e);
 void quant_storage_free(QuantStorage *s);
 
-/* Rows [r0, r0+nr) of a quantised weight as f32. */
-void quant_rows_f32(const Weight *w, int r0, int nr, float *out);
 
 #endif

@@ -1,6 +1,6 @@
 /* weight.c — reading rows of a frozen weight as f32 (see weight.h). */
 #include "tensor/weight.h"
-#include "tensor/quant.h"
+#include "tensor/dtype.h"
 #include <string.h>
 
 void weight_rows_f32(const Weight *w, int r0, int nr, float *out) {

@@ -22,5 +22,7 @@ typedef struct Weight {
 
 /* Rows [r0, r0+nr) of w as f32 into out [nr, cols]. */
 void weight_rows_f32(const Weight *w, int r0, int nr, float *out);
+/* The same for a quantised weight (its decoder lives with the encoders in tensor/quant.c). */
+void quant_rows_f32(const Weight *w, int r0, int nr, float *out);
 
 #endif

@@ -1,7 +1,6 @@
 #include "train/trainer.h"
 #include "base/interrupt.h"
 #include "train/loss_plot.h"
-#include "train/progress.h"
 #include "base/files.h"
 #include "models/latent_pack.h"
 #include "train/checkpoint.h"
@@ -116,7 +115,11 @@ static int write_weights(void *ctx, const char *dir, Err *e) {
     return rc;
 }
 
-static int save_checkpoint(const TrainerConfig *cfg, Denoiser *m, Optimizer *o, Ema *ema, SampleSource *src,
+static void emit(const TrainerHooks *h, const TrainEvent *ev) {
+    if (h && h->on_event) h->on_event(h->event_ctx, ev);
+}
+
+static int save_checkpoint(const TrainerConfig *cfg, const TrainerHooks *h, Denoiser *m, Optimizer *o, Ema *ema, SampleSource *src,
                            const Rng *rng, int64_t step, Err *e) {
     TrainingState ts = {0};
     ts.global_step = step;
@@ -134,7 +137,7 @@ static int save_checkpoint(const TrainerConfig *cfg, Denoiser *m, Optimizer *o, 
     parts[n++] = checkpoint_part_blob(&samp_blob);
     char *where = NULL;
     int rc = checkpoint_save(cfg->output_dir, &ts, parts, n, cfg->checkpoints_total_limit, &where, e);
-    if (!rc && !cfg->quiet) log_info("saved checkpoint %s", where);
+    if (!rc) emit(h, &(TrainEvent){.kind = TRAIN_EV_CHECKPOINT, .step = step, .total = cfg->max_train_steps, .path = where});
     free(where); free(sampler);
     return rc;
 }
@@ -225,7 +228,10 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
     char *resumed_dir = NULL;
     if (cfg->resume_from && *cfg->resume_from) {
         rc = resume(cfg, m, &opt, ema, src, &rng, &step, &resumed_dir, e);
-        if (!rc && resumed_dir) { out->resumed_from = step; if (!cfg->quiet) log_info("resumed from %s (step %lld)", resumed_dir, (long long)step); }
+        if (!rc && resumed_dir) {
+            out->resumed_from = step;
+            emit(hooks, &(TrainEvent){.kind = TRAIN_EV_RESUMED, .step = step, .total = cfg->max_train_steps, .path = resumed_dir});
+        }
     }
     free(resumed_dir);
     FILE *jl = NULL, *csv = NULL;
@@ -240,8 +246,9 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
     if (!rc && step == 0 && hooks && hooks->validate && hooks->validate_every > 0)
         rc = hooks->validate(hooks->validate_ctx, 0, NULL, e);
     int64_t start_step = step;
-    Progress prog;
-    progress_init(&prog, stderr, start_step, cfg->max_train_steps);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    emit(hooks, &(TrainEvent){.kind = TRAIN_EV_START, .step = start_step, .total = cfg->max_train_steps});
     char *jsonl_path = path_join(cfg->output_dir, "training_log.jsonl"), *plot_path = path_join(cfg->output_dir, "loss_curve.png");
     while (!rc && step < cfg->max_train_steps) {
         for (int i = 0; i < m->n_params; i++) memset(m->params[i].grad, 0, m->params[i].numel * sizeof(float));
@@ -273,30 +280,29 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
                 (long long)step, (long long)epoch, loss, lr, gnorm, sigma_sum / count);
         fprintf(csv, "%lld,%lld,%.9g,%.9g,%.9g,%.6g\n", (long long)step, (long long)epoch, loss, lr, gnorm, sigma_sum / count);
         fflush(jl); fflush(csv);
-        if (!cfg->quiet) progress_step(&prog, step, loss, lr, gnorm);
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        emit(hooks, &(TrainEvent){.kind = TRAIN_EV_STEP, .step = step, .total = cfg->max_train_steps, .epoch = epoch, .loss = loss,
+                                  .lr = lr, .grad_norm = gnorm, .seconds = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec)});
         int ckpt = cfg->checkpoint_every > 0 && step % cfg->checkpoint_every == 0;
         if (ckpt || step == cfg->max_train_steps) {
-            progress_break(&prog);
-            rc = save_checkpoint(cfg, m, &opt, ema, src, &rng, step, e);
+            rc = save_checkpoint(cfg, hooks, m, &opt, ema, src, &rng, step, e);
             if (!rc) rc = loss_plot_write(jsonl_path, plot_path, e);
         }
         if (!rc && hooks && hooks->validate && hooks->validate_every > 0 &&
             (step % hooks->validate_every == 0 || step == cfg->max_train_steps)) {
-            progress_break(&prog);
             rc = validate_with_ema(hooks, ema, step, e);
         }
         /* Ctrl-C / SIGTERM (held pending by main): keep this step in a checkpoint and stop cleanly */
         if (!rc && step < cfg->max_train_steps && interrupt_take()) {
             interrupt_release();
-            progress_break(&prog);
-            log_info("interrupted: saving a checkpoint at step %lld (resume_from_checkpoint=latest continues)", (long long)step);
-            if (!ckpt) rc = save_checkpoint(cfg, m, &opt, ema, src, &rng, step, e);
+            emit(hooks, &(TrainEvent){.kind = TRAIN_EV_INTERRUPTED, .step = step, .total = cfg->max_train_steps});
+            if (!ckpt) rc = save_checkpoint(cfg, hooks, m, &opt, ema, src, &rng, step, e);
             if (!rc) rc = loss_plot_write(jsonl_path, plot_path, e);
             out->interrupted = 1;
             break;
         }
     }
-    progress_break(&prog);
     /* a run resumed at its last step trains nothing: the curve is still drawn from the log */
     if (!rc && step == start_step && file_exists(jsonl_path)) rc = loss_plot_write(jsonl_path, plot_path, e);
     free(jsonl_path); free(plot_path);

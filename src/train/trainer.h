@@ -62,7 +62,6 @@ typedef struct TrainerConfig {
     FlowConfig flow;
     OptimConfig optim;
     LrSchedule lr;
-    int quiet;                     /* no progress line */
 } TrainerConfig;
 
 /* Called at step 0 and every validation interval (may be NULL). variant is NULL for the weights
@@ -72,7 +71,27 @@ typedef int (*ValidateFn)(void *ctx, int64_t step, const char *variant, Err *e);
 /* SimpleTuner's ema_validation: which weights validation renders when use_ema is on. */
 typedef enum { EMA_VALIDATE_ONLY = 0, EMA_VALIDATE_NONE, EMA_VALIDATE_COMPARISON } EmaValidation;
 
+/* What the loop reports (the caller prints or streams it; nothing is printed here). */
+typedef enum {
+    TRAIN_EV_START,        /* step = first step of this run, total = max_train_steps */
+    TRAIN_EV_RESUMED,      /* step, path = the checkpoint resumed */
+    TRAIN_EV_STEP,         /* step, total, epoch, loss, lr, grad_norm, seconds since this run's start */
+    TRAIN_EV_CHECKPOINT,   /* step, path = the checkpoint folder written */
+    TRAIN_EV_INTERRUPTED,  /* step: Ctrl-C / SIGTERM, a checkpoint of this step follows */
+} TrainEventKind;
+
+typedef struct TrainEvent {
+    TrainEventKind kind;
+    int64_t step, total, epoch;
+    double loss, lr, grad_norm, seconds;
+    const char *path;
+} TrainEvent;
+
+typedef void (*TrainEventFn)(void *ctx, const TrainEvent *ev);
+
 typedef struct TrainerHooks {
+    TrainEventFn on_event;         /* may be NULL */
+    void *event_ctx;
     ValidateFn validate;
     void *validate_ctx;
     int64_t validate_every;        /* 0 = never */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The layering of src/ (docs/ARCHITECTURE.md): a file includes only headers of its own layer or of
-# layers below it, and no two modules (a .c/.h pair) include each other, directly or in a cycle.
+# layers below it, and no two modules (a .c/.h pair) include each other, directly or in a cycle
+# (a folder's *_internal.h, shared by the files of one concern, is not a module of its own).
 #   base < config < tensor < kernels < image < models < data < train < pipeline < server, cli < main.c
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -26,8 +27,10 @@ while IFS= read -r f; do
         if [ "$ri" -gt "$r" ]; then echo "src/$rel includes \"$inc\": upward (layer $ri above $r)"; bad=1; fi
         # the server and the CLI are peers: neither includes the other
         if [ "$r" = 9 ] && [ "${rel%%/*}" != "${inc%%/*}" ] && [ "$ri" = 9 ]; then echo "src/$rel includes \"$inc\": cli and server are peers"; bad=1; fi
+        # a folder's private header (*_internal.h) is part of the modules that share it
         a=${rel%.*}; b=${inc%.*}
-        [ "$a" != "$b" ] && echo "$a $b" >> "$edges"
+        case "$b" in *_internal) continue ;; esac
+        if [ "$a" != "$b" ]; then echo "$a $b" >> "$edges"; fi
     done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f" | grep -v '\.inc$' || true)
 done < <(find src -name '*.[ch]' | sort)
 

@@ -4,7 +4,7 @@
 #include "base/error.h"
 #include "image/image_io.h"
 #include "train/loss_plot.h"
-#include "train/progress.h"
+#include "pipeline/progress.h"
 
 static int count_color(const Image *im, uint8_t r, uint8_t g, uint8_t b) {
     int n = 0;

@@ -3,6 +3,7 @@
 #include "test_util.h"
 #include <math.h>
 #include "models/qwen_image/qwen_image.h"
+#include "kernels/linear.h"
 #include "tensor/quant.h"
 
 static void test_round_trip(void **state) {
@@ -73,7 +74,7 @@ static void test_quantised_forward(void **state) {
     struct { QuantKind k; double tol; } cases[] = {{QUANT_INT8, 0.02}, {QUANT_FP8, 0.08}, {QUANT_NF4, 0.25}, {QUANT_INT4, 0.25}};
     for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
         assert_int_equal(qi_init_random(&m, &c, 3, DT_BF16, &e), 0);
-        assert_int_equal(qi_quantize_base(&m, cases[t].k, &e), 0);
+        assert_int_equal(linear_set_quantize(&m.linears, cases[t].k, &e), 0);
         assert_int_equal(qi_forward(&m, &in, out, NULL, &e), 0);
         double err = max_rel(out, ref, 12 * 16);
         if (getenv("QUANT_VERBOSE")) fprintf(stderr, "%s forward rel error %.4f\n", quant_name(cases[t].k), err);

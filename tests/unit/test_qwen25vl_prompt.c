@@ -78,12 +78,6 @@ static void test_text_to_image_layouts(void **s) {
     assert_int_equal(qv_prompt_ids(QV_PROMPT_QWEN_EDIT_V1, tok, &c, "x", nt, 2, &p, &e), -1);
     assert_contains(e.msg, "exactly one");
     assert_int_equal(qv_prompt_ids(QV_PROMPT_QWEN_T2I, tok, &c, "x", nt, 1, &p, &e), -1);
-    QvPromptKind k;
-    assert_int_equal(qv_prompt_kind("qwen_image", "edit-v2+", &k, &e), 0); assert_int_equal(k, QV_PROMPT_QWEN_EDIT_V2);
-    assert_int_equal(qv_prompt_kind("qwen_image", "v1.0", &k, &e), 0); assert_int_equal(k, QV_PROMPT_QWEN_T2I);
-    assert_int_equal(qv_prompt_kind("longcat_image", "final", &k, &e), 0); assert_int_equal(k, QV_PROMPT_LONGCAT_T2I);
-    assert_int_equal(qv_prompt_kind("longcat_image", "edit", &k, &e), 0); assert_int_equal(k, QV_PROMPT_LONGCAT_EDIT);
-    assert_int_equal(qv_prompt_kind("flux", "dev", &k, &e), -1);
     tokenizer_free(tok);
 }
 

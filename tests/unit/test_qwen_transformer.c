@@ -44,16 +44,19 @@ static void make_model(QiModel *m, int zct, int with_lora, float b_std) {
     assert_int_equal(qi_init_random(m, &c, 5, DT_F32, &e), 0);
     if (with_lora) {
         static const char *const T[] = {"to_q", "to_v", "add_k_proj", "img_mlp.net.2", "proj_out"};
-        QiLoraSpec s = {4, 8.0f, 0.0f, T, 5};
+        LoraSpec s = {4, 8.0f, 0.0f, T, 5, 9};
         Rng r; rng_seed(&r, 9);
-        assert_int_equal(qi_lora_attach(m, &s, &r, &e), 0);
-        for (int i = 0, n = qi_linear_count(m); i < n; i++) {
-            QiLinear *l = qi_linear_at(m, i);
-            if (l->r) rng_fill_normal(&r, l->B, (size_t)l->w.rows * l->r, 0, b_std);
+        assert_int_equal(linear_set_attach_lora(&m->linears, &s, &e), 0);
+        for (int i = 0; i < m->linears.n; i++) {
+            int rank; float *A, *B;
+            const Linear *l = m->linears.l[i];
+            if (l->ad && !lora_adapter_factors(l->ad, &rank, &A, &B)) rng_fill_normal(&r, B, (size_t)l->out * rank, 0, b_std);
         }
     }
-    qi_collect_params(m);
 }
+
+/* The adapters' trainable parameters. */
+static TrainParam *params_of(QiModel *m, int *n) { return (TrainParam *)linear_set_params(&m->linears, n); }
 
 static void test_lora_gradients_fd(void **state) {
     (void)state;
@@ -64,8 +67,9 @@ static void test_lora_gradients_fd(void **state) {
         Err e = {0};
         float dimg[20 * 16];
         assert_int_equal(qi_backward(&m, k.g, dimg, NULL, &e), 0);
-        for (int p = 0; p < m.n_params; p++) {
-            TrainParam *tp = &m.params[p];
+        int np; TrainParam *params = params_of(&m, &np);
+        for (int p = 0; p < np; p++) {
+            TrainParam *tp = &params[p];
             float *g = malloc(tp->numel * sizeof(float));
             memcpy(g, tp->grad, tp->numel * sizeof(float));
             /* errors relative to the tensor's largest gradient: float32 forward noise is ~1e-4 absolute here */
@@ -105,14 +109,14 @@ static void test_checkpointing_equal(void **state) {
     for (int ck = 0; ck < 2; ck++) {
         QiModel m; make_model(&m, 1, 1, 0.3f);
         m.checkpointing = ck;
-        for (QiLinear *l = NULL; !l;) { l = qi_linear_at(&m, 0); }
         Case k; case_init(&k, 1);
         Err e = {0};
         loss_of(&m, &k);
         assert_int_equal(qi_backward(&m, k.g, NULL, NULL, &e), 0);
         size_t off = 0;
-        for (int p = 0; p < m.n_params && off < 4096; p++)
-            for (size_t i = 0; i < m.params[p].numel && off < 4096; i++) (ck ? g1 : g0)[off++] = m.params[p].grad[i];
+        int np; TrainParam *params = params_of(&m, &np);
+        for (int p = 0; p < np && off < 4096; p++)
+            for (size_t i = 0; i < params[p].numel && off < 4096; i++) (ck ? g1 : g0)[off++] = params[p].grad[i];
         n0 = off;
         qi_free(&m);
     }
@@ -135,7 +139,7 @@ static void test_lora_zero_and_files(void **state) {
     make_model(&m, 0, 1, 0.3f);
     assert_int_equal(qi_forward(&m, &k.in, out, NULL, &e), 0);
     char *d = tmpdir_make(), *p = path_join(d, "pytorch_lora_weights.safetensors");
-    assert_int_equal(qi_lora_save(&m, p, DT_F32, &e), 0);
+    assert_int_equal(linear_set_save_adapters(&m.linears, p, DT_F32, &e), 0);
     StFile f;
     assert_int_equal(st_open(&f, p, &e), 0);
     assert_non_null(st_find(&f, "transformer.transformer_blocks.0.attn.to_q.lora_A.weight"));
@@ -164,7 +168,7 @@ static void test_lora_zero_and_files(void **state) {
     const char *files[2] = {p, pc};
     for (int t = 0; t < 2; t++) {
         QiModel m2; make_model(&m2, 0, 0, 0);
-        if (qi_lora_load(&m2, files[t], 1.0f, &e)) fail_msg("%s", e.msg);
+        if (linear_set_load_adapters(&m2.linears, files[t], 1.0f, &e)) fail_msg("%s", e.msg);
         assert_int_equal(qi_forward(&m2, &k.in, out2, NULL, &e), 0);
         for (int i = 0; i < 20 * 16; i++) assert_true(fabsf(out2[i] - out[i]) <= 1e-5f * (1 + fabsf(out[i])));
         qi_free(&m2);
@@ -172,7 +176,7 @@ static void test_lora_zero_and_files(void **state) {
     /* a LoRA for another model is refused with a clear message */
     QiConfig c = tiny(); c.dim = 32; c.head_dim = 16; c.axes[2] = 12;
     QiModel big; assert_int_equal(qi_init_random(&big, &c, 1, DT_F32, &e), 0);
-    assert_int_not_equal(qi_lora_load(&big, p, 1.0f, &e), 0);
+    assert_int_not_equal(linear_set_load_adapters(&big.linears, p, 1.0f, &e), 0);
     assert_contains(e.msg, "a LoRA for another model size?");
     qi_free(&big);
     qi_free(&m); qi_free(&m0);

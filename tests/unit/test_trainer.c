@@ -110,7 +110,7 @@ static void config_init(TrainerConfig *c, const char *dir, int64_t steps) {
     c->max_grad_norm = 1.0;
     c->clip_method = GRAD_CLIP_NORM;
     c->seed = 42;
-    c->quiet = 1;
+
     flow_config_init(&c->flow);
     c->flow.shift = 1.0;
     OptimUserKeys k; optim_user_keys_init(&k);

@@ -56,6 +56,20 @@ void rm_output_f32(RunModule *rm, const char *name, int ndim, const int64_t *sha
     stw_add_f32(rm->out, name, ndim, shape, data);
 }
 
+void rm_capture(void *ctx, const char *scope, const char *name, DType dt, int ndim, const int64_t *shape, const void *data) {
+    StWriter *w = ctx;
+    char full[256];
+    if (scope) snprintf(full, sizeof full, "%s.%s", scope, name);
+    else snprintf(full, sizeof full, "%s", name);
+    if (!stw_find(w, full)) stw_add(w, full, dt, ndim, shape, data);
+}
+
+const float *rm_captured(const StWriter *w, const char *name, Err *e) {
+    const StTensor *t = stw_find(w, name);
+    if (!t || t->dtype != DT_F32) { err_set(e, "the component reported no f32 tensor '%s'", name); return NULL; }
+    return t->data;
+}
+
 static double *to_f64(const StTensor *t) {
     double *d = xmalloc((t->numel ? t->numel : 1) * sizeof(double));
     if (t->dtype == DT_F64) { memcpy(d, t->data, t->numel * 8); return d; }

@@ -39,15 +39,9 @@ static int run_case(RunModule *rm, LcModel *m, const char *c, Err *e) {
     if (tg->numel != (size_t)B * N * cf->out_ch) { err_set(e, "%s.grad_weight: expected [%d, %d, %d]", c, B, N, cf->out_ch); goto done; }
     const int D = cf->dim, S = L + N;
     LcInput in = { .B = B, .L = L, .N = N, .x = x, .ctx = ctx, .timestep = ts, .per_token = per_token, .txt_ids = txt_ids, .img_ids = img_ids };
-    LcTrace tr = { 0 };
-    tr.x_emb = xmalloc((size_t)B * N * D * sizeof(float)); tr.ctx_emb = xmalloc((size_t)B * L * D * sizeof(float));
-    tr.temb = xmalloc((size_t)B * D * sizeof(float)); tr.norm_out = xmalloc((size_t)B * N * D * sizeof(float));
-    tr.rope_cos = xmalloc((size_t)S * cf->head_dim * sizeof(float)); tr.rope_sin = xmalloc((size_t)S * cf->head_dim * sizeof(float));
     int nd = cf->layers, ns = cf->single_layers;
-    tr.dbl_img = xcalloc((size_t)nd + 1, sizeof(float *)); tr.dbl_txt = xcalloc((size_t)nd + 1, sizeof(float *));
-    tr.sgl_img = xcalloc((size_t)ns + 1, sizeof(float *)); tr.sgl_txt = xcalloc((size_t)ns + 1, sizeof(float *));
-    for (int i = 0; i < nd; i++) { tr.dbl_img[i] = xmalloc((size_t)B * N * D * sizeof(float)); tr.dbl_txt[i] = xmalloc((size_t)B * L * D * sizeof(float) + 1); }
-    for (int i = 0; i < ns; i++) { tr.sgl_img[i] = xmalloc((size_t)B * N * D * sizeof(float)); tr.sgl_txt[i] = xmalloc((size_t)B * L * D * sizeof(float) + 1); }
+    StWriter cap; stw_init(&cap);
+    Trace tr = { rm_capture, &cap, NULL };
     out = xmalloc((size_t)B * N * cf->out_ch * sizeof(float));
     lc_zero_grads(m);
     if (!lc_forward(m, &in, 1, out, &tr, e)) {
@@ -64,21 +58,24 @@ static int run_case(RunModule *rm, LcModel *m, const char *c, Err *e) {
             output(rm, c, "loss", 1, &one, &lf);
             output(rm, c, "grad.hidden_states", 3, sx, dx);
             output(rm, c, "grad.encoder_hidden_states", 3, sc, dctx);
-            output(rm, c, "inter.x_embedder", 3, si, tr.x_emb);
-            output(rm, c, "inter.context_embedder", 3, st, tr.ctx_emb);
-            output(rm, c, "inter.temb", 2, stm, tr.temb);
-            output(rm, c, "inter.norm_out", 3, si, tr.norm_out);
-            output(rm, c, "inter.rope_cos", 2, sr, tr.rope_cos);
-            output(rm, c, "inter.rope_sin", 2, sr, tr.rope_sin);
+            /* the intermediates under upstream's names (inter.<what>), as the model reported them */
+            const char *top[] = { "x_embedder", "context_embedder", "temb", "norm_out", "rope_cos", "rope_sin" };
+            const int64_t *shp[] = { si, st, stm, si, sr, sr };
+            const int ndims[] = { 3, 3, 2, 3, 2, 2 };
             char w[64];
-            for (int i = 0; i < nd; i++) {
-                snprintf(w, sizeof w, "inter.block%d.img", i); output(rm, c, w, 3, si, tr.dbl_img[i]);
-                snprintf(w, sizeof w, "inter.block%d.txt", i); output(rm, c, w, 3, st, tr.dbl_txt[i]);
+            for (int k = 0; k < 6 && !rc; k++) {
+                const float *v = rm_captured(&cap, top[k], e);
+                snprintf(w, sizeof w, "inter.%s", top[k]);
+                if (v) output(rm, c, w, ndims[k], shp[k], v); else rc = -1;
             }
-            for (int i = 0; i < ns; i++) {
-                snprintf(w, sizeof w, "inter.single%d.img", i); output(rm, c, w, 3, si, tr.sgl_img[i]);
-                snprintf(w, sizeof w, "inter.single%d.txt", i); output(rm, c, w, 3, st, tr.sgl_txt[i]);
-            }
+            for (int i = 0; i < nd + ns && !rc; i++)
+                for (int k = 0; k < 2 && !rc; k++) {
+                    char nm[48];
+                    snprintf(nm, sizeof nm, "%s%d.%s", i < nd ? "block" : "single", i < nd ? i : i - nd, k ? "txt" : "img");
+                    const float *v = rm_captured(&cap, nm, e);
+                    snprintf(w, sizeof w, "inter.%s", nm);
+                    if (v) output(rm, c, w, 3, k ? st : si, v); else rc = -1;
+                }
             for (int i = 0; i < m->np; i++) {
                 char pn[300];
                 snprintf(pn, sizeof pn, "grad.param.%s", m->p[i].name);
@@ -86,10 +83,7 @@ static int run_case(RunModule *rm, LcModel *m, const char *c, Err *e) {
             }
         }
     }
-    free(tr.x_emb); free(tr.ctx_emb); free(tr.temb); free(tr.norm_out); free(tr.rope_cos); free(tr.rope_sin);
-    for (int i = 0; i < nd; i++) { free(tr.dbl_img[i]); free(tr.dbl_txt[i]); }
-    for (int i = 0; i < ns; i++) { free(tr.sgl_img[i]); free(tr.sgl_txt[i]); }
-    free(tr.dbl_img); free(tr.dbl_txt); free(tr.sgl_img); free(tr.sgl_txt);
+    stw_free(&cap);
 done:
     free(x); free(ctx); free(ts); free(img_ids); free(txt_ids); free(gw); free(out); free(dx); free(dctx);
     return rc;

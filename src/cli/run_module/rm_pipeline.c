@@ -1,7 +1,7 @@
 /* pipeline_run_module.c — run-module for whole-pipeline dirs (DIR/pipeline.json): every case runs
- * the code path `simpletuner validate` runs — a RunContext opened from validate's flags on the
- * named model folder, then run_context_render — with a trace that records each intermediate
- * under the golden name "<case>.<name>".
+ * the code path `simpletuner validate` runs — a pipeline opened on a configuration holding the
+ * call's settings (config_from_pairs) and the named model folder, then pipeline_render — with a
+ * trace that records each intermediate under the golden name "<case>.<name>".
  *
  * pipeline.json: {"pipeline": CLASS, "model": FOLDER, "components": {NAME: FOLDER, ...},
  * "cases": {CASE: {"references": [PNG, ...], "true_cfg_scale" | "guidance_scale": S,
@@ -9,22 +9,13 @@
  * io.safetensors: <case>.prompt_utf8, <case>.negative_prompt_utf8 (absent = no negative prompt),
  * <case>.latents [B, tokens, 64] (B = num_images_per_prompt) and <case>.ref<k>_rgb_uint8 (must
  * equal the decoded PNG k). */
-#include "pipeline/run_context.h"
+#include "pipeline/pipeline.h"
 #include "cli/run_module/run_module.h"
 #include "base/files.h"
 #include "image/image_io.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct PipelineKind { const char *class_name, *family, *flavour, *guidance_key; } PipelineKind;
-
-static const PipelineKind PIPELINES[] = {
-    {"QwenImageEditPipeline", "qwen_image", "edit-v1", "true_cfg_scale"},
-    {"QwenImageEditPlusPipeline", "qwen_image", "edit-v2", "true_cfg_scale"},
-    {"LongCatImageEditPipeline", "longcat_image", "edit", "guidance_scale"},
-    {NULL, NULL, NULL, NULL},
-};
 
 /* The trace sink of one rendered image: "<case>.<scope>.<name>", except the vision tower's "vl.*"
  * which upstream records once per case (both prompts encode the same images). First write wins,
@@ -106,13 +97,13 @@ static const char *json_str(const cJSON *o, const char *k) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static int run_case(RunModule *rm, const PipelineKind *pk, const char *case_name, const cJSON *cs, Err *e) {
+static int run_case(RunModule *rm, const ModelFamily *fam, const FamilyFlavour *fl, const char *case_name, const cJSON *cs, Err *e) {
     const cJSON *cfg = rm->config;
     const char *model = json_str(cfg, "model");
     if (!model) return err_set(e, "%s/pipeline.json: no \"model\" folder", rm->dir);
     const cJSON *refs_j = cJSON_GetObjectItemCaseSensitive(cs, "references");
     const cJSON *steps_j = cJSON_GetObjectItemCaseSensitive(cs, "num_inference_steps");
-    const cJSON *g_j = cJSON_GetObjectItemCaseSensitive(cs, pk->guidance_key);
+    const cJSON *g_j = cJSON_GetObjectItemCaseSensitive(cs, fam->guidance_kwarg);
     const cJSON *h_j = cJSON_GetObjectItemCaseSensitive(cs, "height"), *w_j = cJSON_GetObjectItemCaseSensitive(cs, "width");
     int n_refs = cJSON_GetArraySize(refs_j);
     if (!cJSON_IsArray(refs_j) || n_refs < 1 || n_refs > 3)
@@ -120,7 +111,7 @@ static int run_case(RunModule *rm, const PipelineKind *pk, const char *case_name
     if (!cJSON_IsNumber(steps_j) || steps_j->valueint < 1)
         return err_set(e, "%s/pipeline.json: case '%s' needs a positive \"num_inference_steps\"", rm->dir, case_name);
     /* the diffusers defaults when the call left them out */
-    double guidance = cJSON_IsNumber(g_j) ? g_j->valuedouble : !strcmp(pk->family, "qwen_image") ? 4.0 : 4.5;
+    double guidance = cJSON_IsNumber(g_j) ? g_j->valuedouble : fam->pipeline_guidance;
 
     char key[192];
     snprintf(key, sizeof key, "%s.prompt_utf8", case_name);
@@ -130,29 +121,28 @@ static int run_case(RunModule *rm, const PipelineKind *pk, const char *case_name
     negative = utf8_input(rm, key, 0, e);
     if (!negative && e->msg[0]) { free(prompt); return -1; }
 
-    char *model_dir = path_join(rm->dir, model);
-    char *args[8];
-    int na = 0;
-    args[na++] = xasprintf("--model_family=%s", pk->family);
-    args[na++] = xasprintf("--model_flavour=%s", pk->flavour);
-    args[na++] = xasprintf("--pretrained_model_name_or_path=%s", model_dir);
-    args[na++] = xasprintf("--validation_num_inference_steps=%d", steps_j->valueint);
-    args[na++] = xasprintf("--validation_guidance=%.17g", guidance);
-    if (!strcmp(pk->family, "qwen_image")) {
-        args[na++] = xasprintf("--validation_guidance_real=%.17g", guidance);
+    /* validate's settings for this call of the diffusers pipeline */
+    char *model_dir = path_join(rm->dir, model), steps[32], g[32];
+    snprintf(steps, sizeof steps, "%d", steps_j->valueint);
+    snprintf(g, sizeof g, "%.17g", guidance);
+    const char *keys[8] = {"model_family", "model_flavour", "pretrained_model_name_or_path", "validation_num_inference_steps",
+                           "validation_guidance"};
+    const char *vals[8] = {fam->name, fl->name, model_dir, steps, g};
+    int nk = 5;
+    if (fam->reads_guidance_real) {
+        keys[nk] = "validation_guidance_real"; vals[nk++] = g;
         /* QwenImageEdit*Pipeline runs true CFG only when a negative prompt is given */
-        if (!negative) args[na++] = xstrdup("--validation_disable_unconditional=true");
+        if (!negative) { keys[nk] = "validation_disable_unconditional"; vals[nk++] = "true"; }
     }
-    RunOverrides ov = {0};
-    ov.args_only = 1;
+    PipelineOptions po = {.mode = PIPELINE_INFER, .quiet = 1};
     char *comp_dirs[8] = {0};
     const cJSON *comps = cJSON_GetObjectItemCaseSensitive(cfg, "components");
-    for (const cJSON *c = comps ? comps->child : NULL; c && ov.n_components < 8; c = c->next) {
+    for (const cJSON *c = comps ? comps->child : NULL; c && po.n_components < 8; c = c->next) {
         if (!cJSON_IsString(c)) continue;
-        comp_dirs[ov.n_components] = path_join(rm->dir, c->valuestring);
-        ov.component[ov.n_components] = c->string;
-        ov.dir[ov.n_components] = comp_dirs[ov.n_components];
-        ov.n_components++;
+        comp_dirs[po.n_components] = path_join(rm->dir, c->valuestring);
+        po.component[po.n_components] = c->string;
+        po.component_dir[po.n_components] = comp_dirs[po.n_components];
+        po.n_components++;
     }
 
     Image refs[3] = {{0}};
@@ -162,21 +152,21 @@ static int run_case(RunModule *rm, const PipelineKind *pk, const char *case_name
         if (!cJSON_IsString(f)) rc = err_set(e, "%s/pipeline.json: case '%s' reference %d is not a file name", rm->dir, case_name, k);
         else if (!(rc = read_reference(rm, case_name, k, f->valuestring, &refs[k], e))) nr++;
     }
-    RunContext r;
-    int opened = 0;
-    if (!rc) { rc = run_context_open_with(&r, na, args, RUN_VALIDATE, &ov, e); opened = 1; }
+    Pipeline *pl = NULL;
+    Config *conf = NULL;
+    if (!rc) rc = config_from_pairs(&conf, keys, vals, nk, e);
+    if (!rc) rc = pipeline_open(&pl, conf, &po, e);
     float *latents = NULL;
     int B = 1;
     int W = cJSON_IsNumber(w_j) ? w_j->valueint : 0, H = cJSON_IsNumber(h_j) ? h_j->valueint : 0;
     if (!rc) {
-        r.quiet = 1;
-        if (!W || !H) run_context_default_size(&r, refs, nr, &W, &H);
+        if (!W || !H) pipeline_default_size(pl, refs, nr, &W, &H);
         /* the pipelines floor the size to multiples of 16 (VAE factor x patch) */
         W = W / 16 * 16; H = H / 16 * 16;
         const StTensor *lt;
         snprintf(key, sizeof key, "%s.latents", case_name);
         latents = rm_input_f32(rm, key, &lt, e);
-        size_t want = (size_t)(W / 16) * (H / 16) * (size_t)vae_latent_channels(&r.vae) * 4;
+        size_t want = (size_t)(W / 16) * (H / 16) * (size_t)pipeline_latent_channels(pl) * 4;
         B = latents && lt->ndim == 3 ? (int)lt->shape[0] : 1;
         if (!latents) rc = -1;
         else if (B < 1 || lt->numel != want * (size_t)B)
@@ -191,32 +181,30 @@ static int run_case(RunModule *rm, const PipelineKind *pk, const char *case_name
         for (int b = 0; b < B && !rc; b++) {
             Sink sink = {&per[b], case_name};
             Trace tr = {sink_emit, &sink, NULL};
-            size_t row = (size_t)(W / 16) * (H / 16) * (size_t)vae_latent_channels(&r.vae) * 4;
-            ValidationJob job = {prompt, negative, refs, nr, W, H, 0, latents + row * (size_t)b, &tr, NULL};
+            size_t row = (size_t)(W / 16) * (H / 16) * (size_t)pipeline_latent_channels(pl) * 4;
+            EditRequest req = {prompt, negative, refs, nr, W, H, 0, latents + row * (size_t)b, &tr, NULL};
             Image out = {0};
-            rc = run_context_render(&r, &job, &out, NULL, e);
+            rc = pipeline_render(pl, &req, &out, NULL, e);
             image_free(&out);
         }
         if (!rc) merge_batch(rm, case_name, per, B);
         for (int b = 0; b < B; b++) stw_free(&per[b]);
         free(per);
     }
-    if (opened) run_context_close(&r);
+    pipeline_close(pl);
     for (int k = 0; k < nr; k++) image_free(&refs[k]);
-    for (int i = 0; i < na; i++) free(args[i]);
-    for (int i = 0; i < ov.n_components; i++) free(comp_dirs[i]);
+    for (int i = 0; i < po.n_components; i++) free(comp_dirs[i]);
     free(latents); free(model_dir); free(prompt); free(negative);
     return rc ? err_prefix(e, "case '%s'", case_name) : 0;
 }
 
 int pipeline_run_module(RunModule *rm, Err *e) {
-    const PipelineKind *pk = NULL;
-    for (const PipelineKind *k = PIPELINES; k->class_name; k++)
-        if (!strcmp(k->class_name, rm->class_name)) pk = k;
-    if (!pk) return err_set(e, "%s: no pipeline '%s'", rm->dir, rm->class_name);
+    const FamilyFlavour *fl = NULL;
+    const ModelFamily *fam = family_by_pipeline(rm->class_name, &fl);
+    if (!fam) return err_set(e, "%s: no pipeline '%s'", rm->dir, rm->class_name);
     const cJSON *cases = cJSON_GetObjectItemCaseSensitive(rm->config, "cases");
     if (!cJSON_IsObject(cases) || !cases->child) return err_set(e, "%s/pipeline.json: no \"cases\"", rm->dir);
     for (const cJSON *c = cases->child; c; c = c->next)
-        if (run_case(rm, pk, c->string, c, e)) return -1;
+        if (run_case(rm, fam, fl, c->string, c, e)) return -1;
     return 0;
 }

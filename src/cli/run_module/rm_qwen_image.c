@@ -49,7 +49,8 @@ static int run_case(RunModule *rm, const char *c, Err *e) {
     cJSON_Delete(own);
     if (rc) return -1;
     qi_train_full(&m, e);
-    qi_collect_params(&m);
+    int n_params;
+    const TrainParam *params = qi_full_params(&m, &n_params);
     const QiConfig *q = &m.cfg;
     char name[256];
     const StTensor *th = NULL, *tt = NULL, *tm = NULL, *ts = NULL, *tg = NULL, *tshape = NULL;
@@ -76,12 +77,10 @@ static int run_case(RunModule *rm, const char *c, Err *e) {
     dimg = xmalloc((size_t)B * N * Cin * sizeof(float));
     dtxt = xmalloc((size_t)B * L * T * sizeof(float));
     float *tr_img_in = xmalloc((size_t)B * N * D * 4), *tr_txt_in = xmalloc((size_t)B * L * D * 4), *tr_norm = xmalloc((size_t)B * N * D * 4);
-    float *tr_temb = xmalloc((size_t)B * n_sets * D * 4), *temb1 = xmalloc((size_t)n_sets * D * 4);
+    float *tr_temb = xmalloc((size_t)B * n_sets * D * 4);
     float *rc_i = xmalloc((size_t)N * hp * 4), *rs_i = xmalloc((size_t)N * hp * 4), *rc_t = xmalloc((size_t)L * hp * 4), *rs_t = xmalloc((size_t)L * hp * 4);
-    float **bi = xmalloc((size_t)q->num_layers * sizeof(float *)), **bt = xmalloc((size_t)q->num_layers * sizeof(float *));
     float **bi_all = xmalloc((size_t)q->num_layers * sizeof(float *)), **bt_all = xmalloc((size_t)q->num_layers * sizeof(float *));
     for (int l = 0; l < q->num_layers; l++) {
-        bi[l] = xmalloc((size_t)N * D * 4); bt[l] = xmalloc((size_t)L * D * 4);
         bi_all[l] = xmalloc((size_t)B * N * D * 4); bt_all[l] = xmalloc((size_t)B * L * D * 4);
     }
     unsigned char *m8 = xmalloc((size_t)L);
@@ -103,14 +102,31 @@ static int run_case(RunModule *rm, const char *c, Err *e) {
         in.txt_mask = m8;
         in.timestep = ts_v[ts->numel > 1 ? b : 0];
         in.training = 1;
-        QiTrace tr = {tr_img_in + (size_t)b * N * D, tr_txt_in + (size_t)b * L * D, temb1, tr_norm + (size_t)b * N * D, rc_i, rs_i, rc_t, rs_t, bi, bt};
+        StWriter cap; stw_init(&cap);
+        Trace tr = {rm_capture, &cap, NULL};
         float *ob = out + (size_t)b * N * Cout;
-        if ((rc = qi_forward(&m, &in, ob, &tr, e))) break;
-        for (int k = 0; k < n_sets; k++) memcpy(tr_temb + ((size_t)k * B + b) * D, temb1 + (size_t)k * D, (size_t)D * 4);
-        for (int l = 0; l < q->num_layers; l++) {
-            memcpy(bi_all[l] + (size_t)b * N * D, bi[l], (size_t)N * D * 4);
-            memcpy(bt_all[l] + (size_t)b * L * D, bt[l], (size_t)L * D * 4);
+        rc = qi_forward(&m, &in, ob, &tr, e);
+        /* per sample: stacked along the batch; RoPE tables are the same for every sample */
+        const float *x;
+        if (!rc && (x = rm_captured(&cap, "img_in", e))) memcpy(tr_img_in + (size_t)b * N * D, x, (size_t)N * D * 4); else rc = -1;
+        if (!rc && (x = rm_captured(&cap, "txt_in", e))) memcpy(tr_txt_in + (size_t)b * L * D, x, (size_t)L * D * 4); else rc = -1;
+        if (!rc && (x = rm_captured(&cap, "norm_out", e))) memcpy(tr_norm + (size_t)b * N * D, x, (size_t)N * D * 4); else rc = -1;
+        if (!rc && (x = rm_captured(&cap, "temb", e)))   /* upstream's layout: set-major, [sets·B, D] */
+            for (int k = 0; k < n_sets; k++) memcpy(tr_temb + ((size_t)k * B + b) * D, x + (size_t)k * D, (size_t)D * 4);
+        else rc = -1;
+        const char *rope[4] = {"rope_img_cos", "rope_img_sin", "rope_txt_cos", "rope_txt_sin"};
+        float *rope_out[4] = {rc_i, rs_i, rc_t, rs_t};
+        size_t rope_n[4] = {(size_t)N * hp, (size_t)N * hp, (size_t)L * hp, (size_t)L * hp};
+        for (int k = 0; k < 4 && !rc; k++) { if ((x = rm_captured(&cap, rope[k], e))) memcpy(rope_out[k], x, rope_n[k] * 4); else rc = -1; }
+        for (int l = 0; l < q->num_layers && !rc; l++) {
+            char nm[48];
+            snprintf(nm, sizeof nm, "block%d.img", l);
+            if ((x = rm_captured(&cap, nm, e))) memcpy(bi_all[l] + (size_t)b * N * D, x, (size_t)N * D * 4); else rc = -1;
+            snprintf(nm, sizeof nm, "block%d.txt", l);
+            if (!rc && (x = rm_captured(&cap, nm, e))) memcpy(bt_all[l] + (size_t)b * L * D, x, (size_t)L * D * 4); else rc = -1;
         }
+        stw_free(&cap);
+        if (rc) break;
         if (gw) {
             const float *g = gw + (size_t)b * N * Cout;
             for (size_t i = 0; i < (size_t)N * Cout; i++) loss += (double)ob[i] * g[i];
@@ -137,17 +153,17 @@ static int run_case(RunModule *rm, const char *c, Err *e) {
             out_f32(rm, c, "loss", 1, 1, 0, 0, &lf);
             out_f32(rm, c, "grad.hidden_states", 3, B, N, Cin, dimg);
             out_f32(rm, c, "grad.encoder_hidden_states", 3, B, L, T, dtxt);
-            for (int i = 0; i < m.n_params; i++) {
+            for (int i = 0; i < n_params; i++) {
                 char w[512];
-                snprintf(w, sizeof w, "grad.param.%s", m.params[i].name);
-                const TrainParam *tp = &m.params[i];
+                snprintf(w, sizeof w, "grad.param.%s", params[i].name);
+                const TrainParam *tp = &params[i];
                 out_f32(rm, c, w, tp->ndim == 2 ? 2 : 1, tp->ndim == 2 ? tp->shape[0] : (int64_t)tp->numel, tp->shape[1], 0, tp->grad);
             }
         }
     }
-    for (int l = 0; l < q->num_layers; l++) { free(bi[l]); free(bt[l]); free(bi_all[l]); free(bt_all[l]); }
-    free(bi); free(bt); free(bi_all); free(bt_all); free(m8);
-    free(tr_img_in); free(tr_txt_in); free(tr_norm); free(tr_temb); free(temb1); free(rc_i); free(rs_i); free(rc_t); free(rs_t);
+    for (int l = 0; l < q->num_layers; l++) { free(bi_all[l]); free(bt_all[l]); }
+    free(bi_all); free(bt_all); free(m8);
+    free(tr_img_in); free(tr_txt_in); free(tr_norm); free(tr_temb); free(rc_i); free(rs_i); free(rc_t); free(rs_t);
 done:
     (void)tg;
     free(hs); free(txt); free(ts_v); free(gw); free(out); free(dimg); free(dtxt); free(mask); free(shapes);

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include "base/error.h"
 #include "tensor/safetensors.h"
+#include "tensor/trace.h"
 
 typedef struct RunModule {
     const char *dir;
@@ -33,6 +34,12 @@ int rm_cases(const RunModule *rm, const char *suffix, char ***cases);
 void rm_free_cases(char **cases, int n);
 void rm_output(RunModule *rm, const char *name, DType dt, int ndim, const int64_t *shape, const void *data);
 void rm_output_f32(RunModule *rm, const char *name, int ndim, const int64_t *shape, const float *data);
+
+/* A Trace sink (tensor/trace.h) that keeps what a component reports in a StWriter (ctx), under
+ * "<scope>.<name>" or "<name>"; the first tensor of a name wins. */
+void rm_capture(void *ctx, const char *scope, const char *name, DType dt, int ndim, const int64_t *shape, const void *data);
+/* The f32 data captured under name; NULL (and e set) when the component did not report it. */
+const float *rm_captured(const StWriter *w, const char *name, Err *e);
 
 typedef struct RunModuleComponent {
     const char *class_name;

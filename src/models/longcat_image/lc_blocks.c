@@ -15,59 +15,23 @@
 
 const float *lc_pf(const LcModel *m, int idx) { return (const float *)m->p[idx].w.data; }
 
-/* The dropout mask of adapter `lora` on the rows starting at r0, from the forward's seed: the same
- * in the forward, a checkpointed recompute and the backward. */
-static uint64_t dropout_seed(const LcModel *m, int lora, int r0) {
-    return m->dropout_seed ^ ((uint64_t)(lora + 1) * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)(r0 + 1) * 0xC2B2AE3D27D4EB4Full);
-}
-
-static int dropping(const LcModel *m, const LcLora *a) { return a && m->dropout_on && m->lora_dropout > 0; }
-
-void lc_lin_fwd(const LcModel *m, const LcLinear *l, const float *x, int ldx, float *y, int ldy, Span sp, float *lora_h) {
-    const Weight *w = &m->p[l->w].w;
-    const LcLora *a = l->lora >= 0 ? &m->lora[l->lora] : NULL;
-    float *xd = dropping(m, a) ? xmalloc((size_t)sp.n * l->in * sizeof(float)) : NULL;
+void lc_lin_fwd(LcModel *m, const LcLinear *l, const float *x, int ldx, float *y, int ldy, Span sp, float *acts) {
+    const size_t apr = linear_acts_floats(&l->lin, 1);
     FOR_SPAN(sp, r0) {
-        linear_forward(x + (size_t)r0 * ldx, ldx, sp.n, w, lc_pf(m, l->b), y + (size_t)r0 * ldy, ldy, 0.0f);
-        if (!a) continue;
-        const float *xa = x + (size_t)r0 * ldx;
-        int lda = ldx;
-        if (xd) { lora_dropout_apply(xa, ldx, sp.n, l->in, m->lora_dropout, dropout_seed(m, l->lora, r0), xd); xa = xd; lda = l->in; }
-        lora_forward(xa, lda, sp.n, l->in, l->out, a->rank, a->A, a->B, a->scale, lora_h + (size_t)r0 * a->rank,
-                     y + (size_t)r0 * ldy, ldy);
+        LinearDrop d = { m->dropout_on, m->dropout_seed, r0 };
+        linear_layer_forward(&l->lin, x + (size_t)r0 * ldx, ldx, sp.n, y + (size_t)r0 * ldy, ldy, acts ? acts + (size_t)r0 * apr : NULL,
+                             &d, &m->scratch);
     }
-    free(xd);
 }
 
 void lc_lin_bwd(LcModel *m, const LcLinear *l, const float *dy, int lddy, const float *x, int ldx, float *dx, int lddx,
-                float beta, Span sp, const float *lora_h) {
-    const Weight *w = &m->p[l->w].w;
-    LcLora *a = l->lora >= 0 ? &m->lora[l->lora] : NULL;
-    float *dh = a ? xmalloc((size_t)sp.n * a->rank * sizeof(float)) : NULL;
-    float *xd = dropping(m, a) ? xmalloc((size_t)sp.n * l->in * sizeof(float)) : NULL;
-    float *g = xd && dx ? xmalloc((size_t)sp.n * l->in * sizeof(float)) : NULL;
+                float beta, Span sp, const float *acts) {
+    const size_t apr = linear_acts_floats(&l->lin, 1);
     FOR_SPAN(sp, r0) {
-        const float *dyb = dy + (size_t)r0 * lddy, *xb = x + (size_t)r0 * ldx;
-        float *dxb = dx ? dx + (size_t)r0 * lddx : NULL;
-        if (dxb) linear_backward_input(dyb, lddy, sp.n, w, dxb, lddx, beta);
-        if (m->p[l->w].grad) linear_backward_weight(dyb, lddy, xb, ldx, sp.n, l->out, l->in, m->p[l->w].grad, m->p[l->b].grad);
-        if (!a) continue;
-        if (!xd) {
-            lora_backward(dyb, lddy, xb, ldx, lora_h + (size_t)r0 * a->rank, sp.n, l->in, l->out, a->rank, a->A, a->B,
-                          a->scale, a->dA, a->dB, dh, dxb, lddx);
-            continue;
-        }
-        /* dropout: the branch saw x ∘ mask/(1−p); its input gradient goes back through the same mask */
-        uint64_t seed = dropout_seed(m, l->lora, r0);
-        lora_dropout_apply(xb, ldx, sp.n, l->in, m->lora_dropout, seed, xd);
-        lora_backward(dyb, lddy, xd, l->in, lora_h + (size_t)r0 * a->rank, sp.n, l->in, l->out, a->rank, a->A, a->B,
-                      a->scale, a->dA, a->dB, dh, NULL, 0);
-        if (dxb) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, sp.n, l->in, a->rank, 1.0f, dh, a->rank, a->A, l->in, 0.0f, g, l->in);
-            lora_dropout_grad(g, sp.n, l->in, m->lora_dropout, seed, dxb, lddx);
-        }
+        LinearDrop d = { m->dropout_on, m->dropout_seed, r0 };
+        linear_layer_backward(&l->lin, dy + (size_t)r0 * lddy, lddy, x + (size_t)r0 * ldx, ldx, sp.n, acts ? acts + (size_t)r0 * apr : NULL,
+                              dx ? dx + (size_t)r0 * lddx : NULL, lddx, beta, &d, &m->scratch);
     }
-    free(dh); free(xd); free(g);
 }
 
 static void mod_fwd(const float *x, float *y, int D, Span sp, const float *shift, const float *scale, int ld, const int *sel) {
@@ -131,7 +95,7 @@ static void rope_attn_bwd(const LcModel *m, const LcRun *r, const LcActs *a, con
     }
 }
 
-static float *lh(const LcActs *a, const LcLinear *l) { return l->lora >= 0 ? a->lora_h[l->lora] : NULL; }
+static float *lh(const LcActs *a, const LcLinear *l) { return l->lin.ad ? a->lin_acts[l->lin.id] : NULL; }
 
 void lc_double_fwd(LcModel *m, int blk, const float *h, float *out, LcActs *a) {
     const LcRun *r = m->run;

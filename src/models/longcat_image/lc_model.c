@@ -8,17 +8,17 @@
 #include "kernels/modulate.h"
 #include "kernels/norm.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define NEWF(n) xmalloc((size_t)(n) * sizeof(float))
 
-static void acts_free(LcActs *a, int n_lora) {
+static void acts_free(LcActs *a) {
     float **fields[] = { &a->mod, &a->modc, &a->ln1, &a->m1, &a->mean1, &a->rstd1, &a->qkv_raw, &a->qkv, &a->rq, &a->rk,
                          &a->o, &a->lse, &a->ya, &a->x1, &a->ln2, &a->m2, &a->mean2, &a->rstd2, &a->ffh, &a->ffg, &a->ffy };
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) { free(*fields[i]); *fields[i] = NULL; }
-    (void)n_lora;
-    free(a->lora_h); a->lora_h = NULL;
+    free(a->lin_acts); a->lin_acts = NULL;
 }
 
 static void acts_alloc(const LcModel *m, const LcRun *r, LcActs *a, int dbl) {
@@ -31,26 +31,35 @@ static void acts_alloc(const LcModel *m, const LcRun *r, LcActs *a, int dbl) {
     if (dbl) { a->ya = NEWF(R * D); a->x1 = NEWF(R * D); a->ln2 = NEWF(R * D); a->m2 = NEWF(R * D);
                a->mean2 = NEWF(R); a->rstd2 = NEWF(R); a->ffg = NEWF(R * F); }
     a->ffh = NEWF(R * F); a->ffy = NEWF(R * D);
-    a->lora_h = xcalloc((size_t)m->n_lora + 1, sizeof *a->lora_h);
+    a->lin_acts = xcalloc((size_t)m->linears.n + 1, sizeof *a->lin_acts);
 }
 
 void lc_run_free(LcModel *m) {
     LcRun *r = m->run;
     if (!r) return;
-    for (int i = 0; i < r->n_acts; i++) acts_free(&r->acts[i], m->n_lora);
+    for (int i = 0; i < r->n_acts; i++) acts_free(&r->acts[i]);
     free(r->acts);
     free(r->tsin); free(r->t1); free(r->t1s); free(r->temb_all); free(r->stemb); free(r->wmean); free(r->sel);
     free(r->rcos); free(r->rsin); free(r->hs); free(r->mod_o); free(r->lnf); free(r->nf); free(r->meanf); free(r->rstdf);
-    free(r->lora_buf); free(r->x_in); free(r->ctx_in); free(r->io);
+    free(r->lin_acts_buf); free(r->x_in); free(r->ctx_in); free(r->io);
     free(r);
     m->run = NULL;
+}
+
+/* Which linears carry how much adapter state per row: buffers are laid out again when it changes
+ * (adapters attached, loaded or replaced). */
+static uint64_t acts_layout(const LcModel *m) {
+    uint64_t h = 0;
+    for (int i = 0; i < m->linears.n; i++) h = h * 1000003u + linear_acts_floats(m->linears.l[i], 1) + 1;
+    return h;
 }
 
 /* Buffers for these sizes (kept from the previous call when they match). */
 static LcRun *run_prepare(LcModel *m, int B, int L, int N, int U) {
     LcRun *r = m->run;
     int S = L + N, R = B * S, T = B + U;
-    if (r && r->B == B && r->L == L && r->N == N && r->U == U && r->ckpt == m->checkpointing) return r;
+    /* adapters attached or replaced since: lay the activations out again */
+    if (r && r->B == B && r->L == L && r->N == N && r->U == U && r->ckpt == m->checkpointing && r->acts_layout == acts_layout(m)) return r;
     lc_run_free(m);
     r = m->run = xcalloc(1, sizeof *r);
     r->B = B; r->L = L; r->N = N; r->S = S; r->R = R; r->U = U; r->T = T; r->ckpt = m->checkpointing;
@@ -69,24 +78,36 @@ static LcRun *run_prepare(LcModel *m, int B, int L, int N, int U) {
     r->n_acts = m->checkpointing ? 2 : (int)nb;
     r->acts = xcalloc((size_t)r->n_acts + 1, sizeof *r->acts);
     for (int i = 0; i < r->n_acts; i++) acts_alloc(m, r, &r->acts[i], m->checkpointing ? i == 0 : i < m->cfg.layers);
-    size_t lora_total = 0;
-    for (int i = 0; i < m->n_lora; i++) lora_total += (size_t)R * m->lora[i].rank;
-    r->lora_buf = NEWF(lora_total + 1);
-    /* each adapter's h lives in every activation set that may run its block */
+    size_t total = 0;
+    for (int i = 0; i < m->linears.n; i++) total += linear_acts_floats(m->linears.l[i], R);
+    r->lin_acts_buf = NEWF(total + 1);
+    /* each adapted linear's activations live in every activation set that may run its block */
     size_t off = 0;
-    for (int i = 0; i < m->n_lora; i++) {
-        for (int s = 0; s < r->n_acts; s++) r->acts[s].lora_h[i] = r->lora_buf + off;
-        off += (size_t)R * m->lora[i].rank;
+    for (int i = 0; i < m->linears.n; i++) {
+        size_t n = linear_acts_floats(m->linears.l[i], R);
+        if (!n) continue;
+        for (int s = 0; s < r->n_acts; s++) r->acts[s].lin_acts[i] = r->lin_acts_buf + off;
+        off += n;
     }
+    r->acts_layout = acts_layout(m);
     return r;
 }
 
-/* LoRA h rows of a top-level linear (shared by every activation set). */
-static float *top_h(const LcRun *r, const LcLinear *l) { return l->lora >= 0 ? r->acts[0].lora_h[l->lora] : NULL; }
+/* Adapter activations of a top-level linear (shared by every activation set). */
+static float *top_h(const LcRun *r, const LcLinear *l) { return l->lin.ad ? r->acts[0].lin_acts[l->lin.id] : NULL; }
 
 static LcActs *acts_of(LcRun *r, const LcModel *m, int blk) {
     if (r->ckpt) return &r->acts[blk < m->cfg.layers ? 0 : 1];
     return &r->acts[blk];
+}
+
+/* Rows [off, off + n) of every sample of x [B·S, D] as one [B, n, D] trace tensor. */
+static void trace_span(const Trace *t, const char *name, const float *x, int B, int S, int off, int n, int D) {
+    float *buf = NEWF((size_t)B * n * D + 1);
+    for (int b = 0; b < B; b++) memcpy(buf + (size_t)b * n * D, x + ((size_t)b * S + off) * D, (size_t)n * D * sizeof(float));
+    int64_t sh[3] = { B, n, D };
+    trace_f32(t, name, 3, sh, buf);
+    free(buf);
 }
 
 /* Distinct timesteps: per sample, every distinct σ of its image tokens is one modulation set. */
@@ -107,7 +128,7 @@ static int timestep_sets(const LcInput *in, float *vals, int *uidx) {
     return U;
 }
 
-int lc_forward(LcModel *m, const LcInput *in, int keep, float *out, const LcTrace *tr, Err *e) {
+int lc_forward(LcModel *m, const LcInput *in, int keep, float *out, const Trace *trace, Err *e) {
     const LcConfig *c = &m->cfg;
     const int B = in->B, L = in->L, N = in->N, D = c->dim;
     m->dropout_on = keep;
@@ -154,26 +175,31 @@ int lc_forward(LcModel *m, const LcInput *in, int keep, float *out, const LcTrac
     }
     lc_lin_fwd(m, &m->x_emb, r->x_in, c->in_ch, h, D, img, top_h(r, &m->x_emb));
     lc_lin_fwd(m, &m->ctx_emb, r->ctx_in, c->joint_dim, h, D, txt, top_h(r, &m->ctx_emb));
-    if (tr && tr->x_emb) for (int b = 0; b < B; b++) memcpy(tr->x_emb + (size_t)b * N * D, h + ((size_t)b * S + L) * D, (size_t)N * D * sizeof(float));
-    if (tr && tr->ctx_emb) for (int b = 0; b < B; b++) memcpy(tr->ctx_emb + (size_t)b * L * D, h + (size_t)b * S * D, (size_t)L * D * sizeof(float));
-    if (tr && tr->temb) memcpy(tr->temb, r->temb_all, (size_t)B * D * sizeof(float));
-    if (tr && tr->rope_cos)
+    if (trace_on(trace)) {
+        trace_span(trace, "x_embedder", h, B, S, L, N, D);
+        trace_span(trace, "context_embedder", h, B, S, 0, L, D);
+        int64_t sh[2] = { B, D }, sr[2] = { S, c->head_dim };
+        trace_f32(trace, "temb", 2, sh, r->temb_all);
+        /* upstream reports the tables expanded to every channel of the head: [S, head_dim] */
+        float *rc = NEWF((size_t)S * c->head_dim), *rs = NEWF((size_t)S * c->head_dim);
         for (int s = 0; s < S; s++)
             for (int p = 0; p < c->head_dim; p++) {
-                tr->rope_cos[(size_t)s * c->head_dim + p] = r->rcos[(size_t)s * (c->head_dim / 2) + p / 2];
-                tr->rope_sin[(size_t)s * c->head_dim + p] = r->rsin[(size_t)s * (c->head_dim / 2) + p / 2];
+                rc[(size_t)s * c->head_dim + p] = r->rcos[(size_t)s * (c->head_dim / 2) + p / 2];
+                rs[(size_t)s * c->head_dim + p] = r->rsin[(size_t)s * (c->head_dim / 2) + p / 2];
             }
+        trace_f32(trace, "rope_cos", 2, sr, rc); trace_f32(trace, "rope_sin", 2, sr, rs);
+        free(rc); free(rs);
+    }
     const int nb = c->layers + c->single_layers;
     for (int k = 0; k < nb; k++) {
         float *hin = r->hs + (size_t)k * R * D, *hout = hin + (size_t)R * D;
         if (k < c->layers) lc_double_fwd(m, k, hin, hout, acts_of(r, m, k));
         else lc_single_fwd(m, k - c->layers, hin, hout, acts_of(r, m, k));
-        float *ti = NULL, *tt = NULL;
-        if (tr && k < c->layers && tr->dbl_img) { ti = tr->dbl_img[k]; tt = tr->dbl_txt[k]; }
-        if (tr && k >= c->layers && tr->sgl_img) { ti = tr->sgl_img[k - c->layers]; tt = tr->sgl_txt[k - c->layers]; }
-        for (int b = 0; b < B && ti; b++) {
-            memcpy(ti + (size_t)b * N * D, hout + ((size_t)b * S + L) * D, (size_t)N * D * sizeof(float));
-            memcpy(tt + (size_t)b * L * D, hout + (size_t)b * S * D, (size_t)L * D * sizeof(float));
+        if (trace_on(trace)) {
+            char nm[48];
+            int dbl = k < c->layers, i = dbl ? k : k - c->layers;
+            snprintf(nm, sizeof nm, "%s%d.img", dbl ? "block" : "single", i); trace_span(trace, nm, hout, B, S, L, N, D);
+            snprintf(nm, sizeof nm, "%s%d.txt", dbl ? "block" : "single", i); trace_span(trace, nm, hout, B, S, 0, L, D);
         }
     }
     /* norm_out: (scale, shift) = chunk(linear(SiLU(temb)), 2), scale first; image rows only */
@@ -183,8 +209,8 @@ int lc_forward(LcModel *m, const LcInput *in, int keep, float *out, const LcTrac
     for (int b = 0; b < B; b++) {
         size_t r0 = (size_t)b * S + L;
         modulate_forward(r->lnf + r0 * D, D, N, D, r->mod_o + D, r->mod_o, 2 * D, r->sel + r0, r->nf + r0 * D, D);
-        if (tr && tr->norm_out) memcpy(tr->norm_out + (size_t)b * N * D, r->nf + r0 * D, (size_t)N * D * sizeof(float));
     }
+    if (trace_on(trace)) trace_span(trace, "norm_out", r->nf, B, S, L, N, D);
     lc_lin_fwd(m, &m->proj_out, r->nf, D, r->io, c->out_ch, img, top_h(r, &m->proj_out));
     for (int b = 0; b < B; b++)
         memcpy(out + (size_t)b * N * c->out_ch, r->io + ((size_t)b * S + L) * c->out_ch, (size_t)N * c->out_ch * sizeof(float));
@@ -233,7 +259,7 @@ int lc_backward(LcModel *m, const float *dout, float *dx, float *dctx, Err *e) {
     for (int b = 0; b < B && dctx; b++)
         memcpy(dctx + (size_t)b * L * c->joint_dim, r->io + (size_t)b * S * c->joint_dim, (size_t)L * c->joint_dim * sizeof(float));
     /* timestep MLP: temb_all = [text means; temb_u], stemb = SiLU(temb_all) */
-    if (m->p[m->t1.w].grad || m->p[m->t2.w].grad || m->t1.lora >= 0 || m->t2.lora >= 0) {
+    if (m->p[m->t1.w].grad || m->p[m->t2.w].grad || m->t1.lin.ad || m->t2.lin.ad) {
         float *dtemb = NEWF((size_t)T * D), *dt1 = NEWF((size_t)U * D);
         silu_backward(dstemb, r->temb_all, dtemb, (size_t)T * D);
         for (int b = 0; b < B; b++)

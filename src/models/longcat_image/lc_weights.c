@@ -5,6 +5,7 @@
 #include "base/rng.h"
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +28,56 @@ static int param_add(LcModel *m, LcRole role, int rows, int cols, const char *fm
 }
 
 static LcLinear lin(LcModel *m, const char *prefix, int in, int out) {
-    LcLinear l = { .in = in, .out = out, .lora = -1 };
+    LcLinear l = { .in = in, .out = out };
     l.w = param_add(m, LC_ROLE_LINEAR, out, in, "%s.weight", prefix);
     l.b = param_add(m, LC_ROLE_BIAS, out, 0, "%s.bias", prefix);
     return l;
 }
 
 static int norm(LcModel *m, const char *name, int C) { return param_add(m, LC_ROLE_NORM, C, 0, "%s", name); }
+
+/* Every linear of the model (pointers into m): top level, then the double and single blocks. */
+static int all_linears(LcModel *m, LcLinear **out) {
+    int n = 0;
+    LcLinear *top[] = { &m->x_emb, &m->ctx_emb, &m->t1, &m->t2, &m->norm_out, &m->proj_out };
+    for (size_t i = 0; i < sizeof top / sizeof *top; i++) out[n++] = top[i];
+    for (int i = 0; i < m->cfg.layers; i++) {
+        LcDouble *b = &m->dbl[i];
+        LcLinear *l[] = { &b->norm1, &b->norm1_ctx, &b->q, &b->k, &b->v, &b->out, &b->add_q, &b->add_k, &b->add_v,
+                          &b->add_out, &b->ff0, &b->ff2, &b->ffc0, &b->ffc2 };
+        for (size_t j = 0; j < sizeof l / sizeof *l; j++) out[n++] = l[j];
+    }
+    for (int i = 0; i < m->cfg.single_layers; i++) {
+        LcSingle *b = &m->sgl[i];
+        LcLinear *l[] = { &b->norm, &b->q, &b->k, &b->v, &b->mlp, &b->out };
+        for (size_t j = 0; j < sizeof l / sizeof *l; j++) out[n++] = l[j];
+    }
+    return n;
+}
+
+/* The shared layers view the table: weight, f32 bias and, when training in full, their gradients.
+ * Called whenever those move (binding, random init, full gradients). */
+static void sync_linears(LcModel *m) {
+    for (int i = 0; i < m->linears.n; i++) {
+        LcLinear *l = (LcLinear *)((char *)m->linears.l[i] - offsetof(LcLinear, lin));
+        l->lin.w = &m->p[l->w].w;
+        l->lin.b = m->p[l->b].w.dtype == DT_F32 ? (const float *)m->p[l->b].w.data : NULL;
+        l->lin.gw = m->p[l->w].grad;
+        l->lin.gb = m->p[l->b].grad;
+    }
+}
+
+static void register_linears(LcModel *m) {
+    LcLinear **ls = xmalloc((size_t)(6 + 14 * m->cfg.layers + 6 * m->cfg.single_layers) * sizeof *ls);
+    int n = all_linears(m, ls);
+    for (int i = 0; i < n; i++) {
+        const char *wn = m->p[ls[i]->w].name;              /* "<module>.weight" */
+        ls[i]->lin = (Linear){ .name = xasprintf("%.*s", (int)strlen(wn) - 7, wn), .in = ls[i]->in, .out = ls[i]->out };
+        linear_set_add(&m->linears, &ls[i]->lin);
+    }
+    free(ls);
+    sync_linears(m);
+}
 
 int lc_build(LcModel *m, const cJSON *config, Err *e) {
     memset(m, 0, sizeof *m);
@@ -85,6 +129,7 @@ int lc_build(LcModel *m, const cJSON *config, Err *e) {
     }
     m->norm_out = lin(m, "norm_out.linear", D, 2 * D);
     m->proj_out = lin(m, "proj_out", D, c->out_ch);
+    register_linears(m);
     return 0;
 }
 
@@ -118,6 +163,7 @@ int lc_bind(LcModel *m, const StSet *s, Err *e) {
         p->w.dtype = t->dtype; p->w.data = t->data;
     }
     small_to_f32(m);
+    sync_linears(m);
     return 0;
 }
 
@@ -163,6 +209,7 @@ int lc_init_random(LcModel *m, const cJSON *config, uint64_t seed, DType dt, Err
         off += n;
     }
     small_to_f32(m);
+    sync_linears(m);
     return 0;
 }
 
@@ -180,27 +227,20 @@ void lc_enable_full_grads(LcModel *m) {
         }
         p->grad = xcalloc(n, sizeof(float));
     }
+    sync_linears(m);
 }
 
 void lc_zero_grads(LcModel *m) {
     for (int i = 0; i < m->np; i++) if (m->p[i].grad) memset(m->p[i].grad, 0, pnumel(&m->p[i]) * sizeof(float));
-    for (int i = 0; i < m->n_lora; i++) {
-        LcLora *a = &m->lora[i];
-        memset(a->dA, 0, (size_t)a->rank * a->in * sizeof(float));
-        memset(a->dB, 0, (size_t)a->out * a->rank * sizeof(float));
-    }
+    int n;
+    const TrainParam *tp = linear_set_params(&m->linears, &n);
+    for (int i = 0; i < n; i++) memset(tp[i].grad, 0, tp[i].numel * sizeof(float));
 }
 
 const TrainParam *lc_train_params(LcModel *m, int *n) {
     free(m->tp); m->tp = NULL; m->n_tp = 0;
-    if (m->n_lora) {
-        m->tp = xcalloc((size_t)m->n_lora * 2, sizeof *m->tp);
-        for (int i = 0; i < m->n_lora; i++) {
-            LcLora *a = &m->lora[i];
-            m->tp[m->n_tp++] = (TrainParam){ a->key_A, a->A, a->dA, (size_t)a->rank * a->in, 2, { a->rank, a->in } };
-            m->tp[m->n_tp++] = (TrainParam){ a->key_B, a->B, a->dB, (size_t)a->out * a->rank, 2, { a->out, a->rank } };
-        }
-    } else if (m->full_grads) {
+    if (linear_set_n_adapters(&m->linears)) return linear_set_params(&m->linears, n);
+    if (m->full_grads) {
         m->tp = xcalloc((size_t)m->np, sizeof *m->tp);
         for (int i = 0; i < m->np; i++)
             m->tp[m->n_tp++] = (TrainParam){ m->p[i].name, m->p[i].owned, m->p[i].grad, pnumel(&m->p[i]), m->p[i].ndim, { m->p[i].shape[0], m->p[i].shape[1] } };
@@ -227,7 +267,9 @@ int lc_save_full(const LcModel *m, const char *path, Err *e) {
 
 void lc_free(LcModel *m) {
     lc_run_free(m);
-    lc_lora_free(m);      /* walks the block tables: before they are freed */
+    for (int i = 0; i < m->linears.n; i++) free((char *)m->linears.l[i]->name);
+    linear_set_free(&m->linears);
+    linear_scratch_free(&m->scratch);
     for (int i = 0; i < m->np; i++) { free(m->p[i].name); free(m->p[i].grad); free(m->p[i].owned); }
     free(m->p); free(m->dbl); free(m->sgl); free(m->tp);
     if (m->own_set) stset_close(&m->set);

@@ -36,22 +36,6 @@ const char *qv_prompt_template(int i) {
     return i >= 0 && i < (int)(sizeof ALL / sizeof ALL[0]) ? ALL[i] : NULL;
 }
 
-int qv_prompt_kind(const char *family, const char *flavour, QvPromptKind *kind, Err *e) {
-    const char *f = flavour ? flavour : "";
-    if (family && !strcmp(family, "qwen_image")) {
-        if (!strcmp(f, "edit-v1")) *kind = QV_PROMPT_QWEN_EDIT_V1;
-        else if (!strncmp(f, "edit-v2", 7)) *kind = QV_PROMPT_QWEN_EDIT_V2;
-        else *kind = QV_PROMPT_QWEN_T2I;
-        return 0;
-    }
-    if (family && !strcmp(family, "longcat_image")) {
-        *kind = !strcmp(f, "edit") ? QV_PROMPT_LONGCAT_EDIT : QV_PROMPT_LONGCAT_T2I;
-        return 0;
-    }
-    return err_setc(e, EXIT_USAGE, "prompt encoding for model family \"%s\": not supported yet (qwen_image, longcat_image)",
-                    family ? family : "(none)");
-}
-
 /* ---------------------------------------------------------------- id lists */
 
 typedef struct Ids { int64_t *v; int n, cap; } Ids;

@@ -31,14 +31,11 @@
 #include "models/qwen25vl/tokenizer.h"
 #include "tensor/trace.h"
 
+/* Each flavour's kind is in the family table (models/family.c). */
 typedef enum {
     QV_PROMPT_QWEN_T2I, QV_PROMPT_QWEN_EDIT_V1, QV_PROMPT_QWEN_EDIT_V2,
     QV_PROMPT_LONGCAT_T2I, QV_PROMPT_LONGCAT_EDIT
 } QvPromptKind;
-
-/* family "qwen_image" (flavours edit-v1, edit-v2, edit-v2+; any other flavour is text-to-image)
- * or "longcat_image" (flavour edit; others text-to-image). */
-int qv_prompt_kind(const char *family, const char *flavour, QvPromptKind *kind, Err *e);
 
 /* The prompt templates the pipelines wrap instructions in (i = 0, 1, ...; NULL past the last),
  * e.g. as a corpus for a small vocabulary. */

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include "base/error.h"
 #include "base/rng.h"
+#include "models/model_size.h"
 #include "models/vae/vae_net.h"
 #include "tensor/trace.h"
 
@@ -94,5 +95,9 @@ int vae_decode_raw(const Vae *v, const float *z, int h, int w, float *image, Err
 /* In place on [z_ch, hw] */
 void vae_latents_normalise(const Vae *v, float *z, size_t hw);
 void vae_latents_denormalise(const Vae *v, float *z, size_t hw);
+
+/* The config.json of each VAE architecture that init-model writes, at a size (vae_init.c). */
+cJSON *vae_init_qwen_config(ModelSize s);
+cJSON *vae_init_flux_config(ModelSize s);
 
 #endif

@@ -1,4 +1,4 @@
-#include "train/progress.h"
+#include "pipeline/progress.h"
 #include <unistd.h>
 
 void progress_init(Progress *p, FILE *out, int64_t first_step, int64_t total_steps) {

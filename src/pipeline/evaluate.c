@@ -1,0 +1,89 @@
+/* evaluate.c — validation sheets: the first num_eval_images samples of the evaluation dataset
+ * rendered with the validation settings, each as references | result with the instruction
+ * underneath (validate without --image, and in-training validation). */
+#include "pipeline/pipeline_internal.h"
+#include "base/files.h"
+#include "image/image_io.h"
+#include "image/sheet.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int pipeline_load_data(Pipeline *p, Err *e) {
+    if (p->have_data) return 0;
+    if (!p->have_specs) {
+        if (data_specs_from_config(p->cfg, 0, &p->specs, e)) return -1;
+        p->have_specs = 1;
+    }
+    if (data_load(p->specs.specs, p->specs.n, &p->specs.opt, &p->data, e)) return -1;
+    p->have_data = 1;
+    return 0;
+}
+
+int pipeline_eval_set(Pipeline *p, Err *e) {
+    const char *id = config_str(p->cfg, "eval_dataset_id");
+    for (int i = 0; i < p->data.n; i++) {
+        const Dataset *d = &p->data.sets[i];
+        if (d->spec.is_conditioning || d->spec.disabled) continue;
+        if (!id || !*id || !strcmp(d->spec.id, id)) return i;
+    }
+    if (id && *id) return err_setc(e, EXIT_USAGE, "eval_dataset_id: no image dataset with id '%s'", id);
+    return err_set(e, "no image dataset to validate with");
+}
+
+/* The references of item i of an edit dataset (mask datasets are loss weights, not model inputs). */
+static int read_references(const Pipeline *p, const Dataset *ds, int i, Image *refs, int *nr, Err *e) {
+    *nr = 0;
+    for (int k = 0; k < ds->n_cond && *nr < 3; k++) {
+        const Dataset *cs = &p->data.sets[ds->cond[k]];
+        if (cs->spec.conditioning_type == COND_MASK) continue;
+        char *path = path_join(cs->spec.instance_data_dir, cs->items[ds->items[i].refs[k].item].rel);
+        int rc = image_read(path, &refs[*nr], e);
+        free(path);
+        if (rc) return -1;
+        (*nr)++;
+    }
+    return 0;
+}
+
+int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
+    int W, H;
+    if (pipeline_validation_size(p->cfg, &W, &H, e) || pipeline_load_data(p, e)) return -1;
+    int set = pipeline_eval_set(p, e);
+    if (set < 0) return -1;
+    const Dataset *ds = &p->data.sets[set];
+    int n = (int)config_int(p->cfg, "num_eval_images");
+    if (n > ds->n_items) n = ds->n_items;
+    int rc = dir_make(dir, e);
+    const char *vp = config_str(p->cfg, "validation_prompt");
+    for (int i = 0; i < n && !rc; i++) {
+        Image refs[3] = {{0}};
+        int nr = 0;
+        rc = read_references(p, ds, i, refs, &nr, e);
+        const char *prompt = vp && *vp ? vp : (ds->items[i].captions.n ? ds->items[i].captions.text[0] : "");
+        char *preview = config_bool(p->cfg, "validation_preview") ? xasprintf("%s/preview/%02d.", dir, i) : NULL;
+        if (preview && !rc) { char *pd = path_join(dir, "preview"); rc = dir_make(pd, e); free(pd); }
+        EditRequest req = {prompt, config_str(p->cfg, "validation_negative_prompt"), refs, nr, W, H,
+                           config_has(p->cfg, "validation_seed") ? (uint64_t)config_int(p->cfg, "validation_seed") : 42, NULL, NULL,
+                           preview};
+        Image out = {0};
+        if (!rc) {
+            pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_START, .step = step, .done = i, .total = n, .message = prompt});
+            rc = pipeline_render(p, &req, &out, NULL, e);
+        }
+        free(preview);
+        if (!rc) {
+            Image row[4];
+            for (int k = 0; k < nr; k++) row[k] = refs[k];
+            row[nr] = out;
+            Image sheet = compose_sheet(row, nr + 1, prompt);
+            char *path = xasprintf("%s/%02d.png", dir, i);
+            rc = image_write_png(path, &sheet, e);
+            if (!rc) pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_IMAGE, .step = step, .done = i, .total = n, .path = path});
+            free(path); image_free(&sheet);
+        }
+        image_free(&out);
+        for (int k = 0; k < nr; k++) image_free(&refs[k]);
+    }
+    return rc;
+}
