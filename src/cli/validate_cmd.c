@@ -148,7 +148,7 @@ int cmd_validate(int argc, char **argv, Err *e) {
     }
     if (!rc) {
         EditRequest req = {prompt, negative ? negative : config_str(cfg, "validation_negative_prompt"), refs, nr, W, H,
-                           seed >= 0 ? (uint64_t)seed : (config_has(cfg, "validation_seed") ? (uint64_t)config_int(cfg, "validation_seed") : 42), lat, NULL,
+                           seed >= 0 ? (uint64_t)seed : config_validation_seed(cfg), lat, NULL,
                            preview};
         rc = pipeline_render(p, &req, &out, &chw, e);
     }

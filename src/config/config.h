@@ -19,6 +19,7 @@
 #ifndef ST_CONFIG_H
 #define ST_CONFIG_H
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include "base/error.h"
 
 typedef struct Config Config;
@@ -116,6 +117,16 @@ const OptionDef *option_find(const char *name);
 /* The known option name closest to `name` (edit distance), for "did you mean" messages. */
 const char *option_nearest(const char *name);
 OptionSupport option_support(const char *name);
+/* An option's default from the table (the one place defaults are written): a number (NAN when the
+ * default is null or not a number) or a string into buf (NULL likewise). A name the table does not
+ * know is a programming error and aborts. */
+double option_default_num(const char *name);
+const char *option_default_str(const char *name, char *buf, size_t cap);
+
+/* The run's seed: `seed`, or 42 when unset (SimpleTuner would draw one; a fixed seed makes runs
+ * repeat). The validation seed: `validation_seed`, else the same 42. */
+uint64_t config_run_seed(const Config *c);
+uint64_t config_validation_seed(const Config *c);
 /* For implemented options that only accept some values: comma-separated list, else NULL. */
 const char *option_supported_values(const char *name);
 const char *option_type_name(OptionType t);

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config/config_internal.h"
+#include <stdio.h>
+#include <math.h>
 
 static const char *strip_dashes(const char *name) {
     while (*name == '-') name++;
@@ -92,4 +94,31 @@ const char *option_type_name(OptionType t) {
     case OPT_JSON: return "JSON (a string, list or object)";
     }
     return "?";
+}
+
+static const OptionDef *option_must(const char *name) {
+    const OptionDef *d = option_find(name);
+    if (!d) { fprintf(stderr, "internal error: option '%s' is not in the options table\n", name); abort(); }
+    return d;
+}
+
+double option_default_num(const char *name) {
+    const char *j = option_must(name)->default_json;
+    char *end;
+    double v = strtod(j, &end);
+    return end != j && !*end ? v : NAN;
+}
+
+const char *option_default_str(const char *name, char *buf, size_t cap) {
+    /* defaults are JSON text: a string default is quoted */
+    const char *j = option_must(name)->default_json;
+    size_t n = strlen(j);
+    if (n < 2 || j[0] != '"' || j[n - 1] != '"' || cap == 0) return NULL;
+    snprintf(buf, cap, "%.*s", (int)(n - 2), j + 1);
+    return buf;
+}
+
+uint64_t config_run_seed(const Config *c) { return config_has(c, "seed") ? (uint64_t)config_int(c, "seed") : 42; }
+uint64_t config_validation_seed(const Config *c) {
+    return config_has(c, "validation_seed") ? (uint64_t)config_int(c, "validation_seed") : 42;
 }

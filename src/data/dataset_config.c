@@ -76,7 +76,7 @@ static int spec_from(const Config *c, const DatasetConfig *d, DatasetSpec *s, Er
     if (resolution_type_parse(d->resolution_type, &b->type, e)) return err_prefix(e, "dataset \"%s\"", d->id);
     b->resolution = d->resolution;
     b->alignment = data_bucket_alignment(c);
-    b->rounding = config_has(c, "aspect_bucket_rounding") ? (int)config_int(c, "aspect_bucket_rounding") : 2;
+    b->rounding = (int)config_int(c, "aspect_bucket_rounding");
     b->minimum_image_size = unset0(d->minimum_image_size);
     b->maximum_image_size = unset0(d->maximum_image_size);
     b->target_downsample_size = unset0(d->target_downsample_size);
@@ -120,7 +120,7 @@ int data_specs_from_config(const Config *c, int strict, DataSpecs *out, Err *e) 
         if (spec_from(c, &ds[i], &out->specs[out->n], e)) { data_specs_free(out); return -1; }
         out->n++;
     }
-    out->opt.seed = config_has(c, "seed") ? (uint64_t)config_int(c, "seed") : 0;
+    out->opt.seed = config_run_seed(c);
     out->opt.strict = strict;
     const char *mc = config_str(c, "conditioning_multidataset_sampling");
     out->opt.multi_cond = mc && !strcmp(mc, "combined") ? MULTI_COND_COMBINED : MULTI_COND_RANDOM;

@@ -65,7 +65,7 @@ int pipeline_fill_caches(Pipeline *p, CacheSummary *out, Err *e) {
                                p->text_precision != QUANT_NONE ? "#te-" : "", p->text_precision != QUANT_NONE ? quant_name(p->text_precision) : "");
     p->ed = (EditData){.group = &p->data, .vae = &p->vae, .resize = image_resize_lanczos, .encode_prompt = prompt_encoder_to_writer,
                        .encode_ctx = p->pe, .model_id = model_id, .text_dir = text_cache_dir(p),
-                       .seed = config_has(p->cfg, "seed") ? (uint64_t)config_int(p->cfg, "seed") : 42,
+                       .seed = config_run_seed(p->cfg),
                        .progress = cache_progress, .progress_ctx = p};
     if (p->flavour->reference_embeds_cache) {
         p->cie_dir = cie_cache_dir(p);

@@ -64,7 +64,7 @@ int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
         char *preview = config_bool(p->cfg, "validation_preview") ? xasprintf("%s/preview/%02d.", dir, i) : NULL;
         if (preview && !rc) { char *pd = path_join(dir, "preview"); rc = dir_make(pd, e); free(pd); }
         EditRequest req = {prompt, config_str(p->cfg, "validation_negative_prompt"), refs, nr, W, H,
-                           config_has(p->cfg, "validation_seed") ? (uint64_t)config_int(p->cfg, "validation_seed") : 42, NULL, NULL,
+                           config_validation_seed(p->cfg), NULL, NULL,
                            preview};
         Image out = {0};
         if (!rc) {

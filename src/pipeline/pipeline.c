@@ -97,8 +97,6 @@ static int load_scheduler(Pipeline *p, Err *e) {
     return rc;
 }
 
-static uint64_t config_seed(const Config *c) { return config_has(c, "seed") ? (uint64_t)config_int(c, "seed") : 42; }
-
 /* The trainable part: adapters by peft_lora_target_modules (default to_k/q/v/out.0), their PEFT
  * init from the seed, init_lora; or every weight with model_type=full. */
 static int setup_training(Pipeline *p, Err *e) {
@@ -114,7 +112,7 @@ static int setup_training(Pipeline *p, Err *e) {
         for (const cJSON *it = tm->child; it && nt < 64; it = it->next) if (cJSON_IsString(it)) targets[nt++] = it->valuestring;
     int rank = (int)config_int(p->cfg, "lora_rank");
     LoraSpec s = {rank, config_has(p->cfg, "lora_alpha") ? (float)config_num(p->cfg, "lora_alpha") : (float)rank,
-                  (float)config_num(p->cfg, "lora_dropout"), nt ? targets : NULL, nt, config_seed(p->cfg)};
+                  (float)config_num(p->cfg, "lora_dropout"), nt ? targets : NULL, nt, config_run_seed(p->cfg)};
     if (linear_set_attach_lora(t->linears, &s, e)) return -1;
     const char *init = config_str(p->cfg, "init_lora");
     if (init && *init) {
