@@ -2,6 +2,7 @@
 #include "models/family.h"
 #include "config/config.h"
 #include "base/files.h"
+#include "data/synth.h"
 #include "data/synth_write.h"
 #include "models/model_init.h"
 #include <stdio.h>
@@ -82,7 +83,7 @@ int tiny_assets_ensure(const char *example, Err *e) {
     if (!rc && !dir_exists(set)) {
         char *tmp = xasprintf("%s.tmp.%ld", set, (long)getpid());
         fprintf(stderr, "creating the synthetic dataset of %s in %s\n", example, set);
-        rc = synth_dataset_write(tmp, 8, preset_refs(example), 128, 128, 42, e);
+        rc = synth_dataset_write(tmp, 8, preset_refs(example), SYNTH_EDITS_DEFAULT, 128, 128, 42, e);
         if (!rc && rename(tmp, set) != 0) rc = err_set(e, "%s: cannot rename to %s", tmp, set);
         if (rc) { char *cmd = xasprintf("rm -rf '%s'", tmp); if (system(cmd) != 0) {} free(cmd); }
         free(tmp);
