@@ -113,8 +113,6 @@ int lc_bind(LcModel *m, const StSet *s, Err *e) {
         if (t->dtype != DT_F32 && t->dtype != DT_BF16 && t->dtype != DT_F16)
             return err_set(e, "%s: tensor '%s' has dtype %s (expected F32, BF16 or F16)", t->file, p->name, dtype_name(t->dtype));
         if (st_expect_shape(t, p->ndim, p->shape, e)) return err_prefix(e, t->file);
-        if (((uintptr_t)t->data) % dtype_size(t->dtype))
-            return err_set(e, "%s: tensor '%s' is not aligned to its element size", t->file, p->name);
         p->w.dtype = t->dtype; p->w.data = t->data;
     }
     small_to_f32(m);
