@@ -103,9 +103,27 @@ static int load_refs(EditData *d, int set, int item, Image *refs, int *n, Err *e
     return 0;
 }
 
-static int build_text(EditData *d, const CacheKey *k, const char *prompt, const Image *refs, int n, Err *e) {
+/* Names where a caption came from when its embedding cannot be made (e.g. a prompt too long for the
+ * model): the caption file, the image (filename strategy) or the dataset's instance_prompt. */
+typedef struct CaptionOrigin { const Dataset *ds; int item; } CaptionOrigin;   /* ds NULL: not a dataset caption */
+static int caption_error(CaptionOrigin o, Err *e) {
+    if (!o.ds) return -1;
+    const Dataset *ds = o.ds;
+    int item = o.item;
+    const CaptionSpec *c = &ds->spec.captions;
+    const char *root = ds->spec.instance_data_dir, *rel = ds->items[item].rel;
+    if (c->only_instance_prompt || c->strategy == CAPTION_INSTANCEPROMPT)
+        return err_prefix(e, "instance_prompt of dataset \"%s\"", ds->spec.id);
+    char *origin = c->strategy == CAPTION_TEXTFILE ? caption_file_path(root, rel) : path_join(root, rel);
+    err_prefix(e, "%s%s", origin, c->strategy == CAPTION_TEXTFILE ? "" : " (caption from the file name)");
+    free(origin);
+    return -1;
+}
+
+static int build_text(EditData *d, const CacheKey *k, const char *prompt, const Image *refs, int n, CaptionOrigin o, Err *e) {
     StWriter w; stw_init(&w);
     int rc = d->encode_prompt(d->encode_ctx, prompt, refs, n, &w, e);
+    if (rc) caption_error(o, e);
     if (!rc && !stw_find(&w, "prompt_embeds")) rc = err_set(e, "the prompt encoder produced no prompt_embeds");
     if (!rc) rc = cache_store(k, &w, e);
     stw_free(&w);
@@ -144,7 +162,7 @@ static int ensure_cie(EditData *d, int set, int item, int k, float **pix, int64_
 }
 
 /* The prompt embedding from prepared references (edit-v1 with conditioning_image_embeds). */
-static int build_text_cie(EditData *d, int set, int item, const CacheKey *k, const char *caption, Err *e) {
+static int build_text_cie(EditData *d, int set, int item, const CacheKey *k, const char *caption, CaptionOrigin o, Err *e) {
     EditCacheStats s = {0};   /* edit_data_cache_all counted these entries already */
     const Dataset *ds = &d->group->sets[set];
     ConditionPixels imgs[DATA_MAX_REFS];
@@ -156,7 +174,7 @@ static int build_text_cie(EditData *d, int set, int item, const CacheKey *k, con
         if (!rc) { imgs[n].pixel_values = pix[n]; n++; }
     }
     StWriter w; stw_init(&w);
-    if (!rc) rc = d->encode_processed(d->encode_ctx, caption, imgs, n, &w, e);
+    if (!rc && (rc = d->encode_processed(d->encode_ctx, caption, imgs, n, &w, e))) caption_error(o, e);
     if (!rc && !stw_find(&w, "prompt_embeds")) rc = err_set(e, "the prompt encoder produced no prompt_embeds");
     if (!rc) rc = cache_store(k, &w, e);
     stw_free(&w);
@@ -164,19 +182,19 @@ static int build_text_cie(EditData *d, int set, int item, const CacheKey *k, con
     return rc;
 }
 
-static int ensure_text(EditData *d, int set, int item, const char *caption, EditCacheStats *s, Err *e) {
+static int ensure_text(EditData *d, int set, int item, const char *caption, CaptionOrigin o, EditCacheStats *s, Err *e) {
     DataCacheKey k;
     if (data_text_cache_key(d->group, set, item, caption, d->text_dir, d->model_id, &k, e)) return -1;
     StFile f; int hit = 0;
     int rc = lookup(&k.key, &f, &hit, e);
     if (!rc && hit) { st_close(&f); s->text_hit++; }
     else if (!rc && d->cie_dir) {
-        rc = build_text_cie(d, set, item, &k.key, caption, e);
+        rc = build_text_cie(d, set, item, &k.key, caption, o, e);
         s->text_built += !rc;
     } else if (!rc) {
         Image refs[DATA_MAX_REFS]; int n = 0;
         rc = load_refs(d, set, item, refs, &n, e);
-        if (!rc) rc = build_text(d, &k.key, caption, refs, n, e);
+        if (!rc) rc = build_text(d, &k.key, caption, refs, n, o, e);
         for (int j = 0; j < n; j++) image_free(&refs[j]);
         s->text_built += !rc;
     }
@@ -192,7 +210,7 @@ static int ensure_dropout(EditData *d, EditCacheStats *s, Err *e) {
     if (!rc && hit) { st_close(&f); s->text_hit++; }
     else if (!rc) {
         Image black = {224, 224, 3, xcalloc(224 * 224 * 3, 1)};
-        rc = build_text(d, &k.key, "", &black, 1, e);
+        rc = build_text(d, &k.key, "", &black, 1, (CaptionOrigin){0}, e);
         image_free(&black);
         s->text_built += !rc;
     }
@@ -222,15 +240,17 @@ int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
                 free(pix);
             }
             const CaptionList *cl = &ds->items[i].captions;
-            if (cl->n == 0 && ensure_text(d, set, i, "", s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
+            CaptionOrigin own = {ds, i};
+            if (cl->n == 0 && ensure_text(d, set, i, "", (CaptionOrigin){0}, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             for (int c = 0; c < cl->n; c++)
-                if (ensure_text(d, set, i, cl->text[c], s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
+                if (ensure_text(d, set, i, cl->text[c], own, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             for (int r = 0; r < ds->n_cond; r++) {   /* references whose captions replace the edit caption */
                 const Dataset *c = &g->sets[ds->cond[r]];
                 if (!c->captions_replace) continue;
                 const CaptionList *rl = &c->items[ds->items[i].refs[r].item].captions;
                 for (int j = 0; j < rl->n; j++)
-                    if (rl->text[j][0] && ensure_text(d, set, i, rl->text[j], s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
+                    if (rl->text[j][0] && ensure_text(d, set, i, rl->text[j], (CaptionOrigin){c, ds->items[i].refs[r].item}, s, e))
+                        return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             }
             done++;
             if (interrupt_take()) {   /* Ctrl-C while caching: every finished entry is kept */

@@ -128,6 +128,53 @@ static void test_captions_strategies(void **state) {
     tmpdir_remove(d);
 }
 
+/* Caption files that are not UTF-8 (Latin-1 "café", a lone continuation byte, an overlong "/", a
+ * UTF-16 surrogate) fail naming the file, as Python's decoder fails upstream; valid multi-byte text
+ * passes. A file name that is not UTF-8 cannot be a filename-strategy caption. */
+static void test_caption_not_utf8(void **state) {
+    (void)state;
+    char *d = tmpdir_make();
+    Err e = {0};
+    CaptionList c;
+    CaptionSpec tf = { CAPTION_TEXTFILE, NULL, 0, 0, 0 };
+    make_text(d, "ok.txt", "caf\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80\n");
+    assert_int_equal(caption_load(&tf, d, "ok.png", &c, &e), 0);
+    assert_string_equal(c.text[0], "caf\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80");
+    caption_list_free(&c);
+    const char *bad[] = {"caf\xE9 au lait", "a \x80 b", "over\xC0\xAFlong", "sur\xED\xA0\x80rogate", "cut \xE2\x9C"};
+    const size_t at[] = {3, 2, 4, 3, 4};
+    for (int i = 0; i < 5; i++) {
+        make_text(d, "sub/bad.txt", bad[i]);
+        assert_int_equal(caption_load(&tf, d, "sub/bad.png", &c, &e), -1);
+        char want[1024];
+        snprintf(want, sizeof want, "%s/sub/bad.txt: caption file is not valid UTF-8 (byte 0x%02X at offset %zu)", d, (unsigned char)bad[i][at[i]], at[i]);
+        assert_contains(e.msg, want);
+        assert_int_equal(e.code, EXIT_USAGE);
+    }
+    CaptionSpec fn = { CAPTION_FILENAME, NULL, 0, 0, 0 };
+    assert_int_equal(caption_load(&fn, d, "sub/caf\xE9.png", &c, &e), -1);
+    assert_contains(e.msg, "sub/caf\xE9.png: the file name is not valid UTF-8");
+    tmpdir_remove(d);
+}
+
+/* Many caption lines (each a candidate) load in linear time: the list grows geometrically. */
+static void test_caption_many_lines(void **state) {
+    (void)state;
+    char *d = tmpdir_make();
+    size_t n = 200000;
+    char *text = malloc(n * 8 + 1), *w = text;
+    for (size_t i = 0; i < n; i++) w += sprintf(w, "l%05zu\n", i % 100000);
+    make_text(d, "a.txt", text);
+    free(text);
+    CaptionSpec tf = { CAPTION_TEXTFILE, NULL, 0, 0, 0 };
+    CaptionList c; Err e = {0};
+    assert_int_equal(caption_load(&tf, d, "a.png", &c, &e), 0);
+    assert_int_equal(c.n, (int)n);
+    assert_string_equal(c.text[n - 1], "l99999");
+    caption_list_free(&c);
+    tmpdir_remove(d);
+}
+
 static void test_caption_parse_and_check(void **state) {
     (void)state;
     Err e = {0};
@@ -146,7 +193,7 @@ static void test_caption_parse_and_check(void **state) {
 static void test_caption_pick_and_dropout_deterministic(void **state) {
     (void)state;
     char *t[4] = { "a", "b", "c", "d" };
-    CaptionList c = { 4, t };
+    CaptionList c = { .n = 4, .text = t };
     int seen[4] = {0}, changed = 0;
     for (int ep = 1; ep <= 40; ep++) {
         const char *x = caption_pick(&c, 42, ep, "ds", "img.png");
@@ -176,6 +223,8 @@ int main(void) {
         cmocka_unit_test(test_discovery_symlink_loops),
         cmocka_unit_test(test_path_helpers),
         cmocka_unit_test(test_captions_strategies),
+        cmocka_unit_test(test_caption_not_utf8),
+        cmocka_unit_test(test_caption_many_lines),
         cmocka_unit_test(test_caption_parse_and_check),
         cmocka_unit_test(test_caption_pick_and_dropout_deterministic),
     };
