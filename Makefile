@@ -3,7 +3,8 @@
 #   make deps       install the Debian packages the project needs (only the missing ones)
 #   make test       deps + build + every test (unit, golden, end-to-end); SANITIZE=1 for ASan+UBSan
 #   make demo       deps + build + the main job on the bundled tiny model
-#   make fuzz [FUZZ_SECONDS=N]  clang libFuzzer + ASan/UBSan on every reader (tests/fuzz/), N s per target
+#   make fuzz [FUZZ_SECONDS=N] [FUZZ_RUNS=N]  clang libFuzzer + ASan/UBSan on every reader (tests/fuzz/):
+#                   N seconds (default 60) or N executions per target
 CC      ?= gcc
 ARCH    := $(shell uname -m)-linux-gnu
 BLASINC := /usr/include/$(ARCH)/openblas-openmp
@@ -100,7 +101,7 @@ fuzz-build: fuzz-deps
 	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 fuzz: fuzz-build
-	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BUILD) $(FUZZ_TARGETS)
+	@FUZZ_RUNS=$(FUZZ_RUNS) sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BUILD) $(FUZZ_TARGETS)
 
 # Rewrites the committed seed corpora tests/fuzz/corpus/<target>/ (normal gcc build of the library).
 $(BUILD)/make_corpus: tests/fuzz/make_corpus.c tests/fuzz/fuzz_common.h $(BUILD)/libsimpletuner.a

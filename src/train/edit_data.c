@@ -132,7 +132,7 @@ static int build_text(EditData *d, const CacheKey *k, const char *prompt, const 
 
 /* The conditioning_image_embeds entry of reference slot k of an item: looked up, built when missing
  * or stale, and read back (pixel values owned by *pix). */
-static int ensure_cie(EditData *d, int set, int item, int k, float **pix, int64_t grid[3], EditCacheStats *s, Err *e) {
+static int ensure_cie(EditData *d, int set, int item, int k, float **pix, ConditionPixels *out, EditCacheStats *s, Err *e) {
     const Dataset *ds = &d->group->sets[set], *c = &d->group->sets[ds->cond[k]];
     const char *rel = c->items[ds->items[item].refs[k].item].rel;
     char *dir = path_join(d->cie_dir, c->spec.id), *src = path_join(c->spec.instance_data_dir, rel);
@@ -153,8 +153,18 @@ static int ensure_cie(EditData *d, int set, int item, int k, float **pix, int64_
     } else if (!rc) s->cie_hit++;
     if (!rc) {
         const StTensor *pv = st_find(&f, "pixel_values"), *g = st_find(&f, "image_grid_thw");
-        if (!pv || !g || g->numel != 3 || g->dtype != DT_I64) rc = err_set(e, "%s: not a conditioning_image_embeds entry", f.path);
-        else { *pix = st_to_f32(pv); memcpy(grid, g->data, 3 * sizeof(int64_t)); }
+        int64_t grid[3] = {0}, rows = 1;
+        int ok = pv && g && g->numel == 3 && g->dtype == DT_I64 && pv->ndim == 2;
+        if (ok) memcpy(grid, g->data, sizeof grid);
+        for (int j = 0; ok && j < 3; j++) { ok = grid[j] >= 1 && grid[j] <= (1 << 20); rows *= ok ? grid[j] : 1; }
+        if (!ok || rows != pv->shape[0])   /* the vision tower reads grid rows of pixel values */
+            rc = err_set(e, "%s: not a conditioning_image_embeds entry (pixel_values [rows, values] with rows = the product "
+                         "of image_grid_thw): delete it to recompute it", f.path);
+        else {
+            *pix = st_to_f32(pv);
+            memcpy(out->grid, grid, sizeof grid);
+            out->values = pv->shape[1];
+        }
         st_close(&f);
     }
     free(dir); free(src); free(settings);
@@ -170,7 +180,7 @@ static int build_text_cie(EditData *d, int set, int item, const CacheKey *k, con
     int n = 0, rc = 0;
     for (int r = 0; r < ds->n_cond && !rc; r++) {
         if (slot_is_mask(d->group, set, r)) continue;
-        rc = ensure_cie(d, set, item, r, &pix[n], imgs[n].grid, &s, e);
+        rc = ensure_cie(d, set, item, r, &pix[n], &imgs[n], &s, e);
         if (!rc) { imgs[n].pixel_values = pix[n]; n++; }
     }
     StWriter w; stw_init(&w);
@@ -235,8 +245,8 @@ int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
                 if (ensure_vae(d, set, i, r, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             for (int r = 0; d->cie_dir && r < ds->n_cond; r++) {
                 if (slot_is_mask(d->group, set, r)) continue;
-                float *pix = NULL; int64_t grid[3];
-                if (ensure_cie(d, set, i, r, &pix, grid, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
+                float *pix = NULL; ConditionPixels cp;
+                if (ensure_cie(d, set, i, r, &pix, &cp, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
                 free(pix);
             }
             const CaptionList *cl = &ds->items[i].captions;
@@ -273,13 +283,19 @@ int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
 
 /* ---- the SampleSource over the caches ---- */
 
-static float *read_tensor(EditData *d, const CacheKey *k, const char *name, int64_t *shape, int *ndim, Err *e) {
+/* The named tensor of a cache entry as f32, with want_nd dims each in 1..2^24 (the sizes the trainer
+ * then takes as ints; an entry is checksummed, but a hand-made one must not be read out of bounds). */
+static float *read_tensor(EditData *d, const CacheKey *k, const char *name, int want_nd, int64_t *shape, int *ndim, Err *e) {
     StFile f; int hit = 0;
     if (lookup(k, &f, &hit, e)) return NULL;
     if (!hit) { err_set(e, "cache entry %s/%s is missing or stale after caching (was the cache changed during the run?)", k->dir, k->name); return NULL; }
     const StTensor *t = st_find(&f, name);
     float *out = NULL;
+    int ok_shape = t && t->ndim == want_nd;
+    for (int i = 0; ok_shape && i < t->ndim; i++) ok_shape = t->shape[i] >= 1 && t->shape[i] <= (1 << 24);
     if (!t) err_set(e, "%s: cache entry has no '%s' tensor", f.path, name);
+    else if (!ok_shape) err_set(e, "%s: cache entry tensor '%s' has %d dims (expected %d, each of size 1..16777216): delete the entry to recompute it",
+                                f.path, name, t->ndim, want_nd);
     else {
         out = st_to_f32(t);
         *ndim = t->ndim;
@@ -302,7 +318,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
     DataCacheKey k;
     int64_t shape[ST_MAX_DIMS]; int nd = 0;
     if (data_vae_cache_key(d->group, s->set, s->item, -1, d->model_id, &k, e)) return -1;
-    out->x0 = read_tensor(d, &k.key, "latents", shape, &nd, e);
+    out->x0 = read_tensor(d, &k.key, "latents", 3, shape, &nd, e);
     data_cache_key_free(&k);
     if (!out->x0) return -1;
     out->c = (int)shape[0]; out->h = (int)shape[1]; out->w = (int)shape[2];
@@ -310,7 +326,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
     for (int j = 0; j < s->n_refs; j++) {
         int slot = ref_slot(ds, s->ref_set[j]);
         if (data_vae_cache_key(d->group, s->set, s->item, slot, d->model_id, &k, e)) return -1;
-        out->refs[j] = read_tensor(d, &k.key, "latents", shape, &nd, e);
+        out->refs[j] = read_tensor(d, &k.key, "latents", 3, shape, &nd, e);
         data_cache_key_free(&k);
         if (!out->refs[j]) return -1;
         out->ref_h[j] = (int)shape[1]; out->ref_w[j] = (int)shape[2];
@@ -318,7 +334,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
     out->n_refs = s->n_refs;
     if (s->mask_slot >= 0) {
         if (data_vae_cache_key(d->group, s->set, s->item, s->mask_slot, d->model_id, &k, e)) return -1;
-        out->mask = read_tensor(d, &k.key, "mask_weights", shape, &nd, e);
+        out->mask = read_tensor(d, &k.key, "mask_weights", 2, shape, &nd, e);
         data_cache_key_free(&k);
         if (!out->mask) return -1;
         if (nd != 2 || shape[0] != out->h || shape[1] != out->w)
@@ -327,7 +343,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
     }
     if (s->caption_dropped) data_dropout_cache_key(d->text_dir, d->model_id, &k);
     else if (data_text_cache_key(d->group, s->set, s->item, s->caption ? s->caption : "", d->text_dir, d->model_id, &k, e)) return -1;
-    out->txt = read_tensor(d, &k.key, "prompt_embeds", shape, &nd, e);
+    out->txt = read_tensor(d, &k.key, "prompt_embeds", 2, shape, &nd, e);
     data_cache_key_free(&k);
     if (!out->txt) return -1;
     out->txt_len = (int)shape[0]; out->txt_dim = (int)shape[1];

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs every libFuzzer target for FUZZ_SECONDS each and prints the executions per target.
+# Runs every libFuzzer target for FUZZ_SECONDS each (or, with FUZZ_RUNS=N in the environment, for N
+# executions each, however long that takes) and prints the executions per target.
 #   run.sh SECONDS BUILD_DIR TARGET...
 # Seeds come from tests/fuzz/corpus/<target>/ (read only); inputs the fuzzer finds go to
 # BUILD_DIR/corpus/<target>/ and crashing inputs to BUILD_DIR/artifacts/<target>/. A crash, leak,
@@ -12,8 +13,9 @@ for t in "$@"; do
     work=$build/corpus/$t; art=$build/artifacts/$t
     mkdir -p "$work" "$art"
     log=$build/$t.log
-    echo "fuzz $t: ${secs}s"
-    "$bin" -max_total_time="$secs" -timeout=30 -print_final_stats=1 -close_fd_mask=3 \
+    if [ -n "${FUZZ_RUNS:-}" ]; then limit="-runs=$FUZZ_RUNS"; echo "fuzz $t: $FUZZ_RUNS executions"
+    else limit="-max_total_time=$secs"; echo "fuzz $t: ${secs}s"; fi
+    "$bin" $limit -timeout=30 -print_final_stats=1 -close_fd_mask=3 \
         -artifact_prefix="$art/" "$work" "tests/fuzz/corpus/$t" >"$log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
@@ -22,6 +24,7 @@ for t in "$@"; do
     summary="$summary$(printf '  %-12s %12s executions  %8s exec/s  %s' "$t" "${execs:-?}" "${rate:-?}" "$res")
 "
 done
-echo "fuzz summary (${secs}s per target):"
+if [ -n "${FUZZ_RUNS:-}" ]; then per="$FUZZ_RUNS executions"; else per="${secs}s"; fi
+echo "fuzz summary ($per per target):"
 printf '%s' "$summary"
 exit $status

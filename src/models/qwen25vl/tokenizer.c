@@ -119,11 +119,14 @@ int tokenizer_byte_char(int b, char out[3]) {
 
 static void byte_map_init(Tokenizer *t) {
     for (int i = 0; i < 512; i++) t->char_byte[i] = -1;
+    int moved = 0;   /* bytes_to_unicode in one pass (byte_code_point recounts the rank for each byte) */
     for (int b = 0; b < 256; b++) {
-        t->char_byte[byte_code_point(b)] = (int16_t)b;
-        char c[3];
-        t->byte_char_len[b] = (uint8_t)tokenizer_byte_char(b, c);
-        memcpy(t->byte_char[b], c, 3);
+        int keep = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        int cp = keep ? b : 256 + moved++;
+        t->char_byte[cp] = (int16_t)b;
+        char *c = t->byte_char[b];
+        if (cp < 0x80) { c[0] = (char)cp; c[1] = 0; t->byte_char_len[b] = 1; }
+        else { c[0] = (char)(0xC0 | (cp >> 6)); c[1] = (char)(0x80 | (cp & 0x3F)); c[2] = 0; t->byte_char_len[b] = 2; }
     }
 }
 
@@ -164,14 +167,21 @@ static void tok_reserve(Tokenizer *t, int id) {
     t->size = n;
 }
 
+/* A JSON number usable as a token id: whole and in 0..1e8 (checked on the double: converting an
+ * out-of-range double such as 1e300 to int is undefined behaviour). -1 otherwise. */
+static int json_token_id(const cJSON *v) {
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 1e8) || v->valuedouble != (double)(int)v->valuedouble) return -1;
+    return (int)v->valuedouble;
+}
+
 /* Vocabulary from a JSON object {"token": id, ...}. */
 static int vocab_from_json(Tokenizer *t, const cJSON *vocab, const char *path, Err *e) {
     if (!cJSON_IsObject(vocab)) return err_set(e, "%s: the vocabulary must be a JSON object of token -> id", path);
     int n = cJSON_GetArraySize(vocab), max_id = -1;
     for (const cJSON *it = vocab->child; it; it = it->next) {
-        if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 1e8 || it->valuedouble != (int)it->valuedouble)
-            return err_set(e, "%s: vocabulary entry \"%s\" must have a non-negative integer id", path, it->string);
-        if ((int)it->valuedouble > max_id) max_id = (int)it->valuedouble;
+        if (json_token_id(it) < 0)
+            return err_set(e, "%s: vocabulary entry \"%s\" must have an integer id in 0..100000000", path, it->string);
+        if (json_token_id(it) > max_id) max_id = json_token_id(it);
     }
     tok_reserve(t, max_id);
     strmap_init(&t->vocab, (size_t)n + 64);
@@ -214,7 +224,7 @@ static int merge_add_line(Tokenizer *t, const char *s, size_t n, int rank, const
 
 static int added_add(Tokenizer *t, const char *content, int id, int special, const char *path, Err *e) {
     if (!content[0]) return err_set(e, "%s: added token %d has empty content", path, id);
-    if (id < 0 || id > 100000000) return err_set(e, "%s: added token \"%s\" has invalid id %d", path, content, id);
+    if (id < 0 || id > 100000000) return err_set(e, "%s: added token \"%s\" has an invalid id (expected an integer in 0..100000000)", path, content);
     for (int i = 0; i < t->n_added; i++) {
         if (t->added[i].id == id) {
             if (strcmp(t->added[i].content, content) != 0)
@@ -273,7 +283,7 @@ static int load_tokenizer_json(Tokenizer *t, const char *path, Err *e) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "id"), *c = cJSON_GetObjectItemCaseSensitive(a, "content");
         const cJSON *sp = cJSON_GetObjectItemCaseSensitive(a, "special");
         if (!cJSON_IsNumber(id) || !cJSON_IsString(c)) { err_set(e, "%s: every added_tokens entry needs \"id\" and \"content\"", path); goto done; }
-        if (added_add(t, c->valuestring, (int)id->valuedouble, cJSON_IsTrue(sp), path, e)) goto done;
+        if (added_add(t, c->valuestring, json_token_id(id), cJSON_IsTrue(sp), path, e)) goto done;
     }
     rc = 0;
 done:
@@ -323,7 +333,8 @@ static int load_added_files(Tokenizer *t, const char *dir, Err *e) {
             const cJSON *c = cJSON_GetObjectItemCaseSensitive(a, "content"), *sp = cJSON_GetObjectItemCaseSensitive(a, "special");
             char *end;
             long id = strtol(a->string, &end, 10);
-            if (*end || !cJSON_IsString(c)) { err_set(e, "%s: added_tokens_decoder \"%s\" needs an integer key and \"content\"", path, a->string); goto done; }
+            if (id < 0 || id > 100000000) id = -1;   /* added_add names the invalid id */
+            if (*end || end == a->string || !cJSON_IsString(c)) { err_set(e, "%s: added_tokens_decoder \"%s\" needs an integer key and \"content\"", path, a->string); goto done; }
             if (added_add(t, c->valuestring, (int)id, cJSON_IsTrue(sp), path, e)) goto done;
         }
         cJSON_Delete(j); j = NULL;
@@ -335,7 +346,7 @@ static int load_added_files(Tokenizer *t, const char *dir, Err *e) {
         for (const cJSON *a = cJSON_IsObject(j) ? j->child : NULL; a; a = a->next) {
             if (!cJSON_IsNumber(a)) { err_set(e, "%s: \"%s\" must map to an integer id", path, a->string); goto done; }
             /* special unknown here (-1): keeps what the other files said, non-special otherwise */
-            if (added_add(t, a->string, (int)a->valuedouble, -1, path, e)) goto done;
+            if (added_add(t, a->string, json_token_id(a), -1, path, e)) goto done;
         }
     }
     rc = 0;
