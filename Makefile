@@ -3,6 +3,8 @@
 #   make deps       install the Debian packages the project needs (only the missing ones)
 #   make test       deps + build + every test (unit, golden, end-to-end); SANITIZE=1 for ASan+UBSan
 #   make demo       deps + build + the main job on the bundled tiny model
+#   make fuzz [FUZZ_SECONDS=N] [FUZZ_RUNS=N]  clang libFuzzer + ASan/UBSan on every reader (tests/fuzz/):
+#                   N seconds (default 60) or N executions per target
 CC      ?= gcc
 ARCH    := $(shell uname -m)-linux-gnu
 BLASINC := /usr/include/$(ARCH)/openblas-openmp
@@ -20,6 +22,10 @@ endif
 DEB_PACKAGES := gcc make pkg-config libopenblas-openmp-dev libcjson-dev libpcre2-dev libutf8proc-dev \
                 libjpeg62-turbo-dev libpng-dev libwebp-dev libcmocka-dev
 
+# What `make fuzz` adds: clang, its libFuzzer/sanitizer runtimes, llvm-symbolizer for readable stacks,
+# and the OpenMP header clang needs for src/cli/bench_cmd.c.
+FUZZ_PACKAGES := clang libclang-rt-dev llvm libomp-dev
+
 SRC      := $(shell find src -name '*.c' | sort)
 LIBSRC   := $(filter-out src/main.c,$(SRC))
 LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/obj/%.o)
@@ -27,7 +33,7 @@ TESTSRC  := $(sort $(wildcard tests/unit/test_*.c))
 TESTBIN  := $(TESTSRC:tests/unit/%.c=$(BUILD)/tests/%)
 BIN      := $(BUILD)/simpletuner
 
-.PHONY: all deps test demo clean bench
+.PHONY: all deps test demo clean bench fuzz fuzz-deps fuzz-build fuzz-corpus
 all: $(BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -66,4 +72,45 @@ bench: $(BIN)
 clean:
 	rm -rf build
 
+# ---- fuzzing (not part of `make test`) ----
+# The library is rebuilt with clang for libFuzzer (coverage) + ASan + UBSan into build/fuzz/, without
+# OpenMP (single-threaded readers, and clang's libomp would meet the libgomp of OpenBLAS); each
+# tests/fuzz/fuzz_<target>.c links it with -fsanitize=fuzzer.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build/fuzz
+FUZZ_CFLAGS  := -std=c17 -O1 -g -Wall -Wextra -D_GNU_SOURCE -Isrc -I$(BLASINC) -fno-omit-frame-pointer \
+                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_LIBOBJ  := $(LIBSRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libsimpletuner.a: $(FUZZ_LIBOBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_BUILD)/libsimpletuner.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< $(FUZZ_BUILD)/libsimpletuner.a -o $@ $(LDLIBS)
+
+fuzz-deps:
+	@sh tools/deps.sh $(DEB_PACKAGES) $(FUZZ_PACKAGES)
+
+fuzz-build: fuzz-deps
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+fuzz: fuzz-build
+	@FUZZ_RUNS=$(FUZZ_RUNS) sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
+# Rewrites the committed seed corpora tests/fuzz/corpus/<target>/ (normal gcc build of the library).
+$(BUILD)/make_corpus: tests/fuzz/make_corpus.c tests/fuzz/fuzz_common.h $(BUILD)/libsimpletuner.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/fuzz $< $(BUILD)/libsimpletuner.a -o $@ $(LDLIBS)
+
+fuzz-corpus: $(BUILD)/make_corpus
+	$(BUILD)/make_corpus tests/fuzz/corpus
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+ifneq ($(filter fuzz%,$(MAKECMDGOALS)),)
+-include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
+endif

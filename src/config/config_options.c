@@ -74,11 +74,17 @@ const char *option_nearest(const char *name) {
     name = strip_dashes(name);
     const char *best = NULL;
     int best_d = 1 << 30;
+    /* the distance is at least the difference of the lengths: most candidates are skipped unmeasured */
+    size_t ln = strlen(name);
     for (int i = 0; i < OPTION_COUNT; i++) {
+        size_t lc = strlen(OPTION_TABLE[i].name);
+        if ((int)(ln > lc ? ln - lc : lc - ln) >= best_d) continue;
         int d = name_distance(name, OPTION_TABLE[i].name);
         if (d < best_d) { best_d = d; best = OPTION_TABLE[i].name; }
     }
     for (int i = 0; i < OPTION_ALIAS_COUNT; i++) {
+        size_t lc = strlen(OPTION_ALIASES[i].alias);
+        if ((int)(ln > lc ? ln - lc : lc - ln) >= best_d) continue;
         int d = name_distance(name, OPTION_ALIASES[i].alias);
         if (d < best_d) { best_d = d; best = OPTION_ALIASES[i].alias; }
     }

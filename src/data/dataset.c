@@ -48,8 +48,19 @@ static void subset_files(Dataset *d, FileList *files) {
  * file is independent); results are then taken in file order so messages and strict failures are
  * the same on every run. */
 static int scan_set(Dataset *d, Scan *sc, int strict, Err *e) {
-    if (discover_images(d->spec.instance_data_dir, &sc->files, e))
+    FileList links;
+    if (discover_images(d->spec.instance_data_dir, &sc->files, &links, e))
         return err_prefix(e, "dataset \"%s\": instance_data_dir", d->spec.id);
+    if (links.n) {
+        char names[1024] = "";
+        size_t k = 0;
+        for (int i = 0; i < links.n && i < LIST_MAX && k < sizeof names; i++)
+            k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", i ? ", " : "", links.rel[i]);
+        log_warn("dataset \"%s\": %s: skipped %d symlinked folder%s whose target was already visited (a link loop "
+                 "such as `a -> .`, or a second link to one folder): %s%s", d->spec.id, d->spec.instance_data_dir, links.n,
+                 links.n == 1 ? "" : "s", names, links.n > LIST_MAX ? " and more" : "");
+    }
+    filelist_free(&links);
     d->n_found = sc->files.n;
     if (d->spec.max_num_samples > 0 && sc->files.n > d->spec.max_num_samples) subset_files(d, &sc->files);
     int n = sc->files.n;

@@ -148,7 +148,9 @@ static int jpeg_decode(const uint8_t *buf, size_t n, const char *name, Image *ou
     pixels = malloc((size_t)W * H * 3);
     row = malloc((size_t)W * C);
     if (!pixels || !row) { snprintf(je.msg, sizeof je.msg, "out of memory for %dx%d", W, H); longjmp(je.jump, 1); }
-    while (cinfo.output_scanline < cinfo.output_height) {
+    /* stops at the end of the data: libjpeg would go on making grey rows for every row the header
+     * claims (seconds for a 136-byte file claiming 45073 rows), and the image is refused anyway */
+    while (cinfo.output_scanline < cinfo.output_height && !je.truncated) {
         int y = (int)cinfo.output_scanline;
         JSAMPROW rp = (JSAMPROW)row;
         jpeg_read_scanlines(&cinfo, &rp, 1);

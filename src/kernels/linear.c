@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An f32 weight BLAS may read in place: unquantised and float-aligned (else it goes by tiles). */
+static int f32_in_place(const Weight *w) {
+    return w->dtype == DT_F32 && w->quant == QUANT_NONE && (uintptr_t)w->data % sizeof(float) == 0;
+}
+
 static void add_bias(float *y, int ldy, int n, int out, const float *bias) {
     if (!bias) return;
     #pragma omp parallel for schedule(static) if ((size_t)n * out > 65536)
@@ -17,7 +22,7 @@ static void add_bias(float *y, int ldy, int n, int out, const float *bias) {
 
 void linear_forward(const float *x, int ldx, int n, const Weight *w, const float *bias, float *y, int ldy, float beta) {
     if (n <= 0) return;
-    if (w->dtype == DT_F32 && w->quant == QUANT_NONE) {
+    if (f32_in_place(w)) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, w->rows, w->cols, 1.0f, x, ldx,
                     (const float *)w->data, w->cols, beta, y, ldy);
     } else {
@@ -36,7 +41,7 @@ void linear_forward(const float *x, int ldx, int n, const Weight *w, const float
 
 void linear_backward_input(const float *dy, int lddy, int n, const Weight *w, float *dx, int lddx, float beta) {
     if (n <= 0) return;
-    if (w->dtype == DT_F32 && w->quant == QUANT_NONE) {
+    if (f32_in_place(w)) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, w->cols, w->rows, 1.0f, dy, lddy,
                     (const float *)w->data, w->cols, beta, dx, lddx);
         return;

@@ -103,9 +103,27 @@ static int load_refs(EditData *d, int set, int item, Image *refs, int *n, Err *e
     return 0;
 }
 
-static int build_text(EditData *d, const CacheKey *k, const char *prompt, const Image *refs, int n, Err *e) {
+/* Names where a caption came from when its embedding cannot be made (e.g. a prompt too long for the
+ * model): the caption file, the image (filename strategy) or the dataset's instance_prompt. */
+typedef struct CaptionOrigin { const Dataset *ds; int item; } CaptionOrigin;   /* ds NULL: not a dataset caption */
+static int caption_error(CaptionOrigin o, Err *e) {
+    if (!o.ds) return -1;
+    const Dataset *ds = o.ds;
+    int item = o.item;
+    const CaptionSpec *c = &ds->spec.captions;
+    const char *root = ds->spec.instance_data_dir, *rel = ds->items[item].rel;
+    if (c->only_instance_prompt || c->strategy == CAPTION_INSTANCEPROMPT)
+        return err_prefix(e, "instance_prompt of dataset \"%s\"", ds->spec.id);
+    char *origin = c->strategy == CAPTION_TEXTFILE ? caption_file_path(root, rel) : path_join(root, rel);
+    err_prefix(e, "%s%s", origin, c->strategy == CAPTION_TEXTFILE ? "" : " (caption from the file name)");
+    free(origin);
+    return -1;
+}
+
+static int build_text(EditData *d, const CacheKey *k, const char *prompt, const Image *refs, int n, CaptionOrigin o, Err *e) {
     StWriter w; stw_init(&w);
     int rc = d->encode_prompt(d->encode_ctx, prompt, refs, n, &w, e);
+    if (rc) caption_error(o, e);
     if (!rc && !stw_find(&w, "prompt_embeds")) rc = err_set(e, "the prompt encoder produced no prompt_embeds");
     if (!rc) rc = cache_store(k, &w, e);
     stw_free(&w);
@@ -114,7 +132,7 @@ static int build_text(EditData *d, const CacheKey *k, const char *prompt, const 
 
 /* The conditioning_image_embeds entry of reference slot k of an item: looked up, built when missing
  * or stale, and read back (pixel values owned by *pix). */
-static int ensure_cie(EditData *d, int set, int item, int k, float **pix, int64_t grid[3], EditCacheStats *s, Err *e) {
+static int ensure_cie(EditData *d, int set, int item, int k, float **pix, ConditionPixels *out, EditCacheStats *s, Err *e) {
     const Dataset *ds = &d->group->sets[set], *c = &d->group->sets[ds->cond[k]];
     const char *rel = c->items[ds->items[item].refs[k].item].rel;
     char *dir = path_join(d->cie_dir, c->spec.id), *src = path_join(c->spec.instance_data_dir, rel);
@@ -135,8 +153,18 @@ static int ensure_cie(EditData *d, int set, int item, int k, float **pix, int64_
     } else if (!rc) s->cie_hit++;
     if (!rc) {
         const StTensor *pv = st_find(&f, "pixel_values"), *g = st_find(&f, "image_grid_thw");
-        if (!pv || !g || g->numel != 3 || g->dtype != DT_I64) rc = err_set(e, "%s: not a conditioning_image_embeds entry", f.path);
-        else { *pix = st_to_f32(pv); memcpy(grid, g->data, 3 * sizeof(int64_t)); }
+        int64_t grid[3] = {0}, rows = 1;
+        int ok = pv && g && g->numel == 3 && g->dtype == DT_I64 && pv->ndim == 2;
+        if (ok) memcpy(grid, g->data, sizeof grid);
+        for (int j = 0; ok && j < 3; j++) { ok = grid[j] >= 1 && grid[j] <= (1 << 20); rows *= ok ? grid[j] : 1; }
+        if (!ok || rows != pv->shape[0])   /* the vision tower reads grid rows of pixel values */
+            rc = err_set(e, "%s: not a conditioning_image_embeds entry (pixel_values [rows, values] with rows = the product "
+                         "of image_grid_thw): delete it to recompute it", f.path);
+        else {
+            *pix = st_to_f32(pv);
+            memcpy(out->grid, grid, sizeof grid);
+            out->values = pv->shape[1];
+        }
         st_close(&f);
     }
     free(dir); free(src); free(settings);
@@ -144,7 +172,7 @@ static int ensure_cie(EditData *d, int set, int item, int k, float **pix, int64_
 }
 
 /* The prompt embedding from prepared references (edit-v1 with conditioning_image_embeds). */
-static int build_text_cie(EditData *d, int set, int item, const CacheKey *k, const char *caption, Err *e) {
+static int build_text_cie(EditData *d, int set, int item, const CacheKey *k, const char *caption, CaptionOrigin o, Err *e) {
     EditCacheStats s = {0};   /* edit_data_cache_all counted these entries already */
     const Dataset *ds = &d->group->sets[set];
     ConditionPixels imgs[DATA_MAX_REFS];
@@ -152,11 +180,11 @@ static int build_text_cie(EditData *d, int set, int item, const CacheKey *k, con
     int n = 0, rc = 0;
     for (int r = 0; r < ds->n_cond && !rc; r++) {
         if (slot_is_mask(d->group, set, r)) continue;
-        rc = ensure_cie(d, set, item, r, &pix[n], imgs[n].grid, &s, e);
+        rc = ensure_cie(d, set, item, r, &pix[n], &imgs[n], &s, e);
         if (!rc) { imgs[n].pixel_values = pix[n]; n++; }
     }
     StWriter w; stw_init(&w);
-    if (!rc) rc = d->encode_processed(d->encode_ctx, caption, imgs, n, &w, e);
+    if (!rc && (rc = d->encode_processed(d->encode_ctx, caption, imgs, n, &w, e))) caption_error(o, e);
     if (!rc && !stw_find(&w, "prompt_embeds")) rc = err_set(e, "the prompt encoder produced no prompt_embeds");
     if (!rc) rc = cache_store(k, &w, e);
     stw_free(&w);
@@ -164,19 +192,19 @@ static int build_text_cie(EditData *d, int set, int item, const CacheKey *k, con
     return rc;
 }
 
-static int ensure_text(EditData *d, int set, int item, const char *caption, EditCacheStats *s, Err *e) {
+static int ensure_text(EditData *d, int set, int item, const char *caption, CaptionOrigin o, EditCacheStats *s, Err *e) {
     DataCacheKey k;
     if (data_text_cache_key(d->group, set, item, caption, d->text_dir, d->model_id, &k, e)) return -1;
     StFile f; int hit = 0;
     int rc = lookup(&k.key, &f, &hit, e);
     if (!rc && hit) { st_close(&f); s->text_hit++; }
     else if (!rc && d->cie_dir) {
-        rc = build_text_cie(d, set, item, &k.key, caption, e);
+        rc = build_text_cie(d, set, item, &k.key, caption, o, e);
         s->text_built += !rc;
     } else if (!rc) {
         Image refs[DATA_MAX_REFS]; int n = 0;
         rc = load_refs(d, set, item, refs, &n, e);
-        if (!rc) rc = build_text(d, &k.key, caption, refs, n, e);
+        if (!rc) rc = build_text(d, &k.key, caption, refs, n, o, e);
         for (int j = 0; j < n; j++) image_free(&refs[j]);
         s->text_built += !rc;
     }
@@ -192,7 +220,7 @@ static int ensure_dropout(EditData *d, EditCacheStats *s, Err *e) {
     if (!rc && hit) { st_close(&f); s->text_hit++; }
     else if (!rc) {
         Image black = {224, 224, 3, xcalloc(224 * 224 * 3, 1)};
-        rc = build_text(d, &k.key, "", &black, 1, e);
+        rc = build_text(d, &k.key, "", &black, 1, (CaptionOrigin){0}, e);
         image_free(&black);
         s->text_built += !rc;
     }
@@ -217,20 +245,22 @@ int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
                 if (ensure_vae(d, set, i, r, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             for (int r = 0; d->cie_dir && r < ds->n_cond; r++) {
                 if (slot_is_mask(d->group, set, r)) continue;
-                float *pix = NULL; int64_t grid[3];
-                if (ensure_cie(d, set, i, r, &pix, grid, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
+                float *pix = NULL; ConditionPixels cp;
+                if (ensure_cie(d, set, i, r, &pix, &cp, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
                 free(pix);
             }
             const CaptionList *cl = &ds->items[i].captions;
-            if (cl->n == 0 && ensure_text(d, set, i, "", s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
+            CaptionOrigin own = {ds, i};
+            if (cl->n == 0 && ensure_text(d, set, i, "", (CaptionOrigin){0}, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             for (int c = 0; c < cl->n; c++)
-                if (ensure_text(d, set, i, cl->text[c], s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
+                if (ensure_text(d, set, i, cl->text[c], own, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             for (int r = 0; r < ds->n_cond; r++) {   /* references whose captions replace the edit caption */
                 const Dataset *c = &g->sets[ds->cond[r]];
                 if (!c->captions_replace) continue;
                 const CaptionList *rl = &c->items[ds->items[i].refs[r].item].captions;
                 for (int j = 0; j < rl->n; j++)
-                    if (rl->text[j][0] && ensure_text(d, set, i, rl->text[j], s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
+                    if (rl->text[j][0] && ensure_text(d, set, i, rl->text[j], (CaptionOrigin){c, ds->items[i].refs[r].item}, s, e))
+                        return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             }
             done++;
             if (interrupt_take()) {   /* Ctrl-C while caching: every finished entry is kept */
@@ -249,13 +279,19 @@ int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
 
 /* ---- the SampleSource over the caches ---- */
 
-static float *read_tensor(EditData *d, const CacheKey *k, const char *name, int64_t *shape, int *ndim, Err *e) {
+/* The named tensor of a cache entry as f32, with want_nd dims each in 1..2^24 (the sizes the trainer
+ * then takes as ints; an entry is checksummed, but a hand-made one must not be read out of bounds). */
+static float *read_tensor(EditData *d, const CacheKey *k, const char *name, int want_nd, int64_t *shape, int *ndim, Err *e) {
     StFile f; int hit = 0;
     if (lookup(k, &f, &hit, e)) return NULL;
     if (!hit) { err_set(e, "cache entry %s/%s is missing or stale after caching (was the cache changed during the run?)", k->dir, k->name); return NULL; }
     const StTensor *t = st_find(&f, name);
     float *out = NULL;
+    int ok_shape = t && t->ndim == want_nd;
+    for (int i = 0; ok_shape && i < t->ndim; i++) ok_shape = t->shape[i] >= 1 && t->shape[i] <= (1 << 24);
     if (!t) err_set(e, "%s: cache entry has no '%s' tensor", f.path, name);
+    else if (!ok_shape) err_set(e, "%s: cache entry tensor '%s' has %d dims (expected %d, each of size 1..16777216): delete the entry to recompute it",
+                                f.path, name, t->ndim, want_nd);
     else {
         out = st_to_f32(t);
         *ndim = t->ndim;
@@ -278,7 +314,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
     DataCacheKey k;
     int64_t shape[ST_MAX_DIMS]; int nd = 0;
     if (data_vae_cache_key(d->group, s->set, s->item, -1, d->model_id, &k, e)) return -1;
-    out->x0 = read_tensor(d, &k.key, "latents", shape, &nd, e);
+    out->x0 = read_tensor(d, &k.key, "latents", 3, shape, &nd, e);
     data_cache_key_free(&k);
     if (!out->x0) return -1;
     out->c = (int)shape[0]; out->h = (int)shape[1]; out->w = (int)shape[2];
@@ -286,7 +322,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
     for (int j = 0; j < s->n_refs; j++) {
         int slot = ref_slot(ds, s->ref_set[j]);
         if (data_vae_cache_key(d->group, s->set, s->item, slot, d->model_id, &k, e)) return -1;
-        out->refs[j] = read_tensor(d, &k.key, "latents", shape, &nd, e);
+        out->refs[j] = read_tensor(d, &k.key, "latents", 3, shape, &nd, e);
         data_cache_key_free(&k);
         if (!out->refs[j]) return -1;
         out->ref_h[j] = (int)shape[1]; out->ref_w[j] = (int)shape[2];
@@ -294,7 +330,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
     out->n_refs = s->n_refs;
     if (s->mask_slot >= 0) {
         if (data_vae_cache_key(d->group, s->set, s->item, s->mask_slot, d->model_id, &k, e)) return -1;
-        out->mask = read_tensor(d, &k.key, "mask_weights", shape, &nd, e);
+        out->mask = read_tensor(d, &k.key, "mask_weights", 2, shape, &nd, e);
         data_cache_key_free(&k);
         if (!out->mask) return -1;
         if (nd != 2 || shape[0] != out->h || shape[1] != out->w)
@@ -303,7 +339,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
     }
     if (s->caption_dropped) data_dropout_cache_key(d->text_dir, d->model_id, &k);
     else if (data_text_cache_key(d->group, s->set, s->item, s->caption ? s->caption : "", d->text_dir, d->model_id, &k, e)) return -1;
-    out->txt = read_tensor(d, &k.key, "prompt_embeds", shape, &nd, e);
+    out->txt = read_tensor(d, &k.key, "prompt_embeds", 2, shape, &nd, e);
     data_cache_key_free(&k);
     if (!out->txt) return -1;
     out->txt_len = (int)shape[0]; out->txt_dim = (int)shape[1];

@@ -20,7 +20,11 @@ typedef int (*PromptEncodeFn)(void *ctx, const char *prompt, const Image *refs, 
 
 /* Qwen edit-v1's conditioning_image_embeds cache: a reference prepared for the text encoder once
  * (the pipeline's resize + the VL processor) and reused by every caption of every image it serves. */
-typedef struct ConditionPixels { const float *pixel_values; int64_t grid[3]; } ConditionPixels;
+typedef struct ConditionPixels {
+    const float *pixel_values;   /* [grid[0]·grid[1]·grid[2], values] */
+    int64_t grid[3];
+    int64_t values;              /* values per row (3·temporal_patch·patch²), checked by the encoder */
+} ConditionPixels;
 /* Adds "pixel_values" [rows, values] F32 and "image_grid_thw" [3] I64 for one reference to out. */
 typedef int (*ConditionPixelsFn)(void *ctx, const Image *ref, StWriter *out, Err *e);
 /* As PromptEncodeFn from prepared references. */

@@ -85,7 +85,13 @@ int prompt_encoder_processed_to_writer(void *ctx, const char *prompt, const Cond
     PromptEncoder *p = ctx;
     QvImageInput in[DENOISE_MAX_IMAGES];
     if (n_refs > DENOISE_MAX_IMAGES) return err_set(e, "%d references; at most %d are supported", n_refs, DENOISE_MAX_IMAGES);
-    for (int k = 0; k < n_refs; k++) { in[k].pixel_values = refs[k].pixel_values; memcpy(in[k].grid, refs[k].grid, sizeof in[k].grid); }
+    for (int k = 0; k < n_refs; k++) {
+        if (refs[k].values != p->model.patch_embed.in)
+            return err_set(e, "reference %d: prepared pixel rows have %lld values, this text encoder takes %d (prepared for another "
+                           "model? delete the conditioning_image_embeds cache)", k + 1, (long long)refs[k].values, p->model.patch_embed.in);
+        in[k].pixel_values = refs[k].pixel_values;
+        memcpy(in[k].grid, refs[k].grid, sizeof in[k].grid);
+    }
     QvPromptEmbeds emb = {0};
     int rc = qwenvl_encode_prompt_processed(&p->model, p->tok, p->kind, prompt, in, n_refs, NULL, &emb, e);
     if (!rc) { int64_t shape[2] = {emb.L, emb.hidden}; stw_add_f32(out, "prompt_embeds", 2, shape, emb.embeds); }

@@ -34,7 +34,7 @@ static void test_same_embedding_as_direct(void **state) {
     if (prompt_encoder_condition_pixels(pe, &ref, &px, &e)) fail_msg("%s", e.msg);
     const StTensor *pv = stw_find(&px, "pixel_values"), *g = stw_find(&px, "image_grid_thw");
     assert_non_null(pv); assert_non_null(g);
-    ConditionPixels cp = {pv->data, {0}};
+    ConditionPixels cp = {pv->data, {0}, pv->shape[1]};
     memcpy(cp.grid, g->data, sizeof cp.grid);
     StWriter out; stw_init(&out);
     if (prompt_encoder_processed_to_writer(pe, prompt, &cp, 1, &out, &e)) fail_msg("%s", e.msg);
@@ -42,6 +42,13 @@ static void test_same_embedding_as_direct(void **state) {
     assert_non_null(pe2);
     assert_int_equal(pe2->shape[0], L); assert_int_equal(pe2->shape[1], dim);
     assert_memory_equal(pe2->data, direct, (size_t)L * dim * sizeof(float));
+    /* prepared rows of another width (another model's processor) are refused, not read past their end */
+    StWriter bad; stw_init(&bad);
+    ConditionPixels wide = cp;
+    wide.values = pv->shape[1] * 2;
+    assert_int_equal(prompt_encoder_processed_to_writer(pe, prompt, &wide, 1, &bad, &e), -1);
+    assert_contains(e.msg, "this text encoder takes");
+    stw_free(&bad);
     stw_free(&px); stw_free(&out); free(direct); image_free(&ref);
     prompt_encoder_close(pe); model_dir_close(&md);
 }

@@ -140,6 +140,44 @@ static void test_cache_build_reuse_invalidate(void **state) {
     tmpdir_remove(root);
 }
 
+/* A prompt embedding of the wrong rank (a 1-D tensor) in a cache entry: the sample source refuses it
+ * naming the entry instead of taking sizes from dims it does not have; an encoder error on a
+ * caption names the caption file. */
+static int flat_encode(void *ctx, const char *prompt, const Image *refs, int n, StWriter *out, Err *e) {
+    (void)ctx; (void)refs; (void)n; (void)e;
+    float v[5] = {1, 2, 3, 4, 5};
+    int64_t len = 5;
+    stw_add_f32(out, "prompt_embeds", 1, &len, v);
+    return strstr(prompt, "too long") ? err_setc(e, EXIT_USAGE, "prompt too long") : 0;
+}
+
+static void test_bad_cached_shapes(void **state) {
+    (void)state;
+    char *root = tmpdir_make();
+    write_pairs(root, 1);
+    Run r; Err e = {0};
+    EditCacheStats s;
+    run_open(&r, root);
+    r.d.encode_prompt = flat_encode;
+    if (edit_data_cache_all(&r.d, &s, &e)) fail_msg("%s", e.msg);
+    SampleSource src = edit_data_source(&r.d);
+    TrainSample ts[1]; int n = 0;
+    assert_int_equal(src.next_batch(src.self, ts, 1, &n, &e), -1);
+    assert_contains(e.msg, "cache entry tensor 'prompt_embeds' has 1 dims (expected 2");
+    run_close(&r);
+    char *cap = path_join(root, "images/p0.txt");
+    write_text(cap, "this caption is too long");
+    run_open(&r, root);
+    r.d.encode_prompt = flat_encode;
+    assert_int_equal(edit_data_cache_all(&r.d, &s, &e), -1);
+    char want[1024];
+    snprintf(want, sizeof want, "caching dataset \"edits\": %s: prompt too long", cap);
+    assert_string_equal(e.msg, want);
+    run_close(&r);
+    free(cap);
+    tmpdir_remove(root);
+}
+
 typedef struct { int calls, max_images; } CountEnc;
 static int counting_encode(void *ctx, const char *prompt, const Image *refs, int n, StWriter *out, Err *e) {
     CountEnc *c = ctx;
@@ -292,6 +330,7 @@ static void test_reference_captions_cached(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_build_reuse_invalidate),
+        cmocka_unit_test(test_bad_cached_shapes),
         cmocka_unit_test(test_mask_dataset),
         cmocka_unit_test(test_reference_captions_cached),
     };

@@ -190,11 +190,30 @@ static void test_lora_zero_and_files(void **state) {
     free(p); free(pc); tmpdir_remove(d);
 }
 
+/* Text token t sits at RoPE position M + t (M = half the largest grid side) in diffusers' table of
+ * 4096 positions: a prompt reaching past it is refused before any work. */
+static void test_text_positions_limit(void **state) {
+    (void)state;
+    QiModel m; make_model(&m, 0, 0, 0);
+    int L = 4096 - 10;                                   /* a 20x20 grid: M = 10 */
+    float *txt = calloc((size_t)(L + 1) * 12, sizeof(float)), *img = calloc(400 * 16, sizeof(float)), *out = malloc(400 * 16 * sizeof(float));
+    QiInput in = {0};
+    in.n_img = 1; in.img_h[0] = 20; in.img_w[0] = 20; in.img = img; in.txt = txt; in.txt_len = L + 1; in.timestep = 0.5f;
+    Err e = {0};
+    assert_int_equal(qi_forward(&m, &in, out, NULL, &e), -1);
+    assert_contains(e.msg, "transformer: 4087 prompt rows after the image grids' 10 positions exceed the 4096 text positions");
+    in.txt_len = 16;   /* well inside: runs */
+    assert_int_equal(qi_forward(&m, &in, out, NULL, &e), 0);
+    free(txt); free(img); free(out);
+    qi_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lora_gradients_fd),
         cmocka_unit_test(test_checkpointing_equal),
         cmocka_unit_test(test_lora_zero_and_files),
+        cmocka_unit_test(test_text_positions_limit),
     };
     return cmocka_run_group_tests_name("qwen_transformer", tests, NULL, NULL);
 }

@@ -92,7 +92,7 @@ done:
 int longcat_run_module(RunModule *rm, Err *e) {
     if (!rm->weights) return err_set(e, "%s: weights.safetensors is required", rm->dir);
     LcModel m;
-    if (lc_build(&m, rm->config, e)) { lc_free(&m); return err_prefix(e, rm->dir); }
+    if (lc_build(&m, rm->config, e)) { lc_free(&m); return err_prefix(e, "%s", rm->dir); }
     StSet s = { .n = 1, .files = rm->weights };
     if (lc_bind(&m, &s, e)) { lc_free(&m); return -1; }
     lc_enable_full_grads(&m);

@@ -106,9 +106,14 @@ int lora_read(const char *path, const char *const *known, int n_known, LoraEntry
         const cJSON *a = j ? cJSON_GetObjectItemCaseSensitive(j, "lora_alpha") : NULL;
         if (cJSON_IsNumber(a)) meta_alpha = a->valuedouble;
         cJSON_Delete(j);
+        if (!(meta_alpha >= 0 && meta_alpha <= 1e30)) {
+            st_close(&f);
+            return err_set(e, "%s: lora_adapter_metadata lora_alpha is %g, expected a finite value >= 0", path, meta_alpha);
+        }
     }
     LoraEntry *v = NULL; int nv = 0, rc = 0;
     float *alphas = NULL;
+    int *rank_b = NULL;   /* the rank lora_B gives, checked against lora_A's once both are read (in any order) */
     for (int i = 0; i < f.n && !rc; i++) {
         const StTensor *t = &f.t[i];
         char role;
@@ -122,24 +127,42 @@ int lora_read(const char *path, const char *const *known, int n_known, LoraEntry
         if (k == nv) {
             v = xrealloc(v, (size_t)(nv + 1) * sizeof *v);
             alphas = xrealloc(alphas, (size_t)(nv + 1) * sizeof *alphas);
+            rank_b = xrealloc(rank_b, (size_t)(nv + 1) * sizeof *rank_b);
             memset(&v[nv], 0, sizeof *v);
             v[nv].module = xstrdup(mod);
-            alphas[nv] = -1;
+            alphas[nv] = -1; rank_b[nv] = 0;
             nv++;
         }
         LoraEntry *en = &v[k];
-        if (role == 'a') { float *a = st_to_f32(t); alphas[k] = a[0]; free(a); continue; }
+        if ((role == 'A' && en->A) || (role == 'B' && en->B) || (role == 'a' && alphas[k] >= 0)) {
+            rc = err_set(e, "%s: LoRA key '%s' gives module '%s' a second %s (two spellings of one tensor)", path, t->name, mod,
+                         role == 'A' ? "lora_A (down) matrix" : role == 'B' ? "lora_B (up) matrix" : "alpha");
+            break;
+        }
+        if (role == 'a') {
+            if (t->numel != 1) { rc = err_set(e, "%s: LoRA alpha '%s' has %zu values, expected one", path, t->name, t->numel); break; }
+            float *a = st_to_f32(t); alphas[k] = a[0]; free(a);
+            if (!(alphas[k] >= 0) || alphas[k] > 1e30f) { rc = err_set(e, "%s: LoRA alpha '%s' is %g, expected a finite value >= 0", path, t->name, alphas[k]); break; }
+            continue;
+        }
         if (t->ndim != 2) { rc = err_set(e, "%s: LoRA tensor '%s' is not a matrix", path, t->name); break; }
-        if (role == 'A') { en->r = (int)t->shape[0]; en->in = (int)t->shape[1]; free(en->A); en->A = st_to_f32(t); }
-        else { en->out = (int)t->shape[0]; if (en->r && en->r != (int)t->shape[1]) rc = err_set(e, "%s: '%s' rank %lld differs from its lora_A rank %d", path, t->name, (long long)t->shape[1], en->r); en->r = (int)t->shape[1]; free(en->B); en->B = st_to_f32(t); }
+        if (t->shape[0] < 1 || t->shape[1] < 1 || t->shape[0] > (1 << 24) || t->shape[1] > (1 << 24)) {
+            rc = err_set(e, "%s: LoRA tensor '%s' has shape [%lld, %lld]; expected both sizes in 1..16777216", path, t->name,
+                         (long long)t->shape[0], (long long)t->shape[1]);
+            break;
+        }
+        if (role == 'A') { en->r = (int)t->shape[0]; en->in = (int)t->shape[1]; en->A = st_to_f32(t); }
+        else { en->out = (int)t->shape[0]; rank_b[k] = (int)t->shape[1]; en->B = st_to_f32(t); }
     }
     st_close(&f);
     for (int k = 0; k < nv && !rc; k++) {
         if (!v[k].A || !v[k].B) { rc = err_set(e, "%s: module '%s' has only one of its two LoRA matrices", path, v[k].module); break; }
+        if (rank_b[k] != v[k].r) { rc = err_set(e, "%s: module '%s': lora_B rank %d differs from its lora_A rank %d", path, v[k].module, rank_b[k], v[k].r); break; }
         /* an .alpha tensor wins; else the PEFT config's lora_alpha; else alpha = r (scale 1) */
         double alpha = alphas[k] >= 0 ? alphas[k] : meta_alpha > 0 ? meta_alpha : v[k].r;
         v[k].scale = (float)(alpha / v[k].r);
     }
+    free(rank_b);
     free(alphas);
     if (!rc && nv == 0) rc = err_set(e, "%s: no LoRA weights found (expected keys ending in lora_A/lora_B or lora_down/lora_up)", path);
     if (rc) { lora_entries_free(v, nv); return -1; }

@@ -157,9 +157,7 @@ int lc_bind(LcModel *m, const StSet *s, Err *e) {
                                (long long)p->shape[0], p->ndim == 2 ? ", " : "", p->ndim == 2 ? (long long)p->shape[1] : 0LL);
         if (t->dtype != DT_F32 && t->dtype != DT_BF16 && t->dtype != DT_F16)
             return err_set(e, "%s: tensor '%s' has dtype %s (expected F32, BF16 or F16)", t->file, p->name, dtype_name(t->dtype));
-        if (st_expect_shape(t, p->ndim, p->shape, e)) return err_prefix(e, t->file);
-        if (((uintptr_t)t->data) % dtype_size(t->dtype))
-            return err_set(e, "%s: tensor '%s' is not aligned to its element size", t->file, p->name);
+        if (st_expect_shape(t, p->ndim, p->shape, e)) return err_prefix(e, "%s", t->file);
         p->w.dtype = t->dtype; p->w.data = t->data;
     }
     small_to_f32(m);
@@ -176,7 +174,7 @@ int lc_load(LcModel *m, const char *dir, Err *e) {
     if (!cfg) { err_setc(e, EXIT_USAGE, "%s: not valid JSON", cp); free(cp); return -1; }
     int rc = lc_build(m, cfg, e);
     cJSON_Delete(cfg);
-    if (rc) { err_prefix(e, cp); free(cp); lc_free(m); return -1; }
+    if (rc) { err_prefix(e, "%s", cp); free(cp); lc_free(m); return -1; }
     free(cp);
     if (stset_open(&m->set, dir, e)) { lc_free(m); return -1; }
     m->own_set = 1;

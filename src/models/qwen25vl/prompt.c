@@ -207,6 +207,12 @@ int qv_prompt_ids(QvPromptKind kind, Tokenizer *tok, const QvConfig *cfg, const 
         if (rc || (rc = expand_image_pads(&raw, cfg->image_token_id, image_tokens, n_images, &ids, e))) goto done;
         int drop = kind == QV_PROMPT_QWEN_T2I ? QWEN_T2I_DROP : QWEN_EDIT_DROP;
         if (kind == QV_PROMPT_QWEN_T2I && ids.n > QWEN_T2I_MAX_TOKENS + drop) ids.n = QWEN_T2I_MAX_TOKENS + drop;
+        if (ids.n - drop > QV_QWEN_MAX_TEXT_ROWS) {
+            rc = err_setc(e, EXIT_USAGE, "prompt too long: %d tokens of prompt embedding (its text, image tokens and template), "
+                          "more than the %d text positions of Qwen-Image's transformer (diffusers' RoPE table; the edit pipelines "
+                          "do not truncate): shorten the text", ids.n - drop, QV_QWEN_MAX_TEXT_ROWS);
+            goto done;
+        }
         for (int i = 0; i < ids.n; i++) ids_push(&mask, 1);
         if (ids.n < drop) { rc = err_set(e, "prompt template gave %d tokens, fewer than the %d the pipeline drops", ids.n, drop); goto done; }
         out->keep0 = drop;

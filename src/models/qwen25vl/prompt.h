@@ -56,7 +56,16 @@ typedef struct QvPromptIds {
  * and length into text, quoted[i] 0/1. Arrays are malloc'd. */
 int qv_split_quotation(const char *text, int **start, int **len, int **quoted);
 
-/* Builds ids, mask and kept rows. image_tokens[k] = merged tokens of image k. */
+/* Qwen-Image places text token t at RoPE position M + t (M = half the largest image grid side) in a
+ * table of 4096 positions (diffusers' QwenEmbedRope), and its edit pipelines do not truncate: a
+ * prompt embedding longer than this cannot be used, so encoding refuses it before the text encoder
+ * runs (whose attention costs grow with the square of the length): about 2000 to 3000 words of
+ * English, depending on the image tokens. */
+#define QV_QWEN_MAX_TEXT_ROWS 4096
+
+/* Builds ids, mask and kept rows. image_tokens[k] = merged tokens of image k. A Qwen prompt whose
+ * embedding would exceed QV_QWEN_MAX_TEXT_ROWS rows is an error (exit 2); LongCat truncates its text
+ * to 512 tokens as upstream does. */
 int qv_prompt_ids(QvPromptKind kind, Tokenizer *tok, const QvConfig *cfg, const char *text,
                   const int64_t *image_tokens, int n_images, QvPromptIds *out, Err *e);
 void qv_prompt_ids_free(QvPromptIds *p);

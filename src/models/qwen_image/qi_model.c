@@ -146,6 +146,11 @@ int qi_forward(QiModel *m, const QiInput *in, float *out, const Trace *trace, Er
         N += in->img_h[n] * in->img_w[n];
     }
     const int L = in->txt_len, D = c->dim, S = N + L, n_sets = c->zero_cond_t ? 2 : 1, hp = c->head_dim / 2;
+    int M = 0;   /* text token t sits at RoPE position M + t, in diffusers' table of 4096 positions */
+    for (int n = 0; n < in->n_img; n++) { int v = (in->img_h[n] > in->img_w[n] ? in->img_h[n] : in->img_w[n]) / 2; if (v > M) M = v; }
+    if (M + L > 4096)
+        return err_set(e, "transformer: %d prompt rows after the image grids' %d positions exceed the 4096 text positions of "
+                       "Qwen-Image (diffusers' RoPE table): shorten the prompt", L, M);
     state_prepare(m, N, L, n_sets, in->training);
     QiState *s = m->st;
     memcpy(s->img, in->img, (size_t)N * c->in_channels * sizeof(float));
