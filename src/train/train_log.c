@@ -78,7 +78,7 @@ int train_log_open(TrainLog *l, const char *output_dir, int64_t keep_through, Er
         int dropped = 0;
         int rc = train_log_cut(p, LOGS[k].csv, keep_through, &dropped, e);
         if (!rc && dropped)
-            log_warn("%s: removed %d line%s of steps after %" PRId64 " (logged by a run that stopped before checkpointing them)",
+            log_warn("%s: removed %d line%s of steps after %" PRId64 " (a run stopped before checkpointing them; they are trained again)",
                      p, dropped, dropped == 1 ? "" : "s", keep_through);
         FILE *f = NULL;
         if (!rc) {
