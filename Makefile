@@ -3,6 +3,7 @@
 #   make deps       install the Debian packages the project needs (only the missing ones)
 #   make test       deps + build + every test (unit, golden, end-to-end); SANITIZE=1 for ASan+UBSan
 #   make demo       deps + build + the main job on the bundled tiny model
+#   make crash-test build + kill -9 the tiny training at 60+ moments, resume, compare (tools/crash_test.sh)
 CC      ?= gcc
 ARCH    := $(shell uname -m)-linux-gnu
 BLASINC := /usr/include/$(ARCH)/openblas-openmp
@@ -31,7 +32,7 @@ TESTSRC  := $(sort $(wildcard tests/unit/test_*.c))
 TESTBIN  := $(TESTSRC:tests/unit/%.c=$(BUILD)/tests/%)
 BIN      := $(BUILD)/simpletuner
 
-.PHONY: all deps test demo clean bench
+.PHONY: all deps test demo clean bench crash-test
 all: $(BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -64,6 +65,9 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@sh tools/demo.sh $(BIN)
+
+crash-test: $(BIN)
+	@bash tools/crash_test.sh $(BIN)
 
 bench: $(BIN)
 	@sh bench/run.sh $(BIN)

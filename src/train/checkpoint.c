@@ -198,7 +198,7 @@ int checkpoint_list(const char *output_dir, int64_t **steps, Err *e) {
 /* Removes the lowest steps until total_limit remain, never the checkpoint just written. Each one is
  * first renamed to checkpoint-<step>.del.<pid> (and the rename made durable), so a kill while its
  * files are being deleted never leaves a half checkpoint under a name that resume would pick. */
-static int rotate(const char *output_dir, int64_t keep_step, int total_limit, Err *e) {
+int checkpoint_rotate(const char *output_dir, int64_t keep_step, int total_limit, Err *e) {
     if (total_limit <= 0) return 0;
     int64_t *steps;
     int n = checkpoint_list(output_dir, &steps, e);
@@ -269,7 +269,7 @@ int checkpoint_save(const char *output_dir, const TrainingState *ts, const Check
     if (!rc) rc = commit_dir(output_dir, tmp, final, e);
     if (rc) dir_remove_tree(tmp, &ignore);
     if (!rc) crash_point("checkpoint-%" PRId64 " rotate", ts->global_step);
-    if (!rc) rc = rotate(output_dir, ts->global_step, total_limit, e);
+    if (!rc) rc = checkpoint_rotate(output_dir, ts->global_step, total_limit, e);
     if (!rc && out_path) *out_path = final;
     else free(final);
     free(tmp);

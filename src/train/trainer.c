@@ -361,18 +361,21 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
         if ((rc = train_log_step(&log, &le, e))) break;
         crash_point("step %lld checkpoint", (long long)step);
         if (!cfg->quiet) progress_step(&prog, step, loss, lr, gnorm);
-        int ckpt = cfg->checkpoint_every > 0 && step % cfg->checkpoint_every == 0;
-        if (ckpt || step == cfg->max_train_steps) {
-            progress_break(&prog);
-            rc = train_log_sync(&log, e);
-            if (!rc) rc = save_checkpoint(cfg, m, &opt, ema, src, &rng, step, e);
-            if (!rc) rc = loss_plot_write(jsonl_path, plot_path, e);
-        }
-        if (!rc && hooks && hooks->validate && hooks->validate_every > 0 &&
+        /* validation before the checkpoint of the same step: a run stopped while rendering resumes from
+         * the checkpoint before, trains this step again (bit for bit) and renders it again, so a
+         * checkpoint's step always has its validation sheets */
+        if (hooks && hooks->validate && hooks->validate_every > 0 &&
             (step % hooks->validate_every == 0 || step == cfg->max_train_steps)) {
             progress_break(&prog);
             crash_point("validate %lld", (long long)step);
             rc = validate_with_ema(hooks, ema, step, e);
+        }
+        int ckpt = cfg->checkpoint_every > 0 && step % cfg->checkpoint_every == 0;
+        if (!rc && (ckpt || step == cfg->max_train_steps)) {
+            progress_break(&prog);
+            rc = train_log_sync(&log, e);
+            if (!rc) rc = save_checkpoint(cfg, m, &opt, ema, src, &rng, step, e);
+            if (!rc) rc = loss_plot_write(jsonl_path, plot_path, e);
         }
         /* Ctrl-C / SIGTERM (held pending by main): keep this step in a checkpoint and stop cleanly */
         if (!rc && step < cfg->max_train_steps && interrupt_take()) {
@@ -398,6 +401,8 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
         if (ema) ema_swap(ema);
         rc = m->save(m->self, out->final_weights, e);
         if (ema) ema_swap(ema);
+        /* a kill during the last step's rotation leaves more checkpoints than the limit */
+        if (!rc) rc = checkpoint_rotate(cfg->output_dir, step, cfg->checkpoints_total_limit, e);
     }
     train_log_close(&log);
     free(batch);
