@@ -55,21 +55,32 @@ run_log() {
     return 0
 }
 
-# expect_grep [-F] PATTERN [FILE]: FILE (default $ST_OUT) contains the extended regex PATTERN
-# (with -F: the fixed string).
+# expect_grep [-F] [-i] PATTERN [FILE]: FILE (default $ST_OUT) contains the extended regex PATTERN
+# (-F: the fixed string; -i: ignoring case). A file that cannot be read fails the test.
 expect_grep() {
-    local mode=-E
-    if [ "$1" = "-F" ]; then mode=-F; shift; fi
-    local f=${2:-$ST_OUT}
-    grep -q "$mode" -- "$1" "$f" || { cat "$f" >&2; fail "expected /$1/ in $f"; }
+    local opts=(-E)
+    while [ "${1:-}" = "-F" ] || [ "${1:-}" = "-i" ]; do
+        if [ "$1" = "-F" ]; then opts[0]=-F; else opts+=(-i); fi
+        shift
+    done
+    local f=${2:-$ST_OUT} rc=0
+    grep -q "${opts[@]}" -- "$1" "$f" || rc=$?
+    if [ "$rc" = 1 ]; then cat "$f" >&2; fail "expected /$1/ in $f"; fi
+    if [ "$rc" != 0 ]; then fail "grep $1 $f: exit $rc"; fi
+    return 0
 }
 
-# expect_no_grep [-F] PATTERN [FILE]: FILE does not contain PATTERN.
+# expect_no_grep [-F] [-i] PATTERN [FILE]: FILE does not contain PATTERN.
 expect_no_grep() {
-    local mode=-E
-    if [ "$1" = "-F" ]; then mode=-F; shift; fi
-    local f=${2:-$ST_OUT}
-    if grep -q "$mode" -- "$1" "$f"; then cat "$f" >&2; fail "unexpected /$1/ in $f"; fi
+    local opts=(-E)
+    while [ "${1:-}" = "-F" ] || [ "${1:-}" = "-i" ]; do
+        if [ "$1" = "-F" ]; then opts[0]=-F; else opts+=(-i); fi
+        shift
+    done
+    local f=${2:-$ST_OUT} rc=0
+    grep -q "${opts[@]}" -- "$1" "$f" || rc=$?
+    if [ "$rc" = 0 ]; then cat "$f" >&2; fail "unexpected /$1/ in $f"; fi
+    if [ "$rc" != 1 ]; then fail "grep $1 $f: exit $rc"; fi
     return 0
 }
 

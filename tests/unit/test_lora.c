@@ -80,10 +80,35 @@ static void test_non_finite_lora_refused(void **st) {
     free(p); tmpdir_remove(d);
 }
 
+/* Shapes that would divide by zero or pick an arbitrary value: rank 0, an .alpha with several values. */
+static void test_degenerate_lora_refused(void **st) {
+    (void)st;
+    char *d = tmpdir_make();
+    char *p = path_join(d, "odd.safetensors");
+    float v[12] = {0}, alpha[3] = {1, 2, 3};
+    for (int k = 0; k < 2; k++) {
+        StWriter w; stw_init(&w);
+        int64_t sa[2] = {k ? 2 : 0, 3}, sb[2] = {4, k ? 2 : 0}, s3 = 3;
+        stw_add_f32(&w, "transformer.blocks.0.to_q.lora_A.weight", 2, sa, v);
+        stw_add_f32(&w, "transformer.blocks.0.to_q.lora_B.weight", 2, sb, v);
+        if (k) stw_add_f32(&w, "transformer.blocks.0.to_q.alpha", 1, &s3, alpha);
+        Err e;
+        if (stw_write(&w, p, &e)) fail_msg("%s", e.msg);
+        stw_free(&w);
+        LoraEntry *out = NULL; int n = 0;
+        assert_int_equal(lora_read(p, KNOWN, 2, &out, &n, &e), -1);
+        assert_contains(e.msg, p);
+        assert_contains(e.msg, k ? "LoRA alpha 'transformer.blocks.0.to_q.alpha' has 3 values, expected 1"
+                                 : "module 'blocks.0.to_q' has rank 0");
+    }
+    free(p); tmpdir_remove(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_finite_lora_reads),
         cmocka_unit_test(test_non_finite_lora_refused),
+        cmocka_unit_test(test_degenerate_lora_refused),
     };
     return cmocka_run_group_tests_name("lora", tests, NULL, NULL);
 }
