@@ -6,7 +6,7 @@
  * commit whose files are in snapshots/<commit>/; without refs, a single snapshot is taken as is. */
 #ifndef ST_HUB_H
 #define ST_HUB_H
-#include "base/config.h"
+#include "config/config.h"
 #include "base/error.h"
 
 /* *dir_out (malloc'd) = the model folder. revision: NULL/"" = main, a branch/tag name in refs/, or a

@@ -1,7 +1,7 @@
 /* cache: fills every cache a training run needs (VAE latents of edit images and references,
  * prompt embeddings of each caption with its references, the caption-dropout embedding) and exits. */
 #include "cli/commands.h"
-#include "cli/run_context.h"
+#include "pipeline/run_context.h"
 #include <stdio.h>
 #include <string.h>
 

@@ -4,7 +4,7 @@
  *                          preset's own "config/examples/<NAME>/" paths to DIR so the copy is
  *                          self-contained and editable. */
 #include "cli/commands.h"
-#include "base/config.h"
+#include "config/config.h"
 #include "base/files.h"
 #include <cjson/cJSON.h>
 #include <dirent.h>

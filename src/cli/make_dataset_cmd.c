@@ -3,7 +3,7 @@
  * (OUT/reference, or OUT/reference_a, reference_b, reference_c) holding files of the same names. */
 #include "cli/commands.h"
 #include "base/files.h"
-#include "data/image_io.h"
+#include "image/image_io.h"
 #include "data/synth.h"
 #include "data/synth_write.h"
 #include <stdio.h>

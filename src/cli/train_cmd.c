@@ -1,10 +1,10 @@
 /* train: the whole job of a SimpleTuner config — model, datasets, caches, LoRA (or full) training,
  * checkpoints, validation previews, final weights. */
 #include "cli/commands.h"
-#include "base/config.h"
+#include "config/config.h"
 #include "base/files.h"
 #include "base/hub.h"
-#include "cli/run_context.h"
+#include "pipeline/run_context.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

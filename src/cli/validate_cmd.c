@@ -1,9 +1,9 @@
 /* validate: renders edits with the trained LoRA (or any LoRA) outside training. */
 #include "cli/commands.h"
 #include "base/files.h"
-#include "cli/run_context.h"
-#include "data/image_io.h"
-#include "infer/compose.h"
+#include "pipeline/run_context.h"
+#include "image/image_io.h"
+#include "image/sheet.h"
 #include "train/checkpoint.h"
 #include <dirent.h>
 #include <stdio.h>

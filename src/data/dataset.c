@@ -1,7 +1,7 @@
 #include "data/dataset.h"
 #include "data/discovery.h"
-#include "data/image_io.h"
-#include "data/image_resize.h"
+#include "image/image_io.h"
+#include "image/image_resize.h"
 #include "base/files.h"
 #include "base/rng.h"
 #include <stdlib.h>

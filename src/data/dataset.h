@@ -14,9 +14,9 @@
 #include "base/error.h"
 #include "data/buckets.h"
 #include "data/captions.h"
-#include "data/image.h"
+#include "image/image.h"
 #include "data/pairing.h"
-#include "data/sampler.h"
+#include "data/batch_sampler.h"
 
 /* COND_MASK: a loss mask paired and cropped like reference_strict; never a model input. */
 typedef enum { COND_NONE = 0, COND_REFERENCE_STRICT, COND_REFERENCE_LOOSE, COND_MASK } ConditioningType;

@@ -1,6 +1,6 @@
 #include "data/synth.h"
 #include "base/rng.h"
-#include "infer/compose.h"
+#include "image/sheet.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #ifndef ST_SYNTH_H
 #define ST_SYNTH_H
 #include <stdint.h>
-#include "data/image.h"
+#include "image/image.h"
 
 typedef struct SynthPair {
     Image edit;           /* the target image the model learns to produce */

@@ -1,6 +1,6 @@
 #include "data/synth_write.h"
 #include "base/files.h"
-#include "data/image_io.h"
+#include "image/image_io.h"
 #include "data/synth.h"
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 #ifndef ST_QUANT_H
 #define ST_QUANT_H
 #include "base/error.h"
-#include "kernels/linear.h"
+#include "tensor/weight.h"
 
 /* "no_change", "bf16" → QUANT_NONE; the names above → their kind; else an error naming the key
  * and the supported values (EXIT_USAGE). */

@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include "base/error.h"
 #include "base/rng.h"
-#include "train/denoiser.h"
+#include "models/denoiser.h"
 #include "train/ema.h"
 #include "train/flow_objective.h"
 #include "train/grad_clip.h"

@@ -5,12 +5,12 @@
 #include "test_util.h"
 #include "test_vae_fixtures.h"
 #include "base/files.h"
-#include "data/image_io.h"
-#include "data/image_resize.h"
+#include "image/image_io.h"
+#include "image/image_resize.h"
 #include "data/synth.h"
 #include "models/model_dir.h"
-#include "train/edit_data.h"
-#include "train/prompt_glue.h"
+#include "pipeline/edit_data.h"
+#include "pipeline/prompt_encoder.h"
 
 #define MODEL "tests/data/models/qwenimage_edit"
 

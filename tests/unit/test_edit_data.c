@@ -3,9 +3,9 @@
 #include "test_util.h"
 #include "test_vae_fixtures.h"
 #include "base/files.h"
-#include "data/image_io.h"
+#include "image/image_io.h"
 #include "data/synth.h"
-#include "train/edit_data.h"
+#include "pipeline/edit_data.h"
 
 static int nearest_resize(const Image *src, int w, int h, Image *out, Err *e) {
     (void)e;

@@ -2,7 +2,7 @@
  * EXIF orientation in JPEG/PNG/WebP, corrupt files reported by path, PNG 8/16-bit round trips.
  * All fixtures are written here with libjpeg / libpng / libwebp. */
 #include "test_util.h"
-#include "data/image_io.h"
+#include "image/image_io.h"
 #include "base/files.h"
 #include <jpeglib.h>
 #include <png.h>

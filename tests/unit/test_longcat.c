@@ -5,7 +5,7 @@
 #include "test_util.h"
 #include "models/longcat_image/longcat.h"
 #include "base/rng.h"
-#include "models/longcat_image/denoiser.h"
+#include "models/longcat_image/lc_denoiser.h"
 #include <math.h>
 
 static const char *TINY = "{\"_class_name\": \"LongCatImageTransformer2DModel\", \"num_layers\": 1, \"num_single_layers\": 1,"

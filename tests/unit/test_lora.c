@@ -4,7 +4,7 @@
 #include <math.h>
 #include "base/files.h"
 #include "tensor/safetensors.h"
-#include "train/lora.h"
+#include "models/adapter/lora_file.h"
 
 static const char *const KNOWN[] = {"blocks.0.to_q", "blocks.0.to_k"};
 

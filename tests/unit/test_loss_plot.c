@@ -2,7 +2,7 @@
  * after a resume, bad lines named), the curve drawing, and the progress line's durations. */
 #include "test_util.h"
 #include "base/error.h"
-#include "data/image_io.h"
+#include "image/image_io.h"
 #include "train/loss_plot.h"
 #include "train/progress.h"
 

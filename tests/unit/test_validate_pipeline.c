@@ -7,8 +7,8 @@
 #include "test_util.h"
 #include "base/error.h"
 #include "cli/commands.h"
-#include "cli/run_context.h"
-#include "data/image_io.h"
+#include "pipeline/run_context.h"
+#include "image/image_io.h"
 #include "tensor/safetensors.h"
 #include <math.h>
 

@@ -11,7 +11,7 @@
 #include "base/error.h"
 #include "kernels/linear.h"
 #include "tensor/safetensors.h"
-#include "train/param.h"
+#include "tensor/param.h"
 
 #define LC_TIME_CH 256          /* Timesteps(num_channels=256) */
 #define LC_EPS 1e-6f            /* LayerNorm and q/k RMSNorm eps */

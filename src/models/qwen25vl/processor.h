@@ -12,7 +12,7 @@
 #ifndef ST_QWEN25VL_PROCESSOR_H
 #define ST_QWEN25VL_PROCESSOR_H
 #include "base/error.h"
-#include "data/image.h"
+#include "image/image.h"
 
 typedef struct QwenVLProcessorConfig {
     int patch_size;            /* 14 */

@@ -3,7 +3,7 @@
 #include "models/qwen25vl/language.h"
 #include "models/qwen25vl/mrope.h"
 #include "models/qwen25vl/vision.h"
-#include "data/image_resize.h"
+#include "image/image_resize.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -25,7 +25,7 @@
 #define ST_MODELS_QWEN25VL_PROMPT_H
 #include <stdint.h>
 #include "base/error.h"
-#include "data/image.h"
+#include "image/image.h"
 #include "models/qwen25vl/model.h"
 #include "models/qwen25vl/processor.h"
 #include "models/qwen25vl/tokenizer.h"

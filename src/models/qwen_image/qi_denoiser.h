@@ -2,7 +2,7 @@
 #ifndef ST_QI_DENOISER_H
 #define ST_QI_DENOISER_H
 #include "models/qwen_image/qwen_image.h"
-#include "train/denoiser.h"
+#include "models/denoiser.h"
 
 typedef struct QiDenoiser {
     QiModel *model;

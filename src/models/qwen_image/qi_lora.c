@@ -1,6 +1,6 @@
 /* qi_lora.c — the transformer's LoRA adapters to and from LoRA files (src/train/lora.h). */
 #include "models/qwen_image/qwen_image.h"
-#include "train/lora.h"
+#include "models/adapter/lora_file.h"
 #include <stdlib.h>
 #include <string.h>
 

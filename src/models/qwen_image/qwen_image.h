@@ -15,7 +15,7 @@
 #include "kernels/linear.h"
 #include "tensor/quant.h"
 #include "tensor/safetensors.h"
-#include "train/param.h"
+#include "tensor/param.h"
 
 #define QI_MAX_IMAGES 8
 

@@ -1,0 +1,222 @@
+/* pipeline_run_module.c — run-module for whole-pipeline dirs (DIR/pipeline.json): every case runs
+ * the code path `simpletuner validate` runs — a RunContext opened from validate's flags on the
+ * named model folder, then run_context_render — with a trace that records each intermediate
+ * under the golden name "<case>.<name>".
+ *
+ * pipeline.json: {"pipeline": CLASS, "model": FOLDER, "components": {NAME: FOLDER, ...},
+ * "cases": {CASE: {"references": [PNG, ...], "true_cfg_scale" | "guidance_scale": S,
+ * "num_inference_steps": N, "height": H, "width": W}}}; paths are relative to DIR. Inputs from
+ * io.safetensors: <case>.prompt_utf8, <case>.negative_prompt_utf8 (absent = no negative prompt),
+ * <case>.latents [B, tokens, 64] (B = num_images_per_prompt) and <case>.ref<k>_rgb_uint8 (must
+ * equal the decoded PNG k). */
+#include "pipeline/run_context.h"
+#include "cli/run_module/run_module.h"
+#include "base/files.h"
+#include "image/image_io.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct PipelineKind { const char *class_name, *family, *flavour, *guidance_key; } PipelineKind;
+
+static const PipelineKind PIPELINES[] = {
+    {"QwenImageEditPipeline", "qwen_image", "edit-v1", "true_cfg_scale"},
+    {"QwenImageEditPlusPipeline", "qwen_image", "edit-v2", "true_cfg_scale"},
+    {"LongCatImageEditPipeline", "longcat_image", "edit", "guidance_scale"},
+    {NULL, NULL, NULL, NULL},
+};
+
+/* The trace sink of one rendered image: "<case>.<scope>.<name>", except the vision tower's "vl.*"
+ * which upstream records once per case (both prompts encode the same images). First write wins,
+ * so a tensor produced at every step (LongCat's img_ids) is recorded once. */
+typedef struct Sink { StWriter *out; const char *case_name; } Sink;
+
+static void sink_emit(void *ctx, const char *scope, const char *name, DType dt, int ndim, const int64_t *shape,
+                      const void *data) {
+    Sink *s = ctx;
+    char full[256];
+    if (scope && strncmp(name, "vl.", 3)) snprintf(full, sizeof full, "%s.%s.%s", s->case_name, scope, name);
+    else snprintf(full, sizeof full, "%s.%s", s->case_name, name);
+    if (!stw_find(s->out, full)) stw_add(s->out, full, dt, ndim, shape, data);
+}
+
+/* With num_images_per_prompt = B the pipelines run a batch of B latents on one prompt: the
+ * prompt embeddings and reference latents are repeated B times and every per-image tensor gets
+ * a batch row. Each image here is rendered on its own (the batch rows are independent); these
+ * are the names that then stack along the first dimension. */
+static int batched(const char *case_name, const char *full) {
+    static const char *const WHOLE[] = {"prompt.prompt_embeds", "prompt.prompt_embeds_mask", "negative.prompt_embeds",
+                                        "negative.prompt_embeds_mask", "image_latents", "vae_decode_input",
+                                        "vae_decode_output", "image", NULL};
+    static const char *const STEP[] = {"noise_pred_cond", "noise_pred_uncond", "noise_pred", "latents", NULL};
+    const char *n = full + strlen(case_name) + 1;
+    for (int i = 0; WHOLE[i]; i++) if (!strcmp(n, WHOLE[i])) return 1;
+    if (strncmp(n, "step", 4)) return 0;
+    const char *dot = strchr(n, '.');
+    for (int i = 0; dot && STEP[i]; i++) if (!strcmp(dot + 1, STEP[i])) return 1;
+    return 0;
+}
+
+/* Outputs of B renders: batched names stacked along dimension 0, the others from the first. */
+static void merge_batch(RunModule *rm, const char *case_name, StWriter *per, int B) {
+    for (int i = 0; i < per[0].n; i++) {
+        const StTensor *t = &per[0].t[i];
+        if (B == 1 || !batched(case_name, t->name) || t->ndim < 1) { rm_output(rm, t->name, t->dtype, t->ndim, t->shape, t->data); continue; }
+        int64_t shape[ST_MAX_DIMS];
+        memcpy(shape, t->shape, sizeof shape);
+        shape[0] *= B;
+        char *buf = xmalloc(t->nbytes * (size_t)B + 1);
+        for (int b = 0; b < B; b++) {
+            const StTensor *u = stw_find(&per[b], t->name);
+            memcpy(buf + t->nbytes * (size_t)b, u ? u->data : t->data, t->nbytes);
+        }
+        rm_output(rm, t->name, t->dtype, t->ndim, shape, buf);
+        free(buf);
+    }
+}
+
+/* A UTF-8 string input (NULL when absent and optional). */
+static char *utf8_input(RunModule *rm, const char *name, int required, Err *e) {
+    const StTensor *t = required ? rm_input(rm, name, e) : rm_input_opt(rm, name);
+    if (!t) return NULL;
+    if (t->dtype != DT_U8) return err_set(e, "%s/io.safetensors: '%s' must be uint8 (UTF-8 bytes)", rm->dir, name), NULL;
+    char *s = xmalloc(t->numel + 1);
+    memcpy(s, t->data, t->numel);
+    s[t->numel] = 0;
+    return s;
+}
+
+/* Reference k: the PNG named by pipeline.json, checked against the io tensor of the same pixels. */
+static int read_reference(RunModule *rm, const char *case_name, int k, const char *file, Image *out, Err *e) {
+    char *path = path_join(rm->dir, file), name[192];
+    int rc = image_read(path, out, e);
+    free(path);
+    if (rc) return -1;
+    snprintf(name, sizeof name, "%s.ref%d_rgb_uint8", case_name, k);
+    const StTensor *t = rm_input_opt(rm, name);
+    if (!t) return 0;
+    size_t n = (size_t)out->width * out->height * 3;
+    if (t->dtype != DT_U8 || t->numel != n || memcmp(t->data, out->data, n))
+        return err_set(e, "%s: the pixels of %s differ from io tensor '%s' (expected the same RGB image)", rm->dir, file, name);
+    return 0;
+}
+
+static const char *json_str(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int run_case(RunModule *rm, const PipelineKind *pk, const char *case_name, const cJSON *cs, Err *e) {
+    const cJSON *cfg = rm->config;
+    const char *model = json_str(cfg, "model");
+    if (!model) return err_set(e, "%s/pipeline.json: no \"model\" folder", rm->dir);
+    const cJSON *refs_j = cJSON_GetObjectItemCaseSensitive(cs, "references");
+    const cJSON *steps_j = cJSON_GetObjectItemCaseSensitive(cs, "num_inference_steps");
+    const cJSON *g_j = cJSON_GetObjectItemCaseSensitive(cs, pk->guidance_key);
+    const cJSON *h_j = cJSON_GetObjectItemCaseSensitive(cs, "height"), *w_j = cJSON_GetObjectItemCaseSensitive(cs, "width");
+    int n_refs = cJSON_GetArraySize(refs_j);
+    if (!cJSON_IsArray(refs_j) || n_refs < 1 || n_refs > 3)
+        return err_set(e, "%s/pipeline.json: case '%s' needs \"references\": 1 to 3 image files", rm->dir, case_name);
+    if (!cJSON_IsNumber(steps_j) || steps_j->valueint < 1)
+        return err_set(e, "%s/pipeline.json: case '%s' needs a positive \"num_inference_steps\"", rm->dir, case_name);
+    /* the diffusers defaults when the call left them out */
+    double guidance = cJSON_IsNumber(g_j) ? g_j->valuedouble : !strcmp(pk->family, "qwen_image") ? 4.0 : 4.5;
+
+    char key[192];
+    snprintf(key, sizeof key, "%s.prompt_utf8", case_name);
+    char *prompt = utf8_input(rm, key, 1, e), *negative = NULL;
+    if (!prompt) return -1;
+    snprintf(key, sizeof key, "%s.negative_prompt_utf8", case_name);
+    negative = utf8_input(rm, key, 0, e);
+    if (!negative && e->msg[0]) { free(prompt); return -1; }
+
+    char *model_dir = path_join(rm->dir, model);
+    char *args[8];
+    int na = 0;
+    args[na++] = xasprintf("--model_family=%s", pk->family);
+    args[na++] = xasprintf("--model_flavour=%s", pk->flavour);
+    args[na++] = xasprintf("--pretrained_model_name_or_path=%s", model_dir);
+    args[na++] = xasprintf("--validation_num_inference_steps=%d", steps_j->valueint);
+    args[na++] = xasprintf("--validation_guidance=%.17g", guidance);
+    if (!strcmp(pk->family, "qwen_image")) {
+        args[na++] = xasprintf("--validation_guidance_real=%.17g", guidance);
+        /* QwenImageEdit*Pipeline runs true CFG only when a negative prompt is given */
+        if (!negative) args[na++] = xstrdup("--validation_disable_unconditional=true");
+    }
+    RunOverrides ov = {0};
+    ov.args_only = 1;
+    char *comp_dirs[8] = {0};
+    const cJSON *comps = cJSON_GetObjectItemCaseSensitive(cfg, "components");
+    for (const cJSON *c = comps ? comps->child : NULL; c && ov.n_components < 8; c = c->next) {
+        if (!cJSON_IsString(c)) continue;
+        comp_dirs[ov.n_components] = path_join(rm->dir, c->valuestring);
+        ov.component[ov.n_components] = c->string;
+        ov.dir[ov.n_components] = comp_dirs[ov.n_components];
+        ov.n_components++;
+    }
+
+    Image refs[3] = {{0}};
+    int nr = 0, rc = 0;
+    for (int k = 0; k < n_refs && !rc; k++) {
+        const cJSON *f = cJSON_GetArrayItem(refs_j, k);
+        if (!cJSON_IsString(f)) rc = err_set(e, "%s/pipeline.json: case '%s' reference %d is not a file name", rm->dir, case_name, k);
+        else if (!(rc = read_reference(rm, case_name, k, f->valuestring, &refs[k], e))) nr++;
+    }
+    RunContext r;
+    int opened = 0;
+    if (!rc) { rc = run_context_open_with(&r, na, args, RUN_VALIDATE, &ov, e); opened = 1; }
+    float *latents = NULL;
+    int B = 1;
+    int W = cJSON_IsNumber(w_j) ? w_j->valueint : 0, H = cJSON_IsNumber(h_j) ? h_j->valueint : 0;
+    if (!rc) {
+        r.quiet = 1;
+        if (!W || !H) run_context_default_size(&r, refs, nr, &W, &H);
+        /* the pipelines floor the size to multiples of 16 (VAE factor x patch) */
+        W = W / 16 * 16; H = H / 16 * 16;
+        const StTensor *lt;
+        snprintf(key, sizeof key, "%s.latents", case_name);
+        latents = rm_input_f32(rm, key, &lt, e);
+        size_t want = (size_t)(W / 16) * (H / 16) * (size_t)vae_latent_channels(&r.vae) * 4;
+        B = latents && lt->ndim == 3 ? (int)lt->shape[0] : 1;
+        if (!latents) rc = -1;
+        else if (B < 1 || lt->numel != want * (size_t)B)
+            rc = err_set(e, "%s: '%s' has %zu values; a %dx%d image needs %zu per batch row", rm->dir, key, lt->numel, W, H, want);
+        const cJSON *nipp = cJSON_GetObjectItemCaseSensitive(cs, "num_images_per_prompt");
+        if (!rc && cJSON_IsNumber(nipp) && nipp->valueint != B)
+            rc = err_set(e, "%s: case '%s' asks num_images_per_prompt %d but '%s' has %d rows", rm->dir, case_name, nipp->valueint, key, B);
+    }
+    if (!rc) {
+        StWriter *per = xcalloc((size_t)B, sizeof *per);
+        for (int b = 0; b < B; b++) stw_init(&per[b]);
+        for (int b = 0; b < B && !rc; b++) {
+            Sink sink = {&per[b], case_name};
+            Trace tr = {sink_emit, &sink, NULL};
+            size_t row = (size_t)(W / 16) * (H / 16) * (size_t)vae_latent_channels(&r.vae) * 4;
+            ValidationJob job = {prompt, negative, refs, nr, W, H, 0, latents + row * (size_t)b, &tr, NULL};
+            Image out = {0};
+            rc = run_context_render(&r, &job, &out, NULL, e);
+            image_free(&out);
+        }
+        if (!rc) merge_batch(rm, case_name, per, B);
+        for (int b = 0; b < B; b++) stw_free(&per[b]);
+        free(per);
+    }
+    if (opened) run_context_close(&r);
+    for (int k = 0; k < nr; k++) image_free(&refs[k]);
+    for (int i = 0; i < na; i++) free(args[i]);
+    for (int i = 0; i < ov.n_components; i++) free(comp_dirs[i]);
+    free(latents); free(model_dir); free(prompt); free(negative);
+    return rc ? err_prefix(e, "case '%s'", case_name) : 0;
+}
+
+int pipeline_run_module(RunModule *rm, Err *e) {
+    const PipelineKind *pk = NULL;
+    for (const PipelineKind *k = PIPELINES; k->class_name; k++)
+        if (!strcmp(k->class_name, rm->class_name)) pk = k;
+    if (!pk) return err_set(e, "%s: no pipeline '%s'", rm->dir, rm->class_name);
+    const cJSON *cases = cJSON_GetObjectItemCaseSensitive(rm->config, "cases");
+    if (!cJSON_IsObject(cases) || !cases->child) return err_set(e, "%s/pipeline.json: no \"cases\"", rm->dir);
+    for (const cJSON *c = cases->child; c; c = c->next)
+        if (run_case(rm, pk, c->string, c, e)) return -1;
+    return 0;
+}
