@@ -5,6 +5,7 @@
 #   make demo       deps + build + the main job on the bundled tiny model
 #   make fuzz [FUZZ_SECONDS=N] [FUZZ_RUNS=N]  clang libFuzzer + ASan/UBSan on every reader (tests/fuzz/):
 #                   N seconds (default 60) or N executions per target
+#   make crash-test build + kill -9 the tiny training at 60+ moments, resume, compare (tools/crash_test.sh)
 CC      ?= gcc
 ARCH    := $(shell uname -m)-linux-gnu
 BLASINC := /usr/include/$(ARCH)/openblas-openmp
@@ -18,9 +19,13 @@ ifeq ($(SANITIZE),1)
   BUILD := build/san
 endif
 
-# Debian 12 packages needed to build and test (make deps installs the missing ones).
+# Debian 12 packages needed to build and test (make deps installs the missing ones); NAME=CMD is
+# satisfied by CMD on the PATH too. The tests use bash, coreutils (sha256sum, timeout, od, dd),
+# diffutils (cmp), findutils, grep, sed, awk, file, and node + npm for the tokenizer conformance
+# test, whose npm package tools/npm_deps.sh installs into ~/.cache/simpletuner/npm.
 DEB_PACKAGES := gcc make pkg-config libopenblas-openmp-dev libcjson-dev libpcre2-dev libutf8proc-dev \
-                libjpeg62-turbo-dev libpng-dev libwebp-dev libcmocka-dev
+                libjpeg62-turbo-dev libpng-dev libwebp-dev libcmocka-dev \
+                bash coreutils diffutils findutils grep sed mawk=awk file nodejs=node npm=npm
 
 # What `make fuzz` adds: clang, its libFuzzer/sanitizer runtimes, llvm-symbolizer for readable stacks,
 # and the OpenMP header clang needs for src/cli/bench_cmd.c.
@@ -33,7 +38,7 @@ TESTSRC  := $(sort $(wildcard tests/unit/test_*.c))
 TESTBIN  := $(TESTSRC:tests/unit/%.c=$(BUILD)/tests/%)
 BIN      := $(BUILD)/simpletuner
 
-.PHONY: all deps test demo clean bench fuzz fuzz-deps fuzz-build fuzz-corpus
+.PHONY: all deps test demo clean bench crash-test fuzz fuzz-deps fuzz-build fuzz-corpus
 all: $(BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -57,14 +62,18 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsimpletuner.a tests/unit/test_util.
 
 deps:
 	@sh tools/deps.sh $(DEB_PACKAGES)
+	@bash tools/npm_deps.sh >/dev/null || echo "deps: npm packages not installed: test_tokenizer_conformance will be skipped"
 
 test: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
-	@BUILD=$(BUILD) sh tests/run.sh
+	@BUILD=$(BUILD) bash tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@sh tools/demo.sh $(BIN)
+
+crash-test: $(BIN)
+	@bash tools/crash_test.sh $(BIN)
 
 bench: $(BIN)
 	@sh bench/run.sh $(BIN)

@@ -32,13 +32,25 @@ static int parse_bool_word(const char *s, int *out) {
     return -1;
 }
 
+/* A finite decimal number as JSON writes one (optional sign, digits, fraction, exponent): strtod
+ * alone would also take "inf", "nan", "0x10" and overflow 1e999 to infinity. */
 static int parse_number(const char *s, double *out) {
     char *end;
     while (*s == ' ') s++;
-    if (!*s) return -1;
+    const char *p = s + (*s == '-' || *s == '+');
+    int digits = 0;
+    while (*p >= '0' && *p <= '9') p++, digits++;
+    if (*p == '.') for (p++; *p >= '0' && *p <= '9'; p++) digits++;
+    if (!digits) return -1;
+    if (*p == 'e' || *p == 'E') {
+        p += 1 + (p[1] == '-' || p[1] == '+');
+        if (*p < '0' || *p > '9') return -1;
+        while (*p >= '0' && *p <= '9') p++;
+    }
     double x = strtod(s, &end);
+    if (end != p || !isfinite(x)) return -1;
     while (*end == ' ') end++;
-    if (*end || isnan(x)) return -1;
+    if (*end) return -1;
     *out = x;
     return 0;
 }
@@ -102,9 +114,20 @@ static cJSON *coerce_bool(const OptionDef *d, const cJSON *raw, const char *wher
 }
 
 static cJSON *coerce_number(const OptionDef *d, const cJSON *raw, const char *where, Err *e) {
-    double x;
+    double x = 0;
     if (cJSON_IsNumber(raw)) x = raw->valuedouble;
-    else if (!cJSON_IsString(raw) || parse_number(raw->valuestring, &x)) return type_error(d, raw, where, e);
+    else if (cJSON_IsString(raw) && parse_number(raw->valuestring, &x)) {
+        char *end;
+        strtod(raw->valuestring, &end);   /* inf, nan, 0x10, 1e999: numbers to C, not to a config */
+        if (end == raw->valuestring || *end) return type_error(d, raw, where, e);
+        err_setc(e, EXIT_USAGE, "%s: option '%s' expects a finite decimal number, got \"%s\"", where, d->name, raw->valuestring);
+        return NULL;
+    } else if (!cJSON_IsString(raw)) return type_error(d, raw, where, e);
+    if (!isfinite(x)) {   /* 1e999 in a JSON file parses to infinity */
+        err_setc(e, EXIT_USAGE, "%s: option '%s' expects a finite number, got %s", where, d->name,
+                 cJSON_IsString(raw) ? raw->valuestring : "a number too large for a double");
+        return NULL;
+    }
     if (is_integer_option(d->name) && x != floor(x)) {
         char *got = cJSON_PrintUnformatted(raw);
         err_setc(e, EXIT_USAGE, "%s: option '%s' expects a whole number, got %s", where, d->name, got);

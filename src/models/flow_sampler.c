@@ -1,4 +1,5 @@
 #include "models/flow_sampler.h"
+#include "base/crash_point.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ int sampler_run(const SamplerConfig *sc, PredictFn predict, void *model_ctx, Ste
     float *v = cfg ? xmalloc(len * sizeof(float)) : vc;
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
+        crash_point("sampling %d/%d", i + 1, n);
         if ((rc = predict(model_ctx, x, ts[i], 1, vc, e))) break;
         if (cfg) {
             if ((rc = predict(model_ctx, x, ts[i], 0, vu, e))) break;

@@ -2,6 +2,7 @@
 #include "train/flow_objective.h"
 #include "base/interrupt.h"
 #include "base/files.h"
+#include "base/temp_files.h"
 #include "data/dataset_cache.h"
 #include "image/image_io.h"
 #include <stdio.h>
@@ -228,8 +229,25 @@ static int ensure_dropout(EditData *d, EditCacheStats *s, Err *e) {
     return rc;
 }
 
+/* Cache entries are written as <entry>.tmp.<pid> and renamed: the temps of killed runs are removed
+ * from every cache directory of this run before it adds to them. */
+static int clean_cache_temps(const EditData *d, Err *e) {
+    const DataGroup *g = d->group;
+    int total = 0;
+    for (int i = -2; i < g->n; i++) {
+        const char *dir = i == -2 ? d->text_dir : i == -1 ? d->cie_dir : g->sets[i].spec.cache_dir_vae;
+        int removed = 0;
+        if (!dir || !*dir) continue;
+        if (temp_files_clean(dir, 1, &removed, e)) return -1;
+        total += removed;
+    }
+    if (total) log_warn("removed %d unfinished cache entr%s left by killed runs", total, total == 1 ? "y" : "ies");
+    return 0;
+}
+
 int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
     memset(s, 0, sizeof *s);
+    if (clean_cache_temps(d, e)) return -1;
     DataGroup *g = d->group;
     int total = 0, done = 0;
     for (int t = 0; t < g->n_train; t++) total += g->sets[g->train_set[t]].n_items;

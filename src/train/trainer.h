@@ -5,7 +5,8 @@
  * x_σ = (1−σ)x0 + σε, the denoiser predicts the velocity of the target tokens given x_σ ⊕ the clean
  * reference latents, the loss compares it with v = ε − x0, and its gradient (scaled by
  * 1/(batch·accumulation), so k micro-batches equal one batch of k) flows back into the trainable
- * parameters. Then: clip, learning rate of the step, optimizer, EMA, log, checkpoint, validation.
+ * parameters. Then: clip (a non-finite gradient norm stops the run here, before anything of the step
+ * is applied), learning rate of the step, optimizer, EMA, log, validation, checkpoint.
  *
  * Every random number comes from one Rng whose state is checkpointed together with the optimizer,
  * EMA, sample source and weights, so a resumed run reproduces an uninterrupted one bit for bit. */
@@ -107,9 +108,12 @@ typedef struct TrainResult {
 } TrainResult;
 
 /* Runs to max_train_steps. Writes output_dir/training_log.jsonl and .csv (step, epoch, loss, lr,
- * grad_norm, sigma mean), checkpoints with loss_curve.png refreshed beside the log, and the final
- * weights (EMA weights when use_ema). A pending SIGINT/SIGTERM (base/interrupt.h) ends the run
- * after the current step with a checkpoint and out->interrupted set (not an error). */
+ * grad_norm, sigma mean; train/train_log.h), checkpoints with loss_curve.png refreshed beside the log,
+ * and the final weights (EMA weights when use_ema). A pending SIGINT/SIGTERM (base/interrupt.h) ends
+ * the run after the current step with a checkpoint and out->interrupted set (not an error).
+ * Crash safety: at the start, leftovers of killed runs in output_dir are removed (temp files,
+ * unfinished or half-rotated checkpoints); resume_from "latest" passes over damaged checkpoints with a
+ * warning; the logs are cut back to the step resumed from. */
 int trainer_run(const TrainerConfig *cfg, Denoiser *model, SampleSource *src, const TrainerHooks *hooks,
                 TrainResult *out, Err *e);
 void train_result_free(TrainResult *r);

@@ -1,10 +1,10 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # make-dataset: layout, determinism, the edit vocabulary (--edits) and usage errors.
-[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"   # tests/run.sh starts shell tests with sh
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 BIN=$(st_bin)
-d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
+st_workdir
+d=$ST_DIR
 
 expect_ok "$BIN" make-dataset --kind edit-pairs --out "$d/one" --count 3 --size 64x48
 check test -f "$d/one/images/pair_0002.png" -- "edit image written"
@@ -13,7 +13,7 @@ check test -f "$d/one/reference/pair_0002.png" -- "reference written"
 check test -s "$d/one/images/pair_0000.txt" -- "instruction not empty"
 expect_ok "$BIN" make-dataset --kind edit-pairs --out "$d/three" --count 2 --references 3 --size 64x64
 for r in a b c; do check test -f "$d/three/reference_$r/pair_0001.png" -- "reference_$r written"; done
-expect_grep "Picture 2" "$d/three/images/pair_0000.txt"
+expect_grep -F "Picture 2" "$d/three/images/pair_0000.txt"
 
 # the same seed writes the same bytes; another seed other pairs
 expect_ok "$BIN" make-dataset --kind edit-pairs --out "$d/again" --count 3 --size 64x48
@@ -41,7 +41,7 @@ cat "$d/stripes/images/"*.txt >"$d/stripes.txt"
 expect_grep "stripe" "$d/stripes.txt"
 
 expect_fail -c 2 "$BIN" make-dataset --kind edit-pairs --out "$d/x" --count 2 --references 4
-expect_grep "references expects an integer in \[1, 3\]"
+expect_grep -F "references expects an integer in [1, 3]"
 expect_fail -c 2 "$BIN" make-dataset --kind edit-pairs --out "$d/x" --count 2 --size 50x50
 expect_grep "multiples of 16"
 expect_fail -c 2 "$BIN" make-dataset --kind edit-pairs --out "$d/x" --count 2 --edits recolor,flip

@@ -120,6 +120,43 @@ static void test_nearest_names(void **state) {
     }
 }
 
+/* Numbers are finite decimals, from a file or the command line: inf, Infinity, nan, hex and values
+ * that overflow a double are refused naming the option (exit 2). */
+static void test_non_finite_numbers(void **state) {
+    Fx *f = *state;
+    static const char *const TEXTS[] = {"inf", "Infinity", "-inf", "nan", "NaN", "0x10", "1e999", "-1e999", "1e", ".", "1.2.3"};
+    for (size_t i = 0; i < sizeof TEXTS / sizeof *TEXTS; i++) {
+        char member[128], arg[128];
+        snprintf(member, sizeof member, "\"learning_rate\": \"%s\"", TEXTS[i]);
+        assert_int_equal(load_json(&f->c, &f->e, f->dir, member, NULL), -1);
+        assert_int_equal(f->e.code, EXIT_USAGE);
+        assert_contains(f->e.msg, "option 'learning_rate' expects a");
+        assert_contains(f->e.msg, TEXTS[i]);
+        snprintf(arg, sizeof arg, "learning_rate=%s", TEXTS[i]);
+        assert_int_equal(load_json(&f->c, &f->e, f->dir, "", arg), -1);
+        assert_int_equal(f->e.code, EXIT_USAGE);
+        assert_contains(f->e.msg, "command line: option 'learning_rate' expects a");
+    }
+    assert_int_equal(load_json(&f->c, &f->e, f->dir, "", "learning_rate=0x10"), -1);
+    assert_contains(f->e.msg, "expects a finite decimal number, got \"0x10\"");
+    /* a JSON number too large for a double (cJSON makes it infinity) */
+    assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"learning_rate\": 1e999", NULL), -1);
+    assert_contains(f->e.msg, "option 'learning_rate' expects a finite number");
+    assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"max_grad_norm\": -1e999", NULL), -1);
+    assert_contains(f->e.msg, "option 'max_grad_norm' expects a finite number");
+    /* what JSON itself allows still loads, as text or number */
+    static const char *const GOOD[] = {"1e-4", "-0.5", "+2", "3.", ".25", "1E+3", " 7 "};
+    static const double WANT[] = {1e-4, -0.5, 2, 3, 0.25, 1000, 7};
+    for (size_t i = 0; i < sizeof GOOD / sizeof *GOOD; i++) {
+        char arg[64];
+        snprintf(arg, sizeof arg, "max_grad_norm=%s", GOOD[i]);
+        if (load_json(&f->c, &f->e, f->dir, "", arg)) fail_msg("%s: %s", arg, f->e.msg);
+        assert_true(config_num(f->c, "max_grad_norm") == WANT[i]);
+        config_free(f->c);
+        f->c = NULL;
+    }
+}
+
 static void test_wrong_type_messages(void **state) {
     Fx *f = *state;
     assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"lora_rank\": \"sixteen\"", NULL), -1);
@@ -464,6 +501,7 @@ static void test_config_unsupported_helper(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_comments_dashes_env, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_non_finite_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_unset_is_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_comment_edge_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_in_dataset_file, setup, teardown),

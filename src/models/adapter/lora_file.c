@@ -1,6 +1,7 @@
 #include "models/adapter/lora_file.h"
 #include "tensor/safetensors.h"
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,15 @@ static const char *resolve(const char *raw, const char *const *known, int n_know
     return NULL;
 }
 
+/* The first non-finite value of a tensor converted to f32, as an error naming file and tensor. */
+static int check_finite(const char *path, const char *name, const float *v, size_t n, Err *e) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return err_set(e, "%s: LoRA tensor '%s' holds %g at index %zu (a diverged or damaged LoRA; values must be finite)",
+                           path, name, v[i], i);
+    return 0;
+}
+
 int lora_read(const char *path, const char *const *known, int n_known, LoraEntry **out, int *n, Err *e) {
     *out = NULL; *n = 0;
     StFile f;
@@ -104,7 +114,7 @@ int lora_read(const char *path, const char *const *known, int n_known, LoraEntry
     if (mj) {
         cJSON *j = cJSON_Parse(mj);
         const cJSON *a = j ? cJSON_GetObjectItemCaseSensitive(j, "lora_alpha") : NULL;
-        if (cJSON_IsNumber(a)) meta_alpha = a->valuedouble;
+        if (cJSON_IsNumber(a) && isfinite(a->valuedouble)) meta_alpha = a->valuedouble;
         cJSON_Delete(j);
         if (!(meta_alpha >= 0 && meta_alpha <= 1e30)) {
             st_close(&f);
@@ -141,7 +151,10 @@ int lora_read(const char *path, const char *const *known, int n_known, LoraEntry
         }
         if (role == 'a') {
             if (t->numel != 1) { rc = err_set(e, "%s: LoRA alpha '%s' has %zu values, expected one", path, t->name, t->numel); break; }
-            float *a = st_to_f32(t); alphas[k] = a[0]; free(a);
+            float *a = st_to_f32(t);
+            rc = check_finite(path, t->name, a, 1, e);
+            alphas[k] = a[0]; free(a);
+            if (rc) break;
             if (!(alphas[k] >= 0) || alphas[k] > 1e30f) { rc = err_set(e, "%s: LoRA alpha '%s' is %g, expected a finite value >= 0", path, t->name, alphas[k]); break; }
             continue;
         }
@@ -151,13 +164,16 @@ int lora_read(const char *path, const char *const *known, int n_known, LoraEntry
                          (long long)t->shape[0], (long long)t->shape[1]);
             break;
         }
-        if (role == 'A') { en->r = (int)t->shape[0]; en->in = (int)t->shape[1]; en->A = st_to_f32(t); }
-        else { en->out = (int)t->shape[0]; rank_b[k] = (int)t->shape[1]; en->B = st_to_f32(t); }
+        float *vals = st_to_f32(t);
+        if ((rc = check_finite(path, t->name, vals, t->numel, e))) { free(vals); break; }
+        if (role == 'A') { en->r = (int)t->shape[0]; en->in = (int)t->shape[1]; en->A = vals; }
+        else { en->out = (int)t->shape[0]; rank_b[k] = (int)t->shape[1]; en->B = vals; }
     }
     st_close(&f);
     for (int k = 0; k < nv && !rc; k++) {
         if (!v[k].A || !v[k].B) { rc = err_set(e, "%s: module '%s' has only one of its two LoRA matrices", path, v[k].module); break; }
         if (rank_b[k] != v[k].r) { rc = err_set(e, "%s: module '%s': lora_B rank %d differs from its lora_A rank %d", path, v[k].module, rank_b[k], v[k].r); break; }
+        if (v[k].r < 1) { rc = err_set(e, "%s: module '%s' has rank 0 (empty LoRA matrices)", path, v[k].module); break; }
         /* an .alpha tensor wins; else the PEFT config's lora_alpha; else alpha = r (scale 1) */
         double alpha = alphas[k] >= 0 ? alphas[k] : meta_alpha > 0 ? meta_alpha : v[k].r;
         v[k].scale = (float)(alpha / v[k].r);
