@@ -31,7 +31,7 @@ while IFS= read -r f; do
         a=${rel%.*}; b=${inc%.*}
         case "$b" in *_internal) continue ;; esac
         if [ "$a" != "$b" ]; then echo "$a $b" >> "$edges"; fi
-    done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f" | grep -v '\.inc$' || true)
+    done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f" | sed '/\.inc$/d')
 done < <(find src -name '*.[ch]' | sort)
 
 if ! tsort "$edges" > /dev/null 2> "$edges.err"; then
