@@ -63,7 +63,8 @@ static void rule_validation_resolution(Config *c) {
     for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
         char *end, piece[64];
         double x = strtod(tok, &end);
-        if (end != tok && !*end && x > 0 && x < 128) {
+        /* plain decimals only: "0x10" is no megapixel count (the strict check later refuses it) */
+        if (end != tok && !*end && strspn(tok, "0123456789.") == strlen(tok) && x > 0 && x < 128) {
             snprintf(piece, sizeof piece, "%d", megapixel_edge(x));
             changed = 1;
         } else {
@@ -140,6 +141,8 @@ int config_apply_rules(Config *c, int require, Err *e) {
     rule_seed(c);
     rule_cache_dir(c);
     rule_validation_resolution(c);
+    int wh[1][2];
+    if (config_validation_resolutions(c, wh, 1, e) < 0) return -1;   /* checked before any work */
     rule_lr_scheduler(c);
     rule_auto_shift(c);
     if (rule_downsample(c, e)) return -1;

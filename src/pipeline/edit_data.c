@@ -79,7 +79,7 @@ static int lookup(const CacheKey *k, StFile *f, int *hit, Err *e) {
 
 static int ensure_vae(EditData *d, int set, int item, int ref, EditCacheStats *s, Err *e) {
     DataCacheKey k;
-    if (data_vae_cache_key(d->group, set, item, ref, d->model_id, &k, e)) return -1;
+    if (data_vae_cache_key(d->group, set, item, ref, d->vae_id, &k, e)) return -1;
     StFile f; int hit = 0;
     int rc = lookup(&k.key, &f, &hit, e);
     if (!rc && hit) { st_close(&f); s->vae_hit++; }
@@ -331,7 +331,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
     const Dataset *ds = &d->group->sets[s->set];
     DataCacheKey k;
     int64_t shape[ST_MAX_DIMS]; int nd = 0;
-    if (data_vae_cache_key(d->group, s->set, s->item, -1, d->model_id, &k, e)) return -1;
+    if (data_vae_cache_key(d->group, s->set, s->item, -1, d->vae_id, &k, e)) return -1;
     out->x0 = read_tensor(d, &k.key, "latents", 3, shape, &nd, e);
     data_cache_key_free(&k);
     if (!out->x0) return -1;
@@ -339,7 +339,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
     if (s->n_refs > DENOISE_MAX_IMAGES - 1) return err_set(e, "dataset \"%s\": %d references per sample; at most %d are supported", ds->spec.id, s->n_refs, DENOISE_MAX_IMAGES - 1);
     for (int j = 0; j < s->n_refs; j++) {
         int slot = ref_slot(ds, s->ref_set[j]);
-        if (data_vae_cache_key(d->group, s->set, s->item, slot, d->model_id, &k, e)) return -1;
+        if (data_vae_cache_key(d->group, s->set, s->item, slot, d->vae_id, &k, e)) return -1;
         out->refs[j] = read_tensor(d, &k.key, "latents", 3, shape, &nd, e);
         data_cache_key_free(&k);
         if (!out->refs[j]) return -1;
@@ -347,7 +347,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
     }
     out->n_refs = s->n_refs;
     if (s->mask_slot >= 0) {
-        if (data_vae_cache_key(d->group, s->set, s->item, s->mask_slot, d->model_id, &k, e)) return -1;
+        if (data_vae_cache_key(d->group, s->set, s->item, s->mask_slot, d->vae_id, &k, e)) return -1;
         out->mask = read_tensor(d, &k.key, "mask_weights", 2, shape, &nd, e);
         data_cache_key_free(&k);
         if (!out->mask) return -1;

@@ -37,7 +37,8 @@ typedef struct EditData {
     DataResizeFn resize;
     PromptEncodeFn encode_prompt;
     void *encode_ctx;
-    const char *model_id;     /* everything that changes cached numbers, e.g. "qwen_image/edit-v2/<weights id>" */
+    const char *model_id;     /* everything that changes cached prompt embeddings (text encoder identity, flavour, precision) */
+    const char *vae_id;       /* everything that changes cached latents (VAE identity, tiling, the run's seed) */
     const char *text_dir;     /* text embed cache directory */
     uint64_t seed;
     /* after each cached sample (may be NULL): done of total, seconds since caching started */

@@ -106,8 +106,11 @@ typedef struct EditRequest {
 
 /* The size the family's edit pipeline renders at for these references (1024² without). */
 void pipeline_default_size(const Pipeline *p, const Image *refs, int n_refs, int *w, int *h);
-/* validation_resolution → (w, h) of its first entry ("WxH", an edge, or megapixels when < 128). */
-int pipeline_validation_size(const Config *c, int *w, int *h, Err *e);
+/* validation_resolution → every (w, h) it lists (at most max; "WxH", an edge, or megapixels when
+ * < 128), floored to multiples of 16 as the diffusers pipelines do, with a warning when that changes
+ * a size. Returns the count (>= 1) or -1. */
+#define PIPELINE_MAX_SIZES 16
+int pipeline_validation_sizes(Pipeline *p, int (*wh)[2], int max, Err *e);
 /* Samples the edit: result (8-bit RGB); tensor (optional) gets the image before 8-bit rounding,
  * [3, H, W] in [0, 1] (malloc'd). */
 int pipeline_render(Pipeline *p, const EditRequest *req, Image *result, float **tensor, Err *e);
