@@ -1,6 +1,7 @@
 /* train: the whole job of a SimpleTuner config — model, datasets, caches, LoRA (or full) training,
  * checkpoints, validation previews, final weights. */
 #include "cli/commands.h"
+#include "cli/cli_events.h"
 #include "cli/cli_pipeline.h"
 #include <sys/resource.h>
 #include <stdio.h>
@@ -9,7 +10,7 @@
 
 static const char *USAGE =
     "usage: simpletuner train [--config FILE] [--data FILE] [example=NAME | --example NAME] [env=NAME]\n"
-    "                         [key=value ...]\n"
+    "                         [--events FILE] [key=value ...]\n"
     "\n"
     "Trains the LoRA (model_type lora) or the whole transformer (model_type full) described by a\n"
     "SimpleTuner config.json and its multidatabackend.json (data_backend_config, or --data):\n"
@@ -28,13 +29,21 @@ static const char *USAGE =
     "  6. writes output_dir/pytorch_lora_weights.safetensors (diffusers/PEFT keys; loads in\n"
     "     diffusers and ComfyUI).\n"
     "Config lookup without --config: $CONFIG_PATH, config/$ENV/config.json, config/config.json.\n"
-    "`simpletuner examples list` shows the packaged presets (tiny.* need no download).\n";
+    "`simpletuner examples list` shows the packaged presets (tiny.* need no download).\n"
+    "  --events FILE   also write every event (cache progress, steps, checkpoints, validation images,\n"
+    "                  the end) as one JSON object per line to FILE (or to descriptor N with fd:N);\n"
+    "                  the format is described in docs/webui.md. The WebUI runs training this way.\n";
+
+static const char *const TRAIN_FLAGS[] = {"--events", NULL};
 
 int cmd_train(int argc, char **argv, Err *e) {
     for (int i = 0; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 0; }
+    CliEvents ev;
+    if (cli_events_open(&ev, argc, argv, e)) return -1;
     Pipeline *p;
-    if (cli_open_pipeline(argc, argv, PIPELINE_TRAIN, NULL, 0, &p, e)) return -1;
+    if (cli_open_pipeline(argc, argv, PIPELINE_TRAIN, TRAIN_FLAGS, 0, &p, e)) { cli_events_close(&ev); return -1; }
+    cli_events_attach(&ev, p);
     TrainSummary s;
     int rc = pipeline_train(p, &s, e);
     if (!rc && s.interrupted)
@@ -52,5 +61,6 @@ int cmd_train(int argc, char **argv, Err *e) {
         printf("peak memory: %.1f MiB resident\n", ru.ru_maxrss / 1024.0);
     }
     pipeline_close(p);
+    cli_events_close(&ev);
     return rc;
 }

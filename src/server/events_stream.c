@@ -1,0 +1,188 @@
+/* events_stream.c — see events_stream.h. */
+#include "server/events_stream.h"
+#include "base/error.h"
+#include "base/files.h"
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { PHASE_RESET, PHASE_HISTORY, PHASE_LIVE, PHASE_END, PHASE_DONE };
+
+struct EventStream {
+    Job *job;
+    char *train_log, *events_path;
+    pthread_mutex_t *mu;
+    const volatile int *stopping;
+    int phase;
+    double last_step;                /* the newest step sent (-1: none) */
+    int fd;                          /* events file, -1 until it exists */
+    char *partial; size_t plen;      /* an incomplete last line of the events file */
+    char *out; size_t olen, ooff;    /* formatted bytes not yet handed out */
+    time_t last_send;
+};
+
+EventStream *events_stream_new(Job *job, const char *train_log, const char *events_path, pthread_mutex_t *mu,
+                               const volatile int *stopping) {
+    EventStream *st = xcalloc(1, sizeof *st);
+    st->job = job;
+    st->train_log = train_log ? xstrdup(train_log) : NULL;
+    st->events_path = events_path ? xstrdup(events_path) : NULL;
+    st->mu = mu;
+    st->stopping = stopping;
+    st->last_step = -1;
+    st->fd = -1;
+    st->last_send = time(NULL);
+    return st;
+}
+
+void events_stream_free(EventStream *st) {
+    if (!st) return;
+    if (st->fd >= 0) close(st->fd);
+    free(st->train_log); free(st->events_path); free(st->partial); free(st->out);
+    free(st);
+}
+
+static void put(EventStream *st, const char *kind, const char *json) {
+    char *s = xasprintf("event: %s\ndata: %s\n\n", kind, json);
+    size_t n = strlen(s);
+    st->out = xrealloc(st->out, st->olen + n + 1);
+    memcpy(st->out + st->olen, s, n + 1);
+    st->olen += n;
+    free(s);
+}
+
+/* training_log.jsonl lines become step events (the log has no total; the live events carry it). */
+static void replay_history(EventStream *st) {
+    if (!st->train_log) return;
+    Err ignore = {0};
+    char *txt = file_exists(st->train_log) ? file_read_all(st->train_log, NULL, &ignore) : NULL;
+    for (char *line = txt; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (!nl) break;   /* a torn last line: the trainer is writing it */
+        *nl = 0;
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *step = cJSON_GetObjectItemCaseSensitive(j, "step");
+        if (cJSON_IsNumber(step) && step->valuedouble > st->last_step) {
+            cJSON_AddStringToObject(j, "event", "step");
+            cJSON_AddBoolToObject(j, "history", 1);
+            char *s = cJSON_PrintUnformatted(j);
+            put(st, "step", s);
+            free(s);
+            st->last_step = step->valuedouble;
+        }
+        cJSON_Delete(j);
+        line = nl + 1;
+    }
+    free(txt);
+}
+
+/* One complete line of the events file. */
+static void live_line(EventStream *st, const char *line) {
+    cJSON *j = cJSON_Parse(line);
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(j, "event"), *step = cJSON_GetObjectItemCaseSensitive(j, "step");
+    if (!cJSON_IsString(kind)) { cJSON_Delete(j); return; }
+    const char *k = kind->valuestring;
+    if (!strcmp(k, "step")) {
+        if (!cJSON_IsNumber(step) || step->valuedouble <= st->last_step) { cJSON_Delete(j); return; }
+        st->last_step = step->valuedouble;
+    } else if (!strcmp(k, "train_start") && cJSON_IsNumber(step)) {
+        /* a resumed run trains the steps after its checkpoint again: the page drops newer points */
+        st->last_step = step->valuedouble;
+    }
+    /* the kind comes from our own child, but an event name must not break the framing */
+    char name[32];
+    size_t n = 0;
+    for (const char *c = k; *c && n < sizeof name - 1; c++) if ((*c >= 'a' && *c <= 'z') || *c == '_') name[n++] = *c;
+    name[n] = 0;
+    put(st, n ? name : "unknown", line);
+    cJSON_Delete(j);
+}
+
+/* Reads what the events file gained; returns 1 when something was read. */
+static int read_live(EventStream *st) {
+    if (!st->events_path) return 0;
+    if (st->fd < 0) {
+        st->fd = open(st->events_path, O_RDONLY | O_CLOEXEC);
+        if (st->fd < 0) return 0;
+    }
+    char buf[65536];
+    int any = 0;
+    for (;;) {
+        ssize_t r = read(st->fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        any = 1;
+        st->partial = xrealloc(st->partial, st->plen + (size_t)r + 1);
+        memcpy(st->partial + st->plen, buf, (size_t)r);
+        st->plen += (size_t)r;
+        st->partial[st->plen] = 0;
+        char *start = st->partial;
+        for (char *nl; (nl = memchr(start, '\n', st->plen - (size_t)(start - st->partial)));) {
+            *nl = 0;
+            if (nl > start && strlen(start) == (size_t)(nl - start)) live_line(st, start);
+            start = nl + 1;
+        }
+        size_t rest = st->plen - (size_t)(start - st->partial);
+        memmove(st->partial, start, rest);
+        st->plen = rest;
+        if (st->plen > (1u << 20)) st->plen = 0;   /* a line longer than 1 MiB is not ours: dropped */
+    }
+    return any;
+}
+
+static void put_end(EventStream *st) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "event", "end");
+    if (st->job) {
+        pthread_mutex_lock(st->mu);
+        int code = st->job->exit_code, sig = st->job->term_signal, stop = st->job->stop_requested;
+        pthread_mutex_unlock(st->mu);
+        cJSON_AddStringToObject(j, "state", code == 0 ? (stop ? "stopped" : "finished") : "failed");
+        cJSON_AddNumberToObject(j, "exit_code", code);
+        if (sig) cJSON_AddNumberToObject(j, "signal", sig);
+        char *err = code ? job_error_line(st->job) : NULL;
+        if (err) cJSON_AddStringToObject(j, "error", err);
+        else if (sig) { char m[64]; snprintf(m, sizeof m, "killed by signal %d", sig); cJSON_AddStringToObject(j, "error", m); }
+        free(err);
+    } else cJSON_AddStringToObject(j, "state", "idle");
+    char *s = cJSON_PrintUnformatted(j);
+    put(st, "end", s);
+    free(s);
+    cJSON_Delete(j);
+}
+
+long events_stream_read(EventStream *st, char *buf, size_t max) {
+    for (;;) {
+        if (st->ooff < st->olen) {
+            size_t n = st->olen - st->ooff;
+            if (n > max) n = max;
+            memcpy(buf, st->out + st->ooff, n);
+            st->ooff += n;
+            if (st->ooff == st->olen) st->ooff = st->olen = 0;
+            st->last_send = time(NULL);
+            return (long)n;
+        }
+        if (st->phase == PHASE_DONE || *st->stopping) return -1;
+        switch (st->phase) {
+        case PHASE_RESET: put(st, "reset", "{\"event\":\"reset\"}"); st->phase = PHASE_HISTORY; continue;
+        case PHASE_HISTORY: replay_history(st); st->phase = PHASE_LIVE; continue;
+        case PHASE_END: put_end(st); st->phase = PHASE_DONE; continue;
+        default: break;
+        }
+        /* live: the job's state first, then its file, so nothing written before the end is missed */
+        int running = 0;
+        if (st->job) { pthread_mutex_lock(st->mu); running = st->job->running; pthread_mutex_unlock(st->mu); }
+        int got = read_live(st);
+        if (got) continue;
+        if (!running) { st->phase = PHASE_END; continue; }
+        if (time(NULL) - st->last_send >= 10) { put(st, "keepalive", "{}"); continue; }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
