@@ -102,7 +102,8 @@ void api_options(Server *s, const HttpRequest *q, HttpResponse *r) {
         const OptionDef *d = &OPTION_TABLE[i];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", d->name);
-        cJSON_AddStringToObject(o, "type", option_type_name(d->type));
+        static const char *const TYPES[] = {[OPT_BOOL] = "BOOL", [OPT_NUMBER] = "NUMBER", [OPT_TEXT] = "TEXT", [OPT_SELECT] = "SELECT", [OPT_JSON] = "JSON"};
+        cJSON_AddStringToObject(o, "type", TYPES[d->type]);
         cJSON *def = cJSON_Parse(d->default_json);
         cJSON_AddItemToObject(o, "default", def ? def : cJSON_CreateNull());
         if (d->choices_json) { cJSON *ch = cJSON_Parse(d->choices_json); if (ch) cJSON_AddItemToObject(o, "choices", ch); }
@@ -328,10 +329,13 @@ static void message_key(const char *msg, char *key, size_t kcap, char *dataset, 
             p += n ? n : 1;
         }
     }
-    const char *ds = strstr(msg, "dataset \"");
+    /* datasets are named dataset 'ID' by the configuration loader, dataset "ID" by the data loader */
+    const char *ds = strstr(msg, "dataset '"), *dq = strstr(msg, "dataset \"");
+    if (!ds || (dq && dq < ds)) ds = dq;
     if (ds) {
+        char quote = ds[8];
         ds += 9;
-        const char *q = strchr(ds, '"');
+        const char *q = strchr(ds, quote);
         if (q) snprintf(dataset, dcap, "%.*s", (int)(q - ds), ds);
     }
 }

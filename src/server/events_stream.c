@@ -21,6 +21,7 @@ struct EventStream {
     const volatile int *stopping;
     int phase;
     double last_step;                /* the newest step sent (-1: none) */
+    double history_time;             /* wall clock when training_log.jsonl was read */
     int fd;                          /* events file, -1 until it exists */
     char *partial; size_t plen;      /* an incomplete last line of the events file */
     char *out; size_t olen, ooff;    /* formatted bytes not yet handed out */
@@ -59,6 +60,9 @@ static void put(EventStream *st, const char *kind, const char *json) {
 
 /* training_log.jsonl lines become step events (the log has no total; the live events carry it). */
 static void replay_history(EventStream *st) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    st->history_time = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
     if (!st->train_log) return;
     Err ignore = {0};
     char *txt = file_exists(st->train_log) ? file_read_all(st->train_log, NULL, &ignore) : NULL;
@@ -92,8 +96,18 @@ static void live_line(EventStream *st, const char *line) {
         if (!cJSON_IsNumber(step) || step->valuedouble <= st->last_step) { cJSON_Delete(j); return; }
         st->last_step = step->valuedouble;
     } else if (!strcmp(k, "train_start") && cJSON_IsNumber(step)) {
-        /* a resumed run trains the steps after its checkpoint again: the page drops newer points */
-        st->last_step = step->valuedouble;
+        /* A run that started after the log was read may have cut it back to its checkpoint (a
+         * resume after a crash) and trains the later steps again: they are sent anew and the page
+         * drops its newer points. A run that started before saw a log already cut. */
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "time");
+        int reset = !cJSON_IsNumber(t) || t->valuedouble + 0.002 >= st->history_time;
+        if (reset) st->last_step = step->valuedouble;
+        cJSON_AddBoolToObject(j, "reset_chart", reset);
+        char *line2 = cJSON_PrintUnformatted(j);
+        put(st, "train_start", line2);
+        free(line2);
+        cJSON_Delete(j);
+        return;
     }
     /* the kind comes from our own child, but an event name must not break the framing */
     char name[32];

@@ -472,7 +472,7 @@ async function pageRun(name) {
     es.addEventListener('train_start', m => {
       const ev = JSON.parse(m.data);
       st.start = ev.step; st.total = ev.total || st.total;
-      st.points = st.points.filter(p => p[0] <= ev.step);   // a resumed run trains its later steps again
+      if (ev.reset_chart) st.points = st.points.filter(p => p[0] <= ev.step);   // a resumed run trains its later steps again
       drawChart(chart, st.points);
       stats.state.textContent = 'running'; stats.state.className = 'state-running';
     });
