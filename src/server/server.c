@@ -196,7 +196,7 @@ static char *random_token(void) {
     return t;
 }
 
-static void server_free(Server *s) {
+void server_free(Server *s) {
     for (Job *j = s->jobs, *next; j; j = next) {
         next = j->next;
         free(j->name); free(j->dir); free(j->events_path); free(j->log_path); free(j->output_dir); free(j->result);
@@ -223,56 +223,56 @@ static void stop_jobs(Server *s) {
     }
 }
 
-int server_run(const ServerOptions *opt, Err *e) {
-    Server s;
-    memset(&s, 0, sizeof s);
-    pthread_mutex_init(&s.mu, NULL);
-    s.opt = *opt;
-    s.host = xstrdup(opt->host ? opt->host : "127.0.0.1");
-    s.max_upload = (opt->max_upload_mb > 0 ? opt->max_upload_mb : 32) * 1024L * 1024L;
-    int rc = -1;
-    struct MHD_Daemon *d = NULL;
+int server_init(Server *s, const ServerOptions *opt, Err *e) {
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    s->opt = *opt;
+    s->host = xstrdup(opt->host ? opt->host : "127.0.0.1");
+    s->port = opt->port;
+    s->max_upload = (opt->max_upload_mb > 0 ? opt->max_upload_mb : 32) * 1024L * 1024L;
     char real[PATH_MAX];
     const char *root = opt->root ? opt->root : ".";
-    if (!realpath(root, real) || !dir_exists(real)) { err_setc(e, EXIT_USAGE, "server: --root %s: not a folder", root); goto done; }
-    s.root = xstrdup(real);
+    if (!realpath(root, real) || !dir_exists(real)) return err_setc(e, EXIT_USAGE, "server: --root %s: not a folder", root);
+    s->root = xstrdup(real);
+    if (opt->port < 0 || opt->port > 65535) return err_setc(e, EXIT_USAGE, "server: --port %d: expected 0..65535", opt->port);
     if (opt->token && opt->token[0]) {
-        if (strlen(opt->token) < 8) { err_setc(e, EXIT_USAGE, "server: --token must be at least 8 characters"); goto done; }
+        if (strlen(opt->token) < 8) return err_setc(e, EXIT_USAGE, "server: --token must be at least 8 characters");
         for (const char *c = opt->token; *c; c++)
-            if (*c <= ' ' || *c >= 127 || *c == ';' || *c == ',' || *c == '"' || *c == '\\') {
-                err_setc(e, EXIT_USAGE, "server: --token: use printable characters without spaces, quotes, ';' or ','");
-                goto done;
-            }
-        s.token = xstrdup(opt->token);
-    } else if (!host_is_loopback(s.host)) {
+            if (*c <= ' ' || *c >= 127 || *c == ';' || *c == ',' || *c == '"' || *c == '\\')
+                return err_setc(e, EXIT_USAGE, "server: --token: use printable characters without spaces, quotes, ';' or ','");
+        s->token = xstrdup(opt->token);
+    } else if (!host_is_loopback(s->host)) {
         /* reachable from other machines: never without a token */
-        s.token = random_token();
-        printf("token (generated; give it with --token to keep it): %s\n", s.token);
+        s->token = random_token();
+        printf("token (generated; give it with --token to keep it): %s\n", s->token);
     }
-    if (opt->exe) s.exe = xstrdup(opt->exe);
+    if (opt->exe) s->exe = xstrdup(opt->exe);
     else {
         ssize_t n = readlink("/proc/self/exe", real, sizeof real - 1);
-        if (n <= 0) { err_set(e, "server: cannot find this program's path (/proc/self/exe)"); goto done; }
+        if (n <= 0) return err_set(e, "server: cannot find this program's path (/proc/self/exe)");
         real[n] = 0;
-        s.exe = xstrdup(real);
+        s->exe = xstrdup(real);
     }
     /* everything relative (config/<name>/, output_dir, data paths) is relative to the root, for the
      * server's own reads and for the jobs it starts */
-    if (chdir(s.root) != 0) { err_set(e, "server: cannot enter %s", s.root); goto done; }
-    s.state_dir = path_join(s.root, ".webui");
-    if (dir_make(s.state_dir, e)) goto done;
-    {
-        char *tmp = path_join(s.state_dir, "tmp");
-        int mk = dir_make(tmp, e);
-        free(tmp);
-        if (mk) goto done;
-    }
+    if (chdir(s->root) != 0) return err_set(e, "server: cannot enter %s", s->root);
+    s->state_dir = path_join(s->root, ".webui");
+    char *tmp = path_join(s->state_dir, "tmp");
+    int rc = dir_make(s->state_dir, e) || dir_make(tmp, e) ? -1 : 0;
+    free(tmp);
+    return rc;
+}
+
+int server_run(const ServerOptions *opt, Err *e) {
+    Server s;
+    int rc = -1;
+    struct MHD_Daemon *d = NULL;
+    if (server_init(&s, opt, e)) goto done;
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
     char portstr[16];
-    if (opt->port < 0 || opt->port > 65535) { err_setc(e, EXIT_USAGE, "server: --port %d: expected 0..65535", opt->port); goto done; }
     snprintf(portstr, sizeof portstr, "%d", opt->port);
     int gai = getaddrinfo(s.host, portstr, &hints, &ai);
     if (gai || !ai) { err_setc(e, EXIT_USAGE, "server: --host %s: %s", s.host, gai_strerror(gai)); goto done; }

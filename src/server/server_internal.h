@@ -29,6 +29,11 @@ typedef struct Server {
     int next_upload;
 } Server;
 
+/* The state of a server on opt (root resolved and entered, token, state folder), without the HTTP
+ * daemon: server_run adds it; the fuzz target calls server_handle directly. */
+int server_init(Server *s, const ServerOptions *opt, Err *e);
+void server_free(Server *s);
+
 /* The request → response of every endpoint (router.c). Never fails: errors are 4xx/5xx responses. */
 void server_handle(Server *s, const HttpRequest *q, HttpResponse *r);
 

@@ -593,7 +593,7 @@ async function pageEdit() {
   const fld = (label, input) => el('div', { class: 'field' }, el('label', { text: label }), input, el('span'));
   setPage('Edit',
     el('div', { class: 'grid2' },
-      el('div', { class: 'card' },
+      el('div', { class: 'card compact' },
         fld('configuration', cfg), fld('model', model), fld('LoRA', lora), fld('LoRA scale', scale),
         fld('instruction', prompt), fld('negative prompt', negative), fld('guidance', guidance), fld('steps', steps),
         fld('seed', seed), fld('resolution', res), fld('preview while sampling', preview)),
