@@ -68,7 +68,8 @@ static void login(Server *s, const HttpRequest *q, HttpResponse *r) {
     } else if (!strcmp(q->method, "POST")) {
         if (q->body_len > 4096) { http_error(r, 413, "login: body too large"); return; }
         char *b = xmalloc(q->body_len + 1);
-        memcpy(b, q->body, q->body_len); b[q->body_len] = 0;
+        if (q->body_len) memcpy(b, q->body, q->body_len);
+        b[q->body_len] = 0;
         HttpParam *p; int n;
         if (strlen(b) == q->body_len && http_parse_query(b, &p, &n) == 0) {
             for (int i = 0; i < n; i++) if (!strcmp(p[i].key, "token")) { free(owned); owned = xstrdup(p[i].value); }

@@ -13,6 +13,7 @@
 
 static Server server;
 static int ready;
+static char home[4096];   /* libFuzzer's working directory (its corpus paths are relative to it) */
 static long runs;
 
 static void setup(void) {
@@ -52,9 +53,12 @@ static void setup(void) {
     snprintf(p, sizeof p, "%s/out/c", root);
     if (dir_make(p, &e)) abort();
     snprintf(p, sizeof p, "%s/out/c/training_log.jsonl", root);
-    fuzz_write(p, "{\"step\":1,\"epoch\":1,\"loss\":0.5}\n{\"step\":2,", 45);
+    static const char LOG[] = "{\"step\":1,\"epoch\":1,\"loss\":0.5}\n{\"step\":2,";   /* a torn last line */
+    fuzz_write(p, LOG, sizeof LOG - 1);
+    if (!getcwd(home, sizeof home)) abort();
     ServerOptions o = {.host = "127.0.0.1", .port = 8001, .root = root, .token = "fuzz-token-1", .exe = "/bin/false", .allow_jobs = 0};
     if (server_init(&server, &o, &e)) { fprintf(stderr, "server_init: %s\n", e.msg); abort(); }
+    if (chdir(home) != 0) abort();
     ready = 1;
 }
 
@@ -106,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
             .body = k > 2 ? part[2] : NULL, .body_len = k > 2 ? len[2] : 0,
         };
         HttpResponse r;
+        if (chdir(server.root) != 0) abort();   /* the server works inside its root */
         server_handle(&server, &rq, &r);
         if (r.status < 100 || r.status > 599) abort();
         if (r.stream) {   /* a replayed event stream ends by itself (no job runs) */
@@ -113,6 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
             for (int i = 0; i < 10000 && events_stream_read(r.stream, buf, sizeof buf) >= 0; i++) {}
         }
         http_response_free(&r);
+        if (chdir(home) != 0) abort();
         free(h1); free(h2); free(h3);
     }
     http_params_free(params, np);

@@ -395,5 +395,6 @@ TOKEN=wrong-token expect_status 401 POST /api/configs -d '{"name":"t5","preset":
 TOKEN=s3cret-token expect_status 201 POST /api/configs -d '{"name":"t5","preset":"tiny.qwen_image.edit-v2-lora"}'
 expect_status 303 POST /login -d 'token=s3cret-token'
 expect_status 401 POST /login -d 'token=nope'
+expect_status 401 POST /login   # no body at all (the fuzzer's first find)
 stop_server
 echo "server API ok"
