@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "cli/cli_events.h"
 #include "cli/cli_pipeline.h"
+#include "train/parallel.h"
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@ static const char *USAGE =
     "  6. writes output_dir/pytorch_lora_weights.safetensors (diffusers/PEFT keys; loads in\n"
     "     diffusers and ComfyUI).\n"
     "Config lookup without --config: $CONFIG_PATH, config/$ENV/config.json, config/config.json.\n"
+    "Several processes: `mpirun -np N [--hostfile H] simpletuner train ...` trains data-parallel (each step's\n"
+    "batch of train_batch_size x N split across the ranks, gradients summed with MPI; rank 0 writes).\n"
     "`simpletuner examples list` shows the packaged presets (tiny.* need no download).\n"
     "  --events FILE   also write every event (cache progress, steps, checkpoints, validation images,\n"
     "                  the end) as one JSON object per line to FILE (or to descriptor N with fd:N);\n"
@@ -36,16 +39,40 @@ static const char *USAGE =
 
 static const char *const TRAIN_FLAGS[] = {"--events", NULL};
 
+static void quiet_event(void *ctx, const PipelineEvent *ev) { (void)ctx; (void)ev; }
+
 int cmd_train(int argc, char **argv, Err *e) {
     for (int i = 0; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 0; }
-    CliEvents ev;
-    if (cli_events_open(&ev, argc, argv, e)) return -1;
-    Pipeline *p;
-    if (cli_open_pipeline(argc, argv, PIPELINE_TRAIN, TRAIN_FLAGS, 0, &p, e)) { cli_events_close(&ev); return -1; }
-    cli_events_attach(&ev, p);
-    TrainSummary s;
-    int rc = pipeline_train(p, &s, e);
+    /* mpirun -np N simpletuner train ...: N data-parallel ranks (train/parallel.h) */
+    Parallel par;
+    if (parallel_init(&par, &argc, &argv, e)) return -1;
+    /* --events: rank 0 reports, so only it writes the file */
+    CliEvents ev = {.fd = -1};
+    int rc = par.rank == 0 ? cli_events_open(&ev, argc, argv, e) : 0;
+    Pipeline *p = NULL;
+    if (!rc) rc = cli_open_pipeline(argc, argv, PIPELINE_TRAIN, TRAIN_FLAGS, 0, &p, e);
+    if (!rc && par.size > 1) rc = parallel_check_config(&par, pipeline_config(p), e);
+    TrainSummary s = {0};
+    if (!rc) {
+        pipeline_set_parallel(p, &par);
+        if (par.rank > 0) pipeline_on_event(p, quiet_event, NULL);   /* rank 0 reports */
+        else cli_events_attach(&ev, p);
+        if (par.rank == 0 && par.size > 1) {
+            const Config *c = pipeline_config(p);
+            long B = config_int(c, "train_batch_size"), A = config_int(c, "gradient_accumulation_steps");
+            fprintf(stderr, "data parallel: %d ranks x %d threads; effective batch = train_batch_size %ld x %d ranks x "
+                            "gradient_accumulation_steps %ld = %ld\n", par.size, par.threads, B, par.size, A, B * par.size * A);
+        }
+        rc = pipeline_train(p, &s, e);
+    }
+    if (rc && par.size > 1) {
+        /* one rank failing stops them all (none may wait in a collective for it) */
+        fprintf(stderr, "error (rank %d of %d): %s\n", par.rank, par.size, e->msg[0] ? e->msg : "failed");
+        fflush(stderr);
+        parallel_abort(&par, e->code ? e->code : EXIT_RUNTIME);
+    }
+    if (par.rank > 0) { pipeline_close(p); parallel_finish(&par); return rc; }
     if (!rc && s.interrupted)
         printf("interrupted at step %lld: checkpoint %s/checkpoint-%lld/ (resume_from_checkpoint=latest continues)\n",
                (long long)s.steps_done, s.output_dir, (long long)s.steps_done);
@@ -62,5 +89,6 @@ int cmd_train(int argc, char **argv, Err *e) {
     }
     pipeline_close(p);
     cli_events_close(&ev);
+    parallel_finish(&par);
     return rc;
 }
