@@ -5,6 +5,7 @@
 #include "server/events_stream.h"
 #include "base/files.h"
 #include "base/interrupt.h"
+#include "pipeline/tiny_assets.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -253,6 +254,12 @@ int server_init(Server *s, const ServerOptions *opt, Err *e) {
         real[n] = 0;
         s->exe = xstrdup(real);
     }
+    /* configurations copied from the tiny presets name {env:SIMPLETUNER_TINY_DIR}: set it (absolute,
+     * the root becomes the working directory below) once, before any thread exists, so they load
+     * after a restart as they did when they were created */
+    char *tiny = tiny_assets_root();
+    setenv("SIMPLETUNER_TINY_DIR", tiny, 1);
+    free(tiny);
     /* everything relative (config/<name>/, output_dir, data paths) is relative to the root, for the
      * server's own reads and for the jobs it starts */
     if (chdir(s->root) != 0) return err_set(e, "server: cannot enter %s", s->root);

@@ -311,6 +311,16 @@ eid0=$(json 'j.id')
 timeout 300 curl -sN "$U/api/edits/$eid0/events" >/dev/null
 expect_status 200 GET "/api/edits/$eid0/files/result.png"
 expect_diff_file "$OUT/body" "$OUT/edit.png" "LoRA scale 0 renders the base model"
+# another model folder inside the root (here a copy of the same tiny model: the same image)
+mkdir -p "$ROOT/models"
+cp -r "$SIMPLETUNER_TINY_DIR/models/qwenimage_edit" "$ROOT/models/q"
+sed 's|"config": "t1",|"config": "t1", "model": "models/q",|' "$OUT/edit.json" >"$OUT/edit_model.json"
+expect_status 202 POST /api/edits --data-binary @"$OUT/edit_model.json"
+emodel=$(json 'j.id')
+timeout 300 curl -sN "$U/api/edits/$emodel/events" >/dev/null
+expect_status 200 GET "/api/edits/$emodel/files/result.png"
+expect_same_file "$OUT/body" "$OUT/edit.png" "the model folder given by the edit"
+expect_grep -F "pretrained_model_name_or_path=$ROOT/models/q" "$ROOT/.webui/edits/$emodel-"*/command.txt
 # one edit at a time: a second request while one renders is refused
 sed 's/"steps": 3/"steps": 40/; s/"preview": true/"preview": false/' "$OUT/edit.json" >"$OUT/edit_long.json"
 expect_status 202 POST /api/edits --data-binary @"$OUT/edit_long.json"
@@ -364,7 +374,13 @@ expect_status 200 GET /api/info
 stop_server
 
 # ---- a restarted server lists the earlier runs ----
-start_server --max-upload-mb 1
+# (without SIMPLETUNER_TINY_DIR in its environment: the tiny configurations still load)
+SAVED_TINY=$SIMPLETUNER_TINY_DIR
+unset SIMPLETUNER_TINY_DIR
+XDG_CACHE_HOME=$ST_DIR/xdg start_server --max-upload-mb 1
+export SIMPLETUNER_TINY_DIR=$SAVED_TINY
+expect_status 200 GET /api/configs/t1
+expect_eq "$(json 'j.load_error === undefined')" true "a tiny configuration loads after a restart"
 expect_status 200 GET /api/runs
 expect_eq "$(json 'j.find(r=>r.name==="t1").steps_logged+":"+j.find(r=>r.name==="t1").state')" 6:idle "t1 from its output_dir"
 expect_eq "$(json 'j.find(r=>r.name==="s1").last_step')" $((K + 3)) "s1 from its output_dir"
