@@ -39,7 +39,7 @@ int linear_set_n_adapters(const LinearSet *s) {
 }
 
 int linear_set_has_dropout(const LinearSet *s) {
-    for (int i = 0; i < s->n; i++) if (s->l[i]->ad && s->l[i]->ad->dropout > 0) return 1;
+    for (int i = 0; i < s->n; i++) if (s->l[i]->ad && (s->l[i]->ad->dropout > 0 || s->l[i]->ad->stochastic)) return 1;
     return 0;
 }
 

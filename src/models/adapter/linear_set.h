@@ -38,7 +38,8 @@ typedef struct LoraSpec {
 int linear_set_attach_lora(LinearSet *s, const LoraSpec *spec, Err *e);
 void linear_set_clear_adapters(LinearSet *s);
 int linear_set_n_adapters(const LinearSet *s);
-/* 1 when some adapter drops its input in training (a forward then needs a dropout seed). */
+/* 1 when some adapter draws random numbers in training (PEFT input dropout, LyCORIS module/rank/output
+ * dropout): a training forward then needs a dropout seed. */
 int linear_set_has_dropout(const LinearSet *s);
 
 /* Quantises every frozen base weight in place (base_model_precision). */
