@@ -30,6 +30,7 @@ struct Pipeline {
     DataGroup data; int have_data;
     EditData ed;
     char *cie_dir;                      /* edit-v1: the conditioning_image_embeds cache, else NULL */
+    float lycoris_multiplier;           /* lora_type=lycoris training: the training multiplier (0: not LyCORIS) */
     int quiet;
     PipelineEventFn on_event; void *event_ctx;
     Progress progress;                  /* the default printer's state */
