@@ -11,7 +11,8 @@ static const char *USAGE =
     "usage: simpletuner train [--config FILE] [--data FILE] [example=NAME | --example NAME] [env=NAME]\n"
     "                         [key=value ...]\n"
     "\n"
-    "Trains the LoRA (model_type lora) or the whole transformer (model_type full) described by a\n"
+    "Trains the LoRA (model_type lora; lora_type lycoris: LyCORIS LoKr/LoHa/LoRA from lycoris_config) or\n"
+    "the whole transformer (model_type full) described by a\n"
     "SimpleTuner config.json and its multidatabackend.json (data_backend_config, or --data):\n"
     "  1. finds the model (pretrained_model_name_or_path: a local diffusers folder or a hub id in the\n"
     "     Hugging Face cache; default: the flavour's hub id),\n"
@@ -26,7 +27,8 @@ static const char *USAGE =
     "  5. renders validation sheets (references | result + instruction) to output_dir/validation/\n"
     "     at step 0 and every validation_step_interval steps,\n"
     "  6. writes output_dir/pytorch_lora_weights.safetensors (diffusers/PEFT keys; loads in\n"
-    "     diffusers and ComfyUI).\n"
+    "     diffusers and ComfyUI; lora_type lycoris: LyCORIS keys lycoris_<module>.lokr_w1 ..., as\n"
+    "     LyCORIS and ComfyUI read them).\n"
     "Config lookup without --config: $CONFIG_PATH, config/$ENV/config.json, config/config.json.\n"
     "`simpletuner examples list` shows the packaged presets (tiny.* need no download).\n";
 
