@@ -62,6 +62,17 @@ run_log lora.log "$BIN" train example=tiny.longcat_image.edit-lora max_train_ste
 expect_fail -c 2 "$BIN" train example=$P output_dir=y init_lora=peft/pytorch_lora_weights.safetensors
 expect_grep -F "init_lora peft/pytorch_lora_weights.safetensors: not a LyCORIS file"
 
+# validation_lycoris_strength: validation renders at that multiplier (0: the base model, like the
+# untrained step 0) and training goes on at the configured one (the same weights as at strength 1)
+V="max_train_steps=4 validation_step_interval=2 checkpoint_step_interval=100"
+run_log vs0.log "$BIN" train example=$P $V validation_lycoris_strength=0 output_dir=vstr0
+run_log vs1.log "$BIN" train example=$P $V validation_lycoris_strength=1 output_dir=vstr1
+expect_same_file vstr0/validation/step-0/00.png vstr0/validation/step-4/00.png "strength 0 renders the base model"
+expect_diff_file vstr1/validation/step-0/00.png vstr1/validation/step-4/00.png "strength 1 renders the trained LoKr"
+expect_same_file vstr0/pytorch_lora_weights.safetensors vstr1/pytorch_lora_weights.safetensors "training ignores the validation strength"
+expect_fail -c 2 "$BIN" train example=$P validation_lycoris_strength=-1
+expect_grep -F "validation_lycoris_strength must be >= 0"
+
 # examples copy points lycoris_config at the copy
 expect_ok "$BIN" examples copy $P mine
 expect_grep -F '"lycoris_config": "mine/lycoris_config.json"' mine/config.json
