@@ -102,8 +102,9 @@ int cmd_validate(int argc, char **argv, Err *e) {
         if (!rc) fprintf(stderr, "LoRA: %s (scale %.3g)\n", lp, lora_scale);
     } else fprintf(stderr, "no LoRA given or found in output_dir: validating the base model\n");
     free(lp);
-    int W = 0, H = 0;
-    if (!rc) rc = pipeline_validation_size(cfg, &W, &H, e);
+    int sizes[PIPELINE_MAX_SIZES][2], n_sizes = 1;
+    if (!rc && (n_sizes = pipeline_validation_sizes(p, sizes, PIPELINE_MAX_SIZES, e)) < 0) rc = -1;
+    int W = sizes[0][0], H = sizes[0][1];
     int pipeline_size = !config_is_set(cfg, "validation_resolution");
     if (!rc && n_images == 0 && !prompt) {
         /* the config's evaluation samples, as sheets */
@@ -124,7 +125,9 @@ int cmd_validate(int argc, char **argv, Err *e) {
     Image refs[3] = {{0}};
     int nr = 0;
     for (int k = 0; k < n_images && !rc; k++) { rc = image_read(images[k], &refs[k], e); if (!rc) nr++; }
-    if (!rc && nr && pipeline_size) pipeline_default_size(p, refs, nr, &W, &H);
+    if (!rc && nr && pipeline_size) { pipeline_default_size(p, refs, nr, &W, &H); n_sizes = 1; }
+    if (!rc && latents_path && n_sizes > 1)
+        rc = err_setc(e, EXIT_USAGE, "validate: --latents gives one size; validation_resolution lists %d", n_sizes);
     float *lat = NULL;
     if (!rc && latents_path) {
         StFile f;
@@ -147,19 +150,23 @@ int cmd_validate(int argc, char **argv, Err *e) {
         int stem = dot && (!slash || dot > slash) ? (int)(dot - o) : (int)strlen(o);
         preview = xasprintf("%.*s.preview.", stem, o);
     }
-    if (!rc) {
+    /* every size validation_resolution lists: the first as OUT, the others as OUT_WxH.png */
+    for (int si = 0; si < n_sizes && !rc; si++) {
+        if (si) { W = sizes[si][0]; H = sizes[si][1]; }
+        const char *dot = strrchr(o, '.'), *slash = strrchr(o, '/');
+        int stem = dot && (!slash || dot > slash) ? (int)(dot - o) : (int)strlen(o);
+        char *path = si ? xasprintf("%.*s_%dx%d.png", stem, o, W, H) : xstrdup(o);
         EditRequest req = {prompt, negative ? negative : config_str(cfg, "validation_negative_prompt"), refs, nr, W, H,
                            seed >= 0 ? (uint64_t)seed : config_validation_seed(cfg), lat, NULL,
-                           preview};
+                           si ? NULL : preview};
         rc = pipeline_render(p, &req, &out, &chw, e);
+        if (!rc) rc = write_outputs(&out, chw, path, si ? NULL : out_tensor, e);
+        if (!rc) printf("wrote %s (%dx%d)\n", path, W, H);
+        image_free(&out);
+        free(chw); chw = NULL;
+        free(path);
     }
     free(preview);
-    if (!rc) {
-        rc = write_outputs(&out, chw, o, out_tensor, e);
-        if (!rc) printf("wrote %s (%dx%d)\n", o, W, H);
-    }
-    image_free(&out);
-    free(chw);
     for (int k = 0; k < nr; k++) image_free(&refs[k]);
     free(lat);
     pipeline_close(p);

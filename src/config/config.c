@@ -135,21 +135,36 @@ int megapixel_edge(double mp) {
     return (int)(sqrt(mp * 1e6) / 8.0 + 0.5) * 8;
 }
 
-/* "WxH" or "N" (square edge; a megapixel count when < 128). */
+/* A plain decimal (digits, optional fraction): no sign, exponent, hex or words. */
+static int parse_plain(const char *s, const char **end, double *out) {
+    const char *p = s;
+    while (*p >= '0' && *p <= '9') p++;
+    if (*p == '.') { p++; while (*p >= '0' && *p <= '9') p++; }
+    if (p == s || (p == s + 1 && *s == '.') || p - s > 12) return -1;
+    char buf[16];
+    memcpy(buf, s, (size_t)(p - s)); buf[p - s] = 0;
+    *out = strtod(buf, NULL);
+    *end = p;
+    return 0;
+}
+
+/* "WxH" (whole numbers), "N" (a square edge in pixels, whole, >= 128) or a megapixel count (< 128);
+ * every side in [16, 16384]. Anything else (1024*768, 512x, 1e9x1e9, 0x10) is refused. */
 static int parse_resolution(const char *s, int wh[2]) {
-    char *end;
-    double a = strtod(s, &end);
-    if (end == s) return -1;
+    const char *end;
+    double a, b;
+    if (parse_plain(s, &end, &a)) return -1;
     if (*end == 'x' || *end == 'X') {
-        char *end2;
-        double b = strtod(end + 1, &end2);
-        if (end2 == end + 1 || *end2 || a < 1 || b < 1) return -1;
+        const char *end2;
+        if (parse_plain(end + 1, &end2, &b) || *end2) return -1;
+        if (a != floor(a) || b != floor(b) || a < 16 || b < 16 || a > 16384 || b > 16384) return -1;
         wh[0] = (int)a; wh[1] = (int)b;
         return 0;
     }
     if (*end || a <= 0) return -1;
+    if (a >= 128 && (a != floor(a) || a > 16384)) return -1;
     wh[0] = wh[1] = a < 128 ? megapixel_edge(a) : (int)a;
-    return 0;
+    return wh[0] >= 16 && wh[0] <= 16384 ? 0 : -1;
 }
 
 int config_validation_resolutions(const Config *c, int (*wh)[2], int max, Err *e) {
@@ -160,7 +175,8 @@ int config_validation_resolutions(const Config *c, int (*wh)[2], int max, Err *e
     for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
         int r[2];
         if (parse_resolution(tok, r)) {
-            err_setc(e, EXIT_USAGE, "%s: validation_resolution '%s': '%s' is not WxH, a pixel edge or megapixels",
+            err_setc(e, EXIT_USAGE, "%s: validation_resolution '%s': '%s' is not WxH (whole numbers, 16..16384), a pixel edge "
+                                    "(128..16384) or megapixels (below 128)",
                      config_source(c, "validation_resolution") ? config_source(c, "validation_resolution") : "default",
                      s, tok);
             free(copy);

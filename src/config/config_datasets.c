@@ -61,18 +61,28 @@ static int get_str(const Ctx *x, const char *key, char **out, const char *choice
     return 0;
 }
 
-static int get_num(const Ctx *x, const char *key, double *out) {
+/* A number in [lo, hi] (lo_open: lo itself excluded), checked before any conversion. */
+static int get_num_in(const Ctx *x, const char *key, double *out, double lo, double hi, int lo_open, int whole) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(x->obj, key);
     if (!v || cJSON_IsNull(v)) return 0;
-    if (!cJSON_IsNumber(v)) return fail(x, key, "must be a number", v);
-    *out = v->valuedouble;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return fail(x, key, "must be a finite number", v);
+    double d = v->valuedouble;
+    if (d < lo || d > hi || (lo_open && d == lo) || (whole && d != floor(d))) {
+        char what[160];
+        snprintf(what, sizeof what, "must be %s in %c%.17g, %.17g]", whole ? "a whole number" : "a number", lo_open ? '(' : '[', lo, hi);
+        return fail(x, key, what, v);
+    }
+    *out = d;
     return 0;
 }
 
-static int get_long(const Ctx *x, const char *key, long *out) {
+static int get_num(const Ctx *x, const char *key, double *out, double lo, double hi, int lo_open) {
+    return get_num_in(x, key, out, lo, hi, lo_open, 0);
+}
+
+static int get_long(const Ctx *x, const char *key, long *out, double lo, double hi) {
     double d = (double)*out;
-    if (get_num(x, key, &d)) return -1;
-    if (d != floor(d)) return fail(x, key, "must be a whole number", cJSON_GetObjectItemCaseSensitive(x->obj, key));
+    if (get_num_in(x, key, &d, lo, hi, 0, 1)) return -1;
     *out = (long)d;
     return 0;
 }
@@ -210,22 +220,24 @@ static int read_strings(const Ctx *x, DatasetConfig *d) {
     return 0;
 }
 
+/* Every numeric dataset key with its range (as the global options: config_ranges.c). */
 static int read_numbers(const Ctx *x, DatasetConfig *d) {
-    return get_num(x, "resolution", &d->resolution) || get_num(x, "minimum_image_size", &d->minimum_image_size) ||
-           get_num(x, "maximum_image_size", &d->maximum_image_size) ||
-           get_num(x, "target_downsample_size", &d->target_downsample_size) ||
-           get_num(x, "minimum_aspect_ratio", &d->minimum_aspect_ratio) ||
-           get_num(x, "maximum_aspect_ratio", &d->maximum_aspect_ratio) ||
-           get_num(x, "max_upscale_threshold", &d->max_upscale_threshold) ||
-           get_long(x, "conditioning_image_embed_batch_size", &d->conditioning_image_embed_batch_size) ||
-           get_long(x, "write_batch_size", &d->write_batch_size) ||
-           get_long(x, "text_encoder_batch_size", &d->text_encoder_batch_size) || get_long(x, "repeats", &d->repeats) ||
-           get_num(x, "probability", &d->probability) || get_long(x, "train_batch_size", &d->train_batch_size) ||
-           get_num(x, "caption_dropout_probability", &d->caption_dropout_probability) ||
-           get_long(x, "start_epoch", &d->start_epoch) || get_long(x, "start_step", &d->start_step) ||
-           get_long(x, "end_epoch", &d->end_epoch) || get_long(x, "end_step", &d->end_step) ||
-           get_long(x, "max_num_samples", &d->max_num_samples) ||
-           get_num(x, "timestep_sampling_offset", &d->timestep_sampling_offset) ? -1 : 0;
+    const double E9 = 1e9;
+    return get_num(x, "resolution", &d->resolution, 0, 16384, 1) || get_num(x, "minimum_image_size", &d->minimum_image_size, 0, 65536, 0) ||
+           get_num(x, "maximum_image_size", &d->maximum_image_size, 0, 65536, 0) ||
+           get_num(x, "target_downsample_size", &d->target_downsample_size, 0, 65536, 0) ||
+           get_num(x, "minimum_aspect_ratio", &d->minimum_aspect_ratio, 0, 100, 1) ||
+           get_num(x, "maximum_aspect_ratio", &d->maximum_aspect_ratio, 0, 100, 1) ||
+           get_num(x, "max_upscale_threshold", &d->max_upscale_threshold, 0, 1000, 0) ||
+           get_long(x, "conditioning_image_embed_batch_size", &d->conditioning_image_embed_batch_size, 1, 65536) ||
+           get_long(x, "write_batch_size", &d->write_batch_size, 1, 65536) ||
+           get_long(x, "text_encoder_batch_size", &d->text_encoder_batch_size, 1, 65536) || get_long(x, "repeats", &d->repeats, 0, 1e6) ||
+           get_num(x, "probability", &d->probability, 0, 1, 0) || get_long(x, "train_batch_size", &d->train_batch_size, 1, 4096) ||
+           get_num(x, "caption_dropout_probability", &d->caption_dropout_probability, 0, 1, 0) ||
+           get_long(x, "start_epoch", &d->start_epoch, 0, E9) || get_long(x, "start_step", &d->start_step, 0, E9) ||
+           get_long(x, "end_epoch", &d->end_epoch, 0, E9) || get_long(x, "end_step", &d->end_step, 0, E9) ||
+           get_long(x, "max_num_samples", &d->max_num_samples, 0, E9) ||
+           get_num(x, "timestep_sampling_offset", &d->timestep_sampling_offset, -1000, 1000, 0) ? -1 : 0;
 }
 
 static int read_bools(const Ctx *x, DatasetConfig *d) {

@@ -55,4 +55,10 @@ void config_free_datasets(Config *c);
 /* Coerces a raw JSON value (from a file, or a string from the command line) to the option's type. */
 cJSON *config_coerce(const OptionDef *d, const cJSON *raw, int from_cli, const char *where, Err *e);
 
+/* The range of a numeric option (config_ranges.c); NULL for non-numeric names. */
+typedef struct OptionRange { const char *name; int integer; double min, max; int min_exclusive, max_exclusive; } OptionRange;
+const OptionRange *option_range(const char *name);
+int option_range_count(void);
+const OptionRange *option_range_at(int i);
+
 #endif

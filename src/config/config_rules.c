@@ -37,12 +37,15 @@ static int rule_steps_epochs(Config *c, Err *e) {
 static void rule_seed(Config *c) {
     if (!config_has(c, "seed")) return;
     long seed = config_int(c, "seed");
+    /* SimpleTuner's rule: 0 takes the clock, -1 a random seed; say which, so the run can be repeated */
     if (seed == 0) {
         put_num(c, "seed", (double)(time(NULL) & 0x7fffffff));
+        log_info("seed=0: seed %ld from the clock (set it to repeat this run)", config_int(c, "seed"));
     } else if (seed == -1) {
         unsigned int r = 0;
         if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (unsigned int)time(NULL) * 2654435761u;
         put_num(c, "seed", (double)(r & 0x7fffffff));
+        log_info("seed=-1: random seed %ld (set it to repeat this run)", config_int(c, "seed"));
     }
 }
 
@@ -63,7 +66,8 @@ static void rule_validation_resolution(Config *c) {
     for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
         char *end, piece[64];
         double x = strtod(tok, &end);
-        if (end != tok && !*end && x > 0 && x < 128) {
+        /* plain decimals only: "0x10" is no megapixel count (the strict check later refuses it) */
+        if (end != tok && !*end && strspn(tok, "0123456789.") == strlen(tok) && x > 0 && x < 128) {
             snprintf(piece, sizeof piece, "%d", megapixel_edge(x));
             changed = 1;
         } else {
@@ -140,6 +144,8 @@ int config_apply_rules(Config *c, int require, Err *e) {
     rule_seed(c);
     rule_cache_dir(c);
     rule_validation_resolution(c);
+    int wh[1][2];
+    if (config_validation_resolutions(c, wh, 1, e) < 0) return -1;   /* checked before any work */
     rule_lr_scheduler(c);
     rule_auto_shift(c);
     if (rule_downsample(c, e)) return -1;

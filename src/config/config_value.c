@@ -55,20 +55,6 @@ static int parse_number(const char *s, double *out) {
     return 0;
 }
 
-/* Options argparse declares as int (the registry export says only NUMBER): a fraction is an error
- * rather than being truncated behind the user's back. */
-static int is_integer_option(const char *name) {
-    static const char *const INTS[] = {
-        "lora_rank", "train_batch_size", "gradient_accumulation_steps", "max_train_steps", "num_train_epochs",
-        "checkpoint_step_interval", "checkpoints_total_limit", "validation_step_interval",
-        "validation_num_inference_steps", "validation_seed", "num_validation_images", "num_eval_images",
-        "lr_warmup_steps", "lr_num_cycles", "seed", "ema_update_interval", "ema_warmup_steps",
-        "input_perturbation_steps", "vae_batch_size", "aspect_bucket_alignment", "aspect_bucket_rounding", NULL};
-    for (int i = 0; INTS[i]; i++)
-        if (!strcmp(INTS[i], name)) return 1;
-    return 0;
-}
-
 static cJSON *type_error(const OptionDef *d, const cJSON *raw, const char *where, Err *e) {
     char *got = cJSON_PrintUnformatted(raw);
     err_setc(e, EXIT_USAGE, "%s: option '%s' expects %s, got %s", where, d->name, option_type_name(d->type), got);
@@ -128,9 +114,13 @@ static cJSON *coerce_number(const OptionDef *d, const cJSON *raw, const char *wh
                  cJSON_IsString(raw) ? raw->valuestring : "a number too large for a double");
         return NULL;
     }
-    if (is_integer_option(d->name) && x != floor(x)) {
-        char *got = cJSON_PrintUnformatted(raw);
-        err_setc(e, EXIT_USAGE, "%s: option '%s' expects a whole number, got %s", where, d->name, got);
+    /* the range before any integer conversion: 2^31 must not wrap into a negative rank */
+    const OptionRange *r = option_range(d->name);
+    int below = r && (x < r->min || (r->min_exclusive && x == r->min)), above = r && (x > r->max || (r->max_exclusive && x == r->max));
+    if (r && (below || above || (r->integer && x != floor(x)))) {
+        char *got = cJSON_IsString(raw) ? xstrdup(raw->valuestring) : cJSON_PrintUnformatted(raw);
+        err_setc(e, EXIT_USAGE, "%s: option '%s' expects %s in %c%.17g, %.17g%c, got %s", where, d->name,
+                 r->integer ? "a whole number" : "a number", r->min_exclusive ? '(' : '[', r->min, r->max, r->max_exclusive ? ')' : ']', got);
         free(got);
         return NULL;
     }

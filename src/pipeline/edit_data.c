@@ -79,7 +79,7 @@ static int lookup(const CacheKey *k, StFile *f, int *hit, Err *e) {
 
 static int ensure_vae(EditData *d, int set, int item, int ref, EditCacheStats *s, Err *e) {
     DataCacheKey k;
-    if (data_vae_cache_key(d->group, set, item, ref, d->model_id, &k, e)) return -1;
+    if (data_vae_cache_key(d->group, set, item, ref, d->vae_id, &k, e)) return -1;
     StFile f; int hit = 0;
     int rc = lookup(&k.key, &f, &hit, e);
     if (!rc && hit) { st_close(&f); s->vae_hit++; }
@@ -245,9 +245,9 @@ static int clean_cache_temps(const EditData *d, Err *e) {
     return 0;
 }
 
-int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
-    memset(s, 0, sizeof *s);
-    if (clean_cache_temps(d, e)) return -1;
+/* One pass over every training sample; with size > 1, this rank builds only the samples i with
+ * i % size == rank (the others are counted as done). */
+static int cache_pass(EditData *d, EditCacheStats *s, int rank, int size, Err *e) {
     DataGroup *g = d->group;
     int total = 0, done = 0;
     for (int t = 0; t < g->n_train; t++) total += g->sets[g->train_set[t]].n_items;
@@ -258,6 +258,7 @@ int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
         const Dataset *ds = &g->sets[set];
         if (ds->spec.caption_dropout_probability > 0) need_dropout = 1;
         for (int i = 0; i < ds->n_items; i++) {
+            if (size > 1 && done % size != rank) { done++; continue; }
             if (ensure_vae(d, set, i, -1, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             for (int r = 0; r < ds->n_cond; r++)
                 if (ensure_vae(d, set, i, r, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
@@ -291,7 +292,28 @@ int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
             }
         }
     }
-    if (need_dropout && ensure_dropout(d, s, e)) return err_prefix(e, "caching the caption-dropout embedding");
+    if (need_dropout && rank == 0 && ensure_dropout(d, s, e)) return err_prefix(e, "caching the caption-dropout embedding");
+    return 0;
+}
+
+int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
+    memset(s, 0, sizeof *s);
+    const Parallel *par = d->par;
+    const int rank = par ? par->rank : 0, size = par ? par->size : 1;
+    if (rank == 0 && clean_cache_temps(d, e)) return -1;
+    if (size > 1 && parallel_barrier(par, e)) return -1;   /* no rank writes before the leftovers are gone */
+    if (cache_pass(d, s, rank, size, e)) return -1;
+    if (size < 2) return 0;
+    /* the misses were split across ranks: sum what each built, then every rank checks every entry */
+    double v[6] = {s->vae_hit, s->vae_built, s->text_hit, s->text_built, s->cie_hit, s->cie_built};
+    if (parallel_sum_doubles(par, v, 6, e) || parallel_barrier(par, e)) return -1;
+    EditCacheStats check;
+    memset(&check, 0, sizeof check);
+    if (cache_pass(d, &check, 0, 1, e)) return -1;
+    if (check.vae_built || check.text_built || check.cie_built)
+        return err_set(e, "caching: %d entries were missing after every rank finished (are the ranks on one file system?)",
+                       check.vae_built + check.text_built + check.cie_built);
+    *s = (EditCacheStats){check.vae_hit - (int)v[1], (int)v[1], check.text_hit - (int)v[3], (int)v[3], check.cie_hit - (int)v[5], (int)v[5]};
     return 0;
 }
 
@@ -331,7 +353,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
     const Dataset *ds = &d->group->sets[s->set];
     DataCacheKey k;
     int64_t shape[ST_MAX_DIMS]; int nd = 0;
-    if (data_vae_cache_key(d->group, s->set, s->item, -1, d->model_id, &k, e)) return -1;
+    if (data_vae_cache_key(d->group, s->set, s->item, -1, d->vae_id, &k, e)) return -1;
     out->x0 = read_tensor(d, &k.key, "latents", 3, shape, &nd, e);
     data_cache_key_free(&k);
     if (!out->x0) return -1;
@@ -339,7 +361,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
     if (s->n_refs > DENOISE_MAX_IMAGES - 1) return err_set(e, "dataset \"%s\": %d references per sample; at most %d are supported", ds->spec.id, s->n_refs, DENOISE_MAX_IMAGES - 1);
     for (int j = 0; j < s->n_refs; j++) {
         int slot = ref_slot(ds, s->ref_set[j]);
-        if (data_vae_cache_key(d->group, s->set, s->item, slot, d->model_id, &k, e)) return -1;
+        if (data_vae_cache_key(d->group, s->set, s->item, slot, d->vae_id, &k, e)) return -1;
         out->refs[j] = read_tensor(d, &k.key, "latents", 3, shape, &nd, e);
         data_cache_key_free(&k);
         if (!out->refs[j]) return -1;
@@ -347,7 +369,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
     }
     out->n_refs = s->n_refs;
     if (s->mask_slot >= 0) {
-        if (data_vae_cache_key(d->group, s->set, s->item, s->mask_slot, d->model_id, &k, e)) return -1;
+        if (data_vae_cache_key(d->group, s->set, s->item, s->mask_slot, d->vae_id, &k, e)) return -1;
         out->mask = read_tensor(d, &k.key, "mask_weights", 2, shape, &nd, e);
         data_cache_key_free(&k);
         if (!out->mask) return -1;

@@ -13,6 +13,7 @@
 #include "image/image.h"
 #include "models/vae/vae.h"
 #include "tensor/safetensors.h"
+#include "train/parallel.h"
 #include "train/trainer.h"
 
 /* Encodes one prompt with its reference images; adds "prompt_embeds" [L, D] F32 to out. */
@@ -37,12 +38,14 @@ typedef struct EditData {
     DataResizeFn resize;
     PromptEncodeFn encode_prompt;
     void *encode_ctx;
-    const char *model_id;     /* everything that changes cached numbers, e.g. "qwen_image/edit-v2/<weights id>" */
+    const char *model_id;     /* everything that changes cached prompt embeddings (text encoder identity, flavour, precision) */
+    const char *vae_id;       /* everything that changes cached latents (VAE identity, tiling, the run's seed) */
     const char *text_dir;     /* text embed cache directory */
     uint64_t seed;
     /* after each cached sample (may be NULL): done of total, seconds since caching started */
     void (*progress)(void *ctx, int done, int total, double seconds);
     void *progress_ctx;
+    const Parallel *par;      /* data-parallel ranks: cache misses split across them (NULL: one process) */
     /* conditioning_image_embeds (NULL cie_dir: off): entries in <cie_dir>/<reference set id>/<rel> */
     const char *cie_dir;
     ConditionPixelsFn condition_pixels;

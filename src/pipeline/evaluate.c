@@ -14,6 +14,8 @@ int pipeline_load_data(Pipeline *p, Err *e) {
     if (!p->have_specs) {
         if (data_specs_from_config(p->cfg, 0, &p->specs, e)) return -1;
         p->have_specs = 1;
+        /* data parallel: the sampler forms each step's global batch (train_batch_size per rank) */
+        for (int i = 0; p->par && p->par->size > 1 && i < p->specs.n; i++) p->specs.specs[i].batch_size *= p->par->size;
     }
     if (data_load(p->specs.specs, p->specs.n, &p->specs.opt, &p->data, e)) return -1;
     p->have_data = 1;
@@ -47,8 +49,9 @@ static int read_references(const Pipeline *p, const Dataset *ds, int i, Image *r
 }
 
 int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
-    int W, H;
-    if (pipeline_validation_size(p->cfg, &W, &H, e) || pipeline_load_data(p, e)) return -1;
+    int sizes[PIPELINE_MAX_SIZES][2];
+    int n_sizes = pipeline_validation_sizes(p, sizes, PIPELINE_MAX_SIZES, e);
+    if (n_sizes < 0 || pipeline_load_data(p, e)) return -1;
     int set = pipeline_eval_set(p, e);
     if (set < 0) return -1;
     const Dataset *ds = &p->data.sets[set];
@@ -56,19 +59,23 @@ int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
     if (n > ds->n_items) n = ds->n_items;
     int rc = dir_make(dir, e);
     const char *vp = config_str(p->cfg, "validation_prompt");
-    for (int i = 0; i < n && !rc; i++) {
+    /* every size validation_resolution lists: the first as NN.png, the others as NN_WxH.png */
+    for (int i = 0; i < n * n_sizes && !rc; i++) {
+        const int item = i / n_sizes, si = i % n_sizes, W = sizes[si][0], H = sizes[si][1];
+        char suffix[32] = "";
+        if (si) snprintf(suffix, sizeof suffix, "_%dx%d", W, H);
         Image refs[3] = {{0}};
         int nr = 0;
-        rc = read_references(p, ds, i, refs, &nr, e);
-        const char *prompt = vp && *vp ? vp : (ds->items[i].captions.n ? ds->items[i].captions.text[0] : "");
-        char *preview = config_bool(p->cfg, "validation_preview") ? xasprintf("%s/preview/%02d.", dir, i) : NULL;
+        rc = read_references(p, ds, item, refs, &nr, e);
+        const char *prompt = vp && *vp ? vp : (ds->items[item].captions.n ? ds->items[item].captions.text[0] : "");
+        char *preview = config_bool(p->cfg, "validation_preview") ? xasprintf("%s/preview/%02d%s.", dir, item, suffix) : NULL;
         if (preview && !rc) { char *pd = path_join(dir, "preview"); rc = dir_make(pd, e); free(pd); }
         EditRequest req = {prompt, config_str(p->cfg, "validation_negative_prompt"), refs, nr, W, H,
                            config_validation_seed(p->cfg), NULL, NULL,
                            preview};
         Image out = {0};
         if (!rc) {
-            pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_START, .step = step, .done = i, .total = n, .message = prompt});
+            pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_START, .step = step, .done = i, .total = n * n_sizes, .message = prompt});
             rc = pipeline_render(p, &req, &out, NULL, e);
         }
         free(preview);
@@ -77,9 +84,9 @@ int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
             for (int k = 0; k < nr; k++) row[k] = refs[k];
             row[nr] = out;
             Image sheet = compose_sheet(row, nr + 1, prompt);
-            char *path = xasprintf("%s/%02d.png", dir, i);
+            char *path = xasprintf("%s/%02d%s.png", dir, item, suffix);
             rc = image_write_png(path, &sheet, e);
-            if (!rc) pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_IMAGE, .step = step, .done = i, .total = n, .path = path});
+            if (!rc) pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_IMAGE, .step = step, .done = i, .total = n * n_sizes, .path = path});
             free(path); image_free(&sheet);
         }
         image_free(&out);

@@ -15,6 +15,7 @@
 /* ---- events ---- */
 
 void pipeline_on_event(Pipeline *p, PipelineEventFn fn, void *ctx) { p->on_event = fn; p->event_ctx = ctx; }
+void pipeline_set_parallel(Pipeline *p, const Parallel *par) { p->par = par; }
 
 void pipeline_emit(Pipeline *p, const PipelineEvent *ev) {
     if (p->on_event) p->on_event(p->event_ctx, ev);
@@ -259,7 +260,7 @@ int pipeline_open(Pipeline **out, Config *cfg, const PipelineOptions *opt, Err *
 
 void pipeline_close(Pipeline *p) {
     if (!p) return;
-    free((char *)p->ed.model_id); free((char *)p->ed.text_dir);
+    free((char *)p->ed.model_id); free((char *)p->ed.vae_id); free((char *)p->ed.text_dir);
     if (p->have_data) { edit_data_free(&p->ed); data_free(&p->data); }
     if (p->have_specs) data_specs_free(&p->specs);
     free(p->cie_dir);
@@ -298,23 +299,18 @@ char *pipeline_newest_adapters(const Pipeline *p) {
 
 /* ---- sizes ---- */
 
-int pipeline_validation_size(const Config *c, int *w, int *h, Err *e) {
-    const char *s = config_str(c, "validation_resolution");
-    if (!s || !*s) s = "1024";
-    char first[64];
-    size_t n = strcspn(s, ",");
-    if (n >= sizeof first) n = sizeof first - 1;
-    memcpy(first, s, n); first[n] = 0;
-    int a, b;
-    double mp;
-    if (sscanf(first, "%dx%d", &a, &b) == 2) { *w = a; *h = b; }
-    else if (sscanf(first, "%lf", &mp) == 1) {
-        if (mp < 128) { int side = (int)lrint(sqrt(mp * 1e6) / 16.0) * 16; *w = *h = side; }
-        else *w = *h = (int)mp;
-    } else return err_setc(e, EXIT_USAGE, "validation_resolution: expected WxH, a pixel edge or megapixels, got '%s'", s);
-    *w = (*w / 16) * 16; *h = (*h / 16) * 16;
-    if (*w < 16 || *h < 16) return err_setc(e, EXIT_USAGE, "validation_resolution '%s' is smaller than 16 pixels", s);
-    return 0;
+int pipeline_validation_sizes(Pipeline *p, int (*wh)[2], int max, Err *e) {
+    int n = config_validation_resolutions(p->cfg, wh, max, e);
+    if (n < 0) return -1;
+    if (n == 0) { wh[0][0] = wh[0][1] = 1024; n = 1; }
+    for (int i = 0; i < n; i++) {
+        int w = wh[i][0] / 16 * 16, h = wh[i][1] / 16 * 16;
+        if (w != wh[i][0] || h != wh[i][1])
+            pipeline_emitf(p, PEV_WARNING, "validation_resolution %dx%d is not a multiple of 16: rendering %dx%d, as the diffusers pipelines do",
+                           wh[i][0], wh[i][1], w, h);
+        wh[i][0] = w; wh[i][1] = h;
+    }
+    return n;
 }
 
 void pipeline_default_size(const Pipeline *p, const Image *refs, int n_refs, int *w, int *h) {

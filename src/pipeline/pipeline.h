@@ -22,6 +22,7 @@
 #include "image/image.h"
 #include "models/family.h"
 #include "tensor/trace.h"
+#include "train/parallel.h"
 
 typedef struct Pipeline Pipeline;
 
@@ -106,8 +107,11 @@ typedef struct EditRequest {
 
 /* The size the family's edit pipeline renders at for these references (1024² without). */
 void pipeline_default_size(const Pipeline *p, const Image *refs, int n_refs, int *w, int *h);
-/* validation_resolution → (w, h) of its first entry ("WxH", an edge, or megapixels when < 128). */
-int pipeline_validation_size(const Config *c, int *w, int *h, Err *e);
+/* validation_resolution → every (w, h) it lists (at most max; "WxH", an edge, or megapixels when
+ * < 128), floored to multiples of 16 as the diffusers pipelines do, with a warning when that changes
+ * a size. Returns the count (>= 1) or -1. */
+#define PIPELINE_MAX_SIZES 16
+int pipeline_validation_sizes(Pipeline *p, int (*wh)[2], int max, Err *e);
 /* Samples the edit: result (8-bit RGB); tensor (optional) gets the image before 8-bit rounding,
  * [3, H, W] in [0, 1] (malloc'd). */
 int pipeline_render(Pipeline *p, const EditRequest *req, Image *result, float **tensor, Err *e);
@@ -116,6 +120,10 @@ int pipeline_render(Pipeline *p, const EditRequest *req, Image *result, float **
 int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e);
 
 /* ---- datasets, caches, training ---- */
+
+/* Data-parallel ranks (train/parallel.h) for pipeline_cache and pipeline_train: cache misses split
+ * across ranks, each optimizer step's batch shared, rank 0 writing. NULL: one process. */
+void pipeline_set_parallel(Pipeline *p, const Parallel *par);
 
 typedef struct CacheSummary { int vae_reused, vae_computed, text_reused, text_computed, cie_reused, cie_computed; } CacheSummary;
 /* Loads and pairs the datasets and fills every missing or stale cache entry. */

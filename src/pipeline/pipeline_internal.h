@@ -32,6 +32,7 @@ struct Pipeline {
     char *cie_dir;                      /* edit-v1: the conditioning_image_embeds cache, else NULL */
     float lycoris_multiplier;           /* lora_type=lycoris training: the training multiplier (0: not LyCORIS) */
     int quiet;
+    const Parallel *par;                /* data-parallel ranks, or NULL */
     PipelineEventFn on_event; void *event_ctx;
     Progress progress;                  /* the default printer's state */
 };

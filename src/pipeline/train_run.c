@@ -48,6 +48,7 @@ int pipeline_train(Pipeline *p, TrainSummary *out, Err *e) {
     if (!rc) {
         tc.max_train_steps = train_steps_from_epochs(p->cfg, sampler_batches_per_epoch(&p->data.sampler));
         tc.lr.total_steps = tc.max_train_steps;
+        tc.par = p->par;
     }
     TrainerHooks hooks = {forward_event, p, NULL, NULL, 0, EMA_VALIDATE_COMPARISON};
     if (!rc && config_int(p->cfg, "num_eval_images") > 0 && !config_bool(p->cfg, "validation_disable")) {

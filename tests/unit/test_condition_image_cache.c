@@ -77,7 +77,7 @@ static void run_open(Run *r, const char *root, PromptEncoder *pe) {
     assert_int_equal(vae_init_random(&r->vae, cfg, 1, DT_F32, &e), 0);
     cJSON_Delete(cfg);
     r->d = (EditData){.group = &r->g, .vae = &r->vae, .resize = image_resize_lanczos, .encode_prompt = prompt_encoder_to_writer,
-                      .encode_ctx = pe, .model_id = "test/edit-v1", .text_dir = r->p[4], .seed = 7, .cie_dir = r->p[5],
+                      .encode_ctx = pe, .model_id = "test/edit-v1", .vae_id = "test/vae", .text_dir = r->p[4], .seed = 7, .cie_dir = r->p[5],
                       .condition_pixels = prompt_encoder_condition_pixels, .encode_processed = prompt_encoder_processed_to_writer};
 }
 

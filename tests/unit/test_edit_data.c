@@ -82,7 +82,7 @@ static void run_open(Run *r, const char *root) {
     assert_int_equal(vae_init_random(&r->vae, cfg, 1, DT_F32, &e), 0);
     cJSON_Delete(cfg);
     r->d = (EditData){.group = &r->g, .vae = &r->vae, .resize = nearest_resize, .encode_prompt = fake_encode, .encode_ctx = &r->enc,
-                      .model_id = "test/model", .text_dir = r->text, .seed = 7};
+                      .model_id = "test/model", .vae_id = "test/vae", .text_dir = r->text, .seed = 7};
 }
 
 static void run_close(Run *r) {
@@ -232,7 +232,7 @@ static void test_mask_dataset(void **state) {
     cJSON_Delete(cfg);
     CountEnc enc = {0, 0};
     EditData d = {.group = &g, .vae = &vae, .resize = nearest_resize, .encode_prompt = counting_encode, .encode_ctx = &enc,
-                  .model_id = "test/model", .text_dir = text, .seed = 7};
+                  .model_id = "test/model", .vae_id = "test/vae", .text_dir = text, .seed = 7};
     EditCacheStats st;
     if (edit_data_cache_all(&d, &st, &e)) fail_msg("%s", e.msg);
     assert_int_equal(st.vae_built, 6);            /* 2 edit + 2 reference latents + 2 masks */
@@ -301,7 +301,7 @@ static void test_reference_captions_cached(void **state) {
     cJSON_Delete(cfg);
     CountEnc enc = {0, 0};
     EditData d = {.group = &g, .vae = &v, .resize = nearest_resize, .encode_prompt = counting_encode, .encode_ctx = &enc,
-                  .model_id = "test/model", .text_dir = text, .seed = 7};
+                  .model_id = "test/model", .vae_id = "test/vae", .text_dir = text, .seed = 7};
     EditCacheStats st;
     if (edit_data_cache_all(&d, &st, &e)) fail_msg("%s", e.msg);
     assert_int_equal(st.text_built, 4);           /* per image: its instruction and the reference caption */

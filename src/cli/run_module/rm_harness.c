@@ -80,17 +80,11 @@ static double *to_f64(const StTensor *t) {
     return d;
 }
 
+/* Upstream's shape exactly: a component reports what the PyTorch code returns, singleton axes too. */
 static int same_shape(const StTensor *a, const StTensor *b) {
-    if (a->numel != b->numel) return 0;
-    /* leading/trailing singleton dims may differ in how a component reports them; numel and the
-     * non-singleton dims must agree */
-    int i = 0, j = 0;
-    for (;;) {
-        while (i < a->ndim && a->shape[i] == 1) i++;
-        while (j < b->ndim && b->shape[j] == 1) j++;
-        if (i == a->ndim || j == b->ndim) return i == a->ndim && j == b->ndim;
-        if (a->shape[i++] != b->shape[j++]) return 0;
-    }
+    if (a->numel != b->numel || a->ndim != b->ndim) return 0;
+    for (int i = 0; i < a->ndim; i++) if (a->shape[i] != b->shape[i]) return 0;
+    return 1;
 }
 
 /* Compares every expected io tensor with what was produced. Returns the number of failures. */

@@ -44,6 +44,9 @@ typedef struct VaeFamily {
     /* Reads the config, declares the weight table and ops into v->net, sets the latent
      * normalisation (v->latent_shift / v->latent_scale) and v->clamp_output. */
     int (*build)(Vae *v, const cJSON *config, Err *e);
+    /* upstream's tensors carry a frame axis, [B, C, T, H, W] (the video VAE run at T = 1): traces
+     * report that shape */
+    int frame_axis;
 } VaeFamily;
 
 struct Vae {
