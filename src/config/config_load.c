@@ -275,10 +275,6 @@ static char *resolve_data_path(const Config *c, const char *given) {
 static int check_lycoris(Config *c, Err *e) {
     const char *lt = config_str(c, "lora_type"), *mt = config_str(c, "model_type");
     if (!lt || strcmp(lt, "lycoris") || !mt || strcmp(mt, "lora")) return 0;
-    double vs = config_num(c, "validation_lycoris_strength");
-    if (!(vs >= 0))
-        return err_setc(e, EXIT_USAGE, "%s: validation_lycoris_strength must be >= 0 (the LyCORIS multiplier of validation images), got %g",
-                        config_source(c, "validation_lycoris_strength") ? config_source(c, "validation_lycoris_strength") : "configuration", vs);
     const char *given = config_str(c, "lycoris_config");
     if (!given || !given[0])
         return err_setc(e, EXIT_USAGE, "%s: lora_type=lycoris needs lycoris_config, the path of a LyCORIS JSON file",

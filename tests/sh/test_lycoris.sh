@@ -71,7 +71,7 @@ expect_same_file vstr0/validation/step-0/00.png vstr0/validation/step-4/00.png "
 expect_diff_file vstr1/validation/step-0/00.png vstr1/validation/step-4/00.png "strength 1 renders the trained LoKr"
 expect_same_file vstr0/pytorch_lora_weights.safetensors vstr1/pytorch_lora_weights.safetensors "training ignores the validation strength"
 expect_fail -c 2 "$BIN" train example=$P validation_lycoris_strength=-1
-expect_grep -F "validation_lycoris_strength must be >= 0"
+expect_grep -F "option 'validation_lycoris_strength' expects a number in [0, 100], got -1"
 
 # examples copy points lycoris_config at the copy
 expect_ok "$BIN" examples copy $P mine
