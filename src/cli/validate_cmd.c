@@ -156,9 +156,10 @@ int cmd_validate(int argc, char **argv, Err *e) {
         const char *dot = strrchr(o, '.'), *slash = strrchr(o, '/');
         int stem = dot && (!slash || dot > slash) ? (int)(dot - o) : (int)strlen(o);
         char *path = si ? xasprintf("%.*s_%dx%d.png", stem, o, W, H) : xstrdup(o);
-        EditRequest req = {prompt, negative ? negative : config_str(cfg, "validation_negative_prompt"), refs, nr, W, H,
-                           seed >= 0 ? (uint64_t)seed : config_validation_seed(cfg), lat, NULL,
-                           si ? NULL : preview};
+        EditRequest req = {.prompt = prompt, .negative = negative ? negative : config_str(cfg, "validation_negative_prompt"),
+                           .refs = refs, .n_refs = nr, .width = W, .height = H,
+                           .seed = seed >= 0 ? (uint64_t)seed : config_validation_seed(cfg), .latents = lat,
+                           .preview_prefix = si ? NULL : preview};
         rc = pipeline_render(p, &req, &out, &chw, e);
         if (!rc) rc = write_outputs(&out, chw, path, si ? NULL : out_tensor, e);
         if (!rc) printf("wrote %s (%dx%d)\n", path, W, H);

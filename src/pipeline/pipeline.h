@@ -26,7 +26,10 @@
 
 typedef struct Pipeline Pipeline;
 
-typedef enum { PIPELINE_TRAIN, PIPELINE_INFER } PipelineMode;
+/* TRAIN: trainable adapters (or full training); the base is quantised and the text encoder released
+ * only after the caches are filled (pipeline_train), so the two large models are never resident
+ * together. INFER: everything loaded at open. CACHE: no transformer at all (pipeline_cache). */
+typedef enum { PIPELINE_TRAIN, PIPELINE_INFER, PIPELINE_CACHE } PipelineMode;
 
 typedef struct PipelineOptions {
     PipelineMode mode;          /* TRAIN attaches trainable adapters (or full training); INFER does not */
@@ -103,6 +106,10 @@ typedef struct EditRequest {
     const float *latents;            /* optional initial packed latents [tokens, 64] instead of the seed */
     const Trace *trace;              /* optional: every intermediate under the diffusers pipelines' names */
     const char *preview_prefix;      /* optional: "<prefix>step-<k>.png" predicted-x0 previews (validation_preview) */
+    /* optional: the prompt (and negative prompt) already encoded with these references, [len, dim]
+     * (training frees the text encoder after caching and keeps its validation prompts' embeddings) */
+    const float *prompt_embeds, *negative_embeds;
+    int prompt_len, negative_len, embed_dim;
 } EditRequest;
 
 /* The size the family's edit pipeline renders at for these references (1024² without). */
