@@ -287,6 +287,47 @@ static void test_gradients_fd(void **state) {
         }
 }
 
+/* Rows in chunks (long sequences keep the scratch small) give the same outputs and gradients as one
+ * chunk, with every dropout on: chunk boundaries every 2 rows against the default. */
+static void test_chunks_equal(void **state) {
+    (void)state;
+    Variant v[16];
+    int nv = variants(v);
+    enum { NR = 7 };
+    for (int k = 0; k < nv; k++) {
+        LycorisModuleSpec s = v[k].s;
+        s.rank_dropout = 0.3f; s.dropout = 0.2f;
+        float y[2][NR * OUT], dx[2][NR * IN], x[NR * IN], g[NR * OUT], acts[NR * 8];
+        float *grads[2][8];
+        int np = 0;
+        Rng r; rng_seed(&r, 12);
+        rng_fill_normal(&r, x, NR * IN, 0, 1); rng_fill_normal(&r, g, NR * OUT, 0, 1);
+        for (int chunked = 0; chunked < 2; chunked++) {
+            Layer L; layer_init(&L, 110 + k, &s);
+            if (chunked) lycoris_adapter_set_chunk(L.lin.ad, 2 * (OUT > IN ? OUT : IN));   /* two rows a chunk */
+            LinearScratch sc = {0};
+            LinearDrop d = {1, 42, 0};
+            linear_layer_forward(&L.lin, x, IN, NR, y[chunked], OUT, acts, &d, &sc);
+            Adapter *a = L.lin.ad;
+            np = a->n_params;
+            for (int p = 0; p < np; p++) memset(a->params[p].grad, 0, a->params[p].numel * sizeof(float));
+            linear_layer_backward(&L.lin, g, OUT, x, IN, NR, acts, dx[chunked], IN, 0.0f, &d, &sc);
+            for (int p = 0; p < np; p++) { grads[chunked][p] = malloc(a->params[p].numel * sizeof(float)); memcpy(grads[chunked][p], a->params[p].grad, a->params[p].numel * sizeof(float)); }
+            if (chunked) {
+                for (int i = 0; i < NR * OUT; i++) if (fabsf(y[0][i] - y[1][i]) > 1e-5f * (1 + fabsf(y[0][i]))) fail_msg("%s: y[%d] %g vs %g", v[k].name, i, y[0][i], y[1][i]);
+                for (int i = 0; i < NR * IN; i++) if (fabsf(dx[0][i] - dx[1][i]) > 1e-5f * (1 + fabsf(dx[0][i]))) fail_msg("%s: dx[%d] %g vs %g", v[k].name, i, dx[0][i], dx[1][i]);
+                for (int p = 0; p < np; p++)
+                    for (size_t i = 0; i < a->params[p].numel; i++)
+                        if (fabsf(grads[0][p][i] - grads[1][p][i]) > 1e-5f * (1 + fabsf(grads[0][p][i])))
+                            fail_msg("%s: %s[%zu] %g vs %g", v[k].name, a->params[p].name, i, grads[0][p][i], grads[1][p][i]);
+            }
+            linear_scratch_free(&sc);
+            layer_free(&L);
+        }
+        for (int c = 0; c < 2; c++) for (int p = 0; p < np; p++) free(grads[c][p]);
+    }
+}
+
 /* The random decisions are functions of the seed: redrawn the same, another seed draws others,
  * inference never drops. */
 static void test_random_decisions(void **state) {
@@ -375,7 +416,7 @@ static void test_init_lokr_norm(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_factorization), cmocka_unit_test(test_lokr_shapes), cmocka_unit_test(test_lokr_worked_example),
-        cmocka_unit_test(test_merged_weight), cmocka_unit_test(test_gradients_fd), cmocka_unit_test(test_random_decisions),
+        cmocka_unit_test(test_merged_weight), cmocka_unit_test(test_gradients_fd), cmocka_unit_test(test_random_decisions), cmocka_unit_test(test_chunks_equal),
         cmocka_unit_test(test_export_import), cmocka_unit_test(test_init_lokr_norm),
     };
     return cmocka_run_group_tests_name("lycoris", tests, NULL, NULL);

@@ -19,11 +19,14 @@ typedef struct Locon {
 
 static size_t acts_per_row(const Adapter *a) { return (size_t)((const Locon *)a->impl)->k.r; }
 
+/* The masked output Z / dZ [rows, out] is formed a chunk of rows at a time (LYCO_CHUNK_FLOATS). */
+static int chunk_rows(const Locon *m, int out, int n) { return (int)lyco_chunk_rows(&m->k, (size_t)out, n); }
+
 static size_t scratch_floats(const Adapter *a, int n, int backward) {
     const Locon *m = a->impl;
     size_t r = (size_t)m->k.r;
-    /* masks (rank + output rows), hm [n, r], Z or dZ [n, out], dh [n, r] */
-    return r + (size_t)a->out + (size_t)n * r + (size_t)n * a->out + (backward ? (size_t)n * r : 0);
+    /* masks (rank + output rows), hm [n, r], Z or dZ [chunk, out], dh [n, r] */
+    return r + (size_t)a->out + (size_t)n * r + (size_t)chunk_rows(m, a->out, n) * a->out + (backward ? (size_t)n * r : 0);
 }
 
 typedef struct Masks { float *rank, *rows; int has_rank, has_rows, od; } Masks;
@@ -63,9 +66,13 @@ static void forward(const Adapter *a, const float *x, int ldx, int n, float *y, 
     const float *hm = masked_h(m, &k, h, n, &sc);
     if (!k.has_rows && !k.od) { lyco_gemm(0, 1, n, out, r, cs, hm, r, m->up, r, 1.0f, y, ldy); return; }
     float *Z = sc;
-    lyco_gemm(0, 1, n, out, r, cs, hm, r, m->up, r, 0.0f, Z, out);
-    for (int i = 0; i < n; i++)
-        for (int o = 0; o < out; o++) y[(size_t)i * ldy + o] += Z[(size_t)i * out + o] * out_factor(m, &k, c, i, o, out);
+    const int nc = chunk_rows(m, out, n);
+    for (int r0 = 0; r0 < n; r0 += nc) {
+        const int nb = n - r0 < nc ? n - r0 : nc;
+        lyco_gemm(0, 1, nb, out, r, cs, hm + (size_t)r0 * r, r, m->up, r, 0.0f, Z, out);
+        for (int i = 0; i < nb; i++)
+            for (int o = 0; o < out; o++) y[(size_t)(r0 + i) * ldy + o] += Z[(size_t)i * out + o] * out_factor(m, &k, c, r0 + i, o, out);
+    }
 }
 
 static void backward(Adapter *a, const float *dy, int lddy, const float *x, int ldx, int n, const float *h,
@@ -77,23 +84,27 @@ static void backward(Adapter *a, const float *dy, int lddy, const float *x, int 
     float *sc = c->scratch;
     Masks k = masks(m, a, c, &sc);
     const float *hm = masked_h(m, &k, h, n, &sc);
-    const float *dZ = dy;
-    int ldz = lddy;
-    if (k.has_rows || k.od) {
-        float *Z = sc; sc += (size_t)n * out;
-        for (int i = 0; i < n; i++)
-            for (int o = 0; o < out; o++) Z[(size_t)i * out + o] = dy[(size_t)i * lddy + o] * out_factor(m, &k, c, i, o, out);
-        dZ = Z; ldz = out;
-    } else sc += (size_t)n * out;
-    float *dh = sc;
-    lyco_gemm(0, 0, n, r, out, 1.0f, dZ, ldz, m->up, r, 0.0f, dh, r);   /* dZ·up, unscaled */
+    const int nc = chunk_rows(m, out, n);
+    float *Z = sc, *dh = sc + (size_t)nc * out;
+    /* dh = dZ·up (unscaled), dup += c·dZᵀ·hm; dZ = dy ⊙ masks, formed by chunks of rows when masked */
+    for (int r0 = 0; r0 < n; r0 += nc) {
+        const int nb = n - r0 < nc ? n - r0 : nc;
+        const float *dZ = dy + (size_t)r0 * lddy;
+        int ldz = lddy;
+        if (k.has_rows || k.od) {
+            for (int i = 0; i < nb; i++)
+                for (int o = 0; o < out; o++) Z[(size_t)i * out + o] = dy[(size_t)(r0 + i) * lddy + o] * out_factor(m, &k, c, r0 + i, o, out);
+            dZ = Z; ldz = out;
+        }
+        lyco_gemm(0, 0, nb, r, out, 1.0f, dZ, ldz, m->up, r, 0.0f, dh + (size_t)r0 * r, r);
+        if (cs != 0.0f) lyco_gemm(1, 0, out, r, nb, cs, dZ, ldz, hm + (size_t)r0 * r, r, 1.0f, m->gup, r);
+    }
     if (m->k.use_scalar) {
         double d = 0;
         for (size_t i = 0; i < (size_t)n * r; i++) d += (double)dh[i] * hm[i];
         m->k.gs += (float)(a->scale * d);
     }
     if (cs == 0.0f) return;
-    lyco_gemm(1, 0, out, r, n, cs, dZ, ldz, hm, r, 1.0f, m->gup, r);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < r; j++) dh[(size_t)i * r + j] *= cs * (k.has_rank ? k.rank[j] : 1.0f);
     lyco_gemm(1, 0, r, in, n, 1.0f, dh, r, x, ldx, 1.0f, m->gdown, in);

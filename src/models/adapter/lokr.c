@@ -27,9 +27,17 @@ static size_t w2_floats(const Lokr *m) { return m->w2 ? 0 : (size_t)m->ok * m->i
 
 static size_t acts_per_row(const Adapter *a) { (void)a; return 0; }
 
+/* Rows are processed in chunks so that the per-row buffers (T, Y, dT, dY: im·ok or out floats a
+ * row) stay near LYCO_CHUNK_FLOATS each, whatever the number of tokens. */
+static int chunk_rows(const Lokr *m, int out, int n) {
+    size_t per = (size_t)m->im * m->ok > (size_t)out ? (size_t)m->im * m->ok : (size_t)out;
+    return (int)lyco_chunk_rows(&m->k, per, n);
+}
+
 static size_t scratch_floats(const Adapter *a, int n, int backward) {
     const Lokr *m = a->impl;
-    size_t t = (size_t)m->im * n * m->ok, y = (size_t)m->ol * n * m->ok;
+    int nc = chunk_rows(m, a->out, n > 0 ? n : 1);
+    size_t t = (size_t)m->im * nc * m->ok, y = (size_t)m->ol * nc * m->ok;
     size_t base = w1_floats(m) + w2_floats(m) + (size_t)a->out + t + y;
     return backward ? base + t + (size_t)m->ol * m->im + (size_t)m->ok * m->inn : base;
 }
@@ -65,21 +73,23 @@ static void forward(const Adapter *a, const float *x, int ldx, int n, float *y, 
     /* LyCORIS' LoKr drops rows of ΔW only when it rebuilds the weight (not in bypass mode) */
     const int masked = !m->k.bypass && lyco_rank_mask(&m->k, c, a->out, mask);
     const int od = lyco_out_dropout_on(&m->k, c);
-    float *T = sc, *Y = sc + (size_t)m->im * n * m->ok;
-    const int nk = n * m->ok;
-    inner(m, x, ldx, n, W2, T);
-    lyco_gemm(0, 0, m->ol, nk, m->im, 1.0f, W1, m->im, T, nk, 0.0f, Y, nk);
-    const int ol = m->ol, ok = m->ok, out = a->out;
-    #pragma omp parallel for schedule(static) if ((size_t)n * out > 65536)
-    for (int r = 0; r < n; r++)
-        for (int i = 0; i < ol; i++)
-            for (int k = 0; k < ok; k++) {
-                int o = i * ok + k;
-                float v = cs * Y[((size_t)i * n + r) * ok + k];
-                if (masked) v *= mask[o];
-                if (od) v *= lyco_out_keep(&m->k, c, r, o, out);
-                y[(size_t)r * ldy + o] += v;
-            }
+    const int ol = m->ol, ok = m->ok, out = a->out, nc = chunk_rows(m, out, n);
+    float *T = sc, *Y = sc + (size_t)m->im * nc * ok;
+    for (int r0 = 0; r0 < n; r0 += nc) {
+        const int nb = n - r0 < nc ? n - r0 : nc, nk = nb * ok;
+        inner(m, x + (size_t)r0 * ldx, ldx, nb, W2, T);
+        lyco_gemm(0, 0, ol, nk, m->im, 1.0f, W1, m->im, T, nk, 0.0f, Y, nk);
+        #pragma omp parallel for schedule(static) if ((size_t)nb * out > 65536)
+        for (int r = 0; r < nb; r++)
+            for (int i = 0; i < ol; i++)
+                for (int k = 0; k < ok; k++) {
+                    int o = i * ok + k;
+                    float v = cs * Y[((size_t)i * nb + r) * ok + k];
+                    if (masked) v *= mask[o];
+                    if (od) v *= lyco_out_keep(&m->k, c, r0 + r, o, out);
+                    y[(size_t)(r0 + r) * ldy + o] += v;
+                }
+    }
 }
 
 static void backward(Adapter *a, const float *dy, int lddy, const float *x, int ldx, int n, const float *acts,
@@ -93,33 +103,38 @@ static void backward(Adapter *a, const float *dy, int lddy, const float *x, int 
     float *mask = sc; sc += a->out;
     const int masked = !m->k.bypass && lyco_rank_mask(&m->k, c, a->out, mask);
     const int od = lyco_out_dropout_on(&m->k, c);
-    const int nk = n * m->ok, ol = m->ol, ok = m->ok, im = m->im, inn = m->inn, out = a->out;
-    float *T = sc, *dY = T + (size_t)im * nk, *dT = dY + (size_t)ol * nk, *G1 = dT + (size_t)im * nk, *G2 = G1 + (size_t)ol * im;
-    inner(m, x, ldx, n, W2, T);
-    #pragma omp parallel for schedule(static) if ((size_t)n * out > 65536)
-    for (int r = 0; r < n; r++)
-        for (int i = 0; i < ol; i++)
-            for (int k = 0; k < ok; k++) {
-                int o = i * ok + k;
-                float g = dy[(size_t)r * lddy + o];
-                if (masked) g *= mask[o];
-                if (od) g *= lyco_out_keep(&m->k, c, r, o, out);
-                dY[((size_t)i * n + r) * ok + k] = g;
-            }
-    /* G1 = dY·Tᵀ: dL/dW1 without c, and dL/dc = ⟨W1, G1⟩ */
-    lyco_gemm(0, 1, ol, im, nk, 1.0f, dY, nk, T, nk, 0.0f, G1, im);
+    const int ol = m->ol, ok = m->ok, im = m->im, inn = m->inn, out = a->out, nc = chunk_rows(m, out, n);
+    float *T = sc, *dY = T + (size_t)im * nc * ok, *dT = dY + (size_t)ol * nc * ok, *G1 = dT + (size_t)im * nc * ok, *G2 = G1 + (size_t)ol * im;
+    for (int r0 = 0; r0 < n; r0 += nc) {
+        const int nb = n - r0 < nc ? n - r0 : nc, nk = nb * ok;
+        const float *xc = x + (size_t)r0 * ldx;
+        inner(m, xc, ldx, nb, W2, T);
+        #pragma omp parallel for schedule(static) if ((size_t)nb * out > 65536)
+        for (int r = 0; r < nb; r++)
+            for (int i = 0; i < ol; i++)
+                for (int k = 0; k < ok; k++) {
+                    int o = i * ok + k;
+                    float g = dy[(size_t)(r0 + r) * lddy + o];
+                    if (masked) g *= mask[o];
+                    if (od) g *= lyco_out_keep(&m->k, c, r0 + r, o, out);
+                    dY[((size_t)i * nb + r) * ok + k] = g;
+                }
+        /* G1 = Σ dY·Tᵀ: dL/dW1 without c, and dL/dc = ⟨W1, G1⟩ */
+        lyco_gemm(0, 1, ol, im, nk, 1.0f, dY, nk, T, nk, r0 ? 1.0f : 0.0f, G1, im);
+        if (cs == 0.0f) continue;   /* s = 0: only the scalar learns */
+        lyco_gemm(1, 0, im, nk, ol, cs, W1, im, dY, nk, 0.0f, dT, nk);
+        for (int j = 0; j < im; j++) {
+            const float *dTj = dT + (size_t)j * nk;
+            lyco_gemm(1, 0, ok, inn, nb, 1.0f, dTj, ok, xc + (size_t)j * inn, ldx, r0 || j ? 1.0f : 0.0f, G2, inn);
+            if (dx) lyco_gemm(0, 0, nb, inn, ok, 1.0f, dTj, ok, W2, inn, 1.0f, dx + (size_t)r0 * lddx + (size_t)j * inn, lddx);
+        }
+    }
     if (m->k.use_scalar) {
         double d = 0;
         for (size_t i = 0; i < (size_t)ol * im; i++) d += (double)W1[i] * G1[i];
         m->k.gs += (float)(a->scale * d);
     }
-    if (cs == 0.0f) return;   /* s = 0: only the scalar learns */
-    lyco_gemm(1, 0, im, nk, ol, cs, W1, im, dY, nk, 0.0f, dT, nk);
-    for (int j = 0; j < im; j++) {
-        const float *dTj = dT + (size_t)j * nk;
-        lyco_gemm(1, 0, ok, inn, n, 1.0f, dTj, ok, x + (size_t)j * inn, ldx, j ? 1.0f : 0.0f, G2, inn);
-        if (dx) lyco_gemm(0, 0, n, inn, ok, 1.0f, dTj, ok, W2, inn, 1.0f, dx + (size_t)j * inn, lddx);
-    }
+    if (cs == 0.0f) return;
     const int r1 = m->r1, r2 = m->r2;
     if (m->w1) for (size_t i = 0; i < (size_t)ol * im; i++) m->g1[i] += cs * G1[i];
     else {

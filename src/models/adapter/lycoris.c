@@ -63,6 +63,13 @@ void lyco_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *A,
                 ldb, beta, C, ldc);
 }
 
+size_t lyco_chunk_rows(const LycoCommon *k, size_t floats_per_row, int n) {
+    size_t c = (k->chunk_floats ? k->chunk_floats : LYCO_CHUNK_FLOATS) / (floats_per_row ? floats_per_row : 1);
+    return c < 1 ? 1 : c > (size_t)(n > 0 ? n : 1) ? (size_t)(n > 0 ? n : 1) : c;
+}
+
+void lycoris_adapter_set_chunk(Adapter *a, size_t floats) { ((LycoCommon *)a->impl)->chunk_floats = floats; }
+
 void lyco_common_init(LycoCommon *k, const LycorisModuleSpec *s, int r, float file_scale, float alpha_saved) {
     k->algo = s->algo;
     k->r = r;

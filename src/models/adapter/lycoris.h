@@ -50,6 +50,10 @@ const char *lycoris_algo_name(LycorisAlgo algo);   /* "lokr", "loha", "lora" */
 /* The LyCORIS multiplier an adapter was built with (strengths: scale = multiplier · alpha/r). */
 void lycoris_adapter_set_multiplier(Adapter *a, float multiplier);
 
+/* Rows are processed in chunks of about `floats` floats a buffer (0: the default, 4M); tests use
+ * tiny chunks to cross chunk boundaries on small inputs. */
+void lycoris_adapter_set_chunk(Adapter *a, size_t floats);
+
 /* The tensors of one module in a LyCORIS file: suffix ("lokr_w1", "lora_up.weight", ...), shape
  * and f32 values; alpha when the file has one. */
 #define LYCO_MAX_TENSORS 6

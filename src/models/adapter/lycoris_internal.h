@@ -18,6 +18,7 @@ typedef struct LycoCommon {
     float s, gs;                /* the scalar s and its gradient (s = 1, untrained, without use_scalar) */
     int bypass, rank_dropout_scale;
     float dropout, rank_dropout, module_dropout;
+    size_t chunk_floats;        /* rows are processed in chunks of about this many floats a buffer */
     float *buf[2 * LYCO_MAX_TENSORS];   /* the params' values and grads (freed by lyco_free_common) */
     int nbuf;
 } LycoCommon;
@@ -71,6 +72,9 @@ static inline float lyco_out_keep(const LycoCommon *k, const AdapterCall *c, int
  * grads[i] receive the buffers. */
 Adapter *lyco_make(const AdapterOps *ops, const char *module, int in, int out, void *impl, LycoCommon *k, int n,
                    const char *const *suffix, const int *rows, const int *cols, float **values, float **grads);
+/* LYCO_CHUNK_FLOATS unless a test asked for smaller chunks (lycoris_adapter_set_chunk). */
+#define LYCO_CHUNK_FLOATS ((size_t)1 << 22)
+size_t lyco_chunk_rows(const LycoCommon *k, size_t floats_per_row, int n);
 void lyco_common_init(LycoCommon *k, const LycorisModuleSpec *s, int r, float file_scale, float alpha_saved);
 /* kaiming_uniform(a=√5) of a [rows, cols] tensor: U(±1/√cols) */
 void lyco_kaiming(Rng *r, float *w, int rows, int cols);
