@@ -143,7 +143,7 @@ static int check_keys(const Ctx *x) {
         const char *best = NULL;
         int best_d = 3; /* farther than 2 edits is not a typo */
         for (int i = 0; DATASET_KEYS[i]; i++) {
-            int dist = name_distance(it->string, DATASET_KEYS[i]);
+            int dist = name_distance_below(it->string, DATASET_KEYS[i], best_d);
             if (dist < best_d) { best_d = dist; best = DATASET_KEYS[i]; }
         }
         if (best)

@@ -35,8 +35,9 @@ int csv_has(const char *list, const char *value);
 void text_append(char **buf, const char *sep, const char *text);
 /* Whether `name` is in a NULL-terminated array of names (the array may be NULL). */
 int names_have(const char *const *names, const char *name);
-/* Levenshtein distance between two names (1000 when either is longer than 63 characters). */
-int name_distance(const char *a, const char *b);
+/* min(Levenshtein distance between two names, limit); 1000 (or limit) when either is longer than 63
+ * characters. */
+int name_distance_below(const char *a, const char *b, int limit);
 /* Pixel edge for a validation_resolution given in megapixels (< 128), as SimpleTuner converts it. */
 int megapixel_edge(double mp);
 /* A fresh Config holding only defaults. */

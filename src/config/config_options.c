@@ -48,15 +48,17 @@ int names_have(const char *const *names, const char *name) {
     return 0;
 }
 
-/* Levenshtein distance with one rolling row; names are short (< 64 chars). */
-int name_distance(const char *a, const char *b) {
+/* Levenshtein distance with one rolling row (names are short, < 64 chars), capped at `limit`: it gives
+ * up as soon as every entry of a row reaches the limit (row minima never decrease), because
+ * option_nearest measures a typo against ~600 names. */
+int name_distance_below(const char *a, const char *b, int limit) {
     size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 1000;
+    if (la > 63 || lb > 63) return 1000 < limit ? 1000 : limit;
     int row[64];
     for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
     for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
+        int diag = row[0], low;
+        row[0] = low = (int)i;
         for (size_t j = 1; j <= lb; j++) {
             int up = row[j];
             int best = diag + (a[i - 1] != b[j - 1]);
@@ -64,9 +66,11 @@ int name_distance(const char *a, const char *b) {
             if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
             row[j] = best;
             diag = up;
+            if (best < low) low = best;
         }
+        if (low >= limit) return limit;
     }
-    return row[lb];
+    return row[lb] < limit ? row[lb] : limit;
 }
 
 /* Candidates are canonical names and aliases (an alias is a valid spelling too). */
@@ -79,13 +83,13 @@ const char *option_nearest(const char *name) {
     for (int i = 0; i < OPTION_COUNT; i++) {
         size_t lc = strlen(OPTION_TABLE[i].name);
         if ((int)(ln > lc ? ln - lc : lc - ln) >= best_d) continue;
-        int d = name_distance(name, OPTION_TABLE[i].name);
+        int d = name_distance_below(name, OPTION_TABLE[i].name, best_d);
         if (d < best_d) { best_d = d; best = OPTION_TABLE[i].name; }
     }
     for (int i = 0; i < OPTION_ALIAS_COUNT; i++) {
         size_t lc = strlen(OPTION_ALIASES[i].alias);
         if ((int)(ln > lc ? ln - lc : lc - ln) >= best_d) continue;
-        int d = name_distance(name, OPTION_ALIASES[i].alias);
+        int d = name_distance_below(name, OPTION_ALIASES[i].alias, best_d);
         if (d < best_d) { best_d = d; best = OPTION_ALIASES[i].alias; }
     }
     return best;
