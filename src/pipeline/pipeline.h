@@ -77,6 +77,11 @@ void pipeline_close(Pipeline *p);
 void pipeline_on_event(Pipeline *p, PipelineEventFn fn, void *ctx);
 /* The default printer: progress bar on a terminal, one line per event otherwise (stderr). */
 void pipeline_print_event(void *ctx, const PipelineEvent *ev);
+/* An event as one line of JSON without the newline (malloc'd): {"event": KIND, "time": unix seconds,
+ * the kind's fields, "path", "message"}; the format of `--events FILE` (docs/webui.md). */
+char *pipeline_event_json(const PipelineEvent *ev);
+/* "step", "checkpoint", ... (the "event" field of pipeline_event_json). */
+const char *pipeline_event_kind_name(PipelineEventKind k);
 
 /* The model folder of a configuration: pretrained_model_name_or_path, else the family flavour's hub
  * id, located (local folder or Hugging Face cache) at `revision`; malloc'd. */
