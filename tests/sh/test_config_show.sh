@@ -20,17 +20,15 @@ for preset in qwen_image.peft-lora longcat-image.peft-lora; do
 done
 expect_grep '^flow_schedule_shift = 0  # implemented' "$out"
 
-expect_fail -c 2 "$BIN" config show --config "$P/longcat-image-edit.lycoris-lokr/config.json"
-expect_grep -F "error: $P/longcat-image-edit.lycoris-lokr/config.json: not supported yet: lora_type=lycoris"
+# SimpleTuner's LongCat edit LoKr preset loads (its Hugging Face canny dataset swapped for an edit one)
+run_log "$out" "$BIN" config show --config "$P/longcat-image-edit.lycoris-lokr/config.json" --data tests/data/config/longcat_seed/multidatabackend.json
+expect_grep '^lora_type = "lycoris"  # implemented, from ' "$out"
+expect_grep -F "lycoris_config = \"$P/longcat-image-edit.lycoris-lokr/lycoris_config.json\"  # implemented" "$out"
 
 expect_fail -c 2 "$BIN" config show --config "$P/qwen_image.peft-lora/config.json" lora_rnak=4
 expect_grep -F "error: command line: unknown option 'lora_rnak' (did you mean 'lora_rank'?)"
 # this program's own options follow SimpleTuner's, with what they do; typed, scoped to their models
-cat > "$ST_DIR/edit.json" <<'JSON'
-[{"id": "e", "type": "local", "instance_data_dir": "x/images", "caption_strategy": "textfile", "conditioning_data": ["r"]},
- {"id": "r", "type": "local", "dataset_type": "conditioning", "conditioning_type": "reference_strict", "instance_data_dir": "x/reference"}]
-JSON
-E="$P/longcat-image-edit.lycoris-lokr/config.json lora_type=standard --data $ST_DIR/edit.json"
+E="$P/longcat-image-edit.lycoris-lokr/config.json --data tests/data/config/longcat_seed/multidatabackend.json"
 run_log "$out" "$BIN" config show --config $E
 expect_grep '^# options of simpletuner.c \(not SimpleTuner.s\)$' "$out"
 expect_grep '^# longcat_reference_timestep \(longcat_image:edit; choices \["shared", "zero"\]\): LongCat edit training' "$out"
@@ -46,4 +44,4 @@ expect_grep -F "error: command line: longcat_reference_timestep applies only to 
 expect_fail -c 2 "$BIN" config show --config "$P/qwen_image.peft-lora/config.json" longcat_reference_timestep=shared
 expect_grep -F "longcat_reference_timestep applies only to longcat_image flavour edit"
 expect_grep -F "model_family=qwen_image"
-echo "config show: presets load, lycoris and typos rejected, own options shown and scoped"
+echo "config show: presets load (lycoris too), typos rejected, own options shown and scoped"
