@@ -12,6 +12,7 @@ static const Command COMMANDS[] = {
     {"train", "train a LoRA (or the full transformer) from a SimpleTuner config", cmd_train, 1},
     {"cache", "fill the latent and prompt-embedding caches of a training config, then exit", cmd_cache, 1},
     {"validate", "render edits with a trained LoRA (references + instruction -> image)", cmd_validate, 0},
+    {"eval", "measure edits against known results: PSNR/SSIM of a paired folder, contact sheet", cmd_eval, 0},
     {"examples", "list the packaged presets or copy one to edit (examples list | copy NAME)", cmd_examples, 0},
     {"config", "show the resolved SimpleTuner configuration (every default filled in)", cmd_config, 0},
     {"dataset", "inspect the datasets: images found and skipped, pairing, aspect buckets", cmd_dataset, 0},

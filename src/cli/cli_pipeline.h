@@ -8,5 +8,7 @@
  * flags_only: validate's configuration may come from flags alone (no required keys). */
 int cli_open_pipeline(int argc, char **argv, PipelineMode mode, const char *const *command_flags, int flags_only, Pipeline **out,
                       Err *e);
+/* The same with every loading option (command switches, skip_datasets, ...). */
+int cli_open_pipeline_with(int argc, char **argv, PipelineMode mode, const ConfigLoadOptions *lo, Pipeline **out, Err *e);
 
 #endif

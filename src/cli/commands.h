@@ -17,6 +17,7 @@ int cmd_train(int argc, char **argv, Err *e);
 int cmd_cache(int argc, char **argv, Err *e);
 int cmd_bench(int argc, char **argv, Err *e);
 int cmd_validate(int argc, char **argv, Err *e);
+int cmd_eval(int argc, char **argv, Err *e);
 int cmd_config(int argc, char **argv, Err *e);
 int cmd_dataset(int argc, char **argv, Err *e);
 int cmd_tokenize(int argc, char **argv, Err *e);

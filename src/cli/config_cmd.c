@@ -16,6 +16,7 @@ static void config_help(FILE *f) {
           "  ignored      you set it but it has no effect here (publishing, trackers, GPU-only tuning, ...)\n"
           "  default      not set: the default shown applies\n"
           "Options whose value asks for behaviour this program lacks stop with \"not supported yet: KEY=VALUE\".\n"
+          "The options of this program that SimpleTuner lacks follow SimpleTuner's, each with what it does.\n"
           "\n"
           "Where the configuration comes from:\n"
           "  --config FILE    a config.json (// and /* */ comments allowed, keys with or without \"--\",\n"
@@ -28,15 +29,23 @@ static void config_help(FILE *f) {
           "exit codes: 0 ok, 2 configuration error (the message names the file, key and what was expected)\n", f);
 }
 
+static void print_option(const Config *c, const char *key, FILE *f) {
+    const cJSON *v = config_json(c, key);
+    char *text = v ? cJSON_PrintUnformatted(v) : NULL;
+    const char *src = config_source(c, key);
+    fprintf(f, "%s = %s  # %s%s%s\n", key, text ? text : "null", config_mark(c, key), src ? ", from " : "", src ? src : "");
+    free(text);
+}
+
+/* SimpleTuner's options, then this program's own (with what they do and where they apply). */
 static void print_options(const Config *c, FILE *f) {
-    for (int i = 0; i < OPTION_COUNT; i++) {
-        const char *key = OPTION_TABLE[i].name;
-        const cJSON *v = config_json(c, key);
-        char *text = v ? cJSON_PrintUnformatted(v) : NULL;
-        const char *src = config_source(c, key);
-        fprintf(f, "%s = %s  # %s%s%s\n", key, text ? text : "null", config_mark(c, key), src ? ", from " : "",
-                src ? src : "");
-        free(text);
+    for (int i = 0; i < OPTION_COUNT; i++) print_option(c, OPTION_TABLE[i].name, f);
+    fputs("\n# options of simpletuner.c (not SimpleTuner's)\n", f);
+    for (int i = 0; i < OWN_OPTION_COUNT; i++) {
+        const OwnOption *o = &OWN_OPTIONS[i];
+        fprintf(f, "# %s (%s; choices %s): %s\n", o->def.name, o->scope ? o->scope : "every model",
+                o->def.choices_json ? o->def.choices_json : "free", o->help);
+        print_option(c, o->def.name, f);
     }
 }
 

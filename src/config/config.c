@@ -13,16 +13,17 @@ int config_index(const char *key) {
                 d ? "; use " : "", d ? d->name : "");
         abort();
     }
-    return (int)(d - OPTION_TABLE);
+    return option_index(d->name);
 }
 
 Config *config_new(void) {
     Config *c = xcalloc(1, sizeof *c);
-    c->value = xcalloc((size_t)OPTION_COUNT, sizeof *c->value);
-    c->defaults = xcalloc((size_t)OPTION_COUNT, sizeof *c->defaults);
-    c->source = xcalloc((size_t)OPTION_COUNT, sizeof *c->source);
-    c->text = xcalloc((size_t)OPTION_COUNT, sizeof *c->text);
-    for (int i = 0; i < OPTION_COUNT; i++) c->defaults[i] = cJSON_Parse(OPTION_TABLE[i].default_json);
+    const size_t n = (size_t)option_count_all();
+    c->value = xcalloc(n, sizeof *c->value);
+    c->defaults = xcalloc(n, sizeof *c->defaults);
+    c->source = xcalloc(n, sizeof *c->source);
+    c->text = xcalloc(n, sizeof *c->text);
+    for (size_t i = 0; i < n; i++) c->defaults[i] = cJSON_Parse(option_at((int)i)->default_json);
     c->file = xstrdup("");
     c->data_file = xstrdup("");
     return c;
@@ -30,7 +31,7 @@ Config *config_new(void) {
 
 void config_free(Config *c) {
     if (!c) return;
-    for (int i = 0; i < OPTION_COUNT; i++) {
+    for (int i = 0; i < option_count_all(); i++) {
         cJSON_Delete(c->value[i]);
         cJSON_Delete(c->defaults[i]);
         free(c->source[i]);

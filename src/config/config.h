@@ -112,6 +112,25 @@ typedef struct OptionAlias { const char *alias, *name; } OptionAlias;
 extern const OptionAlias OPTION_ALIASES[];
 extern const int OPTION_ALIAS_COUNT;
 
+/* This program's own options, for behaviour SimpleTuner does not have (options_own.c, written by
+ * hand): they load, validate (type, choices), show and are classified like SimpleTuner's — always
+ * "implemented" — and apply only to the models their row names: set for another family or flavour,
+ * the load stops with an error naming the key (exit 2). */
+typedef struct OwnOption {
+    OptionDef def;
+    const char *scope;         /* "family" or "family:flavour,flavour" it applies to; NULL = every model */
+    const char *help;          /* one line: what it does (config show, docs) */
+} OwnOption;
+extern const OwnOption OWN_OPTIONS[];
+extern const int OWN_OPTION_COUNT;
+/* Every option by index: SimpleTuner's table (0 .. OPTION_COUNT-1), then ours. */
+int option_count_all(void);
+const OptionDef *option_at(int i);
+/* Index of a canonical name in that order, or -1. */
+int option_index(const char *name);
+/* Our row for a name (canonical), or NULL for SimpleTuner's options and unknown names. */
+const OwnOption *option_own(const char *name);
+
 /* Lookup by canonical name or alias (with or without leading "--"); NULL when unknown. */
 const OptionDef *option_find(const char *name);
 /* The known option name closest to `name` (edit distance), for "did you mean" messages. */

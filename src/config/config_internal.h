@@ -4,10 +4,11 @@
 #include "config/config.h"
 
 struct Config {
-    cJSON **value;        /* [OPTION_COUNT] user value, NULL = default */
-    cJSON **defaults;     /* [OPTION_COUNT] parsed default_json */
-    char **source;        /* [OPTION_COUNT] file path or "command line" where the user set it */
-    char **text;          /* [OPTION_COUNT] config_str cache, filled by config_finish */
+    /* indexed as option_at: SimpleTuner's options, then ours ([option_count_all()]) */
+    cJSON **value;        /* user value, NULL = default */
+    cJSON **defaults;     /* parsed default_json */
+    char **source;        /* file path or "command line" where the user set it */
+    char **text;          /* config_str cache, filled by config_finish */
     char *file;           /* config file read ("" when none) */
     char *data_file;      /* resolved data_backend_config path ("" when none) */
     char *examples_dir;   /* where example=NAME presets live */
@@ -20,7 +21,7 @@ struct Config {
     int quiet;
 };
 
-/* Index of a canonical option name in OPTION_TABLE; aborts on an unknown name (programming error). */
+/* Index of a canonical option name (option_at order); aborts on an unknown name (programming error). */
 int config_index(const char *key);
 /* The effective value (user or default); NULL for a JSON null. */
 const cJSON *config_value(const Config *c, int idx);

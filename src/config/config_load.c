@@ -171,7 +171,7 @@ static int is_empty_or_null(const cJSON *v) {
 int config_set(Config *c, const OptionDef *d, const cJSON *raw, int from_cli, const char *where, Err *e) {
     cJSON *v = config_coerce(d, raw, from_cli, where, e);
     if (!v) return -1;
-    config_put(c, (int)(d - OPTION_TABLE), v, where);
+    config_put(c, option_index(d->name), v, where);
     return 0;
 }
 

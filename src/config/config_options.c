@@ -15,10 +15,29 @@ static int cmp_name(const void *key, const void *elem) {
     return strcmp((const char *)key, ((const OptionDef *)elem)->name);
 }
 
+int option_count_all(void) { return OPTION_COUNT + OWN_OPTION_COUNT; }
+
+const OptionDef *option_at(int i) { return i < OPTION_COUNT ? &OPTION_TABLE[i] : &OWN_OPTIONS[i - OPTION_COUNT].def; }
+
+const OwnOption *option_own(const char *name) {
+    for (int i = 0; i < OWN_OPTION_COUNT; i++)
+        if (!strcmp(OWN_OPTIONS[i].def.name, name)) return &OWN_OPTIONS[i];
+    return NULL;
+}
+
+int option_index(const char *name) {
+    const OptionDef *d = bsearch(name, OPTION_TABLE, (size_t)OPTION_COUNT, sizeof *OPTION_TABLE, cmp_name);
+    if (d) return (int)(d - OPTION_TABLE);
+    const OwnOption *o = option_own(name);
+    return o ? OPTION_COUNT + (int)(o - OWN_OPTIONS) : -1;
+}
+
 const OptionDef *option_find(const char *name) {
     name = strip_dashes(name);
     const OptionDef *d = bsearch(name, OPTION_TABLE, (size_t)OPTION_COUNT, sizeof *OPTION_TABLE, cmp_name);
     if (d) return d;
+    const OwnOption *own = option_own(name);
+    if (own) return &own->def;
     for (int i = 0; i < OPTION_ALIAS_COUNT; i++)
         if (!strcmp(OPTION_ALIASES[i].alias, name))
             return bsearch(OPTION_ALIASES[i].name, OPTION_TABLE, (size_t)OPTION_COUNT, sizeof *OPTION_TABLE, cmp_name);
@@ -80,11 +99,12 @@ const char *option_nearest(const char *name) {
     int best_d = 1 << 30;
     /* the distance is at least the difference of the lengths: most candidates are skipped unmeasured */
     size_t ln = strlen(name);
-    for (int i = 0; i < OPTION_COUNT; i++) {
-        size_t lc = strlen(OPTION_TABLE[i].name);
+    for (int i = 0; i < option_count_all(); i++) {
+        const char *cand = option_at(i)->name;
+        size_t lc = strlen(cand);
         if ((int)(ln > lc ? ln - lc : lc - ln) >= best_d) continue;
-        int d = name_distance_below(name, OPTION_TABLE[i].name, best_d);
-        if (d < best_d) { best_d = d; best = OPTION_TABLE[i].name; }
+        int d = name_distance_below(name, cand, best_d);
+        if (d < best_d) { best_d = d; best = cand; }
     }
     for (int i = 0; i < OPTION_ALIAS_COUNT; i++) {
         size_t lc = strlen(OPTION_ALIASES[i].alias);

@@ -138,6 +138,24 @@ static int check_flavour(Config *c, Err *e) {
     return 0;
 }
 
+/* Our own options apply to the models their row names (OwnOption.scope): set for another model, a
+ * key would do nothing, so the load stops instead of ignoring it. */
+static int check_own_scopes(Config *c, Err *e) {
+    const char *fam = config_str(c, "model_family"), *fl = config_str(c, "model_flavour");
+    for (int i = 0; i < OWN_OPTION_COUNT; i++) {
+        const OwnOption *o = &OWN_OPTIONS[i];
+        if (!o->scope || !config_is_set(c, o->def.name)) continue;
+        const char *colon = strchr(o->scope, ':');
+        size_t fn = colon ? (size_t)(colon - o->scope) : strlen(o->scope);
+        int ok = fam && strlen(fam) == fn && !strncmp(fam, o->scope, fn) && (!colon || (fl && csv_has(colon + 1, fl)));
+        if (!ok)
+            return err_setc(e, EXIT_USAGE, "%s: %s applies only to %.*s%s%s (this program's option, not SimpleTuner's); "
+                            "model_family=%s model_flavour=%s: remove it", where(c, o->def.name), o->def.name, (int)fn, o->scope,
+                            colon ? " flavour " : "", colon ? colon + 1 : "", fam ? fam : "(unset)", fl ? fl : "(unset)");
+    }
+    return 0;
+}
+
 int config_apply_rules(Config *c, int require, Err *e) {
     if (require && require_keys(c, e)) return -1;
     if (rule_steps_epochs(c, e)) return -1;
@@ -149,15 +167,16 @@ int config_apply_rules(Config *c, int require, Err *e) {
     rule_lr_scheduler(c);
     rule_auto_shift(c);
     if (rule_downsample(c, e)) return -1;
-    return check_flavour(c, e);
+    if (check_flavour(c, e)) return -1;
+    return check_own_scopes(c, e);
 }
 
 int config_check_support(Config *c, Err *e) {
     char *unsupported = NULL, *inert = NULL;
     const char *first_src = NULL;
-    for (int i = 0; i < OPTION_COUNT; i++) {
+    for (int i = 0; i < option_count_all(); i++) {
         if (!c->source[i] || !c->value[i]) continue;
-        const OptionDef *d = &OPTION_TABLE[i];
+        const OptionDef *d = option_at(i);
         OptionSupport s = option_support(d->name);
         int at_default = cJSON_Compare(c->value[i], c->defaults[i], 1);
         char *val = config_value_text(c->value[i]);

@@ -138,6 +138,7 @@ static const struct { const char *name, *values; } SUPPORTED_VALUES[] = {
 OptionSupport option_support(const char *name) {
     const OptionDef *d = option_find(name);
     if (!d) return SUPPORT_UNSUPPORTED;
+    if (option_own(d->name)) return SUPPORT_IMPLEMENTED;   /* ours exist because they are implemented */
     if (names_have(IMPLEMENTED, d->name)) return SUPPORT_IMPLEMENTED;
     if (names_have(INERT, d->name)) return SUPPORT_INERT;
     return SUPPORT_UNSUPPORTED;

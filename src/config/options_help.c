@@ -81,6 +81,8 @@ static int cmp_help(const void *k, const void *e) { return strcmp(k, ((const Opt
 const char *option_help(const char *name) {
     const OptionDef *d = option_find(name);
     const char *key = d ? d->name : name;
+    const OwnOption *own = option_own(key);
+    if (own) return own->help;   /* ours carry their help in their row */
     const OptionHelp *h = bsearch(key, HELP, sizeof HELP / sizeof *HELP, sizeof *HELP, cmp_help);
     return h ? h->help : NULL;
 }

@@ -118,3 +118,37 @@ Image compose_sheet(const Image *images, int n, const char *caption) {
     free(lines);
     return out;
 }
+
+Image stack_rows(const Image *rows, int n, const char *title) {
+    const int scale = 2, line_h = 9 * scale, margin = 6;
+    int w = 0, h = 0;
+    for (int i = 0; i < n; i++) { if (rows[i].width > w) w = rows[i].width; h += rows[i].height + (i > 0); }
+    char **lines = NULL; int nl = 0;
+    if (title && *title) {
+        int max_chars = (w - 2 * margin) / (6 * scale);
+        nl = wrap_text(title, max_chars < 1 ? 1 : max_chars, &lines);
+    }
+    int strip = nl ? nl * line_h + 2 * margin : 0;
+    Image out = {w > 0 ? w : 1, h + strip > 0 ? h + strip : 1, 3, NULL};
+    out.data = malloc((size_t)out.width * out.height * 3);
+    memset(out.data, 255, (size_t)out.width * out.height * 3);
+    static const uint8_t black[3] = {0, 0, 0};
+    for (int i = 0; i < nl; i++) {
+        text_draw(&out, margin, margin + i * line_h, lines[i], scale, black);
+        free(lines[i]);
+    }
+    free(lines);
+    int y = strip;
+    for (int i = 0; i < n; i++) {
+        if (i > 0) { memset(out.data + (size_t)y * out.width * 3, 160, (size_t)out.width * 3); y++; }
+        const Image *r = &rows[i];
+        for (int yy = 0; yy < r->height; yy++)
+            for (int x = 0; x < r->width; x++) {
+                const uint8_t *src = r->data + ((size_t)yy * r->width + x) * r->channels;
+                uint8_t *dst = out.data + ((size_t)(y + yy) * out.width + x) * 3;
+                if (r->channels >= 3) memcpy(dst, src, 3); else dst[0] = dst[1] = dst[2] = src[0];
+            }
+        y += r->height;
+    }
+    return out;
+}

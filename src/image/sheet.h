@@ -1,5 +1,6 @@
-/* compose.h — validation sheets: reference image(s) | result side by side, with the edit
- * instruction in a caption strip underneath (5x7 bitmap font, word-wrapped). */
+/* sheet.h — validation sheets: reference image(s) | result side by side, with the edit
+ * instruction in a caption strip underneath (5x7 bitmap font, word-wrapped); contact sheets stack
+ * such rows. */
 #ifndef ST_COMPOSE_H
 #define ST_COMPOSE_H
 #include "image/image.h"
@@ -13,5 +14,8 @@ int text_width(const char *utf8, int scale);
 /* A new RGB image: images[0..n-1] left to right (top-aligned, 8 px white gaps) and, when caption
  * is non-empty, a white strip with the caption wrapped to the sheet width. */
 Image compose_sheet(const Image *images, int n, const char *caption);
+/* A new RGB image: rows[0..n-1] (e.g. compose_sheet results) top to bottom, left-aligned on white,
+ * separated by a 1 px grey rule, under a title strip when title is non-empty (contact sheets). */
+Image stack_rows(const Image *rows, int n, const char *title);
 
 #endif

@@ -90,7 +90,7 @@ static const ModelFamily QWEN_IMAGE = {
     .reads_guidance_real = 1, .guidance_when_unset = 4.0,
     .calculate_dimensions = qwenimage_calculate_dimensions,
     .size_from_last_reference = 1,
-    .edit_refs_t0_in_training = 0,   /* zero_cond_t models do it themselves, in training and sampling */
+    .reference_timestep_key = NULL,   /* zero_cond_t models do it themselves, in training and sampling */
     .scheduler = {8192, 0.9, 1.0, 0.02},
     .edit_flavour = "edit-v2", .tiny_folder = "qwenimage_edit",
     .transformer = &QWEN_IMAGE_TRANSFORMER,
@@ -112,7 +112,7 @@ static const ModelFamily LONGCAT_IMAGE = {
     .reads_guidance_real = 0, .guidance_when_unset = 0,
     .calculate_dimensions = longcat_calculate_dimensions,
     .size_from_last_reference = 0,
-    .edit_refs_t0_in_training = 1,
+    .reference_timestep_key = "longcat_reference_timestep",
     .scheduler = {4096, 1.15, 3.0, 0.0},
     .edit_flavour = "edit", .tiny_folder = "longcat_edit",
     .transformer = &LONGCAT_IMAGE_TRANSFORMER,

@@ -53,8 +53,12 @@ typedef struct ModelFamily {
      * 16 (Qwen-Image 32 then floored to 16); Qwen's Plus pipeline sizes from the LAST reference */
     void (*calculate_dimensions)(double area, double ratio, int *w, int *h);
     int size_from_last_reference;
-    /* training: SimpleTuner conditions an edit flavour's references at t = 0 per token (LongCat) */
-    int edit_refs_t0_in_training;
+    /* training of an edit flavour: the configuration key (this program's, config/options_own.c) that
+     * chooses the reference tokens' timestep, "shared" (the sample's t for every token, as the
+     * pipelines sample) or "zero" (t = 0 per reference token, SimpleTuner's LongCat conditioning);
+     * NULL: always shared (Qwen's zero_cond_t models give references t = 0 themselves, in training
+     * and sampling alike) */
+    const char *reference_timestep_key;
     FamilyScheduler scheduler;
     /* the flavour init-model and the tiny.* presets make by default (the family's main edit model),
      * and the tiny presets' model folder name under $SIMPLETUNER_TINY_DIR/models */

@@ -146,7 +146,13 @@ static int setup_lycoris(Pipeline *p, Err *e) {
 static int setup_training(Pipeline *p, Err *e) {
     Transformer *t = &p->tr;
     t->checkpointing = config_bool(p->cfg, "gradient_checkpointing");
-    t->refs_t0_in_training = p->fam->edit_refs_t0_in_training && p->flavour->max_refs > 0;
+    /* the references' training timestep (the config layer refuses the key for other models); sampling
+     * always gives every token the same t */
+    const char *rt = p->fam->reference_timestep_key;
+    t->refs_t0_in_training = rt && p->flavour->max_refs > 0 && !strcmp(config_str(p->cfg, rt), "zero");
+    if (rt && p->flavour->max_refs > 0)
+        pipeline_emitf(p, PEV_INFO, "%s=%s: training gives the reference tokens %s", rt, config_str(p->cfg, rt),
+                       t->refs_t0_in_training ? "t = 0 (SimpleTuner's scheme)" : "the sample's t (as the pipeline samples)");
     const char *mt = config_str(p->cfg, "model_type");
     if (mt && !strcmp(mt, "full")) return transformer_enable_full_training(t, e);
     const char *lt = config_str(p->cfg, "lora_type");

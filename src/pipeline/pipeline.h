@@ -6,6 +6,7 @@
  *            (tokenizer, image processor), the family's transformer with its adapters, the scheduler
  *   pipeline_render       one edit: instruction + 1..3 references (or text-to-image) ─► image
  *   pipeline_render_eval  the evaluation samples of the datasets as sheets (references | result)
+ *   pipeline_eval         a paired folder's edits rendered and scored against their targets (PSNR, SSIM)
  *   pipeline_cache        datasets loaded and paired; VAE latents and prompt embeddings cached
  *   pipeline_train        caches, then the training loop with checkpoints and validation
  *   pipeline_close
@@ -124,12 +125,62 @@ void pipeline_default_size(const Pipeline *p, const Image *refs, int n_refs, int
  * a size. Returns the count (>= 1) or -1. */
 #define PIPELINE_MAX_SIZES 16
 int pipeline_validation_sizes(Pipeline *p, int (*wh)[2], int max, Err *e);
+/* The CFG scale renders use (the family's rule over validation_guidance(_real)); 0 when they
+ * sample without CFG (a scale <= 1, or validation_disable_unconditional). */
+double pipeline_guidance(const Pipeline *p);
 /* Samples the edit: result (8-bit RGB); tensor (optional) gets the image before 8-bit rounding,
  * [3, H, W] in [0, 1] (malloc'd). */
 int pipeline_render(Pipeline *p, const EditRequest *req, Image *result, float **tensor, Err *e);
 /* The first num_eval_images samples of eval_dataset_id (or the first edit dataset) as sheets
  * dir/NN.png (references | result, instruction underneath); loads the datasets when needed. */
 int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e);
+
+/* ---- evaluation against known results (`simpletuner eval`) ---- */
+
+/* Every (references, instruction) pair of a paired folder (data/edit_pairs.h: images/ + .txt,
+ * reference/ or reference_a|b|c/) rendered as `validate` renders (validation_resolution, else the
+ * pipeline's size for the references; validation_num_inference_steps; the guidance of
+ * pipeline_guidance; seed validation_seed for every pair) and compared with its target: PSNR and
+ * SSIM of image/image_metrics.h on the 8-bit images, the target resized (PIL-exact Lanczos) to the
+ * render size when they differ. Writes under out_dir: results/<name stem>.png (each render),
+ * sheet.png (or sheet-01.png, sheet-02.png, ... of 16 rows each: references | result | target per
+ * row, name, PSNR, SSIM and instruction underneath) and report.json (eval_report_json). */
+typedef struct EvalOptions {
+    const char *dataset;        /* the paired folder */
+    const char *out_dir;        /* NULL: <output_dir>/eval (./eval without output_dir) */
+    const char *lora;           /* NULL: the newest LoRA in output_dir (pipeline_newest_adapters), else none */
+    float lora_scale;
+    int limit;                  /* > 0: only the first `limit` pairs (in name order) */
+} EvalOptions;
+
+typedef struct EvalPairResult {
+    char *name, *instruction;   /* the target's path under images/, its instruction */
+    char *target, *result;      /* the target read, the render written */
+    char *refs[3]; int n_refs;
+    int width, height;          /* the render size */
+    int target_resized;         /* the target's size differed: compared after resizing it */
+    double psnr, ssim;          /* psnr +INFINITY when the render equals the target */
+} EvalPairResult;
+
+typedef struct EvalReport {
+    char *dataset, *out_dir, *model, *lora;   /* lora NULL: the base model */
+    const char *family, *flavour;
+    double lora_scale, guidance;              /* guidance 0: no CFG */
+    int steps;
+    uint64_t seed;
+    int n_found;                              /* pairs in the folder (n <= n_found with limit) */
+    int n;
+    EvalPairResult *pairs;
+    double mean_psnr, mean_ssim;              /* over the n pairs (mean_psnr +INFINITY if one is) */
+    int worst[5], n_worst;                    /* indices of the lowest PSNRs, lowest first (ties: name order) */
+    char **sheets; int n_sheets;
+    char *report_path;                        /* out_dir/report.json */
+} EvalReport;
+
+int pipeline_eval(Pipeline *p, const EvalOptions *opt, EvalReport *out, Err *e);
+/* The report as JSON (malloc'd), the text of report.json and of `eval --json`: see eval_pairs.c. */
+char *eval_report_json(const EvalReport *r);
+void eval_report_free(EvalReport *r);
 
 /* ---- datasets, caches, training ---- */
 

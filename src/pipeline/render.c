@@ -106,6 +106,12 @@ static float guidance_of(const Pipeline *pl, CfgMode *mode) {
     return (float)f->guidance_when_unset;
 }
 
+double pipeline_guidance(const Pipeline *pl) {
+    CfgMode mode;
+    float g = guidance_of(pl, &mode);
+    return g > 1.0f && !config_bool(pl->cfg, "validation_disable_unconditional") ? g : 0.0;
+}
+
 int pipeline_render(Pipeline *pl, const EditRequest *job, Image *result, float **tensor, Err *e) {
     int W = job->width, H = job->height;
     if (W <= 0 || H <= 0) pipeline_default_size(pl, job->refs, job->n_refs, &W, &H);

@@ -98,10 +98,15 @@ void api_options(Server *s, const HttpRequest *q, HttpResponse *r) {
     (void)s; (void)q;
     static const char *const SUPPORT[] = {[SUPPORT_UNSUPPORTED] = "unsupported", [SUPPORT_IMPLEMENTED] = "implemented", [SUPPORT_INERT] = "inert"};
     cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < OPTION_COUNT; i++) {
-        const OptionDef *d = &OPTION_TABLE[i];
+    for (int i = 0; i < option_count_all(); i++) {   /* SimpleTuner's options, then this program's own */
+        const OptionDef *d = option_at(i);
+        const OwnOption *own = option_own(d->name);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", d->name);
+        if (own) {
+            cJSON_AddBoolToObject(o, "own", 1);
+            if (own->scope) cJSON_AddStringToObject(o, "scope", own->scope);
+        }
         static const char *const TYPES[] = {[OPT_BOOL] = "BOOL", [OPT_NUMBER] = "NUMBER", [OPT_TEXT] = "TEXT", [OPT_SELECT] = "SELECT", [OPT_JSON] = "JSON"};
         cJSON_AddStringToObject(o, "type", TYPES[d->type]);
         cJSON *def = cJSON_Parse(d->default_json);

@@ -27,4 +27,21 @@ expect_grep -F "lycoris_config = \"$P/longcat-image-edit.lycoris-lokr/lycoris_co
 
 expect_fail -c 2 "$BIN" config show --config "$P/qwen_image.peft-lora/config.json" lora_rnak=4
 expect_grep -F "error: command line: unknown option 'lora_rnak' (did you mean 'lora_rank'?)"
-echo "config show: presets load (lycoris too), typos rejected"
+# this program's own options follow SimpleTuner's, with what they do; typed, scoped to their models
+E="$P/longcat-image-edit.lycoris-lokr/config.json --data tests/data/config/longcat_seed/multidatabackend.json"
+run_log "$out" "$BIN" config show --config $E
+expect_grep '^# options of simpletuner.c \(not SimpleTuner.s\)$' "$out"
+expect_grep '^# longcat_reference_timestep \(longcat_image:edit; choices \["shared", "zero"\]\): LongCat edit training' "$out"
+expect_grep '^longcat_reference_timestep = "zero"  # default$' "$out"
+run_log "$out" "$BIN" config show --config $E longcat_reference_timestep=shared
+expect_grep '^longcat_reference_timestep = "shared"  # implemented, from command line$' "$out"
+expect_fail -c 2 "$BIN" config show --config $E longcat_reference_timestep=half
+expect_grep -F "error: command line: option 'longcat_reference_timestep' has value 'half'; expected one of: shared, zero"
+expect_fail -c 2 "$BIN" config show --config $E longcat_referense_timestep=zero
+expect_grep -F "did you mean 'longcat_reference_timestep'?"
+expect_fail -c 2 "$BIN" config show --config $E model_flavour=final longcat_reference_timestep=zero
+expect_grep -F "error: command line: longcat_reference_timestep applies only to longcat_image flavour edit (this program's option, not SimpleTuner's); model_family=longcat_image model_flavour=final: remove it"
+expect_fail -c 2 "$BIN" config show --config "$P/qwen_image.peft-lora/config.json" longcat_reference_timestep=shared
+expect_grep -F "longcat_reference_timestep applies only to longcat_image flavour edit"
+expect_grep -F "model_family=qwen_image"
+echo "config show: presets load (lycoris too), typos rejected, own options shown and scoped"

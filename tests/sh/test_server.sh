@@ -95,6 +95,11 @@ expect_eq "$(json 'j.find(o=>o.name==="lr_scheduler").choices.includes("cosine")
 expect_eq "$(json 'j.find(o=>o.name==="push_to_hub").support')" unsupported "push_to_hub's support"
 expect_eq "$(json 'typeof j.find(o=>o.name==="learning_rate").help')" string "learning_rate has help"
 check test "$(json 'j.length')" -gt 400 -- "every option of the table"
+# this program's own options come after SimpleTuner's, marked, with their scope and help
+expect_eq "$(json 'j.find(o=>o.name==="longcat_reference_timestep").own')" true "longcat_reference_timestep is ours"
+expect_eq "$(json 'j.find(o=>o.name==="longcat_reference_timestep").scope')" "longcat_image:edit" "its scope"
+expect_eq "$(json 'j.find(o=>o.name==="longcat_reference_timestep").choices.join()')" "shared,zero" "its choices"
+expect_eq "$(json 'j.find(o=>o.name==="lora_rank").own')" undefined "SimpleTuner's options are not marked"
 
 # ---- configurations ----
 TOKEN=- expect_status 403 POST /api/configs -d '{"name":"t1","preset":"tiny.qwen_image.edit-v2-lora"}'

@@ -47,10 +47,33 @@ static void test_text(void **state) {
     image_free(&im);
 }
 
+/* Contact sheets: rows top to bottom under a title strip, a grey rule between rows, narrower rows
+ * padded with white. */
+static void test_stack_rows(void **state) {
+    (void)state;
+    Image rows[2] = {solid(40, 10, 0), solid(30, 12, 50)};
+    Image s = stack_rows(rows, 2, NULL);
+    assert_int_equal(s.width, 40);
+    assert_int_equal(s.height, 10 + 1 + 12);
+    assert_int_equal(s.data[0], 0);                                   /* row 0 at the top */
+    assert_int_equal(s.data[((size_t)10 * 40) * 3], 160);             /* the rule */
+    assert_int_equal(s.data[((size_t)11 * 40 + 29) * 3], 50);         /* row 1 */
+    assert_int_equal(s.data[((size_t)11 * 40 + 30) * 3], 255);        /* padding */
+    image_free(&s);
+    Image t = stack_rows(rows, 2, "references | result | target");
+    int strip = t.height - 23;
+    assert_true(strip > 0);
+    assert_true(count_dark(&t, 0, strip) > 20);                      /* the title is drawn */
+    assert_int_equal(t.data[((size_t)strip * 40) * 3], 0);            /* rows below it */
+    image_free(&t);
+    image_free(&rows[0]); image_free(&rows[1]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sheet_layout),
         cmocka_unit_test(test_text),
+        cmocka_unit_test(test_stack_rows),
     };
     return cmocka_run_group_tests_name("compose", tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* test_config_table.c — every option of SimpleTuner's registry (the tsv) is known and accepted at its
  * default; the implemented / inert / unsupported classification; SimpleTuner's example presets. */
 #include "test_config_util.h"
+#include "models/family.h"
 
 #define TSV "tests/data/config/simpletuner-options.tsv"
 
@@ -119,6 +120,50 @@ static void test_classification_lists(void **state) {
         if (option_support(MUST[i]) != SUPPORT_IMPLEMENTED) fail_msg("'%s' should be implemented", MUST[i]);
     assert_int_equal(option_support("push_to_hub"), SUPPORT_UNSUPPORTED);
     assert_int_equal(option_support("hub_model_id"), SUPPORT_INERT);
+}
+
+/* This program's own options (options_own.c): not SimpleTuner names, sorted and unique, indexed after
+ * SimpleTuner's, implemented, their default among their choices, their scope a real family/flavour. */
+static void test_own_options(void **state) {
+    (void)state;
+    assert_true(OWN_OPTION_COUNT >= 1);
+    assert_int_equal(option_count_all(), OPTION_COUNT + OWN_OPTION_COUNT);
+    for (int i = 0; i < OWN_OPTION_COUNT; i++) {
+        const OwnOption *o = &OWN_OPTIONS[i];
+        const char *name = o->def.name;
+        for (int k = 0; k < OPTION_COUNT; k++)
+            if (!strcmp(OPTION_TABLE[k].name, name)) fail_msg("'%s' is one of SimpleTuner's options", name);
+        if (i) assert_true(strcmp(OWN_OPTIONS[i - 1].def.name, name) < 0);
+        assert_int_equal(option_index(name), OPTION_COUNT + i);
+        assert_ptr_equal(option_at(OPTION_COUNT + i), &o->def);
+        assert_ptr_equal(option_find(name), &o->def);
+        assert_ptr_equal(option_own(name), o);
+        assert_int_equal(option_support(name), SUPPORT_IMPLEMENTED);
+        assert_non_null(o->help);
+        cJSON *def = cJSON_Parse(o->def.default_json), *ch = o->def.choices_json ? cJSON_Parse(o->def.choices_json) : NULL;
+        assert_non_null(def);
+        int found = !ch;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, ch) found |= cJSON_Compare(it, def, 1);
+        if (!found) fail_msg("'%s': default %s is not among %s", name, o->def.default_json, o->def.choices_json);
+        cJSON_Delete(def); cJSON_Delete(ch);
+        if (o->scope) {
+            char fam[64], *colon;
+            snprintf(fam, sizeof fam, "%s", o->scope);
+            if ((colon = strchr(fam, ':'))) *colon = 0;
+            const ModelFamily *f = family_find(fam);
+            if (!f) fail_msg("'%s': scope '%s' names no family", name, o->scope);
+            for (const char *fl = colon ? strchr(o->scope, ':') + 1 : NULL; fl && *fl;) {
+                char one[32];
+                size_t n = strcspn(fl, ",");
+                snprintf(one, sizeof one, "%.*s", (int)n, fl);
+                if (!family_flavour(f, one)) fail_msg("'%s': scope '%s' names no flavour '%s'", name, o->scope, one);
+                fl += n + (fl[n] == ',');
+            }
+        }
+    }
+    assert_null(option_own("lora_rank"));
+    assert_int_equal(option_index("no_such_option"), -1);
 }
 
 /* The publishing / logging / tracker groups, and a few others: which values load, which stop. */
@@ -248,6 +293,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_every_option_accepts_its_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_option_has_default_without_user_value, setup, teardown),
         cmocka_unit_test(test_classification_lists),
+        cmocka_unit_test(test_own_options),
         cmocka_unit_test_setup_teardown(test_inert_vs_behaviour_changing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_simpletuner_presets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seed_examples, setup, teardown),

@@ -54,7 +54,8 @@ static void test_lookups_and_errors(void **state) {
     /* the rules the pipeline takes from the table */
     assert_int_equal(family_find("qwen_image")->bucket_alignment, 32);
     assert_int_equal(family_find("longcat_image")->bucket_alignment, 0);
-    assert_int_equal(family_find("longcat_image")->edit_refs_t0_in_training, 1);
+    assert_string_equal(family_find("longcat_image")->reference_timestep_key, "longcat_reference_timestep");
+    assert_null(family_find("qwen_image")->reference_timestep_key);
     int w, h;
     family_find("qwen_image")->calculate_dimensions(1024.0 * 1024.0, 1.0, &w, &h);
     assert_int_equal(w, 1024); assert_int_equal(h, 1024);

@@ -3,8 +3,10 @@
  * references (2, L+r, L+c)).
  *
  * Timesteps: every token gets σ, as the diffusers pipelines sample and the official trainer trains;
- * with refs_t0_in_training a training forward gives reference tokens t = 0 and modulates the text
- * stream by the mean of the image tokens' embeddings (SimpleTuner's edit conditioning, spec §4). */
+ * with refs_t0_in_training (longcat_reference_timestep=zero) a training forward gives reference
+ * tokens t = 0 and modulates the text stream by the mean of the image tokens' embeddings
+ * (SimpleTuner's edit conditioning, spec §4). The per-token timesteps are traced as
+ * "token_timesteps" [N]. */
 #include "models/longcat_image/longcat.h"
 #include "models/transformer.h"
 #include <stdlib.h>
@@ -71,6 +73,7 @@ static int forward(Transformer *t, const DenoiseInput *in, float *out, Err *e) {
     if (in->training && in->rng && linear_set_has_dropout(&m->linears)) m->dropout_seed = rng_u64(in->rng);
     const int refs_t0 = in->training && t->refs_t0_in_training;
     for (int i = 0; i < N; i++) x->t[i] = refs_t0 && i >= n_target ? 0.0f : in->sigma;
+    if (trace_on(in->trace)) { int64_t sh[1] = {N}; trace_f32(in->trace, "token_timesteps", 1, sh, x->t); }
     m->checkpointing = t->checkpointing;
     LcInput li = { .B = 1, .L = L, .N = N, .x = in->tokens, .ctx = in->txt, .timestep = x->t, .per_token = 1,
                    .txt_ids = x->txt_ids, .img_ids = x->img_ids };

@@ -116,6 +116,7 @@ function optionHelp(o) {
   if (!o) return 'not an option this program knows';
   const parts = [];
   if (o.help) parts.push(o.help);
+  if (o.own) parts.push("this program's option, not SimpleTuner's" + (o.scope ? ' (only ' + o.scope + ')' : ''));
   parts.push(o.type.toLowerCase() + ', default ' + JSON.stringify(o.default));
   if (o.choices) parts.push('choices: ' + o.choices.join(', '));
   if (o.supported_values) parts.push('supported here: ' + o.supported_values);
