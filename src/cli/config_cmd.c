@@ -14,8 +14,10 @@ static void config_help(FILE *f) {
           "datasets. Each option is marked:\n"
           "  implemented  you set it and this program honours it\n"
           "  ignored      you set it but it has no effect here (publishing, trackers, GPU-only tuning, ...)\n"
+          "  default (other values not supported yet)   you set it to the only value this program has\n"
           "  default      not set: the default shown applies\n"
-          "Options whose value asks for behaviour this program lacks stop with \"not supported yet: KEY=VALUE\".\n"
+          "followed by \"(supported: ...)\" when only some values are accepted. Options whose value asks for\n"
+          "behaviour this program lacks stop with \"not supported yet: KEY=VALUE (why)\".\n"
           "\n"
           "Where the configuration comes from:\n"
           "  --config FILE    a config.json (// and /* */ comments allowed, keys with or without \"--\",\n"
@@ -34,8 +36,9 @@ static void print_options(const Config *c, FILE *f) {
         const cJSON *v = config_json(c, key);
         char *text = v ? cJSON_PrintUnformatted(v) : NULL;
         const char *src = config_source(c, key);
-        fprintf(f, "%s = %s  # %s%s%s\n", key, text ? text : "null", config_mark(c, key), src ? ", from " : "",
-                src ? src : "");
+        const char *mark = config_mark(c, key), *only = option_supported_values(key);
+        fprintf(f, "%s = %s  # %s%s%s%s%s%s\n", key, text ? text : "null", mark, src && only ? " (supported: " : "",
+                src && only ? only : "", src && only ? ")" : "", src ? ", from " : "", src ? src : "");
         free(text);
     }
 }

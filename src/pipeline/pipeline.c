@@ -219,6 +219,8 @@ void pipeline_close(Pipeline *p) {
     if (p->have_data) { edit_data_free(&p->ed); data_free(&p->data); }
     if (p->have_specs) data_specs_free(&p->specs);
     free(p->cie_dir);
+    for (int i = 0; i < p->n_embed_dirs; i++) free(p->embed_dirs[i]);
+    free(p->embed_dirs);
     if (p->have_tr) transformer_free(&p->tr);
     prompt_encoder_close(p->pe);
     if (p->have_vae) vae_free(&p->vae);

@@ -30,6 +30,7 @@ struct Pipeline {
     DataGroup data; int have_data;
     EditData ed;
     char *cie_dir;                      /* edit-v1: the conditioning_image_embeds cache, else NULL */
+    char **embed_dirs; int n_embed_dirs; /* per-set embed cache folders (DatasetSpec text/cie_cache_dir) */
     int quiet;
     const Parallel *par;                /* data-parallel ranks, or NULL */
     PipelineEventFn on_event; void *event_ctx;

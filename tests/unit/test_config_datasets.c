@@ -116,8 +116,8 @@ static void test_errors(void **state) {
          ": dataset 'b': cache_dir_vae '/c' is also used by dataset 'a'; each dataset needs its own VAE cache"},
         {"[{\"id\": \"a\", \"conditioning_type\": \"reference\"}]",
          ": dataset 'a': conditioning_type must be one of reference_strict,reference_loose,mask,segmentation,controlnet, got \"reference\""},
-        {"[{\"id\": \"a\", \"resolution\": \"768\"}]", ": dataset 'a': resolution must be a number, got \"768\""},
-        {"[{\"id\": \"a\", \"repeats\": 1.5}]", ": dataset 'a': repeats must be a whole number, got 1.5"},
+        {"[{\"id\": \"a\", \"resolution\": \"768\"}]", ": dataset 'a': resolution must be a finite number, got \"768\""},
+        {"[{\"id\": \"a\", \"repeats\": 1.5}]", ": dataset 'a': repeats must be a whole number in [0, 1000000], got 1.5"},
         {"[{\"id\": \"a\", \"crop\": \"yes\"}]", ": dataset 'a': crop must be true or false, got \"yes\""},
         {"[{\"id\": \"a\", \"conditionning_data\": [\"b\"]}]", ": dataset 'a': unknown key 'conditionning_data' (did you mean 'conditioning_data'?)"},
         {"[{\"id\": \"a\", \"disable_vae_cache\": true}]", ": dataset 'a': disable_vae_cache is not accepted"},
@@ -132,6 +132,20 @@ static void test_errors(void **state) {
          ": dataset 'a': text_embeds names 'a', which is not a dataset with dataset_type=text_embeds in this file"},
         {"[{\"id\": \"a\", \"source_dataset_id\": \"zz\"}]",
          ": dataset 'a': source_dataset_id names 'zz', which is not a dataset id in this file"},
+        /* dataset keys this program cannot honour are refused with why, never read and ignored */
+        {"[{\"id\": \"a\", \"vae_cache_clear_each_epoch\": true}]",
+         ": dataset 'a': not supported yet: vae_cache_clear_each_epoch=true (latents are cached once per file"},
+        {"[{\"id\": \"a\", \"vae_cache_disable\": true}]", ": dataset 'a': not supported yet: vae_cache_disable=true (latents are cached"},
+        {"[{\"id\": \"a\", \"text_cache_disable\": true}]",
+         ": dataset 'a': not supported yet: text_cache_disable=true (prompt embeddings are always cached)"},
+        {"[{\"id\": \"a\", \"delete_unwanted_images\": true}]",
+         ": dataset 'a': not supported yet: delete_unwanted_images=true (this program never deletes your images"},
+        {"[{\"id\": \"a\", \"delete_problematic_images\": true}]",
+         ": dataset 'a': not supported yet: delete_problematic_images=true (this program never deletes your images"},
+        {"[{\"id\": \"a\", \"vae_cache_scan_behaviour\": \"sync\"}]",
+         ": dataset 'a': not supported yet: vae_cache_scan_behaviour=sync (a stale VAE latent is always recomputed"},
+        {"[{\"id\": \"a\"}, {\"id\": \"t1\", \"dataset_type\": \"text_embeds\"}, {\"id\": \"t2\", \"dataset_type\": \"text_embeds\"}]",
+         ": 2 text_embeds datasets, 0 marked \"default\": true; mark exactly one"},
     };
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
         if (load_data(f, CASES[i].json, NULL) == 0) fail_msg("case %zu should fail: %s", i, CASES[i].json);
