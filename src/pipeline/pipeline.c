@@ -103,6 +103,9 @@ static int load_scheduler(Pipeline *p, Err *e) {
 static int setup_training(Pipeline *p, Err *e) {
     Transformer *t = &p->tr;
     t->checkpointing = config_bool(p->cfg, "gradient_checkpointing");
+    if (!t->checkpointing)
+        pipeline_emitf(p, PEV_INFO, "gradient_checkpointing off: every block keeps its activations for the backward pass "
+                                    "(more memory, the same numbers)");
     t->refs_t0_in_training = p->fam->edit_refs_t0_in_training && p->flavour->max_refs > 0;
     const char *mt = config_str(p->cfg, "model_type");
     if (mt && !strcmp(mt, "full")) return transformer_enable_full_training(t, e);
