@@ -29,8 +29,8 @@ static const char *const IMPLEMENTED[] = {
     "i_know_what_i_am_doing",
     /* training loop, optimizers, schedules, checkpoints (issue 7) */
     "output_dir", "seed", "learning_rate", "lr_scheduler", "lr_warmup_steps", "lr_num_cycles", "lr_power",
-    "lr_end", "optimizer", "optimizer_config", "optimizer_beta1", "optimizer_beta2", "adam_beta1",
-    "adam_beta2", "adam_weight_decay", "adam_epsilon", "train_batch_size", "gradient_accumulation_steps",
+    "lr_end", "optimizer", "optimizer_config", "optimizer_beta1", "optimizer_beta2",
+    "train_batch_size", "gradient_accumulation_steps",
     "max_train_steps", "num_train_epochs", "checkpoint_step_interval", "checkpoints_total_limit",
     "resume_from_checkpoint", "max_grad_norm", "grad_clip_method", "use_ema", "ema_decay",
     "ema_update_interval", "ema_warmup_steps", "ema_validation",
@@ -85,7 +85,10 @@ static const char *const INERT[] = {
      * fp8, whose loss scaling, overflow and fp8 matmuls would give other results. gradient_precision:
      * the trainable parameters (LoRA, EMA, full training) are f32 here, so unmodified = fp32 = f32
      * gradients. disable_tf32: we never use TF32. */
-    "mixed_precision", "base_model_default_dtype", "vae_dtype", "gradient_precision", "disable_tf32",
+    "mixed_precision", "vae_dtype", "gradient_precision", "disable_tf32",
+    /* the adam_* keys reach only DeepSpeed's optimizer in SimpleTuner (deepspeed_config is refused);
+     * optimizer_config and optimizer_beta1/2 set the optimizer (train/optim_config.c warns too) */
+    "adam_beta1", "adam_beta2", "adam_weight_decay", "adam_epsilon",
     /* attention kernels: every exact kernel gives the same attention (SUPPORTED_VALUES refuses the
      * approximate ones: sparse-linear SLA and the int8/fp8 SageAttention and Metal kernels);
      * sageattention_usage and sla_config only matter with those */
@@ -154,7 +157,6 @@ static const struct { const char *name, *values; } SUPPORTED_VALUES[] = {
     {"validation_stitch_input_location", "left,right"},
     /* inert for these values only */
     {"mixed_precision", "bf16,no"},
-    {"base_model_default_dtype", "bf16,fp32"},
     {"vae_dtype", "default,fp32,bf16"},
     {"prediction_type", "flow_matching"},
     {"validation_noise_scheduler", "euler"},
@@ -177,6 +179,7 @@ static const struct { const char *name, *reason; } UNSUPPORTED_REASONS[] = {
     {"delete_unwanted_images", "this program never deletes your images; the log lists the ones it skips"},
     {"delete_problematic_images", "this program never deletes your images; an unreadable image stops the run naming it"},
     {"quantize_activations", "activations are always f32"},
+    {"base_model_default_dtype", "the unquantised weights stay in their stored dtype; with fp32 SimpleTuner also trades adamw_bf16 for optimi-adamw"},
     {"mixed_precision", "this program computes in f32 (as mixed_precision=no); fp16 and fp8 would compute otherwise"},
     {"vae_dtype", "the VAE computes in f32; fp16 would compute otherwise"},
     {"attention_mechanism", "attention is computed exactly; SLA and the int8/fp8 kernels approximate it"},

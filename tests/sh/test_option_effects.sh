@@ -88,6 +88,10 @@ for kv in validation_prompt=make_it_green validation_negative_prompt=sharp valid
     fi
 done
 expect_grep -F "quantising the transformer base to int8" base_model_precision.log
+# validation_preview_steps: a preview every 2nd sampling step, and the last
+V every2 validation_num_inference_steps=3 validation_preview=true validation_preview_steps=2
+expect_file every2/preview/00.step-02.png every2/preview/00.step-03.png
+expect_no_path every2/preview/00.step-01.png
 V sizes validation_resolution=32x32,48x32 num_eval_images=2
 expect_file sizes/00.png sizes/00_48x32.png sizes/01.png sizes/01_48x32.png
 
