@@ -20,6 +20,15 @@ for preset in qwen_image.peft-lora longcat-image.peft-lora; do
 done
 expect_grep '^flow_schedule_shift = 0  # implemented' "$out"
 
+# the marks tell what each option does here: restricted values, no effect, only the default
+run_log "$out" "$BIN" config show --config "$P/qwen_image.peft-lora/config.json" mixed_precision=no
+expect_grep '^mixed_precision = "no"  # ignored \(supported: bf16,no\), from command line$' "$out"
+expect_grep '^optimizer = "optimi-lion"  # implemented \(supported: adamw_bf16,.*optimi-lion.*\), from ' "$out"
+expect_grep '^quantize_activations = false  # default \(other values not supported yet\), from ' "$out"
+expect_grep '^report_to = "none"  # default \(other values not supported yet\), from ' "$out"
+expect_fail -c 2 "$BIN" config show --config "$P/qwen_image.peft-lora/config.json" mixed_precision=fp16
+expect_grep -F "not supported yet: mixed_precision=fp16 (supported: bf16,no; this program computes in f32"
+
 expect_fail -c 2 "$BIN" config show --config "$P/longcat-image-edit.lycoris-lokr/config.json"
 expect_grep -F "error: $P/longcat-image-edit.lycoris-lokr/config.json: not supported yet: lora_type=lycoris"
 
