@@ -26,7 +26,7 @@ static const char *USAGE =
     "  size       validation_resolution (WxH, an edge, or megapixels when < 128); when it is not set and\n"
     "             --image is given, the pipeline's own size: Qwen-Image edit ~1 MP with the aspect of the\n"
     "             last reference (multiples of 32), LongCat edit ~1 MP with the reference's aspect\n"
-    "  steps      validation_num_inference_steps; seed: --seed, else validation_seed\n"
+    "  steps      validation_num_inference_steps; seed: --seed, else validation_seed, else seed\n"
     "  images     num_validation_images N: N images from one seeded draw (OUT, OUT_1.png, ...), as\n"
     "             SimpleTuner's num_images_per_prompt\n"
     "  guidance   qwen_image: validation_guidance_real when > 1, else validation_guidance when set,\n"

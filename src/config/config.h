@@ -125,7 +125,8 @@ double option_default_num(const char *name);
 const char *option_default_str(const char *name, char *buf, size_t cap);
 
 /* The run's seed: `seed`, or 42 when unset (SimpleTuner would draw one; a fixed seed makes runs
- * repeat). The validation seed: `validation_seed`, else the same 42. */
+ * repeat). The validation seed, as SimpleTuner seeds its validation generator (validation_seed or
+ * seed): `validation_seed` when set and not 0, else the run's seed. */
 uint64_t config_run_seed(const Config *c);
 uint64_t config_validation_seed(const Config *c);
 /* For implemented or inert options that only accept some values: comma-separated list, else NULL. */

@@ -69,11 +69,12 @@ static const char *const INERT[] = {
     /* UI and environments; validation_multigpu splits validation across GPUs; validation_seed_source
      * picks the torch generator's device (our generator is our own, seeded by validation_seed) */
     "configs_dir", "merge_environment_config", "validation_multigpu", "validation_seed_source",
-    /* launchers and multi-GPU: the number of machines follows mpirun's hostfile (num_processes is
-     * checked against the ranks); one process sees the whole model, so context parallelism, FSDP and
-     * per-device seeds change nothing; find_unused_parameters and the rest tune DDP itself */
+    /* launchers and multi-GPU: the machines and ranks follow mpirun and its hostfile (num_processes is
+     * checked against the ranks); each rank holds the whole model, so context parallelism and FSDP
+     * change nothing; find_unused_parameters and the rest tune DDP itself. (seed_for_each_device=false
+     * is refused: every sample draws its own noise stream, whichever rank computes it.) */
     "accelerate_config", "accelerate_extra_args", "num_machines", "machine_rank",
-    "main_process_ip", "main_process_port", "local_rank", "same_network", "seed_for_each_device",
+    "main_process_ip", "main_process_port", "local_rank", "same_network",
     "context_parallel_size", "context_parallel_comm_strategy", "find_unused_parameters",
     "fsdp_enable", "fsdp_version", "fsdp_reshard_after_forward", "fsdp_state_dict_type", "fsdp_cpu_offload",
     "fsdp_auto_wrap_policy", "fsdp_transformer_layer_cls_to_wrap", "fsdp_limit_all_gathers",
@@ -179,6 +180,7 @@ static const struct { const char *name, *reason; } UNSUPPORTED_REASONS[] = {
     {"delete_unwanted_images", "this program never deletes your images; the log lists the ones it skips"},
     {"delete_problematic_images", "this program never deletes your images; an unreadable image stops the run naming it"},
     {"quantize_activations", "activations are always f32"},
+    {"seed_for_each_device", "each sample draws its own noise stream whichever rank computes it; false would repeat the noise on every rank"},
     {"base_model_default_dtype", "the unquantised weights stay in their stored dtype; with fp32 SimpleTuner also trades adamw_bf16 for optimi-adamw"},
     {"mixed_precision", "this program computes in f32 (as mixed_precision=no); fp16 and fp8 would compute otherwise"},
     {"vae_dtype", "the VAE computes in f32; fp16 would compute otherwise"},

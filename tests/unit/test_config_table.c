@@ -177,6 +177,7 @@ static void test_inert_vs_behaviour_changing(void **state) {
         {"\"vae_cache_ondemand\": true, \"text_cache_ondemand\": true", 1, "text_cache_ondemand, vae_cache_ondemand"},
         {"\"delete_unwanted_images\": true", 0, "not supported yet: delete_unwanted_images=true (this program never deletes your images"},
         {"\"num_machines\": 2", 1, "num_machines"},
+        {"\"seed_for_each_device\": false", 0, "not supported yet: seed_for_each_device=false (each sample draws its own noise stream"},
         {"\"lora_type\": \"lycoris\"", 0, "not supported yet: lora_type=lycoris"},
         {"\"model_family\": \"flux\"", 0, "not supported yet: model_family=flux (supported: qwen_image,longcat_image)"},
         {"\"optimizer\": \"prodigy\"", 0, "not supported yet: optimizer=prodigy"},

@@ -85,6 +85,13 @@ static void test_optimizer_and_loop(void **st) {
     assert_int_equal(t.clip_method, GRAD_CLIP_NORM);
     assert_int_equal(d.clip_method, GRAD_CLIP_VALUE);
     assert_int_equal(t.seed, 11);
+    /* the validation generator's seed: validation_seed, else seed (SimpleTuner: validation_seed or seed) */
+    Config *v = load_kv(NULL, KV("seed=9"));
+    assert_int_equal(config_validation_seed(v), 9);
+    config_free(v);
+    v = load_kv(NULL, KV("seed=9", "validation_seed=5"));
+    assert_int_equal(config_validation_seed(v), 5);
+    config_free(v);
     /* resume_from_checkpoint: latest by default, or the folder named */
     Config *c = load_kv(NULL, KV("resume_from_checkpoint=out/checkpoint-5"));
     TrainerConfig r;
