@@ -1,6 +1,7 @@
 /* validate: renders edits with the trained LoRA (or any LoRA) outside training. */
 #include "cli/commands.h"
 #include "base/files.h"
+#include "cli/cli_events.h"
 #include "cli/cli_pipeline.h"
 #include "image/image_io.h"
 #include <dirent.h>
@@ -12,7 +13,7 @@ static const char *USAGE =
     "usage: simpletuner validate [--config FILE | key=value ... | --model_family F --model_flavour V ...]\n"
     "                            [--image REF]... [--prompt TEXT] [--negative_prompt TEXT] [--seed N]\n"
     "                            [--lora PATH] [--lora_scale S] [--output OUT.png] [--latents FILE]\n"
-    "                            [--output-tensor OUT.safetensors]\n"
+    "                            [--output-tensor OUT.safetensors] [--events FILE]\n"
     "\n"
     "Samples the edit model (flow-match Euler, true CFG) with a LoRA applied:\n"
     "  model      the config's pretrained_model_name_or_path, else the flavour's hub id in the HF cache\n"
@@ -39,7 +40,9 @@ static const char *USAGE =
     "  preview    validation_preview: true also writes OUT.preview.step-<k>.png, the clean image predicted\n"
     "             after every validation_preview_steps steps (x0 = x - sigma * v, decoded)\n"
     "  --output-tensor  also write the image before 8-bit rounding as tensor 'image' [1, 3, H, W] in\n"
-    "             [0, 1] (the diffusers pipelines' output_type='pt')\n";
+    "             [0, 1] (the diffusers pipelines' output_type='pt')\n"
+    "  --events FILE    also write every event (sampling steps, previews, sheets) as one JSON object per\n"
+    "             line to FILE (or descriptor N with fd:N); format in docs/webui.md\n";
 
 /* The 8-bit PNG, and with --output-tensor the image before quantisation ([1, 3, H, W] in [0, 1],
  * as the diffusers pipelines return it with output_type="pt"). */
@@ -55,7 +58,7 @@ static int write_outputs(const Image *im, const float *chw, const char *png, con
 }
 
 static const char *const VALIDATE_FLAGS[] = {"--image", "--prompt", "--negative_prompt", "--seed", "--output", "--lora",
-                                             "--lora_scale", "--latents", "--output-tensor", NULL};
+                                             "--lora_scale", "--latents", "--output-tensor", "--events", NULL};
 
 int cmd_validate(int argc, char **argv, Err *e) {
     const char *images[3], *prompt = NULL, *negative = NULL, *output = NULL, *lora = NULL, *latents_path = NULL, *out_tensor = NULL;
@@ -92,8 +95,11 @@ int cmd_validate(int argc, char **argv, Err *e) {
                                !strcmp(a, "--seed") || !strcmp(a, "--lora_scale")))
             return err_setc(e, EXIT_USAGE, "validate: %s needs a value", a);
     }
+    CliEvents ev;
+    if (cli_events_open(&ev, argc, argv, e)) return -1;
     Pipeline *p;
-    if (cli_open_pipeline(argc, argv, PIPELINE_INFER, VALIDATE_FLAGS, 1, &p, e)) return -1;
+    if (cli_open_pipeline(argc, argv, PIPELINE_INFER, VALIDATE_FLAGS, 1, &p, e)) { cli_events_close(&ev); return -1; }
+    cli_events_attach(&ev, p);
     const Config *cfg = pipeline_config(p);
     const FamilyFlavour *fl = pipeline_flavour(p);
     int rc = 0;
@@ -115,6 +121,7 @@ int cmd_validate(int argc, char **argv, Err *e) {
         if (!rc) printf("wrote validation sheets to %s/\n", dir);
         free(dir);
         pipeline_close(p);
+        cli_events_close(&ev);
         return rc;
     }
     if (!rc && !prompt) rc = err_setc(e, EXIT_USAGE, "validate: --prompt is required with --image");
@@ -167,9 +174,10 @@ int cmd_validate(int argc, char **argv, Err *e) {
         if (si) snprintf(size_part, sizeof size_part, "_%dx%d", W, H);
         if (k) snprintf(img_part, sizeof img_part, "_%d", k);
         char *path = i ? xasprintf("%.*s%s%s.png", stem, o, size_part, img_part) : xstrdup(o);
-        EditRequest req = {prompt, negative ? negative : config_str(cfg, "validation_negative_prompt"), refs, nr, W, H,
-                           seed >= 0 ? (uint64_t)seed : config_validation_seed(cfg), lat, NULL,
-                           i ? NULL : preview, k};
+        EditRequest req = {.prompt = prompt, .negative = negative ? negative : config_str(cfg, "validation_negative_prompt"),
+                           .refs = refs, .n_refs = nr, .width = W, .height = H,
+                           .seed = seed >= 0 ? (uint64_t)seed : config_validation_seed(cfg), .latents = lat,
+                           .preview_prefix = i ? NULL : preview, .image_index = k};
         rc = pipeline_render(p, &req, &out, &chw, e);
         if (!rc) rc = write_outputs(&out, chw, path, i ? NULL : out_tensor, e);
         if (!rc) printf("wrote %s (%dx%d)\n", path, W, H);
@@ -181,5 +189,6 @@ int cmd_validate(int argc, char **argv, Err *e) {
     for (int k = 0; k < nr; k++) image_free(&refs[k]);
     free(lat);
     pipeline_close(p);
+    cli_events_close(&ev);
     return rc;
 }

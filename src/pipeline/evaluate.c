@@ -62,6 +62,42 @@ static Image eval_sheet(const Pipeline *p, const Image *refs, int nr, const Imag
     return compose_sheet(row, nr + 1, prompt);
 }
 
+/* The prompt of eval item i (validation_prompt when set, else the item's first caption). */
+static const char *eval_prompt(const Pipeline *p, const Dataset *ds, int i) {
+    const char *vp = config_str(p->cfg, "validation_prompt");
+    return vp && *vp ? vp : (ds->items[i].captions.n ? ds->items[i].captions.text[0] : "");
+}
+
+int pipeline_keep_eval_embeds(Pipeline *p, Err *e) {
+    if (!p->pe || pipeline_load_data(p, e)) return p->pe ? -1 : 0;
+    int set = pipeline_eval_set(p, e);
+    if (set < 0) return -1;
+    const Dataset *ds = &p->data.sets[set];
+    int n = (int)config_int(p->cfg, "num_eval_images");
+    if (n > ds->n_items) n = ds->n_items;
+    const char *negative = config_str(p->cfg, "validation_negative_prompt");
+    p->eval_embeds = xcalloc((size_t)(n > 0 ? n : 1), sizeof *p->eval_embeds);
+    p->n_eval_embeds = n;
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        Image refs[3] = {{0}};
+        int nr = 0;
+        EvalEmbeds *ee = &p->eval_embeds[i];
+        rc = read_references(p, ds, i, refs, &nr, e);
+        if (!rc) rc = prompt_encoder_embed(p->pe, eval_prompt(p, ds, i), refs, nr, NULL, &ee->pos, &ee->pos_len, &ee->dim, e);
+        /* the negative is needed only with CFG, but is cheap next to the renders it serves */
+        if (!rc) rc = prompt_encoder_embed(p->pe, negative ? negative : "", refs, nr, NULL, &ee->neg, &ee->neg_len, &ee->dim, e);
+        for (int k = 0; k < nr; k++) image_free(&refs[k]);
+    }
+    return rc;
+}
+
+void pipeline_free_eval_embeds(Pipeline *p) {
+    for (int i = 0; i < p->n_eval_embeds; i++) { free(p->eval_embeds[i].pos); free(p->eval_embeds[i].neg); }
+    free(p->eval_embeds);
+    p->eval_embeds = NULL; p->n_eval_embeds = 0;
+}
+
 int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
     int sizes[PIPELINE_MAX_SIZES][2];
     int n_sizes = pipeline_validation_sizes(p, sizes, PIPELINE_MAX_SIZES, e);
@@ -78,7 +114,6 @@ int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
     const int quality = (int)config_int(p->cfg, "validation_image_quality");
     if (!ext) return err_setc(e, EXIT_USAGE, "validation_image_format '%s': expected png, jpeg or webp", format);
     int rc = dir_make(dir, e);
-    const char *vp = config_str(p->cfg, "validation_prompt");
     /* every size validation_resolution lists: the first as NN.<ext>, the others as NN_WxH.<ext>; image
      * k > 0 of num_validation_images adds _k */
     for (int i = 0; i < n * per_item && !rc; i++) {
@@ -89,12 +124,17 @@ int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
         Image refs[3] = {{0}};
         int nr = 0;
         rc = read_references(p, ds, item, refs, &nr, e);
-        const char *prompt = vp && *vp ? vp : (ds->items[item].captions.n ? ds->items[item].captions.text[0] : "");
+        const char *prompt = eval_prompt(p, ds, item);
         char *preview = config_bool(p->cfg, "validation_preview") ? xasprintf("%s/preview/%02d%s.", dir, item, suffix) : NULL;
         if (preview && !rc) { char *pd = path_join(dir, "preview"); rc = dir_make(pd, e); free(pd); }
-        EditRequest req = {prompt, config_str(p->cfg, "validation_negative_prompt"), refs, nr, W, H,
-                           config_validation_seed(p->cfg), NULL, NULL,
-                           preview, k};
+        EditRequest req = {.prompt = prompt, .negative = config_str(p->cfg, "validation_negative_prompt"), .refs = refs, .n_refs = nr,
+                           .width = W, .height = H, .seed = config_validation_seed(p->cfg), .preview_prefix = preview,
+                           .image_index = k};
+        if (p->eval_embeds && item < p->n_eval_embeds) {   /* encoded before the text encoder was released */
+            const EvalEmbeds *ee = &p->eval_embeds[item];
+            req.prompt_embeds = ee->pos; req.prompt_len = ee->pos_len;
+            req.negative_embeds = ee->neg; req.negative_len = ee->neg_len; req.embed_dim = ee->dim;
+        }
         Image out = {0};
         if (!rc) {
             pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_START, .step = step, .done = i, .total = n * per_item, .message = prompt});

@@ -126,6 +126,15 @@ static int setup_training(Pipeline *p, Err *e) {
     return 0;
 }
 
+int pipeline_quantize_base(Pipeline *p, Err *e) {
+    QuantKind k = p->pending_quant;
+    p->pending_quant = QUANT_NONE;
+    if (k == QUANT_NONE || !p->have_tr) return 0;
+    pipeline_emitf(p, PEV_INFO, "quantising the transformer base to %s (base_model_precision=%s)", quant_name(k),
+                   config_str(p->cfg, "base_model_precision"));
+    return linear_set_quantize(p->tr.linears, k, e);
+}
+
 static int setup_transformer(Pipeline *p, Err *e) {
     const char *dir = model_dir_require(&p->md, "transformer", e);
     if (!dir || transformer_load(&p->tr, p->fam->transformer, dir, e)) return -1;
@@ -137,11 +146,9 @@ static int setup_transformer(Pipeline *p, Err *e) {
     if (k != QUANT_NONE && full)
         return err_setc(e, EXIT_USAGE, "base_model_precision=%s quantises the frozen base, but model_type=full trains every weight in f32: "
                         "set base_model_precision=no_change or model_type=lora", config_str(p->cfg, "base_model_precision"));
-    if (k != QUANT_NONE) {
-        pipeline_emitf(p, PEV_INFO, "quantising the transformer base to %s (base_model_precision=%s)", quant_name(k),
-                       config_str(p->cfg, "base_model_precision"));
-        if (linear_set_quantize(p->tr.linears, k, e)) return -1;
-    }
+    /* training quantises after caching (pipeline_train), once the text encoder is released */
+    p->pending_quant = k;
+    if (p->mode != PIPELINE_TRAIN && pipeline_quantize_base(p, e)) return -1;
     if (p->mode == PIPELINE_TRAIN && setup_training(p, e)) return -1;
     transformer_bind_denoiser(&p->tr);
     return 0;
@@ -203,7 +210,7 @@ static int open_components(Pipeline *p, const PipelineOptions *opt, Err *e) {
     if (p->text_precision != QUANT_NONE)
         pipeline_emitf(p, PEV_INFO, "quantising the text encoder to %s (text_encoder_1_precision)", quant_name(p->text_precision));
     if (prompt_encoder_open(&p->pe, &p->md, p->flavour->prompt, p->text_precision, e)) return -1;
-    return setup_transformer(p, e);
+    return p->mode == PIPELINE_CACHE ? 0 : setup_transformer(p, e);
 }
 
 int pipeline_open(Pipeline **out, Config *cfg, const PipelineOptions *opt, Err *e) {
@@ -224,6 +231,7 @@ void pipeline_close(Pipeline *p) {
     free(p->cie_dir);
     for (int i = 0; i < p->n_embed_dirs; i++) free(p->embed_dirs[i]);
     free(p->embed_dirs);
+    pipeline_free_eval_embeds(p);
     if (p->have_tr) transformer_free(&p->tr);
     prompt_encoder_close(p->pe);
     if (p->have_vae) vae_free(&p->vae);
@@ -236,6 +244,7 @@ void pipeline_close(Pipeline *p) {
 /* ---- adapters for inference ---- */
 
 int pipeline_load_adapters(Pipeline *p, const char *path, float scale, Err *e) {
+    if (!p->have_tr) return err_set(e, "%s: this pipeline was opened without a transformer", path);
     if (linear_set_load_adapters(p->tr.linears, path, scale, e)) return -1;
     transformer_bind_denoiser(&p->tr);
     return 0;

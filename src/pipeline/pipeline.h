@@ -26,7 +26,10 @@
 
 typedef struct Pipeline Pipeline;
 
-typedef enum { PIPELINE_TRAIN, PIPELINE_INFER } PipelineMode;
+/* TRAIN: trainable adapters (or full training); the base is quantised and the text encoder released
+ * only after the caches are filled (pipeline_train), so the two large models are never resident
+ * together. INFER: everything loaded at open. CACHE: no transformer at all (pipeline_cache). */
+typedef enum { PIPELINE_TRAIN, PIPELINE_INFER, PIPELINE_CACHE } PipelineMode;
 
 typedef struct PipelineOptions {
     PipelineMode mode;          /* TRAIN attaches trainable adapters (or full training); INFER does not */
@@ -73,6 +76,11 @@ void pipeline_close(Pipeline *p);
 void pipeline_on_event(Pipeline *p, PipelineEventFn fn, void *ctx);
 /* The default printer: progress bar on a terminal, one line per event otherwise (stderr). */
 void pipeline_print_event(void *ctx, const PipelineEvent *ev);
+/* An event as one line of JSON without the newline (malloc'd): {"event": KIND, "time": unix seconds,
+ * the kind's fields, "path", "message"}; the format of `--events FILE` (docs/webui.md). */
+char *pipeline_event_json(const PipelineEvent *ev);
+/* "step", "checkpoint", ... (the "event" field of pipeline_event_json). */
+const char *pipeline_event_kind_name(PipelineEventKind k);
 
 /* The model folder of a configuration: pretrained_model_name_or_path, else the family flavour's hub
  * id, located (local folder or Hugging Face cache) at `revision`; malloc'd. */
@@ -103,6 +111,10 @@ typedef struct EditRequest {
     const float *latents;            /* optional initial packed latents [tokens, 64] instead of the seed */
     const Trace *trace;              /* optional: every intermediate under the diffusers pipelines' names */
     const char *preview_prefix;      /* optional: "<prefix>step-<k>.png" predicted-x0 previews (validation_preview) */
+    /* optional: the prompt (and negative prompt) already encoded with these references, [len, dim]
+     * (training frees the text encoder after caching and keeps its validation prompts' embeddings) */
+    const float *prompt_embeds, *negative_embeds;
+    int prompt_len, negative_len, embed_dim;
     int image_index;                 /* k-th image of one seeded draw (num_validation_images): the diffusers
                                         pipelines draw [N, C, h, w] noise from one generator seeded once, so
                                         image k's noise is the k-th [C, h, w] block of the seed's stream */

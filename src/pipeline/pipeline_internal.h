@@ -14,6 +14,9 @@
 #include "pipeline/progress.h"
 #include "pipeline/prompt_encoder.h"
 
+/* An eval sample's prompt and negative prompt encoded with its references, [len, dim]. */
+typedef struct EvalEmbeds { float *pos, *neg; int pos_len, neg_len, dim; } EvalEmbeds;
+
 struct Pipeline {
     PipelineMode mode;
     Config *cfg;
@@ -31,6 +34,9 @@ struct Pipeline {
     EditData ed;
     char *cie_dir;                      /* edit-v1: the conditioning_image_embeds cache, else NULL */
     char **embed_dirs; int n_embed_dirs; /* per-set embed cache folders (DatasetSpec text/cie_cache_dir) */
+    EvalEmbeds *eval_embeds;            /* kept when the text encoder is released (training) */
+    int n_eval_embeds;
+    QuantKind pending_quant;            /* training: base quantised after caching, when the text encoder is gone */
     int quiet;
     const Parallel *par;                /* data-parallel ranks, or NULL */
     PipelineEventFn on_event; void *event_ctx;
@@ -45,5 +51,11 @@ int pipeline_load_data(Pipeline *p, Err *e);
 int pipeline_eval_set(Pipeline *p, Err *e);
 /* Loads the datasets and fills the caches; the EditData (p->ed) then serves training batches. */
 int pipeline_fill_caches(Pipeline *p, CacheSummary *out, Err *e);
+/* Encodes the validation samples' prompts (positive and negative, with their references) so that
+ * the text encoder can be released; render_eval then uses them. */
+int pipeline_keep_eval_embeds(Pipeline *p, Err *e);
+void pipeline_free_eval_embeds(Pipeline *p);
+/* The base_model_precision quantisation that opening left for later (training). */
+int pipeline_quantize_base(Pipeline *p, Err *e);
 
 #endif
