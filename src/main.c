@@ -18,6 +18,7 @@ static const Command COMMANDS[] = {
     {"server", "the WebUI: configurations, datasets, training runs with live progress, edits (in a browser)", cmd_server, 1},
     {"make-dataset", "write a synthetic image-edit dataset (edit images, instructions, references)", cmd_make_dataset, 0},
     {"init-model", "write a model folder (diffusers layout) with random weights: tiny, small or full size", cmd_init_model, 0},
+    {"pretrain-vae", "train a small VAE of a family from scratch on synthetic images (the tiny models' VAEs)", cmd_pretrain_vae, 0},
     {"tokenize", "Qwen2 tokenizer: print the token ids of a text, or decode ids (--decode)", cmd_tokenize, 0},
     {"bench", "benchmarks: bench train-step (ms/step, GFLOP/s, peak RSS of LoRA training steps)", cmd_bench, 0},
     {"run-module", "run one component on golden tensors (numerical test harness)", cmd_run_module, 0},

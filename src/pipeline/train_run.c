@@ -7,11 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Validation images; LyCORIS adapters render at validation_lycoris_strength (SimpleTuner's
+ * set_multiplier before validation) and train on at their multiplier. */
 static int validate_step(void *ctx, int64_t step, const char *variant, Err *e) {
     Pipeline *p = ctx;
     char *dir = xasprintf("%s/validation/step-%lld%s%s", config_str(p->cfg, "output_dir"), (long long)step, variant ? "/" : "",
                           variant ? variant : "");
+    if (p->lycoris_multiplier) linear_set_lycoris_multiplier(p->tr.linears, (float)config_num(p->cfg, "validation_lycoris_strength"));
     int rc = pipeline_render_eval(p, dir, step, e);
+    if (p->lycoris_multiplier) linear_set_lycoris_multiplier(p->tr.linears, p->lycoris_multiplier);
     free(dir);
     return rc;
 }

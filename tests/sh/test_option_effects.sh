@@ -7,7 +7,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 BIN=$(st_bin)
-MODEL=$(pwd)/tests/data/models/qwenimage_edit
+ROOT=$(pwd)
+MODEL=$ROOT/tests/data/models/qwenimage_edit
 st_workdir
 cd "$ST_DIR"
 export OMP_NUM_THREADS=2
@@ -159,6 +160,13 @@ check test "$(stat -c %s t_rank/pytorch_lora_weights.safetensors)" -gt "$(stat -
 T t_ckpt gradient_checkpointing=false
 expect_grep -F "gradient_checkpointing off" t_ckpt.log
 expect_same_file t_ckpt/pytorch_lora_weights.safetensors t_base/pytorch_lora_weights.safetensors "checkpointing changes no number"
+
+# ---- init_lokr_norm (lora_type=lycoris, the tiny LongCat LoKr preset): LoKr starts from the base weights' statistics
+export SIMPLETUNER_EXAMPLES_DIR=$ROOT/examples SIMPLETUNER_TINY_DIR=$ST_DIR/tiny
+L=(train example=tiny.longcat_image.edit-lycoris-lokr max_train_steps=1 num_eval_images=0 checkpoint_step_interval=100)
+run_log lokr.log "$BIN" "${L[@]}" output_dir=lokr
+run_log lokr_norm.log "$BIN" "${L[@]}" output_dir=lokr_norm init_lokr_norm=0.001
+expect_diff_file lokr/pytorch_lora_weights.safetensors lokr_norm/pytorch_lora_weights.safetensors "init_lokr_norm starts LoKr elsewhere"
 
 # ---- num_processes must match the processes (one without mpirun)
 expect_fail -c 2 "$BIN" train --config config.json output_dir=np num_processes=2

@@ -10,9 +10,6 @@
 
 #define TABLE "tests/data/config/implemented_coverage.tsv"
 
-/* Options whose only built value is still the default while their feature lands elsewhere. */
-static const char *const PENDING[] = {"lora_type", NULL};   /* lycoris: the LyCORIS work */
-
 static char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -33,11 +30,6 @@ static int mentions(const char *text, const char *key) {
     size_t n = strlen(key);
     for (const char *p = strstr(text, key); p; p = strstr(p + 1, key))
         if ((p == text || !is_word_char(p[-1])) && !is_word_char(p[n])) return 1;
-    return 0;
-}
-
-static int in_list(const char *const *list, const char *s) {
-    for (int i = 0; list[i]; i++) if (!strcmp(list[i], s)) return 1;
     return 0;
 }
 
@@ -85,7 +77,7 @@ static void test_every_implemented_option_is_covered(void **st) {
         /* a restriction to the default alone is no implementation */
         const char *values = option_supported_values(name);
         char def[128];
-        if (!values || in_list(PENDING, name) || !option_default_str(name, def, sizeof def)) continue;
+        if (!values || !option_default_str(name, def, sizeof def)) continue;
         if (!strcmp(values, def))
             fail_msg("'%s' is implemented but accepts only its default '%s': classify it unsupported", name, def);
     }
