@@ -14,8 +14,10 @@ static void config_help(FILE *f) {
           "datasets. Each option is marked:\n"
           "  implemented  you set it and this program honours it\n"
           "  ignored      you set it but it has no effect here (publishing, trackers, GPU-only tuning, ...)\n"
+          "  default (other values not supported yet)   you set it to the only value this program has\n"
           "  default      not set: the default shown applies\n"
-          "Options whose value asks for behaviour this program lacks stop with \"not supported yet: KEY=VALUE\".\n"
+          "followed by \"(supported: ...)\" when only some values are accepted. Options whose value asks for\n"
+          "behaviour this program lacks stop with \"not supported yet: KEY=VALUE (why)\".\n"
           "The options of this program that SimpleTuner lacks follow SimpleTuner's, each with what it does.\n"
           "\n"
           "Where the configuration comes from:\n"
@@ -33,7 +35,9 @@ static void print_option(const Config *c, const char *key, FILE *f) {
     const cJSON *v = config_json(c, key);
     char *text = v ? cJSON_PrintUnformatted(v) : NULL;
     const char *src = config_source(c, key);
-    fprintf(f, "%s = %s  # %s%s%s\n", key, text ? text : "null", config_mark(c, key), src ? ", from " : "", src ? src : "");
+    const char *mark = config_mark(c, key), *only = option_supported_values(key);
+    fprintf(f, "%s = %s  # %s%s%s%s%s%s\n", key, text ? text : "null", mark, src && only ? " (supported: " : "",
+            src && only ? only : "", src && only ? ")" : "", src ? ", from " : "", src ? src : "");
     free(text);
 }
 

@@ -54,7 +54,7 @@ int cmd_train(int argc, char **argv, Err *e) {
     int rc = par.rank == 0 ? cli_events_open(&ev, argc, argv, e) : 0;
     Pipeline *p = NULL;
     if (!rc) rc = cli_open_pipeline(argc, argv, PIPELINE_TRAIN, TRAIN_FLAGS, 0, &p, e);
-    if (!rc && par.size > 1) rc = parallel_check_config(&par, pipeline_config(p), e);
+    if (!rc) rc = parallel_check_config(&par, pipeline_config(p), e);   /* num_processes = the ranks, 1 without mpirun */
     TrainSummary s = {0};
     if (!rc) {
         pipeline_set_parallel(p, &par);

@@ -28,7 +28,9 @@ static const char *USAGE =
     "  size       validation_resolution (WxH, an edge, or megapixels when < 128); when it is not set and\n"
     "             --image is given, the pipeline's own size: Qwen-Image edit ~1 MP with the aspect of the\n"
     "             last reference (multiples of 32), LongCat edit ~1 MP with the reference's aspect\n"
-    "  steps      validation_num_inference_steps; seed: --seed, else validation_seed\n"
+    "  steps      validation_num_inference_steps; seed: --seed, else validation_seed, else seed\n"
+    "  images     num_validation_images N: N images from one seeded draw (OUT, OUT_1.png, ...), as\n"
+    "             SimpleTuner's num_images_per_prompt\n"
     "  guidance   qwen_image: validation_guidance_real when > 1, else validation_guidance when set,\n"
     "             else 4.0 (true CFG with validation_negative_prompt, result renormalised to the\n"
     "             conditional norm); longcat_image: validation_guidance (edit: plain CFG as the\n"
@@ -132,7 +134,8 @@ int cmd_validate(int argc, char **argv, Err *e) {
     Image refs[3] = {{0}};
     int nr = 0;
     for (int k = 0; k < n_images && !rc; k++) { rc = image_read(images[k], &refs[k], e); if (!rc) nr++; }
-    if (!rc && nr && pipeline_size) { pipeline_default_size(p, refs, nr, &W, &H); n_sizes = 1; }
+    if (!rc && nr && pipeline_size) n_sizes = 1;   /* the pipeline's own size for the references */
+    if (!rc && nr && pipeline_size) pipeline_default_size(p, refs, nr, &W, &H);
     if (!rc && latents_path && n_sizes > 1)
         rc = err_setc(e, EXIT_USAGE, "validate: --latents gives one size; validation_resolution lists %d", n_sizes);
     float *lat = NULL;
@@ -157,18 +160,27 @@ int cmd_validate(int argc, char **argv, Err *e) {
         int stem = dot && (!slash || dot > slash) ? (int)(dot - o) : (int)strlen(o);
         preview = xasprintf("%.*s.preview.", stem, o);
     }
-    /* every size validation_resolution lists: the first as OUT, the others as OUT_WxH.png */
-    for (int si = 0; si < n_sizes && !rc; si++) {
-        if (si) { W = sizes[si][0]; H = sizes[si][1]; }
+    /* every size validation_resolution lists: the first as OUT, the others as OUT_WxH.png; image k > 0
+     * of num_validation_images (one seeded draw, as the pipelines' num_images_per_prompt) adds _k */
+    const int n_img = (int)config_int(cfg, "num_validation_images");
+    if (!rc && lat && n_img > 1)
+        rc = err_setc(e, EXIT_USAGE, "validate: --latents gives one image; num_validation_images asks for %d", n_img);
+    for (int i = 0; i < n_sizes * n_img && !rc; i++) {
+        const int si = i / n_img, k = i % n_img;
+        W = sizes[si][0]; H = sizes[si][1];
+        if (nr && pipeline_size) pipeline_default_size(p, refs, nr, &W, &H);
         const char *dot = strrchr(o, '.'), *slash = strrchr(o, '/');
         int stem = dot && (!slash || dot > slash) ? (int)(dot - o) : (int)strlen(o);
-        char *path = si ? xasprintf("%.*s_%dx%d.png", stem, o, W, H) : xstrdup(o);
+        char size_part[32] = "", img_part[16] = "";
+        if (si) snprintf(size_part, sizeof size_part, "_%dx%d", W, H);
+        if (k) snprintf(img_part, sizeof img_part, "_%d", k);
+        char *path = i ? xasprintf("%.*s%s%s.png", stem, o, size_part, img_part) : xstrdup(o);
         EditRequest req = {.prompt = prompt, .negative = negative ? negative : config_str(cfg, "validation_negative_prompt"),
                            .refs = refs, .n_refs = nr, .width = W, .height = H,
                            .seed = seed >= 0 ? (uint64_t)seed : config_validation_seed(cfg), .latents = lat,
-                           .preview_prefix = si ? NULL : preview};
+                           .preview_prefix = i ? NULL : preview, .image_index = k};
         rc = pipeline_render(p, &req, &out, &chw, e);
-        if (!rc) rc = write_outputs(&out, chw, path, si ? NULL : out_tensor, e);
+        if (!rc) rc = write_outputs(&out, chw, path, i ? NULL : out_tensor, e);
         if (!rc) printf("wrote %s (%dx%d)\n", path, W, H);
         image_free(&out);
         free(chw); chw = NULL;

@@ -126,7 +126,7 @@ const char *config_mark(const Config *c, const char *key) {
     OptionSupport s = option_support(key);
     if (s == SUPPORT_IMPLEMENTED) return "implemented";
     if (s == SUPPORT_INERT) return "ignored";
-    return "default"; /* unsupported options only load when given their default value */
+    return "default (other values not supported yet)"; /* unsupported options only load at their default */
 }
 
 int megapixel_edge(double mp) {

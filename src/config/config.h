@@ -11,8 +11,9 @@
  *                tuning); accepted, and listed once in the log as "ignored, no effect here: ..." when set;
  *   unsupported  it would change behaviour we lack: a value other than its default stops the load with
  *                "not supported yet: KEY=VALUE" (exit 2) before any work starts.
- * Implemented options may also restrict their values (model_family, lora_type, optimizer, ...): any
- * other value is "not supported yet: KEY=VALUE".
+ * Implemented and inert options may also restrict their values (model_family, optimizer,
+ * mixed_precision, attention_mechanism, ...): any other value is "not supported yet: KEY=VALUE", with
+ * the reason when config_support.c has one.
  *
  * Getters take the option's canonical name; asking for a name the table does not know is a programming
  * error and aborts with a message (a typo in code must not silently read a default). */
@@ -148,11 +149,16 @@ const char *option_help(const char *name);
 int option_help_validate(Err *e);
 
 /* The run's seed: `seed`, or 42 when unset (SimpleTuner would draw one; a fixed seed makes runs
- * repeat). The validation seed: `validation_seed`, else the same 42. */
+ * repeat). The validation seed, as SimpleTuner seeds its validation generator (validation_seed or
+ * seed): `validation_seed` when set and not 0, else the run's seed. */
 uint64_t config_run_seed(const Config *c);
 uint64_t config_validation_seed(const Config *c);
-/* For implemented options that only accept some values: comma-separated list, else NULL. */
+/* For implemented or inert options that only accept some values: comma-separated list, else NULL. */
 const char *option_supported_values(const char *name);
+/* Why other values of an option are refused ("not supported yet: K=V (reason)"), or NULL. */
+const char *option_unsupported_reason(const char *name);
+/* The i-th implemented option (0-based) into *name; 0 past the end (coverage tests). */
+int option_implemented_at(int i, const char **name);
 const char *option_type_name(OptionType t);
 /* Consistency of the classification lists (every name is an option, none listed twice); for tests. */
 int option_support_validate(Err *e);
@@ -214,7 +220,9 @@ const DatasetConfig *config_dataset_find(const Config *c, const char *id);
 /* ---- reporting ---------------------------------------------------------------------------------- */
 /* The inert options the user set to a non-default value ("k1, k2"), as logged once at load; NULL if none. */
 const char *config_ignored(const Config *c);
-/* How `config show` marks a key: "implemented", "ignored" (inert, set by the user) or "default". */
+/* How `config show` marks a key: "default" when the user did not set it, else "implemented",
+ * "ignored" (inert: no effect here) or "default (other values not supported yet)" (unsupported: only
+ * its default loads). `config show` adds the supported values of restricted options. */
 const char *config_mark(const Config *c, const char *key);
 /* Resolved validation_resolution as a list of (width, height); megapixel values (< 128) converted.
  * Returns the count written (at most max) or -1 with e set. */

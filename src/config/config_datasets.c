@@ -262,9 +262,16 @@ static int is_image_like(const DatasetConfig *d) {
     return !strcmp(d->dataset_type, "image") || !strcmp(d->dataset_type, "conditioning") || !strcmp(d->dataset_type, "eval");
 }
 
-/* Features of a dataset this program does not have yet. */
+/* Features of a dataset this program does not have yet, with why when it helps (the keys shared with
+ * the global options take their reasons from config_support.c). Dataset keys this program honours:
+ * the ones spec_from (data/dataset_config.c) reads, text_embeds and conditioning_image_embeds (which
+ * embed cache a set uses: pipeline/caches.c), disable_validation and scan_for_errors. Keys that cannot
+ * change results here: vae_cache_ondemand and text_cache_ondemand (the same entries, made before
+ * training instead of at first use), compress_cache, hash_filenames, cache_file_suffix,
+ * skip_file_discovery, preserve_data_backend_cache, the batch sizes of caching, and image_embeds
+ * (where a local set's latents are stored: its own cache_dir_vae). */
 static int check_dataset_support(const Ctx *x, const DatasetConfig *d) {
-    const char *bad = NULL, *val = NULL;
+    const char *bad = NULL, *val = NULL, *why = NULL;
     if (strcmp(d->type, "local") && strcmp(d->type, "memory")) { bad = "type"; val = d->type; }
     else if (!csv_has("image,conditioning,eval,text_embeds,image_embeds,conditioning_image_embeds", d->dataset_type)) {
         bad = "dataset_type"; val = d->dataset_type;
@@ -273,8 +280,20 @@ static int check_dataset_support(const Ctx *x, const DatasetConfig *d) {
     } else if (!csv_has("discovery,json,filesystem", d->metadata_backend)) { bad = "metadata_backend"; val = d->metadata_backend; }
     else if (d->conditioning) { bad = "conditioning"; val = "(generated conditioning sets)"; }
     else if (d->is_regularisation_data) { bad = "is_regularisation_data"; val = "true"; }
+    else if (d->vae_cache_clear_each_epoch) {
+        bad = "vae_cache_clear_each_epoch"; val = "true";
+        why = "latents are cached once per file, with one crop and one latent sample";
+    } else if (d->vae_cache_disable) { bad = "vae_cache_disable"; val = "true"; }
+    else if (d->text_cache_disable) { bad = "text_cache_disable"; val = "true"; }
+    else if (d->delete_unwanted_images) { bad = "delete_unwanted_images"; val = "true"; }
+    else if (d->delete_problematic_images) { bad = "delete_problematic_images"; val = "true"; }
+    else if (d->vae_cache_scan_behaviour && strcmp(d->vae_cache_scan_behaviour, "recreate")) {
+        bad = "vae_cache_scan_behaviour"; val = d->vae_cache_scan_behaviour;
+    }
     if (!bad) return 0;
-    return err_setc(x->e, EXIT_USAGE, "%s: dataset '%s': not supported yet: %s=%s", x->file, x->id, bad, val);
+    if (!why) why = option_unsupported_reason(bad);
+    return err_setc(x->e, EXIT_USAGE, "%s: dataset '%s': not supported yet: %s=%s%s%s%s", x->file, x->id, bad, val,
+                    why ? " (" : "", why ? why : "", why ? ")" : "");
 }
 
 static int read_dataset(const Config *c, const char *file, const cJSON *obj, int index, DatasetConfig *d, Err *e) {
@@ -381,6 +400,19 @@ static int check_refs(Config *c, const char *file, Err *e) {
     return 0;
 }
 
+/* Several text_embeds datasets need exactly one marked "default": the cache of every image dataset
+ * that names none (SimpleTuner refuses the others: "Only one text embed backend can be marked as
+ * default"). */
+static int check_text_embeds_default(Config *c, const char *file, Err *e) {
+    int n = 0, defaults = 0;
+    for (int i = 0; i < c->n_ds; i++)
+        if (!c->ds[i].disabled && !strcmp(c->ds[i].dataset_type, "text_embeds")) { n++; defaults += c->ds[i].is_default; }
+    if (n > 1 && defaults != 1)
+        return err_setc(e, EXIT_USAGE, "%s: %d text_embeds datasets, %d marked \"default\": true; mark exactly one (the cache of "
+                        "image datasets that name no text_embeds)", file, n, defaults);
+    return 0;
+}
+
 static int check_unique(Config *c, const char *file, Err *e) {
     for (int i = 0; i < c->n_ds; i++)
         for (int j = 0; j < i; j++) {
@@ -449,7 +481,7 @@ int config_load_datasets(Config *c, Err *e) {
         c->n_ds++;
     }
     if (c->n_ds == 0) return err_setc(e, EXIT_USAGE, "%s: no datasets (expected a list of dataset objects)", file);
-    return check_unique(c, file, e) || link_conditioning(c, file, e) || check_refs(c, file, e) ||
+    return check_unique(c, file, e) || link_conditioning(c, file, e) || check_refs(c, file, e) || check_text_embeds_default(c, file, e) ||
            check_eval_ids(c, file, e) || check_edit_pairs(c, file, e) ? -1 : 0;
 }
 

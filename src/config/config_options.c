@@ -150,5 +150,7 @@ const char *option_default_str(const char *name, char *buf, size_t cap) {
 
 uint64_t config_run_seed(const Config *c) { return config_has(c, "seed") ? (uint64_t)config_int(c, "seed") : 42; }
 uint64_t config_validation_seed(const Config *c) {
-    return config_has(c, "validation_seed") ? (uint64_t)config_int(c, "validation_seed") : 42;
+    /* SimpleTuner's validation generator: manual_seed(validation_seed or seed or 0); our unset seed is 42 */
+    if (config_has(c, "validation_seed") && config_int(c, "validation_seed") != 0) return (uint64_t)config_int(c, "validation_seed");
+    return config_run_seed(c);
 }

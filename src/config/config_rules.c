@@ -181,15 +181,15 @@ int config_check_support(Config *c, Err *e) {
         int at_default = cJSON_Compare(c->value[i], c->defaults[i], 1);
         char *val = config_value_text(c->value[i]);
         const char *allowed = option_supported_values(d->name);
-        if (s == SUPPORT_INERT && !at_default) {
-            text_append(&inert, ", ", d->name);
-        } else if ((s == SUPPORT_UNSUPPORTED && !at_default) ||
-                   (s == SUPPORT_IMPLEMENTED && allowed && !csv_has(allowed, val))) {
-            char *item = allowed ? xasprintf("%s=%s (supported: %s)", d->name, val, allowed)
-                                 : xasprintf("%s=%s", d->name, val);
+        if ((s == SUPPORT_UNSUPPORTED && !at_default) || (s != SUPPORT_UNSUPPORTED && allowed && !at_default && !csv_has(allowed, val))) {
+            const char *why = option_unsupported_reason(d->name);
+            char *item = allowed ? xasprintf("%s=%s (supported: %s%s%s)", d->name, val, allowed, why ? "; " : "", why ? why : "")
+                                 : xasprintf("%s=%s%s%s%s", d->name, val, why ? " (" : "", why ? why : "", why ? ")" : "");
             text_append(&unsupported, "; ", item);
             free(item);
             if (!first_src) first_src = c->source[i];
+        } else if (s == SUPPORT_INERT && !at_default) {
+            text_append(&inert, ", ", d->name);
         }
         free(val);
     }
@@ -207,7 +207,9 @@ int config_check_support(Config *c, Err *e) {
 int config_unsupported(const Config *c, const char *key, Err *e) {
     int i = config_index(key);
     char *val = config_value_text(config_value(c, i));
-    err_setc(e, EXIT_USAGE, "%s: not supported yet: %s=%s", where(c, key), key, val);
+    const char *why = option_unsupported_reason(key);
+    err_setc(e, EXIT_USAGE, "%s: not supported yet: %s=%s%s%s%s", where(c, key), key, val, why ? " (" : "", why ? why : "",
+             why ? ")" : "");
     free(val);
     return -1;
 }

@@ -47,6 +47,11 @@ typedef struct DatasetSpec {
     int64_t end_epoch, end_step;          /* ... up to and including these (0: no end) */
     int max_num_samples;                  /* > 0: a fixed subset of this many of the discovered files, chosen
                                              from the dataset id (same subset on every run), before filtering */
+    int disable_validation;               /* validation never takes its samples from this set */
+    int scan_for_errors;                  /* cached latents of this set are also checked for their shape and
+                                             finite values when reused (a bad one is recomputed) */
+    const char *text_cache_dir;           /* prompt embeddings of this set's captions (NULL: the run's default) */
+    const char *cie_cache_dir;            /* its references' conditioning_image_embeds (NULL: the run's default) */
 } DatasetSpec;
 
 typedef struct DataOptions {

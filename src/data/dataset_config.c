@@ -101,6 +101,8 @@ static int spec_from(const Config *c, const DatasetConfig *d, DatasetSpec *s, Er
     if (d->max_num_samples < 0 || d->max_num_samples > 1000000000)
         return err_setc(e, EXIT_USAGE, "dataset \"%s\": max_num_samples %ld: expected a positive count", d->id, d->max_num_samples);
     s->max_num_samples = (int)d->max_num_samples;
+    s->disable_validation = d->disable_validation;
+    s->scan_for_errors = d->scan_for_errors;
     /* a reference or mask set follows its edit set image for image: limit or schedule that one */
     if (s->is_conditioning && (d->max_num_samples || d->start_epoch > 1 || d->start_step > 1 || d->end_epoch > 0 || d->end_step > 0))
         return err_setc(e, EXIT_USAGE, "dataset \"%s\": max_num_samples and start/end_epoch/step apply to image datasets; a "

@@ -45,4 +45,10 @@ int image_write_png16(const char *path, int width, int height, int channels, con
 int image_encode_png(const void *data, int width, int height, int channels, int bit_depth,
                      uint8_t **out, size_t *len, Err *e);
 
+/* An 8-bit RGB image written atomically as format "png", "jpeg" or "webp" (NULL = png), quality 1..100
+ * for jpeg and webp (PIL's meaning); image_format_extension gives the file extension ("png", "jpg",
+ * "webp"; NULL for an unknown format). */
+int image_write_format(const char *path, const Image *im, const char *format, int quality, Err *e);
+const char *image_format_extension(const char *format);
+
 #endif

@@ -12,35 +12,87 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Where prompt embeddings are cached: the cache_dir of the default text_embeds dataset, else
- * cache_dir_text when set, else <cache_dir>/text/<family>. */
-static char *text_cache_dir(const Pipeline *p) {
-    const DatasetConfig *ds; int n = 0;
-    config_datasets(p->cfg, &ds, &n);
-    const DatasetConfig *pick = NULL;
-    for (int i = 0; i < n; i++)
-        if (ds[i].dataset_type && !strcmp(ds[i].dataset_type, "text_embeds") && !ds[i].disabled && ds[i].cache_dir && *ds[i].cache_dir)
-            if (!pick || ds[i].is_default) pick = &ds[i];
-    if (pick) return xstrdup(pick->cache_dir);
+/* The cache folder of a text_embeds dataset: its cache_dir, else cache_dir_text when set, else
+ * <cache_dir>/text/<family> (NULL t: the run's default text_embeds dataset, if any). */
+static char *text_dir_of(const Pipeline *p, const DatasetConfig *t) {
+    if (t && t->cache_dir && *t->cache_dir) return xstrdup(t->cache_dir);
     if (config_is_set(p->cfg, "cache_dir_text")) return xstrdup(config_str(p->cfg, "cache_dir_text"));
     const char *cache_dir = config_str(p->cfg, "cache_dir");
     return xasprintf("%s/text/%s", cache_dir && *cache_dir ? cache_dir : "cache", p->fam->name);
 }
 
-/* Where conditioning_image_embeds entries go: the cache_dir of a conditioning_image_embeds dataset,
- * else a dataset's cache_dir_conditioning_image_embeds, else <cache_dir>/conditioning_image_embeds;
- * one subfolder per reference dataset. */
-static char *cie_cache_dir(const Pipeline *p) {
+/* The run's default text_embeds dataset: the one marked "default", else the only one (config_datasets
+ * refuses several without one default, as SimpleTuner does); NULL when there is none. */
+static const DatasetConfig *default_text_embeds(const Pipeline *p) {
     const DatasetConfig *ds; int n = 0;
     config_datasets(p->cfg, &ds, &n);
+    const DatasetConfig *pick = NULL;
     for (int i = 0; i < n; i++)
-        if (!ds[i].disabled && ds[i].dataset_type && !strcmp(ds[i].dataset_type, "conditioning_image_embeds") && ds[i].cache_dir && *ds[i].cache_dir)
-            return xstrdup(ds[i].cache_dir);
-    for (int i = 0; i < n; i++)
-        if (!ds[i].disabled && ds[i].cache_dir_conditioning_image_embeds && *ds[i].cache_dir_conditioning_image_embeds)
-            return xstrdup(ds[i].cache_dir_conditioning_image_embeds);
+        if (!ds[i].disabled && !strcmp(ds[i].dataset_type, "text_embeds") && (!pick || ds[i].is_default)) pick = &ds[i];
+    return pick;
+}
+
+/* A conditioning_image_embeds dataset's folder: its cache_dir, else the global cache_dir_vae when set
+ * (SimpleTuner: backend.get("cache_dir", args.cache_dir_vae)); NULL when neither. */
+static const char *cie_dir_of(const Pipeline *p, const DatasetConfig *c) {
+    if (c->cache_dir && *c->cache_dir) return c->cache_dir;
+    const char *global = config_str(p->cfg, "cache_dir_vae");
+    return global && *global ? global : NULL;
+}
+
+/* Where the conditioning_image_embeds entries of a set's references go (one subfolder per reference
+ * set): the set's cache_dir_conditioning_image_embeds, else the folder of the conditioning_image_embeds
+ * dataset it names, else the same taken from its reference sets, else <cache_dir>/conditioning_image_embeds. */
+static char *cie_dir_for(const Pipeline *p, const DatasetConfig *d) {
+    const DatasetConfig *cand[1 + DATA_MAX_REFS] = {d};
+    int nc = 1;
+    for (int k = 0; k < d->n_conditioning_data && nc < 1 + DATA_MAX_REFS; k++) {
+        const DatasetConfig *r = config_dataset_find(p->cfg, d->conditioning_data[k]);
+        if (r) cand[nc++] = r;
+    }
+    for (int i = 0; i < nc; i++) {
+        if (cand[i]->cache_dir_conditioning_image_embeds && *cand[i]->cache_dir_conditioning_image_embeds)
+            return xstrdup(cand[i]->cache_dir_conditioning_image_embeds);
+        const DatasetConfig *c = cand[i]->conditioning_image_embeds ? config_dataset_find(p->cfg, cand[i]->conditioning_image_embeds) : NULL;
+        const char *dir = c ? cie_dir_of(p, c) : NULL;
+        if (dir) return xstrdup(dir);
+    }
     const char *cache_dir = config_str(p->cfg, "cache_dir");
     return xasprintf("%s/conditioning_image_embeds", cache_dir && *cache_dir ? cache_dir : "cache");
+}
+
+/* Each image set's embed caches as its text_embeds / conditioning_image_embeds ids select them (the
+ * strings are kept in p->embed_dirs for the specs to point at). */
+static void assign_embed_dirs(Pipeline *p) {
+    for (int i = 0; i < p->n_embed_dirs; i++) free(p->embed_dirs[i]);
+    free(p->embed_dirs);
+    p->embed_dirs = xcalloc((size_t)(2 * p->data.n + 1), sizeof *p->embed_dirs);
+    p->n_embed_dirs = 0;
+    for (int i = 0; i < p->data.n; i++) {
+        DatasetSpec *sp = &p->data.sets[i].spec;
+        const DatasetConfig *d = config_dataset_find(p->cfg, sp->id);
+        sp->text_cache_dir = sp->cie_cache_dir = NULL;
+        if (!d || sp->is_conditioning) continue;
+        if (d->text_embeds) {
+            const DatasetConfig *t = config_dataset_find(p->cfg, d->text_embeds);
+            sp->text_cache_dir = p->embed_dirs[p->n_embed_dirs++] = text_dir_of(p, t);
+        }
+        if (p->flavour->reference_embeds_cache) sp->cie_cache_dir = p->embed_dirs[p->n_embed_dirs++] = cie_dir_for(p, d);
+    }
+}
+
+/* cache_dir_vae (global) is only where conditioning_image_embeds datasets without a cache_dir keep
+ * their entries: say so when nothing uses it, since it reads like the VAE cache of every dataset. */
+static void warn_unused_cache_dir_vae(Pipeline *p) {
+    const char *global = config_str(p->cfg, "cache_dir_vae");
+    if (!global || !*global) return;
+    const DatasetConfig *ds; int n = 0;
+    config_datasets(p->cfg, &ds, &n);
+    for (int i = 0; p->flavour->reference_embeds_cache && i < n; i++)
+        if (!ds[i].disabled && !strcmp(ds[i].dataset_type, "conditioning_image_embeds") && !(ds[i].cache_dir && *ds[i].cache_dir)) return;
+    pipeline_emitf(p, PEV_WARNING, "cache_dir_vae %s is not used: as in SimpleTuner it is the folder of conditioning_image_embeds "
+                                   "datasets without their own cache_dir; each dataset's VAE latents go to its cache_dir_vae "
+                                   "(multidatabackend.json, default <cache_dir>/vae/<family>/<id>)", global);
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -109,12 +161,15 @@ int pipeline_fill_caches(Pipeline *p, CacheSummary *out, Err *e) {
                                p->text_precision != QUANT_NONE ? "#te-" : "", p->text_precision != QUANT_NONE ? quant_name(p->text_precision) : "");
     char *vae_id = xasprintf("%s/%s#vae-%016llx%s#seed-%llu", p->fam->name, p->model_path, (unsigned long long)component_fingerprint(p, "vae"),
                              p->vae.tiling.tile_px > 0 ? "#vae-tiled" : "", (unsigned long long)config_run_seed(p->cfg));
+    assign_embed_dirs(p);
+    warn_unused_cache_dir_vae(p);
     p->ed = (EditData){.group = &p->data, .vae = &p->vae, .resize = image_resize_lanczos, .encode_prompt = prompt_encoder_to_writer,
-                       .encode_ctx = p->pe, .model_id = model_id, .vae_id = vae_id, .text_dir = text_cache_dir(p),
+                       .encode_ctx = p->pe, .model_id = model_id, .vae_id = vae_id, .text_dir = text_dir_of(p, default_text_embeds(p)),
                        .seed = config_run_seed(p->cfg),
                        .progress = cache_progress, .progress_ctx = p, .par = p->par};
     if (p->flavour->reference_embeds_cache) {
-        p->cie_dir = cie_cache_dir(p);
+        const char *cache_dir = config_str(p->cfg, "cache_dir");
+        p->cie_dir = xasprintf("%s/conditioning_image_embeds", cache_dir && *cache_dir ? cache_dir : "cache");
         p->ed.cie_dir = p->cie_dir;
         p->ed.condition_pixels = prompt_encoder_condition_pixels;
         p->ed.encode_processed = prompt_encoder_processed_to_writer;
@@ -123,7 +178,12 @@ int pipeline_fill_caches(Pipeline *p, CacheSummary *out, Err *e) {
     if (edit_data_cache_all(&p->ed, &cs, e)) return -1;
     pipeline_emitf(p, PEV_CACHE_DONE, "caches: %d VAE latents reused, %d computed; %d prompt embeddings reused, %d computed",
                    cs.vae_hit, cs.vae_built, cs.text_hit, cs.text_built);
-    if (p->cie_dir) pipeline_emitf(p, PEV_CACHE_DONE, "conditioning image embeds (%s): %d reused, %d computed", p->cie_dir, cs.cie_hit, cs.cie_built);
+    if (p->cie_dir) {
+        const char *shown = p->cie_dir;   /* the first image set's folder (where its entries went) */
+        for (int t = 0; t < p->data.n_train; t++)
+            if (p->data.sets[p->data.train_set[t]].spec.cie_cache_dir) { shown = p->data.sets[p->data.train_set[t]].spec.cie_cache_dir; break; }
+        pipeline_emitf(p, PEV_CACHE_DONE, "conditioning image embeds (%s): %d reused, %d computed", shown, cs.cie_hit, cs.cie_built);
+    }
     if (out) *out = (CacheSummary){cs.vae_hit, cs.vae_built, cs.text_hit, cs.text_built, cs.cie_hit, cs.cie_built};
     return 0;
 }

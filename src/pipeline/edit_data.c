@@ -5,6 +5,7 @@
 #include "base/temp_files.h"
 #include "data/dataset_cache.h"
 #include "image/image_io.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,17 @@ static int build_vae_entry(EditData *d, int set, int item, int ref, const DataCa
     return rc;
 }
 
+/* Where a set's prompt embeddings and its references' conditioning_image_embeds live: the set's own
+ * embed caches (text_embeds / conditioning_image_embeds, resolved by the pipeline), else the run's. */
+static const char *set_text_dir(const EditData *d, int set) {
+    const char *own = d->group->sets[set].spec.text_cache_dir;
+    return own && *own ? own : d->text_dir;
+}
+static const char *set_cie_dir(const EditData *d, int set) {
+    const char *own = d->group->sets[set].spec.cie_cache_dir;
+    return own && *own ? own : d->cie_dir;
+}
+
 static int lookup(const CacheKey *k, StFile *f, int *hit, Err *e) {
     CacheStatus st;
     char why[256] = "";
@@ -77,11 +89,42 @@ static int lookup(const CacheKey *k, StFile *f, int *hit, Err *e) {
     return 0;
 }
 
+/* scan_for_errors (SimpleTuner's recreate scan): a reused entry must hold the sample's shape
+ * ([C, H/8, W/8] latents, [H/8, W/8] mask weights) and finite values; else it is recomputed. An entry
+ * written by this program always does (its checksum and settings are verified on every lookup); the
+ * scan catches one made elsewhere with a matching identity. */
+static int entry_is_sound(const EditData *d, int set, int item, int ref, const StFile *f, char *why, size_t n) {
+    const Dataset *ds = &d->group->sets[set];
+    const SampleGeometry *g = ref >= 0 ? &ds->items[item].refs[ref].geom : &ds->items[item].geom;
+    const int mask = slot_is_mask(d->group, set, ref);
+    const StTensor *t = st_find(f, mask ? "mask_weights" : "latents");
+    int64_t want[3] = {vae_latent_channels(d->vae), g->target_h / 8, g->target_w / 8};
+    const int nd = mask ? 2 : 3;
+    const int64_t *w = mask ? want + 1 : want;
+    int ok = t && t->ndim == nd;
+    for (int i = 0; ok && i < nd; i++) ok = t->shape[i] == w[i];
+    if (!ok) { snprintf(why, n, "not the sample's %s shape", mask ? "mask" : "latent"); return 0; }
+    float *v = st_to_f32(t);
+    size_t bad = 0;
+    for (size_t i = 0; i < t->numel; i++) bad += !isfinite(v[i]);
+    free(v);
+    if (bad) { snprintf(why, n, "%zu non-finite values", bad); return 0; }
+    return 1;
+}
+
 static int ensure_vae(EditData *d, int set, int item, int ref, EditCacheStats *s, Err *e) {
     DataCacheKey k;
     if (data_vae_cache_key(d->group, set, item, ref, d->vae_id, &k, e)) return -1;
     StFile f; int hit = 0;
     int rc = lookup(&k.key, &f, &hit, e);
+    const Dataset *owner = ref >= 0 ? &d->group->sets[d->group->sets[set].cond[ref]] : &d->group->sets[set];
+    char why[96];
+    if (!rc && hit && owner->spec.scan_for_errors &&   /* the set whose cache_dir_vae holds the entry */
+        !entry_is_sound(d, set, item, ref, &f, why, sizeof why)) {
+        log_warn("scan_for_errors: cache entry %s/%s: %s; recomputing", k.key.dir, k.key.name, why);
+        st_close(&f);
+        hit = 0;
+    }
     if (!rc && hit) { st_close(&f); s->vae_hit++; }
     else if (!rc) { rc = build_vae_entry(d, set, item, ref, &k, e); s->vae_built += !rc; }
     data_cache_key_free(&k);
@@ -136,7 +179,7 @@ static int build_text(EditData *d, const CacheKey *k, const char *prompt, const 
 static int ensure_cie(EditData *d, int set, int item, int k, float **pix, ConditionPixels *out, EditCacheStats *s, Err *e) {
     const Dataset *ds = &d->group->sets[set], *c = &d->group->sets[ds->cond[k]];
     const char *rel = c->items[ds->items[item].refs[k].item].rel;
-    char *dir = path_join(d->cie_dir, c->spec.id), *src = path_join(c->spec.instance_data_dir, rel);
+    char *dir = path_join(set_cie_dir(d, set), c->spec.id), *src = path_join(c->spec.instance_data_dir, rel);
     char *settings = xasprintf("conditioning_image_embeds %s", d->model_id);
     const char *sources[1] = {src};
     CacheKey key = {dir, rel, sources, 1, settings};
@@ -195,7 +238,7 @@ static int build_text_cie(EditData *d, int set, int item, const CacheKey *k, con
 
 static int ensure_text(EditData *d, int set, int item, const char *caption, CaptionOrigin o, EditCacheStats *s, Err *e) {
     DataCacheKey k;
-    if (data_text_cache_key(d->group, set, item, caption, d->text_dir, d->model_id, &k, e)) return -1;
+    if (data_text_cache_key(d->group, set, item, caption, set_text_dir(d, set), d->model_id, &k, e)) return -1;
     StFile f; int hit = 0;
     int rc = lookup(&k.key, &f, &hit, e);
     if (!rc && hit) { st_close(&f); s->text_hit++; }
@@ -234,8 +277,10 @@ static int ensure_dropout(EditData *d, EditCacheStats *s, Err *e) {
 static int clean_cache_temps(const EditData *d, Err *e) {
     const DataGroup *g = d->group;
     int total = 0;
-    for (int i = -2; i < g->n; i++) {
-        const char *dir = i == -2 ? d->text_dir : i == -1 ? d->cie_dir : g->sets[i].spec.cache_dir_vae;
+    for (int i = -2; i < 3 * g->n; i++) {
+        const DatasetSpec *sp = i >= 0 ? &g->sets[i / 3].spec : NULL;
+        const char *dir = i == -2 ? d->text_dir : i == -1 ? d->cie_dir
+                        : i % 3 == 0 ? sp->cache_dir_vae : i % 3 == 1 ? sp->text_cache_dir : d->cie_dir ? sp->cie_cache_dir : NULL;
         int removed = 0;
         if (!dir || !*dir) continue;
         if (temp_files_clean(dir, 1, &removed, e)) return -1;
@@ -378,7 +423,7 @@ static int load_sample(EditData *d, const DataSample *s, TrainSample *out, Err *
                            (long long)shape[1], (long long)shape[0], out->w, out->h);
     }
     if (s->caption_dropped) data_dropout_cache_key(d->text_dir, d->model_id, &k);
-    else if (data_text_cache_key(d->group, s->set, s->item, s->caption ? s->caption : "", d->text_dir, d->model_id, &k, e)) return -1;
+    else if (data_text_cache_key(d->group, s->set, s->item, s->caption ? s->caption : "", set_text_dir(d, s->set), d->model_id, &k, e)) return -1;
     out->txt = read_tensor(d, &k.key, "prompt_embeds", 2, shape, &nd, e);
     data_cache_key_free(&k);
     if (!out->txt) return -1;

@@ -27,10 +27,14 @@ int pipeline_eval_set(Pipeline *p, Err *e) {
     for (int i = 0; i < p->data.n; i++) {
         const Dataset *d = &p->data.sets[i];
         if (d->spec.is_conditioning || d->spec.disabled) continue;
-        if (!id || !*id || !strcmp(d->spec.id, id)) return i;
+        if (id && *id && strcmp(d->spec.id, id)) continue;
+        if (!d->spec.disable_validation) return i;
+        if (id && *id)
+            return err_setc(e, EXIT_USAGE, "eval_dataset_id names '%s', which has disable_validation: true", id);
     }
     if (id && *id) return err_setc(e, EXIT_USAGE, "eval_dataset_id: no image dataset with id '%s'", id);
-    return err_set(e, "no image dataset to validate with");
+    return err_set(e, "no image dataset to validate with (every image dataset has disable_validation: true; "
+                      "set validation_disable or num_eval_images 0 to train without validation)");
 }
 
 /* The references of item i of an edit dataset (mask datasets are loss weights, not model inputs). */
@@ -46,6 +50,16 @@ static int read_references(const Pipeline *p, const Dataset *ds, int i, Image *r
         (*nr)++;
     }
     return 0;
+}
+
+/* The sheet of one render: references | result, or result | references (validation_stitch_input_location
+ * right), the instruction underneath. */
+static Image eval_sheet(const Pipeline *p, const Image *refs, int nr, const Image *out, const char *prompt) {
+    Image row[4];
+    int right = !strcmp(config_str(p->cfg, "validation_stitch_input_location"), "right");
+    for (int k = 0; k < nr; k++) row[right ? k + 1 : k] = refs[k];
+    row[right ? 0 : nr] = *out;
+    return compose_sheet(row, nr + 1, prompt);
 }
 
 /* The prompt of eval item i (validation_prompt when set, else the item's first caption). */
@@ -93,12 +107,20 @@ int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
     const Dataset *ds = &p->data.sets[set];
     int n = (int)config_int(p->cfg, "num_eval_images");
     if (n > ds->n_items) n = ds->n_items;
+    /* num_validation_images renders per sample and size, from one seeded draw (pipeline.h EditRequest) */
+    const int n_img = (int)config_int(p->cfg, "num_validation_images"), per_item = n_sizes * n_img;
+    const char *format = config_str(p->cfg, "validation_image_format");
+    const char *ext = image_format_extension(format);
+    const int quality = (int)config_int(p->cfg, "validation_image_quality");
+    if (!ext) return err_setc(e, EXIT_USAGE, "validation_image_format '%s': expected png, jpeg or webp", format);
     int rc = dir_make(dir, e);
-    /* every size validation_resolution lists: the first as NN.png, the others as NN_WxH.png */
-    for (int i = 0; i < n * n_sizes && !rc; i++) {
-        const int item = i / n_sizes, si = i % n_sizes, W = sizes[si][0], H = sizes[si][1];
-        char suffix[32] = "";
-        if (si) snprintf(suffix, sizeof suffix, "_%dx%d", W, H);
+    /* every size validation_resolution lists: the first as NN.<ext>, the others as NN_WxH.<ext>; image
+     * k > 0 of num_validation_images adds _k */
+    for (int i = 0; i < n * per_item && !rc; i++) {
+        const int item = i / per_item, si = i % per_item / n_img, k = i % n_img, W = sizes[si][0], H = sizes[si][1];
+        char suffix[48] = "";
+        int len = si ? snprintf(suffix, sizeof suffix, "_%dx%d", W, H) : 0;
+        if (k) snprintf(suffix + len, sizeof suffix - (size_t)len, "_%d", k);
         Image refs[3] = {{0}};
         int nr = 0;
         rc = read_references(p, ds, item, refs, &nr, e);
@@ -106,7 +128,8 @@ int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
         char *preview = config_bool(p->cfg, "validation_preview") ? xasprintf("%s/preview/%02d%s.", dir, item, suffix) : NULL;
         if (preview && !rc) { char *pd = path_join(dir, "preview"); rc = dir_make(pd, e); free(pd); }
         EditRequest req = {.prompt = prompt, .negative = config_str(p->cfg, "validation_negative_prompt"), .refs = refs, .n_refs = nr,
-                           .width = W, .height = H, .seed = config_validation_seed(p->cfg), .preview_prefix = preview};
+                           .width = W, .height = H, .seed = config_validation_seed(p->cfg), .preview_prefix = preview,
+                           .image_index = k};
         if (p->eval_embeds && item < p->n_eval_embeds) {   /* encoded before the text encoder was released */
             const EvalEmbeds *ee = &p->eval_embeds[item];
             req.prompt_embeds = ee->pos; req.prompt_len = ee->pos_len;
@@ -114,22 +137,19 @@ int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
         }
         Image out = {0};
         if (!rc) {
-            pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_START, .step = step, .done = i, .total = n * n_sizes, .message = prompt});
+            pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_START, .step = step, .done = i, .total = n * per_item, .message = prompt});
             rc = pipeline_render(p, &req, &out, NULL, e);
         }
         free(preview);
         if (!rc) {
-            Image row[4];
-            for (int k = 0; k < nr; k++) row[k] = refs[k];
-            row[nr] = out;
-            Image sheet = compose_sheet(row, nr + 1, prompt);
-            char *path = xasprintf("%s/%02d%s.png", dir, item, suffix);
-            rc = image_write_png(path, &sheet, e);
-            if (!rc) pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_IMAGE, .step = step, .done = i, .total = n * n_sizes, .path = path});
+            Image sheet = eval_sheet(p, refs, nr, &out, prompt);
+            char *path = xasprintf("%s/%02d%s.%s", dir, item, suffix, ext);
+            rc = image_write_format(path, &sheet, format, quality, e);
+            if (!rc) pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_IMAGE, .step = step, .done = i, .total = n * per_item, .path = path});
             free(path); image_free(&sheet);
         }
         image_free(&out);
-        for (int k = 0; k < nr; k++) image_free(&refs[k]);
+        for (int r = 0; r < nr; r++) image_free(&refs[r]);
     }
     return rc;
 }

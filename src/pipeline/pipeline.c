@@ -146,6 +146,9 @@ static int setup_lycoris(Pipeline *p, Err *e) {
 static int setup_training(Pipeline *p, Err *e) {
     Transformer *t = &p->tr;
     t->checkpointing = config_bool(p->cfg, "gradient_checkpointing");
+    if (!t->checkpointing)
+        pipeline_emitf(p, PEV_INFO, "gradient_checkpointing off: every block keeps its activations for the backward pass "
+                                    "(more memory, the same numbers)");
     /* the references' training timestep (the config layer refuses the key for other models); sampling
      * always gives every token the same t */
     const char *rt = p->fam->reference_timestep_key;
@@ -277,6 +280,8 @@ void pipeline_close(Pipeline *p) {
     if (p->have_data) { edit_data_free(&p->ed); data_free(&p->data); }
     if (p->have_specs) data_specs_free(&p->specs);
     free(p->cie_dir);
+    for (int i = 0; i < p->n_embed_dirs; i++) free(p->embed_dirs[i]);
+    free(p->embed_dirs);
     pipeline_free_eval_embeds(p);
     if (p->have_tr) transformer_free(&p->tr);
     prompt_encoder_close(p->pe);

@@ -116,6 +116,9 @@ typedef struct EditRequest {
      * (training frees the text encoder after caching and keeps its validation prompts' embeddings) */
     const float *prompt_embeds, *negative_embeds;
     int prompt_len, negative_len, embed_dim;
+    int image_index;                 /* k-th image of one seeded draw (num_validation_images): the diffusers
+                                        pipelines draw [N, C, h, w] noise from one generator seeded once, so
+                                        image k's noise is the k-th [C, h, w] block of the seed's stream */
 } EditRequest;
 
 /* The size the family's edit pipeline renders at for these references (1024² without). */
@@ -131,8 +134,11 @@ double pipeline_guidance(const Pipeline *p);
 /* Samples the edit: result (8-bit RGB); tensor (optional) gets the image before 8-bit rounding,
  * [3, H, W] in [0, 1] (malloc'd). */
 int pipeline_render(Pipeline *p, const EditRequest *req, Image *result, float **tensor, Err *e);
-/* The first num_eval_images samples of eval_dataset_id (or the first edit dataset) as sheets
- * dir/NN.png (references | result, instruction underneath); loads the datasets when needed. */
+/* The first num_eval_images samples of eval_dataset_id (or the first edit dataset without
+ * disable_validation) as sheets dir/NN[_WxH][_k].<ext> (references | result, or result | references
+ * with validation_stitch_input_location right, the instruction underneath): one per size of
+ * validation_resolution (_WxH after the first) and per image of num_validation_images (_k after the
+ * first), in validation_image_format at validation_image_quality; loads the datasets when needed. */
 int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e);
 
 /* ---- evaluation against known results (`simpletuner eval`) ---- */

@@ -33,6 +33,7 @@ struct Pipeline {
     DataGroup data; int have_data;
     EditData ed;
     char *cie_dir;                      /* edit-v1: the conditioning_image_embeds cache, else NULL */
+    char **embed_dirs; int n_embed_dirs; /* per-set embed cache folders (DatasetSpec text/cie_cache_dir) */
     float lycoris_multiplier;           /* lora_type=lycoris training: the training multiplier (0: not LyCORIS) */
     EvalEmbeds *eval_embeds;            /* kept when the text encoder is released (training) */
     int n_eval_embeds;

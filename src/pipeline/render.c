@@ -173,9 +173,13 @@ int pipeline_render(Pipeline *pl, const EditRequest *job, Image *result, float *
         x = xmalloc(p.n_target * p.channels * sizeof(float));
         if (job->latents) memcpy(x, job->latents, p.n_target * p.channels * sizeof(float));
         else {
+            /* image k of num_validation_images: the k-th block of one draw of k+1 blocks */
+            const size_t one = (size_t)C * h * w;
+            float *draw = job->image_index > 0 ? xmalloc(one * (size_t)(job->image_index + 1) * sizeof(float)) : noise;
             Rng rng; rng_seed(&rng, job->seed);
-            rng_fill_normal(&rng, noise, (size_t)C * h * w, 0, 1);
-            rc = latent_pack(noise, C, h, w, x, e);
+            rng_fill_normal(&rng, draw, one * (size_t)(job->image_index + 1), 0, 1);
+            rc = latent_pack(draw + one * (size_t)job->image_index, C, h, w, x, e);
+            if (draw != noise) free(draw);
         }
     }
     float *sig = NULL, *ts = NULL;

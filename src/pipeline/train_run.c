@@ -62,13 +62,15 @@ int pipeline_train(Pipeline *p, TrainSummary *out, Err *e) {
         tc.lr.total_steps = tc.max_train_steps;
         tc.par = p->par;
     }
-    TrainerHooks hooks = {forward_event, p, NULL, NULL, 0, EMA_VALIDATE_COMPARISON};
+    TrainerHooks hooks = {.on_event = forward_event, .event_ctx = p, .ema_validation = EMA_VALIDATE_COMPARISON};
     if (!rc && validating) {
         if (pipeline_eval_set(p, e) < 0) rc = -1;
         else {
             hooks.validate = validate_step; hooks.validate_ctx = p;
             hooks.validate_every = config_int(p->cfg, "validation_step_interval");
             hooks.ema_validation = ema_validation(p->cfg);
+            hooks.no_base_validation = config_bool(p->cfg, "disable_benchmark");
+            hooks.validate_on_startup = config_bool(p->cfg, "validation_on_startup");
         }
     }
     SampleSource src = edit_data_source(&p->ed);

@@ -117,6 +117,8 @@ void api_options(Server *s, const HttpRequest *q, HttpResponse *r) {
         cJSON_AddStringToObject(o, "support", SUPPORT[option_support(d->name)]);
         const char *sv = option_supported_values(d->name);
         if (sv) cJSON_AddStringToObject(o, "supported_values", sv);
+        const char *why = option_unsupported_reason(d->name);
+        if (why) cJSON_AddStringToObject(o, "unsupported_reason", why);
         const char *help = option_help(d->name);
         if (help) cJSON_AddStringToObject(o, "help", help);
         cJSON_AddItemToArray(a, o);

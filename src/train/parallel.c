@@ -71,8 +71,13 @@ void parallel_share(const Parallel *p, int n, int *lo, int *hi) {
 
 int parallel_check_config(const Parallel *p, const Config *c, Err *e) {
     /* SimpleTuner's accelerate settings: with mpirun the ranks are the processes */
-    if (config_is_set(c, "num_processes") && config_int(c, "num_processes") != p->size)
+    if (config_is_set(c, "num_processes") && config_int(c, "num_processes") != p->size) {
+        if (p->size == 1)
+            return err_setc(e, EXIT_USAGE, "%s: num_processes=%ld, but this run is one process (start it with mpirun -np %ld, "
+                            "or drop num_processes)", config_source(c, "num_processes"), config_int(c, "num_processes"),
+                            config_int(c, "num_processes"));
         return err_setc(e, EXIT_USAGE, "%s: num_processes=%ld, but mpirun started %d ranks (set -np %ld or drop num_processes)",
                         config_source(c, "num_processes"), config_int(c, "num_processes"), p->size, config_int(c, "num_processes"));
+    }
     return 0;
 }

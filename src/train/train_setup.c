@@ -21,6 +21,7 @@ int trainer_config_from(const Config *c, TrainerConfig *t, Err *e) {
     ema_config_init(&t->ema);
     if (config_has(c, "ema_decay")) t->ema.decay = config_num(c, "ema_decay");
     if (config_has(c, "ema_update_interval") && config_int(c, "ema_update_interval") > 0) t->ema.update_interval = config_int(c, "ema_update_interval");
+    if (config_has(c, "ema_warmup_steps")) t->ema.warmup_steps = config_int(c, "ema_warmup_steps");
     t->checkpoint_every = config_has(c, "checkpoint_step_interval") ? config_int(c, "checkpoint_step_interval") : 0;
     t->checkpoints_total_limit = config_has(c, "checkpoints_total_limit") ? (int)config_int(c, "checkpoints_total_limit") : 0;
     t->resume_from = str_or_null(c, "resume_from_checkpoint");

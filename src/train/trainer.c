@@ -329,9 +329,11 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
     size_t n_grad = 0;
     for (int i = 0; i < m->n_params; i++) n_grad += m->params[i].numel;
     float *flat = ranks > 1 ? xmalloc((n_grad + 4) * sizeof(float)) : NULL;
-    if (!rc && writer && step == 0 && hooks && hooks->validate && hooks->validate_every > 0) {
-        crash_point("validate 0");
-        rc = hooks->validate(hooks->validate_ctx, 0, NULL, e);
+    if (!rc && writer && hooks && hooks->validate && hooks->validate_every > 0 &&
+        ((step == 0 && !hooks->no_base_validation) || hooks->validate_on_startup)) {
+        crash_point("validate %lld", (long long)step);
+        /* step 0: the untrained weights (the EMA equals them); a resumed step as the interval renders it */
+        rc = step == 0 ? hooks->validate(hooks->validate_ctx, 0, NULL, e) : validate_with_ema(hooks, ema, step, e);
     }
     int64_t start_step = step;
     struct timespec t0;

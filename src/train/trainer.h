@@ -67,7 +67,7 @@ typedef struct TrainerConfig {
     const Parallel *par;           /* data-parallel ranks (train/parallel.h); NULL = one process */
 } TrainerConfig;
 
-/* Called at step 0 and every validation interval (may be NULL). variant is NULL for the weights
+/* Called before the first step (TrainerHooks), every validation interval and at the last step (may be NULL). variant is NULL for the weights
  * ema_validation chooses, or "ema" for the EMA weights' extra render in comparison mode. */
 typedef int (*ValidateFn)(void *ctx, int64_t step, const char *variant, Err *e);
 
@@ -99,6 +99,10 @@ typedef struct TrainerHooks {
     void *validate_ctx;
     int64_t validate_every;        /* 0 = never */
     EmaValidation ema_validation;  /* ema_only: EMA weights; none: the trained ones; comparison: both */
+    /* Before the first step: a fresh run renders step 0 with the untrained weights (SimpleTuner's
+     * base-model benchmark) unless no_base_validation (disable_benchmark); validate_on_startup
+     * (validation_on_startup) also renders at the step a resumed run starts from. */
+    int no_base_validation, validate_on_startup;
 } TrainerHooks;
 
 typedef struct TrainResult {

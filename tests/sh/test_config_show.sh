@@ -20,9 +20,19 @@ for preset in qwen_image.peft-lora longcat-image.peft-lora; do
 done
 expect_grep '^flow_schedule_shift = 0  # implemented' "$out"
 
+# the marks tell what each option does here: restricted values, no effect, only the default
+run_log "$out" "$BIN" config show --config "$P/qwen_image.peft-lora/config.json" mixed_precision=no
+expect_grep '^mixed_precision = "no"  # ignored \(supported: bf16,no\), from command line$' "$out"
+expect_grep '^optimizer = "optimi-lion"  # implemented \(supported: adamw_bf16,.*optimi-lion.*\), from ' "$out"
+expect_grep '^quantize_activations = false  # default \(other values not supported yet\), from ' "$out"
+expect_grep '^report_to = "none"  # default \(other values not supported yet\), from ' "$out"
+expect_fail -c 2 "$BIN" config show --config "$P/qwen_image.peft-lora/config.json" mixed_precision=fp16
+expect_grep -F "not supported yet: mixed_precision=fp16 (supported: bf16,no; this program computes in f32"
+
+
 # SimpleTuner's LongCat edit LoKr preset loads (its Hugging Face canny dataset swapped for an edit one)
 run_log "$out" "$BIN" config show --config "$P/longcat-image-edit.lycoris-lokr/config.json" --data tests/data/config/longcat_seed/multidatabackend.json
-expect_grep '^lora_type = "lycoris"  # implemented, from ' "$out"
+expect_grep '^lora_type = "lycoris"  # implemented \(supported: standard,lycoris\), from ' "$out"
 expect_grep -F "lycoris_config = \"$P/longcat-image-edit.lycoris-lokr/lycoris_config.json\"  # implemented" "$out"
 
 expect_fail -c 2 "$BIN" config show --config "$P/qwen_image.peft-lora/config.json" lora_rnak=4

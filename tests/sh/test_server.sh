@@ -93,6 +93,8 @@ expect_status 200 GET /api/options
 expect_eq "$(json 'j.find(o=>o.name==="lora_rank").type')" NUMBER "lora_rank's type"
 expect_eq "$(json 'j.find(o=>o.name==="lr_scheduler").choices.includes("cosine")')" true "lr_scheduler's choices"
 expect_eq "$(json 'j.find(o=>o.name==="push_to_hub").support')" unsupported "push_to_hub's support"
+expect_eq "$(json 'j.find(o=>o.name==="mixed_precision").supported_values')" "bf16,no" "mixed_precision's values"
+expect_eq "$(json 'j.find(o=>o.name==="lora_format").unsupported_reason.includes("ComfyUI")')" true "lora_format's reason"
 expect_eq "$(json 'typeof j.find(o=>o.name==="learning_rate").help')" string "learning_rate has help"
 check test "$(json 'j.length')" -gt 400 -- "every option of the table"
 # this program's own options come after SimpleTuner's, marked, with their scope and help

@@ -132,6 +132,20 @@ static void test_errors(void **state) {
          ": dataset 'a': text_embeds names 'a', which is not a dataset with dataset_type=text_embeds in this file"},
         {"[{\"id\": \"a\", \"source_dataset_id\": \"zz\"}]",
          ": dataset 'a': source_dataset_id names 'zz', which is not a dataset id in this file"},
+        /* dataset keys this program cannot honour are refused with why, never read and ignored */
+        {"[{\"id\": \"a\", \"vae_cache_clear_each_epoch\": true}]",
+         ": dataset 'a': not supported yet: vae_cache_clear_each_epoch=true (latents are cached once per file"},
+        {"[{\"id\": \"a\", \"vae_cache_disable\": true}]", ": dataset 'a': not supported yet: vae_cache_disable=true (latents are cached"},
+        {"[{\"id\": \"a\", \"text_cache_disable\": true}]",
+         ": dataset 'a': not supported yet: text_cache_disable=true (prompt embeddings are always cached)"},
+        {"[{\"id\": \"a\", \"delete_unwanted_images\": true}]",
+         ": dataset 'a': not supported yet: delete_unwanted_images=true (this program never deletes your images"},
+        {"[{\"id\": \"a\", \"delete_problematic_images\": true}]",
+         ": dataset 'a': not supported yet: delete_problematic_images=true (this program never deletes your images"},
+        {"[{\"id\": \"a\", \"vae_cache_scan_behaviour\": \"sync\"}]",
+         ": dataset 'a': not supported yet: vae_cache_scan_behaviour=sync (a stale VAE latent is always recomputed"},
+        {"[{\"id\": \"a\"}, {\"id\": \"t1\", \"dataset_type\": \"text_embeds\"}, {\"id\": \"t2\", \"dataset_type\": \"text_embeds\"}]",
+         ": 2 text_embeds datasets, 0 marked \"default\": true; mark exactly one"},
     };
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
         if (load_data(f, CASES[i].json, NULL) == 0) fail_msg("case %zu should fail: %s", i, CASES[i].json);

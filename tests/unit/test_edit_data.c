@@ -6,6 +6,8 @@
 #include "image/image_io.h"
 #include "data/synth.h"
 #include "pipeline/edit_data.h"
+#include "data/dataset_cache.h"
+#include <math.h>
 
 static int nearest_resize(const Image *src, int w, int h, Image *out, Err *e) {
     (void)e;
@@ -178,6 +180,58 @@ static void test_bad_cached_shapes(void **state) {
     tmpdir_remove(root);
 }
 
+/* Replaces the cached latent of the edit image of item 0 by `latents` [c, h, w] under the same identity
+ * (a valid, checksummed entry: as one written by another tool or a damaged VAE would be). */
+static void plant_latent(Run *r, const float *latents, int64_t c, int64_t h, int64_t w) {
+    DataCacheKey k; Err e = {0};
+    if (data_vae_cache_key(&r->g, 0, 0, -1, r->d.vae_id, &k, &e)) fail_msg("%s", e.msg);
+    StWriter wr; stw_init(&wr);
+    int64_t shape[3] = {c, h, w};
+    stw_add_f32(&wr, "latents", 3, shape, latents);
+    if (cache_store(&k.key, &wr, &e)) fail_msg("%s", e.msg);
+    stw_free(&wr);
+    data_cache_key_free(&k);
+}
+
+/* scan_for_errors (dataset key): reused latents of that set are checked for the sample's shape and
+ * finite values and rebuilt when they fail; without it, an entry with a valid identity is trusted. */
+static void test_scan_for_errors(void **state) {
+    (void)state;
+    char *root = tmpdir_make();
+    write_pairs(root, 2);
+    Run r; Err e = {0};
+    EditCacheStats s;
+    run_open(&r, root);
+    if (edit_data_cache_all(&r.d, &s, &e)) fail_msg("%s", e.msg);
+    const DataItem *it = &r.g.sets[0].items[0];
+    const int64_t h = it->geom.target_h / 8, w = it->geom.target_w / 8;
+    float *bad = calloc((size_t)(4 * h * w), sizeof(float));
+    bad[3] = NAN;
+    plant_latent(&r, bad, 4, h, w);
+    run_close(&r);
+    run_open(&r, root);
+    if (edit_data_cache_all(&r.d, &s, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(s.vae_built, 0);                 /* trusted */
+    run_close(&r);
+    run_open(&r, root);
+    r.g.sets[0].spec.scan_for_errors = 1;
+    if (edit_data_cache_all(&r.d, &s, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(s.vae_built, 1);                 /* the NaN entry, rebuilt */
+    assert_int_equal(s.vae_hit, 3);
+    run_close(&r);
+    run_open(&r, root);
+    plant_latent(&r, bad + 4, 4, 1, 1);               /* finite, but not the sample's shape */
+    r.g.sets[0].spec.scan_for_errors = 1;
+    if (edit_data_cache_all(&r.d, &s, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(s.vae_built, 1);
+    r.g.sets[0].spec.scan_for_errors = 1;             /* a sound cache passes the scan */
+    if (edit_data_cache_all(&r.d, &s, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(s.vae_built, 0);
+    run_close(&r);
+    free(bad);
+    tmpdir_remove(root);
+}
+
 typedef struct { int calls, max_images; } CountEnc;
 static int counting_encode(void *ctx, const char *prompt, const Image *refs, int n, StWriter *out, Err *e) {
     CountEnc *c = ctx;
@@ -331,6 +385,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_build_reuse_invalidate),
         cmocka_unit_test(test_bad_cached_shapes),
+        cmocka_unit_test(test_scan_for_errors),
         cmocka_unit_test(test_mask_dataset),
         cmocka_unit_test(test_reference_captions_cached),
     };

@@ -3,6 +3,7 @@
 #include "test_util.h"
 #include <math.h>
 #include "train/ema.h"
+#include "train/train_setup.h"
 
 static void test_decay_ramp(void **st) {
     (void)st;
@@ -108,10 +109,34 @@ static void test_swap_save_load(void **st) {
     assert_contains(e.msg, "ema_update_interval must be >= 1");
 }
 
+/* The configuration reaches the EMA: ema_decay, ema_update_interval and ema_warmup_steps as a
+ * SimpleTuner config.json gives them (EMAModel.get_decay: 0 before the warmup's last step, then
+ * ema_decay without the (1+s)/(10+s) ramp). */
+static void test_config_keys(void **st) {
+    (void)st;
+    static const char *const keys[] = {"model_family", "output_dir", "optimizer", "use_ema", "ema_decay",
+                                       "ema_update_interval", "ema_warmup_steps"};
+    static const char *const vals[] = {"qwen_image", "out", "adamw_bf16", "true", "0.9", "2", "4"};
+    Config *c; Err e = {0};
+    if (config_from_pairs(&c, keys, vals, 7, &e)) fail_msg("%s", e.msg);
+    TrainerConfig t;
+    if (trainer_config_from(c, &t, &e)) fail_msg("%s", e.msg);
+    assert_true(t.use_ema);
+    assert_true(t.ema.decay == 0.9 && t.ema.update_interval == 2 && t.ema.warmup_steps == 4);
+    assert_true(ema_decay_at(&t.ema, 3) == 0.0 && ema_decay_at(&t.ema, 4) == 0.9 && ema_decay_at(&t.ema, 20) == 0.9);
+    config_free(c);
+    /* without the warmup: SimpleTuner's ramp */
+    if (config_from_pairs(&c, keys, vals, 6, &e) || trainer_config_from(c, &t, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(t.ema.warmup_steps, 0);
+    assert_true(fabs(ema_decay_at(&t.ema, 4) - 4.0 / 13.0) < 1e-15);
+    config_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decay_ramp), cmocka_unit_test(test_update_rule),
         cmocka_unit_test(test_interval_and_warmup), cmocka_unit_test(test_swap_save_load),
+        cmocka_unit_test(test_config_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -132,13 +132,9 @@ static void test_not_found_lists_every_place(void **state) {
     assert_string_equal(e.msg, want);
 }
 
-static void test_config_model_dir(void **state) {
-    Fx *f = *state;
-    mk(f->dir, "hub/models--meituan-longcat--LongCat-Image-Edit/snapshots/s1");
-    char hub[700];
-    snprintf(hub, sizeof hub, "%s/hub", f->dir);
-    setenv("HF_HUB_CACHE", hub, 1);
-    const char *args[] = {"model_family=longcat_image", "model_flavour=edit", NULL};
+/* The configuration picks the flavour's hub id, and `revision` (a ref or a commit) its snapshot. */
+static void check_config_model_dir(Fx *f, const char *revision_arg, const char *want) {
+    const char *args[] = {"model_family=longcat_image", "model_flavour=edit", revision_arg, NULL};
     ConfigLoadOptions opt = {0};
     opt.quiet = 1;
     opt.allow_missing_required = 1;
@@ -147,14 +143,30 @@ static void test_config_model_dir(void **state) {
     assert_int_equal(chdir(f->dir), 0);
     Config *c = NULL;
     Err e = {0};
-    int rc = config_load_with(&c, 2, (char **)args, &opt, &e);
+    int rc = config_load_with(&c, revision_arg ? 3 : 2, (char **)args, &opt, &e);
     assert_int_equal(chdir(cwd), 0);
     if (rc) fail_msg("%s", e.msg);
     char *out = NULL;
     assert_int_equal(pipeline_locate_model(c, &out, &e), 0);
-    assert_non_null(strstr(out, "models--meituan-longcat--LongCat-Image-Edit/snapshots/s1"));
+    if (!strstr(out, want)) fail_msg("%s: got %s, expected ...%s", revision_arg ? revision_arg : "(no revision)", out, want);
     free(out);
     config_free(c);
+}
+
+static void test_config_model_dir(void **state) {
+    Fx *f = *state;
+    mk(f->dir, "hub/models--meituan-longcat--LongCat-Image-Edit/snapshots/s1");
+    char hub[700];
+    snprintf(hub, sizeof hub, "%s/hub", f->dir);
+    setenv("HF_HUB_CACHE", hub, 1);
+    check_config_model_dir(f, NULL, "models--meituan-longcat--LongCat-Image-Edit/snapshots/s1");
+    mk(f->dir, "hub/models--meituan-longcat--LongCat-Image-Edit/snapshots/s2");
+    mk(f->dir, "hub/models--meituan-longcat--LongCat-Image-Edit/refs");
+    put(f->dir, "hub/models--meituan-longcat--LongCat-Image-Edit/refs/main", "s1\n");
+    put(f->dir, "hub/models--meituan-longcat--LongCat-Image-Edit/refs/v2", "s2\n");
+    check_config_model_dir(f, NULL, "LongCat-Image-Edit/snapshots/s1");
+    check_config_model_dir(f, "revision=v2", "LongCat-Image-Edit/snapshots/s2");
+    check_config_model_dir(f, "revision=s2", "LongCat-Image-Edit/snapshots/s2");
 }
 
 int main(void) {

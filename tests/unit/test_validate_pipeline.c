@@ -11,6 +11,8 @@
 #include "image/image_io.h"
 #include "tensor/safetensors.h"
 #include <math.h>
+#include <unistd.h>
+#include "base/files.h"
 
 #define GOLDEN "tests/golden/qwenimage_edit_pipeline"
 
@@ -154,6 +156,24 @@ static void test_component_overrides(void **state) {
     assert_int_not_equal(pipeline_open(&p, c, &po, &e2), 0);
     assert_contains(e2.msg, "qwen_text_encoder_model_name_or_path");
     assert_contains(e2.msg, "no_such_encoder");
+    /* pretrained_transformer_subfolder: the transformer's folder inside pretrained_transformer_model_name_or_path */
+    char *tmp = tmpdir_make(), *sub = path_join(tmp, "mytf"), cwd[1024], *target;
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    target = path_join(cwd, "tests/data/models/qwenimage_edit/transformer");
+    assert_int_equal(symlink(target, sub), 0);
+    const char *k2[] = {"model_family", "model_flavour", "pretrained_model_name_or_path", "pretrained_transformer_model_name_or_path",
+                        "pretrained_transformer_subfolder"};
+    const char *v2[] = {"qwen_image", "edit-v1", "tests/data/models/qwenimage_edit", tmp, "mytf"};
+    Err e3 = {0};
+    if (config_from_pairs(&c, k2, v2, 5, &e3) || pipeline_open(&p, c, &po, &e3)) fail_msg("%s", e3.msg);
+    assert_string_equal(pipeline_component_dir(p, "transformer"), sub);
+    pipeline_close(p);
+    /* with the default subfolder ("transformer", absent here) the folder itself is read: no weights there */
+    assert_int_equal(config_from_pairs(&c, k2, v2, 4, &e3), 0);
+    assert_int_not_equal(pipeline_open(&p, c, &po, &e3), 0);
+    assert_contains(e3.msg, tmp);
+    free(target); free(sub);
+    tmpdir_remove(tmp);
 }
 
 int main(void) {

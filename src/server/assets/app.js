@@ -120,6 +120,7 @@ function optionHelp(o) {
   parts.push(o.type.toLowerCase() + ', default ' + JSON.stringify(o.default));
   if (o.choices) parts.push('choices: ' + o.choices.join(', '));
   if (o.supported_values) parts.push('supported here: ' + o.supported_values);
+  if (o.unsupported_reason) parts.push('other values: ' + o.unsupported_reason);
   return parts.join(' · ');
 }
 function supportTag(o) {
