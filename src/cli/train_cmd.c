@@ -21,8 +21,9 @@ static const char *USAGE =
     "     output_dir/training_log.{jsonl,csv} (a progress bar on a terminal, a line per step otherwise),\n"
     "     checkpointing to output_dir/checkpoint-<step>/ every checkpoint_step_interval steps with\n"
     "     output_dir/loss_curve.png refreshed (resume_from_checkpoint=latest continues exactly);\n"
-    "     Ctrl-C or SIGTERM finishes the current step, checkpoints it and exits 0 (a second Ctrl-C\n"
-    "     stops at once; while caching, finished cache entries are kept),\n"
+    "     Ctrl-C or SIGTERM finishes the current step, checkpoints it and exits 0 (a validation sheet\n"
+    "     being rendered is dropped; while loading or caching it stops there with exit 130, finished\n"
+    "     cache entries kept); a second Ctrl-C stops at once (exit 130, or 143 for SIGTERM),\n"
     "  5. renders validation sheets (references | result + instruction) to output_dir/validation/\n"
     "     at step 0 and every validation_step_interval steps,\n"
     "  6. writes output_dir/pytorch_lora_weights.safetensors (diffusers/PEFT keys; loads in\n"
@@ -37,7 +38,12 @@ int cmd_train(int argc, char **argv, Err *e) {
     if (cli_open_pipeline(argc, argv, PIPELINE_TRAIN, NULL, 0, &p, e)) return -1;
     TrainSummary s;
     int rc = pipeline_train(p, &s, e);
-    if (!rc && s.interrupted)
+    int64_t start = s.resumed_from >= 0 ? s.resumed_from : 0;
+    if (!rc && s.interrupted && s.steps_done == start && s.resumed_from < 0)
+        printf("interrupted before the first step: nothing trained, nothing checkpointed\n");
+    else if (!rc && s.interrupted && s.steps_done == start)
+        printf("interrupted before the first step of this run: %s/checkpoint-%lld/ is unchanged\n", s.output_dir, (long long)start);
+    else if (!rc && s.interrupted)
         printf("interrupted at step %lld: checkpoint %s/checkpoint-%lld/ (resume_from_checkpoint=latest continues)\n",
                (long long)s.steps_done, s.output_dir, (long long)s.steps_done);
     else if (!rc) {

@@ -3,6 +3,7 @@
 #include "base/files.h"
 #include "cli/cli_pipeline.h"
 #include "image/image_io.h"
+#include "train/checkpoint.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,25 @@ static int write_outputs(const Image *im, const float *chw, const char *png, con
     return rc;
 }
 
+/* The training step a LoRA file was saved at, for the sheets' captions: checkpoint-N/... is step N;
+ * the final weights beside checkpoints are the highest one's step; -1 when unknown. */
+static int64_t lora_step(const char *path) {
+    char *dir = path_dirname(path);
+    const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+    long long n = -1;
+    char tail;
+    if (sscanf(base, "checkpoint-%lld%c", &n, &tail) != 1) {
+        n = -1;
+        int64_t *steps = NULL;
+        Err ignore = {0};
+        int k = checkpoint_list(dir, &steps, &ignore);
+        if (k > 0) n = steps[k - 1];
+        free(steps);
+    }
+    free(dir);
+    return n;
+}
+
 static const char *const VALIDATE_FLAGS[] = {"--image", "--prompt", "--negative_prompt", "--seed", "--output", "--lora",
                                              "--lora_scale", "--latents", "--output-tensor", NULL};
 
@@ -96,9 +116,11 @@ int cmd_validate(int argc, char **argv, Err *e) {
     const FamilyFlavour *fl = pipeline_flavour(p);
     int rc = 0;
     char *lp = lora ? xstrdup(lora) : pipeline_newest_adapters(p);
+    int64_t step = -1;
     if (lp) {
         rc = pipeline_load_adapters(p, lp, (float)lora_scale, e);
         if (!rc) fprintf(stderr, "LoRA: %s (scale %.3g)\n", lp, lora_scale);
+        step = lora_step(lp);
     } else fprintf(stderr, "no LoRA given or found in output_dir: validating the base model\n");
     free(lp);
     int sizes[PIPELINE_MAX_SIZES][2], n_sizes = 1;
@@ -109,7 +131,7 @@ int cmd_validate(int argc, char **argv, Err *e) {
         /* the config's evaluation samples, as sheets */
         const char *od = config_str(cfg, "output_dir");
         char *dir = output ? xstrdup(output) : xasprintf("%s/validation/manual", od && *od ? od : ".");
-        rc = pipeline_render_eval(p, dir, 0, e);
+        rc = pipeline_render_eval(p, dir, step, e);
         if (!rc) printf("wrote validation sheets to %s/\n", dir);
         free(dir);
         pipeline_close(p);

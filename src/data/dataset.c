@@ -1,4 +1,5 @@
 #include "data/dataset.h"
+#include "base/interrupt.h"
 #include "data/discovery.h"
 #include "image/image_io.h"
 #include "image/image_resize.h"
@@ -70,6 +71,7 @@ static int scan_set(Dataset *d, Scan *sc, int strict, Err *e) {
     char **bad = xcalloc((size_t)n + 1, sizeof(char *));
     #pragma omp parallel for schedule(dynamic, 4)
     for (int i = 0; i < n; i++) {
+        if (interrupt_requested()) continue;   /* Ctrl-C: the scan is dropped below */
         char *path = path_join(d->spec.instance_data_dir, sc->files.rel[i]);
         Image im;
         Err ie = {0};
@@ -77,8 +79,8 @@ static int scan_set(Dataset *d, Scan *sc, int strict, Err *e) {
         else { w[i] = im.width; h[i] = im.height; image_free(&im); }
         free(path);
     }
-    int rc = 0;
-    for (int i = 0; i < n; i++) {
+    int rc = interrupt_check(e, "while reading the datasets");
+    for (int i = 0; i < n && !rc; i++) {
         if (bad[i]) {
             if (strict) {
                 rc = err_setc(e, EXIT_RUNTIME, "dataset \"%s\": %s (strict mode: fix or remove the file)", d->spec.id, bad[i]);

@@ -1,13 +1,16 @@
 /* evaluate.c — validation sheets: the first num_eval_images samples of the evaluation dataset
- * rendered with the validation settings, each as references | result with the instruction
+ * rendered with the validation settings, each as reference 1..n | result | target (the dataset's
+ * edit image), titled, with the instruction and the settings (step, seed, guidance, LoRA scale, size)
  * underneath (validate without --image, and in-training validation). */
 #include "pipeline/pipeline_internal.h"
 #include "base/files.h"
 #include "image/image_io.h"
+#include "image/image_resize.h"
 #include "image/sheet.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int pipeline_load_data(Pipeline *p, Err *e) {
     if (p->have_data) return 0;
@@ -46,6 +49,69 @@ static int read_references(const Pipeline *p, const Dataset *ds, int i, Image *r
     return 0;
 }
 
+/* A panel for the sheet: the image scaled to height H (aspect kept), or a copy when it has it. */
+static int panel_at_height(const Image *im, int H, Image *out, Err *e) {
+    int w = (int)((double)im->width * H / im->height + 0.5);
+    if (w < 1) w = 1;
+    return image_resize_lanczos(im, w, H, out, e);
+}
+
+/* The second caption line: what the sheet was rendered with. */
+static char *settings_line(Pipeline *p, int64_t step, int W, int H) {
+    int cfg_on = 0;
+    float g = pipeline_guidance(p, &cfg_on);
+    char adapters[64];
+    if (p->adapters == PIPELINE_ADAPTERS_FULL) snprintf(adapters, sizeof adapters, "full fine-tune");
+    else if (p->adapters == PIPELINE_ADAPTERS_LORA) snprintf(adapters, sizeof adapters, "LoRA scale %g", p->lora_scale);
+    else snprintf(adapters, sizeof adapters, "no LoRA (base model)");
+    char at[32] = "";
+    if (step >= 0) snprintf(at, sizeof at, "step %lld | ", (long long)step);
+    return xasprintf("%sseed %llu | guidance %g%s | %s | %dx%d, %ld steps", at, (unsigned long long)config_validation_seed(p->cfg), g,
+                     cfg_on ? "" : " (no CFG)", adapters, W, H, config_int(p->cfg, "validation_num_inference_steps"));
+}
+
+/* One sheet: reference 1..n | result | target (the dataset's edit image), all at the result's height,
+ * the instruction and the settings underneath; written to path through a temp file. */
+static int write_sheet(Pipeline *p, const Dataset *ds, int item, const Image *refs, int nr, const Image *result, const char *prompt,
+                       int64_t step, const char *path, Err *e) {
+    Image panels[DATA_MAX_REFS + 2] = {{0}};
+    char names[DATA_MAX_REFS + 2][32];
+    const char *labels[DATA_MAX_REFS + 2];
+    int np = 0, rc = 0;
+    for (int k = 0; k < nr && !rc; k++) {
+        rc = panel_at_height(&refs[k], result->height, &panels[np], e);
+        snprintf(names[np], sizeof names[np], "reference %d", k + 1);
+        labels[np] = names[np];
+        np += !rc;
+    }
+    if (!rc) {
+        panels[np] = (Image){result->width, result->height, result->channels, NULL};
+        panels[np].data = xmalloc((size_t)result->width * result->height * result->channels);
+        memcpy(panels[np].data, result->data, (size_t)result->width * result->height * result->channels);
+        labels[np++] = "result";
+    }
+    char *target_path = path_join(ds->spec.instance_data_dir, ds->items[item].rel);
+    Image target = {0};
+    Err why = {0};
+    if (!rc && image_read(target_path, &target, &why) == 0) {
+        rc = panel_at_height(&target, result->height, &panels[np], e);
+        labels[np] = "target";
+        np += !rc;
+        image_free(&target);
+    }
+    free(target_path);
+    if (!rc) {
+        char *settings = settings_line(p, step, result->width, result->height);
+        char *caption = xasprintf("%s\n%s", prompt, settings);
+        Image sheet = compose_sheet_labelled(panels, labels, np, caption);
+        rc = image_write_png(path, &sheet, e);
+        image_free(&sheet);
+        free(caption); free(settings);
+    }
+    for (int i = 0; i < np; i++) image_free(&panels[i]);
+    return rc;
+}
+
 int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
     int sizes[PIPELINE_MAX_SIZES][2];
     int n_sizes = pipeline_validation_sizes(p, sizes, PIPELINE_MAX_SIZES, e);
@@ -57,6 +123,10 @@ int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
     if (n > ds->n_items) n = ds->n_items;
     int rc = dir_make(dir, e);
     const char *vp = config_str(p->cfg, "validation_prompt");
+    const int64_t steps = config_int(p->cfg, "validation_num_inference_steps");
+    /* the ETA of the sampling events covers every image of this run */
+    p->clock = (RenderClock){.steps_total = (int64_t)n * n_sizes * steps};
+    clock_gettime(CLOCK_MONOTONIC, &p->clock.t0);
     /* every size validation_resolution lists: the first as NN.png, the others as NN_WxH.png */
     for (int i = 0; i < n * n_sizes && !rc; i++) {
         const int item = i / n_sizes, si = i % n_sizes, W = sizes[si][0], H = sizes[si][1];
@@ -78,17 +148,21 @@ int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
         }
         free(preview);
         if (!rc) {
-            Image row[4];
-            for (int k = 0; k < nr; k++) row[k] = refs[k];
-            row[nr] = out;
-            Image sheet = compose_sheet(row, nr + 1, prompt);
             char *path = xasprintf("%s/%02d%s.png", dir, item, suffix);
-            rc = image_write_png(path, &sheet, e);
-            if (!rc) pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_IMAGE, .step = step, .done = i, .total = n * n_sizes, .path = path});
-            free(path); image_free(&sheet);
+            rc = write_sheet(p, ds, item, refs, nr, &out, prompt, step, path, e);
+            double took = 0;
+            struct timespec t1;
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            took = (double)(t1.tv_sec - p->clock.t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - p->clock.t0.tv_nsec);
+            p->clock.steps_done += steps;
+            double eta = took / (double)p->clock.steps_done * (double)(p->clock.steps_total - p->clock.steps_done);
+            if (!rc) pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_IMAGE, .step = step, .done = i + 1, .total = n * n_sizes,
+                                                       .seconds = took, .eta = eta, .path = path});
+            free(path);
         }
         image_free(&out);
         for (int k = 0; k < nr; k++) image_free(&refs[k]);
     }
+    p->clock.steps_total = 0;
     return rc;
 }

@@ -3,12 +3,14 @@
 #include "pipeline/pipeline_internal.h"
 #include "base/files.h"
 #include "base/hub.h"
+#include "base/interrupt.h"
 #include "train/checkpoint.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- events ---- */
@@ -26,27 +28,64 @@ void pipeline_emitf(Pipeline *p, PipelineEventKind kind, const char *fmt, ...) {
     pipeline_emit(p, &(PipelineEvent){.kind = kind, .message = msg});
 }
 
+/* " (ETA 1m02s)" into buf, or "" when unknown. */
+static const char *eta_text(double eta, char *buf, size_t cap) {
+    char d[32];
+    if (!(eta >= 0)) { buf[0] = 0; return buf; }
+    progress_format_duration(eta, d, sizeof d);
+    snprintf(buf, cap, ", ETA %s", d);
+    return buf;
+}
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Cache progress without a terminal: a line at every tenth of the work and at least once a minute,
+ * never one per entry. */
+static int cache_line_due(Progress *pr, const PipelineEvent *ev) {
+    if (ev->done >= ev->total || ev->done <= 1) return 1;
+    int64_t tenth = ev->total / 10 > 0 ? ev->total / 10 : 1;
+    if (ev->done % tenth == 0) return 1;
+    return now_seconds() - pr->last_line >= 60.0;
+}
+
 void pipeline_print_event(void *ctx, const PipelineEvent *ev) {
     Progress *pr = ctx;
     if (!pr->out) progress_init(pr, stderr, 0, 0);
     FILE *f = pr->out;
+    char eta[48];
     switch (ev->kind) {
     case PEV_TRAIN_START: progress_init(pr, stderr, ev->step, ev->total); return;
     case PEV_STEP: progress_step(pr, ev->step, ev->loss, ev->lr, ev->grad_norm); return;
     case PEV_SAMPLING_STEP:
-        /* a redrawn counter on a terminal only: logs get no line per sampling step */
+        /* a redrawn counter on a terminal only: logs get one line per image (PEV_VALIDATION_IMAGE) */
         if (!pr->tty) return;
-        fprintf(f, "\r  sampling step %lld/%lld\033[K", (long long)ev->done, (long long)ev->total);
+        fprintf(f, "\r  sampling step %lld/%lld  %.2f s/step%s\033[K", (long long)ev->done, (long long)ev->total,
+                ev->done > 0 ? ev->seconds / (double)ev->done : 0.0, eta_text(ev->eta, eta, sizeof eta));
         pr->open_line = ev->done < ev->total;
         if (!pr->open_line) fputc('\n', f);
         fflush(f);
         return;
-    case PEV_CACHE_PROGRESS:
-        if (!pr->tty && ev->done != ev->total && ev->done % 100) return;
-        if (pr->tty) { fprintf(f, "\r%s %lld/%lld\033[K", ev->message, (long long)ev->done, (long long)ev->total); pr->open_line = ev->done < ev->total; if (!pr->open_line) fputc('\n', f); fflush(f); return; }
+    case PEV_CACHE_PROGRESS: {
+        double rate = ev->seconds > 0 && ev->done > 0 ? (double)ev->done / ev->seconds : 0;
+        eta_text(rate > 0 ? (double)(ev->total - ev->done) / rate : -1, eta, sizeof eta);
+        if (pr->tty) {
+            fprintf(f, "\r%s %lld/%lld%s\033[K", ev->message, (long long)ev->done, (long long)ev->total, eta);
+            pr->open_line = ev->done < ev->total;
+            if (!pr->open_line) fputc('\n', f);
+            fflush(f);
+            return;
+        }
+        if (!cache_line_due(pr, ev)) return;
+        pr->last_line = now_seconds();
         progress_break(pr);
-        fprintf(f, "%s %lld/%lld\n", ev->message, (long long)ev->done, (long long)ev->total);
+        fprintf(f, "%s %lld/%lld%s\n", ev->message, (long long)ev->done, (long long)ev->total, eta);
+        fflush(f);
         return;
+    }
     default: break;
     }
     progress_break(pr);
@@ -57,10 +96,17 @@ void pipeline_print_event(void *ctx, const PipelineEvent *ev) {
     case PEV_VALIDATION_START:
         fprintf(f, "validation step %lld, image %lld/%lld: %s\n", (long long)ev->step, (long long)ev->done + 1, (long long)ev->total, ev->message);
         break;
-    case PEV_VALIDATION_IMAGE: fprintf(f, "  wrote %s\n", ev->path); break;
+    case PEV_VALIDATION_IMAGE: {
+        char took[32];
+        progress_format_duration(ev->seconds, took, sizeof took);
+        fprintf(f, "  wrote %s (%lld/%lld, %s so far%s)\n", ev->path, (long long)ev->done, (long long)ev->total, took,
+                ev->done < ev->total ? eta_text(ev->eta, eta, sizeof eta) : "");
+        break;
+    }
     case PEV_PREVIEW: break;
     case PEV_INTERRUPTED:
-        fprintf(f, "interrupted: saving a checkpoint at step %lld (resume_from_checkpoint=latest continues)\n", (long long)ev->step);
+        if (ev->done) fprintf(f, "interrupted: saving a checkpoint at step %lld (resume_from_checkpoint=latest continues)\n", (long long)ev->step);
+        else fprintf(f, "interrupted: stopping at step %lld\n", (long long)ev->step);
         break;
     case PEV_DONE: if (ev->message) fprintf(f, "%s\n", ev->message); break;
     case PEV_FAILED: break;   /* the caller reports its error once */
@@ -104,7 +150,9 @@ static int setup_training(Pipeline *p, Err *e) {
     t->checkpointing = config_bool(p->cfg, "gradient_checkpointing");
     t->refs_t0_in_training = p->fam->edit_refs_t0_in_training && p->flavour->max_refs > 0;
     const char *mt = config_str(p->cfg, "model_type");
-    if (mt && !strcmp(mt, "full")) return transformer_enable_full_training(t, e);
+    if (mt && !strcmp(mt, "full")) { p->adapters = PIPELINE_ADAPTERS_FULL; return transformer_enable_full_training(t, e); }
+    p->adapters = PIPELINE_ADAPTERS_LORA;
+    p->lora_scale = 1.0f;
     const char *targets[64];
     int nt = 0;
     const cJSON *tm = config_json(p->cfg, "peft_lora_target_modules");
@@ -126,6 +174,7 @@ static int setup_transformer(Pipeline *p, Err *e) {
     const char *dir = model_dir_require(&p->md, "transformer", e);
     if (!dir || transformer_load(&p->tr, p->fam->transformer, dir, e)) return -1;
     p->have_tr = 1;
+    if (interrupt_check(e, "while loading the model")) return -1;
     QuantKind k;
     if (quant_parse(config_str(p->cfg, "base_model_precision"), &k, e)) return -1;
     const char *mt = config_str(p->cfg, "model_type");
@@ -192,6 +241,8 @@ static int open_components(Pipeline *p, const PipelineOptions *opt, Err *e) {
         if (model_dir_override(&p->md, opt->component[i], opt->component_dir[i], e)) return -1;
     const char *vdir = model_dir_require(&p->md, "vae", e);
     if (!vdir || vae_load(&p->vae, vdir, e)) return -1;
+    /* Ctrl-C while loading: stop between components (nothing is written yet) */
+    if (interrupt_check(e, "while loading the model")) return -1;
     p->have_vae = 1;
     if (config_bool(p->cfg, "vae_enable_tiling")) p->vae.tiling.tile_px = VAE_TILE_PX_DEFAULT; /* less memory, slightly other latents */
     if (load_scheduler(p, e)) return -1;
@@ -199,6 +250,7 @@ static int open_components(Pipeline *p, const PipelineOptions *opt, Err *e) {
     if (p->text_precision != QUANT_NONE)
         pipeline_emitf(p, PEV_INFO, "quantising the text encoder to %s (text_encoder_1_precision)", quant_name(p->text_precision));
     if (prompt_encoder_open(&p->pe, &p->md, p->flavour->prompt, p->text_precision, e)) return -1;
+    if (interrupt_check(e, "while loading the model")) return -1;
     return setup_transformer(p, e);
 }
 
@@ -231,6 +283,8 @@ void pipeline_close(Pipeline *p) {
 
 int pipeline_load_adapters(Pipeline *p, const char *path, float scale, Err *e) {
     if (linear_set_load_adapters(p->tr.linears, path, scale, e)) return -1;
+    p->adapters = PIPELINE_ADAPTERS_LORA;
+    p->lora_scale = scale;
     transformer_bind_denoiser(&p->tr);
     return 0;
 }

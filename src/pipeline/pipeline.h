@@ -45,10 +45,11 @@ typedef enum {
     PEV_STEP,              /* an optimizer step: step, total, epoch, loss, lr, grad_norm, seconds (since this run's start) */
     PEV_CHECKPOINT,        /* step, path (the checkpoint folder) */
     PEV_VALIDATION_START,  /* step, done (image index), total (images) and message (instruction) */
-    PEV_VALIDATION_IMAGE,  /* step, path (the sheet written) */
-    PEV_SAMPLING_STEP,     /* done of total sampling steps of one image */
+    PEV_VALIDATION_IMAGE,  /* step, path (the sheet written), done of total images, seconds (this run of
+                              sheets so far), eta (seconds left for the rest) */
+    PEV_SAMPLING_STEP,     /* done of total sampling steps of one image; seconds (this image so far), eta */
     PEV_PREVIEW,           /* path (a predicted-x0 preview written) */
-    PEV_INTERRUPTED,       /* step: stopping after this step (a checkpoint follows) */
+    PEV_INTERRUPTED,       /* step: training stops here; done = 1 when a checkpoint of this step follows */
     PEV_DONE,              /* step, path (final weights), message (summary) */
     PEV_FAILED,            /* message (the error) */
 } PipelineEventKind;
@@ -57,6 +58,8 @@ typedef struct PipelineEvent {
     PipelineEventKind kind;
     int64_t step, total, epoch, done;
     double loss, lr, grad_norm, seconds;
+    double eta;            /* SAMPLING_STEP: seconds left (of the whole validation run in training or
+                              render_eval, else of this image); < 0 when unknown */
     const char *path, *message;
 } PipelineEvent;
 
@@ -115,7 +118,8 @@ int pipeline_validation_sizes(Pipeline *p, int (*wh)[2], int max, Err *e);
  * [3, H, W] in [0, 1] (malloc'd). */
 int pipeline_render(Pipeline *p, const EditRequest *req, Image *result, float **tensor, Err *e);
 /* The first num_eval_images samples of eval_dataset_id (or the first edit dataset) as sheets
- * dir/NN.png (references | result, instruction underneath); loads the datasets when needed. */
+ * dir/NN.png (reference 1..n | result | target, the instruction and the settings underneath: step (when
+ * >= 0), seed, guidance, LoRA scale, size); loads the datasets when needed. */
 int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e);
 
 /* ---- datasets, caches, training ---- */

@@ -13,6 +13,14 @@
 #include "pipeline/edit_data.h"
 #include "pipeline/progress.h"
 #include "pipeline/prompt_encoder.h"
+#include <time.h>
+
+/* The progress clock of a run of several renders (validation sheets): sampling steps done and in all,
+ * from t0; steps_total 0 when no such run is on. */
+typedef struct RenderClock { struct timespec t0; int64_t steps_done, steps_total; } RenderClock;
+
+/* What adapts the transformer's weights (for sheets' captions). */
+typedef enum { PIPELINE_ADAPTERS_NONE, PIPELINE_ADAPTERS_LORA, PIPELINE_ADAPTERS_FULL } PipelineAdapters;
 
 struct Pipeline {
     PipelineMode mode;
@@ -33,6 +41,9 @@ struct Pipeline {
     int quiet;
     PipelineEventFn on_event; void *event_ctx;
     Progress progress;                  /* the default printer's state */
+    RenderClock clock;                  /* ETA of the validation run being rendered */
+    PipelineAdapters adapters;          /* training adapters, a loaded LoRA, full training, or none */
+    float lora_scale;                   /* the loaded LoRA's --lora_scale (1 in training) */
 };
 
 void pipeline_emit(Pipeline *p, const PipelineEvent *ev);
@@ -43,5 +54,7 @@ int pipeline_load_data(Pipeline *p, Err *e);
 int pipeline_eval_set(Pipeline *p, Err *e);
 /* Loads the datasets and fills the caches; the EditData (p->ed) then serves training batches. */
 int pipeline_fill_caches(Pipeline *p, CacheSummary *out, Err *e);
+/* The validation guidance scale the family's rule gives (render.c); *cfg_on: whether true CFG runs. */
+float pipeline_guidance(const Pipeline *p, int *cfg_on);
 
 #endif

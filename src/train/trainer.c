@@ -322,16 +322,23 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
     TrainSample *batch = xcalloc((size_t)B, sizeof *batch);
     Scratch sc = {0};
     const double scale = 1.0 / ((double)B * A);
-    if (!rc && step == 0 && hooks && hooks->validate && hooks->validate_every > 0) {
+    int stopped = 0;   /* Ctrl-C / SIGTERM before this run's first step: nothing new to checkpoint */
+    if (!rc && step == 0 && hooks && hooks->validate && hooks->validate_every > 0 && !interrupt_requested()) {
         crash_point("validate 0");
         rc = hooks->validate(hooks->validate_ctx, 0, NULL, e);
+        if (rc && e->code == EXIT_INTERRUPTED) { err_clear(e); rc = 0; }   /* the sheet was dropped */
+    }
+    if (!rc && interrupt_requested()) {
+        emit(hooks, &(TrainEvent){.kind = TRAIN_EV_INTERRUPTED, .step = step, .total = cfg->max_train_steps, .checkpointing = 0});
+        out->interrupted = 1;
+        stopped = 1;
     }
     int64_t start_step = step;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    emit(hooks, &(TrainEvent){.kind = TRAIN_EV_START, .step = start_step, .total = cfg->max_train_steps});
+    if (!stopped) emit(hooks, &(TrainEvent){.kind = TRAIN_EV_START, .step = start_step, .total = cfg->max_train_steps});
     char *jsonl_path = path_join(cfg->output_dir, TRAIN_LOG_JSONL), *plot_path = path_join(cfg->output_dir, "loss_curve.png");
-    while (!rc && step < cfg->max_train_steps) {
+    while (!rc && !stopped && step < cfg->max_train_steps) {
         for (int i = 0; i < m->n_params; i++) memset(m->params[i].grad, 0, m->params[i].numel * sizeof(float));
         double loss_sum = 0, sigma_sum = 0;
         int count = 0;
@@ -375,9 +382,11 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
          * the checkpoint before, trains this step again (bit for bit) and renders it again, so a
          * checkpoint's step always has its validation sheets */
         if (hooks && hooks->validate && hooks->validate_every > 0 &&
-            (step % hooks->validate_every == 0 || step == cfg->max_train_steps)) {
+            (step % hooks->validate_every == 0 || step == cfg->max_train_steps) && !interrupt_requested()) {
             crash_point("validate %lld", (long long)step);
             rc = validate_with_ema(hooks, ema, step, e);
+            /* Ctrl-C while rendering: the sheet is dropped, the step is checkpointed below */
+            if (rc && e->code == EXIT_INTERRUPTED) { err_clear(e); rc = 0; }
         }
         int ckpt = cfg->checkpoint_every > 0 && step % cfg->checkpoint_every == 0;
         if (!rc && (ckpt || step == cfg->max_train_steps)) {
@@ -386,9 +395,8 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
             if (!rc) rc = loss_plot_write(jsonl_path, plot_path, e);
         }
         /* Ctrl-C / SIGTERM (held pending by main): keep this step in a checkpoint and stop cleanly */
-        if (!rc && step < cfg->max_train_steps && interrupt_take()) {
-            interrupt_release();
-            emit(hooks, &(TrainEvent){.kind = TRAIN_EV_INTERRUPTED, .step = step, .total = cfg->max_train_steps});
+        if (!rc && step < cfg->max_train_steps && interrupt_requested()) {
+            emit(hooks, &(TrainEvent){.kind = TRAIN_EV_INTERRUPTED, .step = step, .total = cfg->max_train_steps, .checkpointing = !ckpt});
             if (!ckpt) rc = train_log_sync(&log, e);
             if (!ckpt && !rc) rc = save_checkpoint(cfg, hooks, m, &opt, ema, src, &rng, step, e);
             if (!rc) rc = loss_plot_write(jsonl_path, plot_path, e);

@@ -1,5 +1,6 @@
 /* linear_set.c — see linear_set.h. */
 #include "models/adapter/linear_set.h"
+#include "base/interrupt.h"
 #include "models/adapter/lora_file.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,7 @@ int linear_set_quantize(LinearSet *s, QuantKind k, Err *e) {
         if (l->gw) return err_setc(e, EXIT_USAGE, "base_model_precision=%s quantises the frozen base; it cannot be combined with model_type=full",
                                    quant_name(k));
         if (weight_quantize(l->w, k, &s->qs[i], e)) return err_prefix(e, "%s", l->name);
+        if (interrupt_check(e, "while quantising the transformer")) return -1;   /* minutes for a 20B model */
     }
     return 0;
 }
