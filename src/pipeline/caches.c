@@ -112,7 +112,7 @@ int pipeline_fill_caches(Pipeline *p, CacheSummary *out, Err *e) {
     p->ed = (EditData){.group = &p->data, .vae = &p->vae, .resize = image_resize_lanczos, .encode_prompt = prompt_encoder_to_writer,
                        .encode_ctx = p->pe, .model_id = model_id, .vae_id = vae_id, .text_dir = text_cache_dir(p),
                        .seed = config_run_seed(p->cfg),
-                       .progress = cache_progress, .progress_ctx = p};
+                       .progress = cache_progress, .progress_ctx = p, .par = p->par};
     if (p->flavour->reference_embeds_cache) {
         p->cie_dir = cie_cache_dir(p);
         p->ed.cie_dir = p->cie_dir;

@@ -245,9 +245,9 @@ static int clean_cache_temps(const EditData *d, Err *e) {
     return 0;
 }
 
-int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
-    memset(s, 0, sizeof *s);
-    if (clean_cache_temps(d, e)) return -1;
+/* One pass over every training sample; with size > 1, this rank builds only the samples i with
+ * i % size == rank (the others are counted as done). */
+static int cache_pass(EditData *d, EditCacheStats *s, int rank, int size, Err *e) {
     DataGroup *g = d->group;
     int total = 0, done = 0;
     for (int t = 0; t < g->n_train; t++) total += g->sets[g->train_set[t]].n_items;
@@ -258,6 +258,7 @@ int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
         const Dataset *ds = &g->sets[set];
         if (ds->spec.caption_dropout_probability > 0) need_dropout = 1;
         for (int i = 0; i < ds->n_items; i++) {
+            if (size > 1 && done % size != rank) { done++; continue; }
             if (ensure_vae(d, set, i, -1, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             for (int r = 0; r < ds->n_cond; r++)
                 if (ensure_vae(d, set, i, r, s, e)) return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
@@ -290,7 +291,28 @@ int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
             }
         }
     }
-    if (need_dropout && ensure_dropout(d, s, e)) return err_prefix(e, "caching the caption-dropout embedding");
+    if (need_dropout && rank == 0 && ensure_dropout(d, s, e)) return err_prefix(e, "caching the caption-dropout embedding");
+    return 0;
+}
+
+int edit_data_cache_all(EditData *d, EditCacheStats *s, Err *e) {
+    memset(s, 0, sizeof *s);
+    const Parallel *par = d->par;
+    const int rank = par ? par->rank : 0, size = par ? par->size : 1;
+    if (rank == 0 && clean_cache_temps(d, e)) return -1;
+    if (size > 1 && parallel_barrier(par, e)) return -1;   /* no rank writes before the leftovers are gone */
+    if (cache_pass(d, s, rank, size, e)) return -1;
+    if (size < 2) return 0;
+    /* the misses were split across ranks: sum what each built, then every rank checks every entry */
+    double v[6] = {s->vae_hit, s->vae_built, s->text_hit, s->text_built, s->cie_hit, s->cie_built};
+    if (parallel_sum_doubles(par, v, 6, e) || parallel_barrier(par, e)) return -1;
+    EditCacheStats check;
+    memset(&check, 0, sizeof check);
+    if (cache_pass(d, &check, 0, 1, e)) return -1;
+    if (check.vae_built || check.text_built || check.cie_built)
+        return err_set(e, "caching: %d entries were missing after every rank finished (are the ranks on one file system?)",
+                       check.vae_built + check.text_built + check.cie_built);
+    *s = (EditCacheStats){check.vae_hit - (int)v[1], (int)v[1], check.text_hit - (int)v[3], (int)v[3], check.cie_hit - (int)v[5], (int)v[5]};
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "image/image.h"
 #include "models/vae/vae.h"
 #include "tensor/safetensors.h"
+#include "train/parallel.h"
 #include "train/trainer.h"
 
 /* Encodes one prompt with its reference images; adds "prompt_embeds" [L, D] F32 to out. */
@@ -44,6 +45,7 @@ typedef struct EditData {
     /* after each cached sample (may be NULL): done of total, seconds since caching started */
     void (*progress)(void *ctx, int done, int total, double seconds);
     void *progress_ctx;
+    const Parallel *par;      /* data-parallel ranks: cache misses split across them (NULL: one process) */
     /* conditioning_image_embeds (NULL cie_dir: off): entries in <cie_dir>/<reference set id>/<rel> */
     const char *cie_dir;
     ConditionPixelsFn condition_pixels;

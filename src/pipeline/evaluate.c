@@ -17,6 +17,8 @@ int pipeline_load_data(Pipeline *p, Err *e) {
     if (!p->have_specs) {
         if (data_specs_from_config(p->cfg, 0, &p->specs, e)) return -1;
         p->have_specs = 1;
+        /* data parallel: the sampler forms each step's global batch (train_batch_size per rank) */
+        for (int i = 0; p->par && p->par->size > 1 && i < p->specs.n; i++) p->specs.specs[i].batch_size *= p->par->size;
     }
     if (data_load(p->specs.specs, p->specs.n, &p->specs.opt, &p->data, e)) return -1;
     p->have_data = 1;

@@ -16,6 +16,7 @@
 /* ---- events ---- */
 
 void pipeline_on_event(Pipeline *p, PipelineEventFn fn, void *ctx) { p->on_event = fn; p->event_ctx = ctx; }
+void pipeline_set_parallel(Pipeline *p, const Parallel *par) { p->par = par; }
 
 void pipeline_emit(Pipeline *p, const PipelineEvent *ev) {
     if (p->on_event) p->on_event(p->event_ctx, ev);

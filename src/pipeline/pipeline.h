@@ -22,6 +22,7 @@
 #include "image/image.h"
 #include "models/family.h"
 #include "tensor/trace.h"
+#include "train/parallel.h"
 
 typedef struct Pipeline Pipeline;
 
@@ -123,6 +124,10 @@ int pipeline_render(Pipeline *p, const EditRequest *req, Image *result, float **
 int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e);
 
 /* ---- datasets, caches, training ---- */
+
+/* Data-parallel ranks (train/parallel.h) for pipeline_cache and pipeline_train: cache misses split
+ * across ranks, each optimizer step's batch shared, rank 0 writing. NULL: one process. */
+void pipeline_set_parallel(Pipeline *p, const Parallel *par);
 
 typedef struct CacheSummary { int vae_reused, vae_computed, text_reused, text_computed, cie_reused, cie_computed; } CacheSummary;
 /* Loads and pairs the datasets and fills every missing or stale cache entry. */

@@ -39,6 +39,7 @@ struct Pipeline {
     EditData ed;
     char *cie_dir;                      /* edit-v1: the conditioning_image_embeds cache, else NULL */
     int quiet;
+    const Parallel *par;                /* data-parallel ranks, or NULL */
     PipelineEventFn on_event; void *event_ctx;
     Progress progress;                  /* the default printer's state */
     RenderClock clock;                  /* ETA of the validation run being rendered */

@@ -129,6 +129,7 @@ int pipeline_train(Pipeline *p, TrainSummary *out, Err *e) {
     if (!rc) {
         tc.max_train_steps = train_steps_from_epochs(p->cfg, sampler_batches_per_epoch(&p->data.sampler));
         tc.lr.total_steps = tc.max_train_steps;
+        tc.par = p->par;
     }
     ValidationPlan plan = {.p = p};
     TrainerHooks hooks = {forward_event, &plan, NULL, NULL, 0, EMA_VALIDATE_COMPARISON};

@@ -304,7 +304,10 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
     Rng rng;
     rng_seed_stream(&rng, cfg->seed, 0x7452);
     int64_t step = 0;
-    int rc = clean_leftovers(cfg->output_dir, e);
+    /* data parallel: every rank runs this loop; rank 0 alone writes (logs, checkpoints, sheets, weights) */
+    const Parallel *par = cfg->par;
+    const int writer = !par || par->rank == 0, ranks = par ? par->size : 1;
+    int rc = writer ? clean_leftovers(cfg->output_dir, e) : 0;
     char *resumed_dir = NULL;
     if (!rc && cfg->resume_from && *cfg->resume_from) {
         rc = resume(cfg, m, &opt, ema, src, &rng, &step, &resumed_dir, e);
@@ -316,19 +319,24 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
     free(resumed_dir);
     /* the steps after the one resumed (or all, when starting afresh) will be trained and logged again */
     TrainLog log = {0};
-    if (!rc) rc = train_log_open(&log, cfg->output_dir, step, e);
+    if (!rc && writer) rc = train_log_open(&log, cfg->output_dir, step, e);
 
-    const int B = cfg->train_batch_size, A = cfg->gradient_accumulation_steps;
+    /* the step's global batch: train_batch_size per rank */
+    const int B = cfg->train_batch_size * ranks, A = cfg->gradient_accumulation_steps;
     TrainSample *batch = xcalloc((size_t)B, sizeof *batch);
     Scratch sc = {0};
-    const double scale = 1.0 / ((double)B * A);
+    /* one flat buffer for the all-reduce: every gradient, then loss sum, sigma sum, samples, stop */
+    size_t n_grad = 0;
+    for (int i = 0; i < m->n_params; i++) n_grad += m->params[i].numel;
+    float *flat = ranks > 1 ? xmalloc((n_grad + 4) * sizeof(float)) : NULL;
     int stopped = 0;   /* Ctrl-C / SIGTERM before this run's first step: nothing new to checkpoint */
-    if (!rc && step == 0 && hooks && hooks->validate && hooks->validate_every > 0 && !interrupt_requested()) {
+    if (!rc && writer && step == 0 && hooks && hooks->validate && hooks->validate_every > 0 && !interrupt_requested()) {
         crash_point("validate 0");
         rc = hooks->validate(hooks->validate_ctx, 0, NULL, e);
         if (rc && e->code == EXIT_INTERRUPTED) { err_clear(e); rc = 0; }   /* the sheet was dropped */
     }
-    if (!rc && interrupt_requested()) {
+    /* (several ranks stop together after a step, when they have agreed) */
+    if (!rc && ranks == 1 && interrupt_requested()) {
         emit(hooks, &(TrainEvent){.kind = TRAIN_EV_INTERRUPTED, .step = step, .total = cfg->max_train_steps, .checkpointing = 0});
         out->interrupted = 1;
         stopped = 1;
@@ -342,18 +350,41 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
         for (int i = 0; i < m->n_params; i++) memset(m->params[i].grad, 0, m->params[i].numel * sizeof(float));
         double loss_sum = 0, sigma_sum = 0;
         int count = 0;
+        /* each sample draws its noise from its own stream (step seed, the sample's index among the
+         * step's samples): the same numbers whichever rank computes it, and k micro-batches of one
+         * equal one batch of k */
+        const uint64_t step_seed = rng_u64(&rng);
+        uint64_t first = 0;
         for (int a = 0; a < A && !rc; a++) {
             int n = 0;
             if ((rc = src->next_batch(src->self, batch, B, &n, e))) break;
             if (n < 1) { rc = err_set(e, "the dataset produced an empty batch"); break; }
-            double bscale = 1.0 / ((double)n * A);
-            for (int s = 0; s < n && !rc; s++) {
+            const double bscale = 1.0 / ((double)n * A);
+            int lo, hi;
+            parallel_share(par, n, &lo, &hi);
+            for (int s = lo; s < hi && !rc; s++) {
                 double l = 0; float sig = 0;
-                rc = train_sample(cfg, m, &batch[s], &rng, step, n == B ? scale : bscale, &sc, &l, &sig, e);
+                Rng srng;
+                rng_seed_stream(&srng, step_seed, first + (uint64_t)s);
+                rc = train_sample(cfg, m, &batch[s], &srng, step, bscale, &sc, &l, &sig, e);
                 loss_sum += l; sigma_sum += sig; count++;
             }
+            first += (uint64_t)n;
         }
         if (rc) break;
+        int stop_agreed = 0;
+        if (ranks > 1) {
+            /* the gradients summed over ranks, and with them the step's statistics and a stop request
+             * (Ctrl-C reaches the ranks at different moments; they must stop after the same step) */
+            size_t off = 0;
+            for (int i = 0; i < m->n_params; i++) { memcpy(flat + off, m->params[i].grad, m->params[i].numel * sizeof(float)); off += m->params[i].numel; }
+            int stop_here = interrupt_requested();
+            flat[off] = (float)loss_sum; flat[off + 1] = (float)sigma_sum; flat[off + 2] = (float)count; flat[off + 3] = (float)stop_here;
+            if ((rc = parallel_sum_floats(par, flat, n_grad + 4, e))) break;
+            off = 0;
+            for (int i = 0; i < m->n_params; i++) { memcpy(m->params[i].grad, flat + off, m->params[i].numel * sizeof(float)); off += m->params[i].numel; }
+            loss_sum = flat[off]; sigma_sum = flat[off + 1]; count = (int)lrintf(flat[off + 2]); stop_agreed = flat[off + 3] > 0;
+        }
         double gnorm = cfg->max_grad_norm > 0 ? grad_clip(m->params, m->n_params, cfg->clip_method, cfg->max_grad_norm)
                                               : grad_global_norm(m->params, m->n_params);
         if (!isfinite(gnorm)) {   /* a NaN/Inf gradient would turn every weight into NaN: stop before it lands */
@@ -372,7 +403,7 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
         out->last_loss = loss;
         int64_t epoch = src->epoch ? src->epoch(src->self) : 0;
         TrainLogEntry le = {step, epoch, loss, lr, gnorm, sigma_sum / count};
-        if ((rc = train_log_step(&log, &le, e))) break;
+        if (writer && (rc = train_log_step(&log, &le, e))) break;
         crash_point("step %lld checkpoint", (long long)step);
         struct timespec t1;
         clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -381,7 +412,7 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
         /* validation before the checkpoint of the same step: a run stopped while rendering resumes from
          * the checkpoint before, trains this step again (bit for bit) and renders it again, so a
          * checkpoint's step always has its validation sheets */
-        if (hooks && hooks->validate && hooks->validate_every > 0 &&
+        if (writer && hooks && hooks->validate && hooks->validate_every > 0 &&
             (step % hooks->validate_every == 0 || step == cfg->max_train_steps) && !interrupt_requested()) {
             crash_point("validate %lld", (long long)step);
             rc = validate_with_ema(hooks, ema, step, e);
@@ -389,26 +420,26 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
             if (rc && e->code == EXIT_INTERRUPTED) { err_clear(e); rc = 0; }
         }
         int ckpt = cfg->checkpoint_every > 0 && step % cfg->checkpoint_every == 0;
-        if (!rc && (ckpt || step == cfg->max_train_steps)) {
+        if (!rc && writer && (ckpt || step == cfg->max_train_steps)) {
             rc = train_log_sync(&log, e);
             if (!rc) rc = save_checkpoint(cfg, hooks, m, &opt, ema, src, &rng, step, e);
             if (!rc) rc = loss_plot_write(jsonl_path, plot_path, e);
         }
         /* Ctrl-C / SIGTERM (held pending by main): keep this step in a checkpoint and stop cleanly */
-        if (!rc && step < cfg->max_train_steps && interrupt_requested()) {
+        if (!rc && step < cfg->max_train_steps && (ranks > 1 ? stop_agreed : interrupt_requested())) {
             emit(hooks, &(TrainEvent){.kind = TRAIN_EV_INTERRUPTED, .step = step, .total = cfg->max_train_steps, .checkpointing = !ckpt});
-            if (!ckpt) rc = train_log_sync(&log, e);
-            if (!ckpt && !rc) rc = save_checkpoint(cfg, hooks, m, &opt, ema, src, &rng, step, e);
-            if (!rc) rc = loss_plot_write(jsonl_path, plot_path, e);
+            if (writer && !ckpt) rc = train_log_sync(&log, e);
+            if (writer && !ckpt && !rc) rc = save_checkpoint(cfg, hooks, m, &opt, ema, src, &rng, step, e);
+            if (writer && !rc) rc = loss_plot_write(jsonl_path, plot_path, e);
             out->interrupted = 1;
             break;
         }
     }
     /* a run resumed at its last step trains nothing: the curve is still drawn from the log */
-    if (!rc && step == start_step && file_exists(jsonl_path)) rc = loss_plot_write(jsonl_path, plot_path, e);
+    if (!rc && writer && step == start_step && file_exists(jsonl_path)) rc = loss_plot_write(jsonl_path, plot_path, e);
     free(jsonl_path); free(plot_path);
     out->steps_done = step;
-    if (!rc && !out->interrupted) {
+    if (!rc && !out->interrupted && writer) {
         /* the final weights, as diffusers and ComfyUI load them (EMA weights when EMA is on) */
         out->final_weights = path_join(cfg->output_dir, CKPT_LORA_FILE);
         crash_point("final-save");
@@ -418,8 +449,8 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
         /* a kill during the last step's rotation leaves more checkpoints than the limit */
         if (!rc) rc = checkpoint_rotate(cfg->output_dir, step, cfg->checkpoints_total_limit, e);
     }
-    train_log_close(&log);
-    free(batch);
+    if (writer) train_log_close(&log);
+    free(batch); free(flat);
     scratch_free(&sc);
     if (ema) ema_free(ema);
     optim_free(&opt);

@@ -22,6 +22,7 @@
 #include "train/grad_clip.h"
 #include "train/lr_schedule.h"
 #include "train/optim.h"
+#include "train/parallel.h"
 
 /* One training sample as the caches deliver it (buffers owned by the source). */
 typedef struct TrainSample {
@@ -63,6 +64,7 @@ typedef struct TrainerConfig {
     FlowConfig flow;
     OptimConfig optim;
     LrSchedule lr;
+    const Parallel *par;           /* data-parallel ranks (train/parallel.h); NULL = one process */
 } TrainerConfig;
 
 /* Called at step 0 and every validation interval (may be NULL). variant is NULL for the weights
