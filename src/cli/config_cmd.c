@@ -5,6 +5,8 @@
 #include <string.h>
 #include "config/config.h"
 #include "cli/commands.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/tiny_assets.h"
 
 static void config_help(FILE *f) {
     fputs("usage: simpletuner config show [--config FILE] [--data FILE] [--env NAME] [--example NAME] [key=value ...]\n"
@@ -33,9 +35,22 @@ static void print_options(const Config *c, FILE *f) {
         const char *key = OPTION_TABLE[i].name;
         const cJSON *v = config_json(c, key);
         char *text = v ? cJSON_PrintUnformatted(v) : NULL;
-        const char *src = config_source(c, key);
+        const char *src = config_source(c, key), *why = config_inferred(c, key);
+        if (!src) src = why;
         fprintf(f, "%s = %s  # %s%s%s\n", key, text ? text : "null", config_mark(c, key), src ? ", from " : "",
                 src ? src : "");
+        free(text);
+    }
+}
+
+/* Object values outside the option table (SimpleTuner's "extras"): model_kwargs is read, the others
+ * are dropped as SimpleTuner drops them. */
+static void print_extras(const Config *c, FILE *f) {
+    for (const cJSON *x = config_extras(c) ? config_extras(c)->child : NULL; x; x = x->next) {
+        char *text = cJSON_PrintUnformatted(x);
+        const char *src = config_extra_source(c, x->string);
+        fprintf(f, "%s = %s  # %s%s%s\n", x->string, text, config_extra_read(x->string) ? "implemented" : "ignored (SimpleTuner drops object values)",
+                src ? ", from " : "", src ? src : "");
         free(text);
     }
 }
@@ -87,10 +102,24 @@ int cmd_config(int argc, char **argv, Err *e) {
         return err_setc(e, EXIT_USAGE, "config: unknown subcommand '%s' (expected show)", argv[0]);
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { config_help(stdout); return 0; }
+    if (tiny_assets_ensure(tiny_example_in_args(argc - 1, argv + 1), e)) return -1;
     Config *c;
     if (config_load(&c, argc - 1, argv + 1, e)) return -1;
+    /* model_flavour as loading will take it: inferred from the model folder when not given */
+    char *note = NULL;
+    int found = config_str(c, "model_family") ? pipeline_resolve_flavour(c, &note, e) : 0;
+    if (found < 0) { config_free(c); return -1; }
+    if (found > 0) {
+        note = xasprintf("model_flavour is not set: it is inferred from the model folder's model_index.json when the model "
+                         "loads (the folder cannot be read now: %s); until then the default %s is shown", e->msg,
+                         config_str(c, "model_flavour"));
+        err_clear(e);
+    }
     printf("# configuration from %s\n", config_file(c)[0] ? config_file(c) : "the command line");
+    if (note) printf("# %s\n", note);
+    free(note);
     print_options(c, stdout);
+    print_extras(c, stdout);
     print_datasets(c, stdout);
     config_free(c);
     return 0;

@@ -22,6 +22,7 @@ Config *config_new(void) {
     c->defaults = xcalloc((size_t)OPTION_COUNT, sizeof *c->defaults);
     c->source = xcalloc((size_t)OPTION_COUNT, sizeof *c->source);
     c->text = xcalloc((size_t)OPTION_COUNT, sizeof *c->text);
+    c->inferred = xcalloc((size_t)OPTION_COUNT, sizeof *c->inferred);
     for (int i = 0; i < OPTION_COUNT; i++) c->defaults[i] = cJSON_Parse(OPTION_TABLE[i].default_json);
     c->file = xstrdup("");
     c->data_file = xstrdup("");
@@ -35,11 +36,13 @@ void config_free(Config *c) {
         cJSON_Delete(c->defaults[i]);
         free(c->source[i]);
         free(c->text[i]);
+        free(c->inferred[i]);
     }
-    free(c->value); free(c->defaults); free(c->source); free(c->text);
+    free(c->value); free(c->defaults); free(c->source); free(c->text); free(c->inferred);
     config_free_datasets(c);
     cJSON_Delete(c->data_root);
     free(c->file); free(c->data_file); free(c->examples_dir); free(c->dropped); free(c->ignored); cJSON_Delete(c->extras);
+    cJSON_Delete(c->extras_source); free(c->unknown); free(c->unknown_where);
     free(c);
 }
 
@@ -119,9 +122,18 @@ const char *config_data_file(const Config *c) { return c->data_file; }
 
 const char *config_ignored(const Config *c) { return c->ignored; }
 
+void config_infer(Config *c, const char *key, const char *value, const char *why) {
+    int i = config_index(key);
+    config_put(c, i, cJSON_CreateString(value), NULL);
+    free(c->inferred[i]);
+    c->inferred[i] = xstrdup(why);
+}
+
+const char *config_inferred(const Config *c, const char *key) { return c->inferred[config_index(key)]; }
+
 const char *config_mark(const Config *c, const char *key) {
     int i = config_index(key);
-    if (!c->source[i]) return "default";
+    if (!c->source[i]) return c->inferred[i] ? "inferred" : "default";
     OptionSupport s = option_support(key);
     if (s == SUPPORT_IMPLEMENTED) return "implemented";
     if (s == SUPPORT_INERT) return "ignored";
@@ -192,3 +204,12 @@ int config_validation_resolutions(const Config *c, int (*wh)[2], int max, Err *e
 const cJSON *config_extra(const Config *c, const char *key) {
     return c->extras ? cJSON_GetObjectItemCaseSensitive(c->extras, key) : NULL;
 }
+
+const cJSON *config_extras(const Config *c) { return c->extras; }
+
+const char *config_extra_source(const Config *c, const char *key) {
+    const cJSON *s = c->extras_source ? cJSON_GetObjectItemCaseSensitive(c->extras_source, key) : NULL;
+    return cJSON_IsString(s) ? s->valuestring : NULL;
+}
+
+int config_extra_read(const char *key) { return !strcmp(key, "model_kwargs"); }

@@ -56,7 +56,8 @@ typedef struct ConfigLoadOptions {
 } ConfigLoadOptions;
 
 /* Strict load with default options. On failure *out is NULL and e names file, key and the problem
- * (exit code EXIT_USAGE for every configuration error). */
+ * (exit code EXIT_USAGE for every configuration error; unknown keys are listed together, each with the
+ * nearest option or command flag). When no file was named, the one found is said ("using ..."). */
 int config_load(Config **out, int argc, char **argv, Err *e);
 int config_load_with(Config **out, int argc, char **argv, const ConfigLoadOptions *opt, Err *e);
 void config_free(Config *c);
@@ -86,11 +87,22 @@ const cJSON *config_json(const Config *c, const char *key); /* raw value (lists,
  * value is never silently ignored. */
 int config_unsupported(const Config *c, const char *key, Err *e);
 
-/* An object value SimpleTuner diverts into "extras" (e.g. model_kwargs), as written; NULL when absent. */
+/* An object value SimpleTuner diverts into "extras" (e.g. model_kwargs), as written; NULL when absent.
+ * model_kwargs is also taken from the command line as JSON text (model_kwargs='{"match_target_res": true}'). */
 const cJSON *config_extra(const Config *c, const char *key);
+/* Every extra (an object of key -> value; NULL when none), where each was set, and whether this
+ * program reads that extra (model_kwargs) or drops it as SimpleTuner does. */
+const cJSON *config_extras(const Config *c);
+const char *config_extra_source(const Config *c, const char *key);
+int config_extra_read(const char *key);
 
 /* Where the user set the key: the file path or "command line"; NULL when not set. */
 const char *config_source(const Config *c, const char *key);
+/* A value the user did not give, worked out from elsewhere (model_flavour from the model folder's
+ * model_index.json): stored with the reason, which `config show` prints; the key stays not set. */
+void config_infer(Config *c, const char *key, const char *value, const char *why);
+/* The reason given to config_infer, or NULL. */
+const char *config_inferred(const Config *c, const char *key);
 
 /* ---- option registry --------------------------------------------------------------------------- */
 typedef enum { OPT_BOOL, OPT_NUMBER, OPT_TEXT, OPT_SELECT, OPT_JSON } OptionType;
@@ -190,7 +202,8 @@ const DatasetConfig *config_dataset_find(const Config *c, const char *id);
 /* ---- reporting ---------------------------------------------------------------------------------- */
 /* The inert options the user set to a non-default value ("k1, k2"), as logged once at load; NULL if none. */
 const char *config_ignored(const Config *c);
-/* How `config show` marks a key: "implemented", "ignored" (inert, set by the user) or "default". */
+/* How `config show` marks a key: "implemented", "ignored" (inert, set by the user), "inferred"
+ * (config_infer) or "default". */
 const char *config_mark(const Config *c, const char *key);
 /* Resolved validation_resolution as a list of (width, height); megapixel values (< 128) converted.
  * Returns the count written (at most max) or -1 with e set. */

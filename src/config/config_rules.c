@@ -152,9 +152,25 @@ int config_apply_rules(Config *c, int require, Err *e) {
     return check_flavour(c, e);
 }
 
+/* The supported value `val` is probably a typo of (a prefix of it, or an edit or two away), or NULL:
+ * "longcat" is longcat_image misspelt, not a family this program lacks. */
+static const char *near_value(const char *allowed, const char *val) {
+    char *copy = xstrdup(allowed), *save = NULL;
+    const char *best = NULL;
+    static char out[64];
+    size_t lv = strlen(val);
+    for (char *tok = strtok_r(copy, ",", &save); tok && !best; tok = strtok_r(NULL, ",", &save)) {
+        size_t lt = strlen(tok);
+        int prefix = lv >= 4 && lt > lv && !strncmp(tok, val, lv);
+        if (prefix || name_distance(val, tok) <= (lt > 6 ? 2 : 1)) { snprintf(out, sizeof out, "%s", tok); best = out; }
+    }
+    free(copy);
+    return best;
+}
+
 int config_check_support(Config *c, Err *e) {
-    char *unsupported = NULL, *inert = NULL;
-    const char *first_src = NULL;
+    char *unsupported = NULL, *inert = NULL, *typos = NULL;
+    const char *first_src = NULL, *typo_src = NULL;
     for (int i = 0; i < OPTION_COUNT; i++) {
         if (!c->source[i] || !c->value[i]) continue;
         const OptionDef *d = &OPTION_TABLE[i];
@@ -164,6 +180,11 @@ int config_check_support(Config *c, Err *e) {
         const char *allowed = option_supported_values(d->name);
         if (s == SUPPORT_INERT && !at_default) {
             text_append(&inert, ", ", d->name);
+        } else if (s == SUPPORT_IMPLEMENTED && allowed && !csv_has(allowed, val) && near_value(allowed, val)) {
+            char *item = xasprintf("%s=%s (did you mean %s? %s: %s)", d->name, val, near_value(allowed, val), d->name, allowed);
+            text_append(&typos, "; ", item);
+            free(item);
+            if (!typo_src) typo_src = c->source[i];
         } else if ((s == SUPPORT_UNSUPPORTED && !at_default) ||
                    (s == SUPPORT_IMPLEMENTED && allowed && !csv_has(allowed, val))) {
             char *item = allowed ? xasprintf("%s=%s (supported: %s)", d->name, val, allowed)
@@ -173,6 +194,12 @@ int config_check_support(Config *c, Err *e) {
             if (!first_src) first_src = c->source[i];
         }
         free(val);
+    }
+    if (typos) {   /* a misspelt value first: "not supported yet" would send the user looking for a feature */
+        err_setc(e, EXIT_USAGE, "%s: unknown value %s%s%s", typo_src, typos, unsupported ? "; not supported yet: " : "",
+                 unsupported ? unsupported : "");
+        free(typos); free(unsupported); free(inert);
+        return -1;
     }
     if (unsupported) {
         err_setc(e, EXIT_USAGE, "%s: not supported yet: %s", first_src, unsupported);

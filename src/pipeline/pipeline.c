@@ -206,6 +206,77 @@ int pipeline_locate_model(const Config *c, char **dir_out, Err *e) {
     return model_locate_revision(name, config_str(c, "revision"), dir_out, e);
 }
 
+/* The model folder's pipeline class (model_index.json "_class_name"), malloc'd; NULL without one. */
+static char *folder_pipeline_class(const char *dir) {
+    char *idx = path_join(dir, "model_index.json"), *cls = NULL;
+    Err ignore = {0};
+    char *txt = file_exists(idx) ? file_read_all(idx, NULL, &ignore) : NULL;
+    cJSON *j = txt ? cJSON_Parse(txt) : NULL;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "_class_name");
+    if (cJSON_IsString(c)) cls = xstrdup(c->valuestring);
+    cJSON_Delete(j); free(txt); free(idx);
+    return cls;
+}
+
+/* "a, b and c": the family's flavours sampled by pipeline class cls. */
+static void flavours_of_class(const ModelFamily *f, const char *cls, char *buf, size_t cap) {
+    size_t k = 0;
+    int n = 0;
+    buf[0] = 0;
+    for (const FamilyFlavour *v = f->flavours; v->name; v++) n += !strcmp(v->pipeline_class, cls);
+    for (const FamilyFlavour *v = f->flavours; v->name && k < cap; v++) {
+        if (strcmp(v->pipeline_class, cls)) continue;
+        n--;
+        k += (size_t)snprintf(buf + k, cap - k, "%s%s", v->name, n > 1 ? ", " : n == 1 ? " or " : "");
+    }
+}
+
+int pipeline_resolve_flavour(Config *cfg, char **note, Err *e) {
+    *note = NULL;
+    const ModelFamily *fam = family_require(config_str(cfg, "model_family"), e);
+    if (!fam) return -1;
+    const char *name = config_str(cfg, "pretrained_model_name_or_path");
+    if (!name || !*name) return 0;   /* the flavour's own hub id is the model */
+    char *dir = NULL;
+    if (model_locate_revision(name, config_str(cfg, "revision"), &dir, e)) return 1;   /* loading reports it */
+    char *cls = folder_pipeline_class(dir);
+    const FamilyFlavour *fl = NULL;
+    const ModelFamily *f = cls ? family_by_pipeline(cls, &fl) : NULL;
+    int rc = 0;
+    char same[128];
+    if (!f) {
+        if (!config_is_set(cfg, "model_flavour"))
+            *note = xasprintf("model_flavour not set and %s names no pipeline this program knows (%s): the default %s applies", dir,
+                              cls ? cls : "no model_index.json", config_str(cfg, "model_flavour"));
+    } else if (f != fam) {
+        rc = err_setc(e, EXIT_USAGE, "model_family=%s, but %s/model_index.json names %s, a %s model (set model_family=%s, or point "
+                      "pretrained_model_name_or_path at a %s folder)", fam->name, dir, cls, f->name, f->name, fam->name);
+    } else if (config_is_set(cfg, "model_flavour")) {
+        const char *want = config_str(cfg, "model_flavour");
+        const FamilyFlavour *mine = family_flavour(fam, want);
+        flavours_of_class(fam, cls, same, sizeof same);
+        if (mine && strcmp(mine->pipeline_class, cls)) {
+            if (!config_bool(cfg, "i_know_what_i_am_doing"))
+                rc = err_setc(e, EXIT_USAGE, "model_flavour=%s samples with %s, but %s/model_index.json names %s (model_flavour %s): "
+                              "set model_flavour to match the folder (or leave it out), point pretrained_model_name_or_path at a %s "
+                              "folder, or set i_know_what_i_am_doing=true to use these weights as %s",
+                              want, mine->pipeline_class, dir, cls, same, mine->pipeline_class, want);
+            else
+                *note = xasprintf("model_flavour=%s samples with %s although %s/model_index.json names %s (i_know_what_i_am_doing)",
+                                  want, mine->pipeline_class, dir, cls);
+        }
+    } else {
+        flavours_of_class(fam, cls, same, sizeof same);
+        char *why = xasprintf("%s/model_index.json (%s)", dir, cls);
+        config_infer(cfg, "model_flavour", fl->name, why);
+        *note = xasprintf("model_flavour not set: %s, from %s%s%s%s", fl->name, why, strchr(same, ' ') ? "; " : "",
+                          strchr(same, ' ') ? same : "", strchr(same, ' ') ? " use this pipeline: set model_flavour to choose" : "");
+        free(why);
+    }
+    free(cls); free(dir);
+    return rc;
+}
+
 /* A component taken from another folder or hub id (SimpleTuner's pretrained_*_model_name_or_path):
  * its `sub` folder when it has one (a whole pipeline folder), else the folder itself. The
  * transformer's subfolder is pretrained_transformer_subfolder ("none" = the folder itself). */
@@ -225,6 +296,12 @@ static int override_component(Pipeline *p, const char *name, const char *key, co
 }
 
 static int open_components(Pipeline *p, const PipelineOptions *opt, Err *e) {
+    char *note = NULL;
+    int found = pipeline_resolve_flavour(p->cfg, &note, e);
+    if (found < 0) return -1;
+    if (found > 0) err_clear(e);   /* no model folder: pipeline_locate_model below says so */
+    if (note) pipeline_emitf(p, PEV_INFO, "%s", note);
+    free(note);
     const char *family = config_str(p->cfg, "model_family"), *flavour = config_str(p->cfg, "model_flavour");
     if (!(p->fam = family_require(family, e))) return -1;
     if (!(p->flavour = family_flavour(p->fam, flavour))) {

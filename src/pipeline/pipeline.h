@@ -81,6 +81,14 @@ void pipeline_print_event(void *ctx, const PipelineEvent *ev);
  * id, located (local folder or Hugging Face cache) at `revision`; malloc'd. */
 int pipeline_locate_model(const Config *c, char **dir_out, Err *e);
 
+/* model_flavour when the configuration leaves it out: the flavour of the model folder's pipeline class
+ * (model_index.json "_class_name"), recorded in cfg as inferred; an explicit model_flavour (or
+ * model_family) that contradicts the folder's class is an error naming both (EXIT_USAGE; a flavour of
+ * the same family is allowed with i_know_what_i_am_doing). *note: what to tell the user (malloc'd) or
+ * NULL. Returns 1 (e says why) when the model folder cannot be found now. pipeline_open calls it;
+ * `config show` too. */
+int pipeline_resolve_flavour(Config *cfg, char **note, Err *e);
+
 const Config *pipeline_config(const Pipeline *p);
 const ModelFamily *pipeline_family(const Pipeline *p);
 const FamilyFlavour *pipeline_flavour(const Pipeline *p);
