@@ -43,7 +43,7 @@ int cmd_train(int argc, char **argv, Err *e) {
     Parallel par;
     if (parallel_init(&par, &argc, &argv, e)) return -1;
     Pipeline *p = NULL;
-    int rc = cli_open_pipeline(argc, argv, PIPELINE_TRAIN, NULL, 0, &p, e);
+    int rc = cli_open_pipeline(argc, argv, PIPELINE_TRAIN, NULL, 0, PIPELINE_DATA_CACHE, &p, e);
     if (!rc && par.size > 1) rc = parallel_check_config(&par, pipeline_config(p), e);
     TrainSummary s = {0};
     if (!rc) {

@@ -111,7 +111,9 @@ int cmd_validate(int argc, char **argv, Err *e) {
             return err_setc(e, EXIT_USAGE, "validate: %s needs a value", a);
     }
     Pipeline *p;
-    if (cli_open_pipeline(argc, argv, PIPELINE_INFER, VALIDATE_FLAGS, 1, &p, e)) return -1;
+    /* without --image and --prompt: the eval dataset's samples, as sheets */
+    int from_datasets = n_images == 0 && !prompt;
+    if (cli_open_pipeline(argc, argv, PIPELINE_INFER, VALIDATE_FLAGS, 1, from_datasets ? PIPELINE_DATA_EVAL : PIPELINE_DATA_NONE, &p, e)) return -1;
     const Config *cfg = pipeline_config(p);
     const FamilyFlavour *fl = pipeline_flavour(p);
     int rc = 0;
@@ -127,7 +129,7 @@ int cmd_validate(int argc, char **argv, Err *e) {
     if (!rc && (n_sizes = pipeline_validation_sizes(p, sizes, PIPELINE_MAX_SIZES, e)) < 0) rc = -1;
     int W = sizes[0][0], H = sizes[0][1];
     int pipeline_size = !config_is_set(cfg, "validation_resolution");
-    if (!rc && n_images == 0 && !prompt) {
+    if (!rc && from_datasets) {
         /* the config's evaluation samples, as sheets */
         const char *od = config_str(cfg, "output_dir");
         char *dir = output ? xstrdup(output) : xasprintf("%s/validation/manual", od && *od ? od : ".");
@@ -146,6 +148,11 @@ int cmd_validate(int argc, char **argv, Err *e) {
     Image refs[3] = {{0}};
     int nr = 0;
     for (int k = 0; k < n_images && !rc; k++) { rc = image_read(images[k], &refs[k], e); if (!rc) nr++; }
+    if (!rc) {   /* more --image than the flavour takes: the first ones, said in a warning */
+        int used = pipeline_usable_refs(p, nr, 1);
+        for (int k = used; k < nr; k++) image_free(&refs[k]);
+        nr = used;
+    }
     if (!rc && nr && pipeline_size) { pipeline_default_size(p, refs, nr, &W, &H); n_sizes = 1; }
     if (!rc && latents_path && n_sizes > 1)
         rc = err_setc(e, EXIT_USAGE, "validate: --latents gives one size; validation_resolution lists %d", n_sizes);

@@ -12,7 +12,21 @@
 #include <string.h>
 #include <time.h>
 
-int pipeline_load_data(Pipeline *p, Err *e) {
+/* Whether item is one of the comma-separated items of list. */
+static int csv_has_item(const char *list, const char *item) {
+    size_t n = strlen(item);
+    for (const char *q = list; *q;) {
+        while (*q == ' ') q++;
+        size_t k = strcspn(q, ","), t = k;
+        while (t > 0 && q[t - 1] == ' ') t--;
+        if (t == n && !strncmp(q, item, n)) return 1;
+        q += k;
+        if (*q == ',') q++;
+    }
+    return 0;
+}
+
+int pipeline_load_data(Pipeline *p, int validation_only, Err *e) {
     if (p->have_data) return 0;
     if (!p->have_specs) {
         if (data_specs_from_config(p->cfg, 0, &p->specs, e)) return -1;
@@ -20,6 +34,7 @@ int pipeline_load_data(Pipeline *p, Err *e) {
         /* data parallel: the sampler forms each step's global batch (train_batch_size per rank) */
         for (int i = 0; p->par && p->par->size > 1 && i < p->specs.n; i++) p->specs.specs[i].batch_size *= p->par->size;
     }
+    p->specs.opt.validation_only = validation_only;
     if (data_load(p->specs.specs, p->specs.n, &p->specs.opt, &p->data, e)) return -1;
     p->have_data = 1;
     return 0;
@@ -27,13 +42,25 @@ int pipeline_load_data(Pipeline *p, Err *e) {
 
 int pipeline_eval_set(Pipeline *p, Err *e) {
     const char *id = config_str(p->cfg, "eval_dataset_id");
-    for (int i = 0; i < p->data.n; i++) {
-        const Dataset *d = &p->data.sets[i];
-        if (d->spec.is_conditioning || d->spec.disabled) continue;
-        if (!id || !*id || !strcmp(d->spec.id, id)) return i;
+    /* eval_dataset_id (one id or several, comma-separated: the first that has samples), else a dataset_type
+     * eval set, else the first edit dataset */
+    for (int pass = 0; pass < 3; pass++)
+        for (int i = 0; i < p->data.n; i++) {
+            const Dataset *d = &p->data.sets[i];
+            if (d->spec.is_conditioning || d->spec.disabled || d->n_items == 0) continue;
+            if (pass == 0 && id && *id && csv_has_item(id, d->spec.id)) return i;
+            if (pass == 1 && (!id || !*id) && d->spec.is_eval) return i;
+            if (pass == 2 && (!id || !*id)) return i;
+        }
+    if (id && *id) {
+        for (int i = 0; i < p->data.n; i++)
+            if (csv_has_item(id, p->data.sets[i].spec.id))
+                return err_setc(e, EXIT_USAGE, "eval_dataset_id: dataset \"%s\" has no samples to validate with (%s)", p->data.sets[i].spec.id,
+                                p->data.sets[i].spec.is_conditioning ? "it is a conditioning dataset" : "no usable images");
+        return err_setc(e, EXIT_USAGE, "eval_dataset_id: no image dataset with id '%s'", id);
     }
-    if (id && *id) return err_setc(e, EXIT_USAGE, "eval_dataset_id: no image dataset with id '%s'", id);
-    return err_set(e, "no image dataset to validate with");
+    return err_setc(e, EXIT_USAGE, "nothing to validate with: no dataset has usable samples; give --image and --prompt, or an eval "
+                                   "dataset (an edit dataset in data_backend_config; eval_dataset_id chooses it)");
 }
 
 /* The references of item i of an edit dataset (mask datasets are loss weights, not model inputs). */
@@ -117,7 +144,7 @@ static int write_sheet(Pipeline *p, const Dataset *ds, int item, const Image *re
 int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
     int sizes[PIPELINE_MAX_SIZES][2];
     int n_sizes = pipeline_validation_sizes(p, sizes, PIPELINE_MAX_SIZES, e);
-    if (n_sizes < 0 || pipeline_load_data(p, e)) return -1;
+    if (n_sizes < 0 || pipeline_load_data(p, 1, e)) return -1;
     int set = pipeline_eval_set(p, e);
     if (set < 0) return -1;
     const Dataset *ds = &p->data.sets[set];
@@ -137,6 +164,10 @@ int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
         Image refs[3] = {{0}};
         int nr = 0;
         rc = read_references(p, ds, item, refs, &nr, e);
+        /* the references the flavour takes (said once): the sheet shows what the model saw */
+        int used = pipeline_usable_refs(p, nr, i == 0);
+        for (int k = used; k < nr; k++) image_free(&refs[k]);
+        nr = used;
         const char *prompt = vp && *vp ? vp : (ds->items[item].captions.n ? ds->items[item].captions.text[0] : "");
         char *preview = config_bool(p->cfg, "validation_preview") ? xasprintf("%s/preview/%02d%s.", dir, item, suffix) : NULL;
         if (preview && !rc) { char *pd = path_join(dir, "preview"); rc = dir_make(pd, e); free(pd); }

@@ -332,11 +332,49 @@ static int open_components(Pipeline *p, const PipelineOptions *opt, Err *e) {
     return setup_transformer(p, e);
 }
 
+int pipeline_check_datasets(const Config *c, Err *e) {
+    const DatasetConfig *ds;
+    int n = 0;
+    config_datasets(c, &ds, &n);
+    char *missing = NULL;
+    int images = 0;
+    for (int i = 0; i < n; i++) {
+        const DatasetConfig *d = &ds[i];
+        const char *t = d->dataset_type;
+        if (d->disabled || !t || (strcmp(t, "image") && strcmp(t, "conditioning") && strcmp(t, "eval"))) continue;
+        images += strcmp(t, "conditioning") != 0;
+        const char *dir = d->instance_data_dir;
+        char *item = NULL;
+        if (!dir || !*dir) item = xasprintf("dataset \"%s\" has no instance_data_dir", d->id);
+        else if (!dir_exists(dir)) item = xasprintf("dataset \"%s\": instance_data_dir %s %s", d->id, dir,
+                                                    file_exists(dir) ? "is a file, not a folder" : "does not exist");
+        if (!item) continue;
+        char *joined = missing ? xasprintf("%s; %s", missing, item) : xstrdup(item);
+        free(missing); free(item);
+        missing = joined;
+    }
+    if (!missing) return images;
+    err_setc(e, EXIT_USAGE, "%s: %s (checked before loading the model)", config_data_file(c), missing);
+    free(missing);
+    return -1;
+}
+
 int pipeline_open(Pipeline **out, Config *cfg, const PipelineOptions *opt, Err *e) {
     Pipeline *p = xcalloc(1, sizeof *p);
     p->cfg = cfg;
     p->mode = opt ? opt->mode : PIPELINE_INFER;
     p->quiet = opt && opt->quiet;
+    int uses = opt ? opt->uses_datasets : PIPELINE_DATA_NONE;
+    if (p->mode == PIPELINE_TRAIN || uses) {
+        int images = pipeline_check_datasets(cfg, e);
+        if (images == 0 && uses == PIPELINE_DATA_EVAL)
+            err_setc(e, EXIT_USAGE, "nothing to validate: give --image REF and --prompt TEXT (only --prompt for a text-to-image "
+                                    "flavour), or an eval dataset (an edit dataset in data_backend_config; eval_dataset_id chooses it)");
+        else if (images == 0)
+            err_setc(e, EXIT_USAGE, "no image dataset to %s: data_backend_config%s%s lists none (enabled)", p->mode == PIPELINE_TRAIN ? "train on" : "cache",
+                     config_data_file(cfg)[0] ? " " : "", config_data_file(cfg));
+        if (images <= 0) { pipeline_close(p); *out = NULL; return -1; }
+    }
     if (open_components(p, opt, e)) { pipeline_close(p); *out = NULL; return -1; }
     *out = p;
     return 0;

@@ -28,12 +28,18 @@ typedef struct Pipeline Pipeline;
 
 typedef enum { PIPELINE_TRAIN, PIPELINE_INFER } PipelineMode;
 
+enum { PIPELINE_DATA_NONE = 0, PIPELINE_DATA_CACHE = 1, PIPELINE_DATA_EVAL = 2 };
+
 typedef struct PipelineOptions {
     PipelineMode mode;          /* TRAIN attaches trainable adapters (or full training); INFER does not */
     int quiet;                  /* no default printing (callers with their own event callback need not set it) */
     /* model-folder components taken from other folders (the golden harness' pipeline dirs) */
     const char *component[8], *component_dir[8];
     int n_components;
+    /* the run will read the datasets (PIPELINE_DATA_CACHE: cache, always with TRAIN; PIPELINE_DATA_EVAL:
+     * validation sheets from the eval dataset): their folders are checked before any model is loaded
+     * (pipeline_check_datasets), and a configuration without an image dataset stops there */
+    int uses_datasets;
 } PipelineOptions;
 
 /* ---- events ---- */
@@ -77,6 +83,11 @@ void pipeline_on_event(Pipeline *p, PipelineEventFn fn, void *ctx);
 /* The default printer: progress bar on a terminal, one line per event otherwise (stderr). */
 void pipeline_print_event(void *ctx, const PipelineEvent *ev);
 
+/* Every enabled image, conditioning and eval dataset's instance_data_dir is a readable folder: one
+ * error listing each one that is not (EXIT_USAGE), before minutes of model loading. Returns the number
+ * of enabled image and eval datasets (0 without any), or -1. */
+int pipeline_check_datasets(const Config *c, Err *e);
+
 /* The model folder of a configuration: pretrained_model_name_or_path, else the family flavour's hub
  * id, located (local folder or Hugging Face cache) at `revision`; malloc'd. */
 int pipeline_locate_model(const Config *c, char **dir_out, Err *e);
@@ -116,6 +127,9 @@ typedef struct EditRequest {
     const char *preview_prefix;      /* optional: "<prefix>step-<k>.png" predicted-x0 previews (validation_preview) */
 } EditRequest;
 
+/* How many of n_refs references the flavour's pipeline takes (its max_refs); with warn, more than that
+ * is a warning saying which are used. pipeline_render uses only those. */
+int pipeline_usable_refs(Pipeline *p, int n_refs, int warn);
 /* The size the family's edit pipeline renders at for these references (1024² without). */
 void pipeline_default_size(const Pipeline *p, const Image *refs, int n_refs, int *w, int *h);
 /* validation_resolution → every (w, h) it lists (at most max; "WxH", an edge, or megapixels when

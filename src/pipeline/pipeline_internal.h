@@ -49,9 +49,10 @@ struct Pipeline {
 
 void pipeline_emit(Pipeline *p, const PipelineEvent *ev);
 void pipeline_emitf(Pipeline *p, PipelineEventKind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* The datasets of the configuration, loaded once. */
-int pipeline_load_data(Pipeline *p, Err *e);
-/* The evaluation dataset (eval_dataset_id, else the first edit dataset): its index. */
+/* The datasets of the configuration, loaded once (validation_only: nothing to train on is no error). */
+int pipeline_load_data(Pipeline *p, int validation_only, Err *e);
+/* The evaluation dataset (eval_dataset_id, else a dataset_type eval set, else the first edit dataset
+ * with samples): its index. */
 int pipeline_eval_set(Pipeline *p, Err *e);
 /* Loads the datasets and fills the caches; the EditData (p->ed) then serves training batches. */
 int pipeline_fill_caches(Pipeline *p, CacheSummary *out, Err *e);

@@ -124,6 +124,19 @@ static float guidance_of(const Pipeline *pl, CfgMode *mode) {
     return (float)f->guidance_when_unset;
 }
 
+int pipeline_usable_refs(Pipeline *pl, int n_refs, int warn) {
+    int keep = pl->flavour->max_refs;
+    if (n_refs <= keep) return n_refs;
+    char what[64];
+    if (keep == 0) snprintf(what, sizeof what, "rendering from the prompt alone");
+    else if (keep == 1) snprintf(what, sizeof what, "using the first");
+    else snprintf(what, sizeof what, "using the first %d", keep);
+    if (warn)
+        pipeline_emitf(pl, PEV_WARNING, "%d reference images, but the %s flavour of %s takes %d: %s", n_refs, pl->flavour->name,
+                       pl->fam->name, keep, what);
+    return keep;
+}
+
 /* True CFG runs (a second, unconditional pass per step) when the scale is above 1 and not disabled. */
 static int cfg_is_on(const Pipeline *pl, float g) { return g > 1.0f && !config_bool(pl->cfg, "validation_disable_unconditional"); }
 
@@ -134,7 +147,11 @@ float pipeline_guidance(const Pipeline *pl, int *cfg_on) {
     return g;
 }
 
-int pipeline_render(Pipeline *pl, const EditRequest *job, Image *result, float **tensor, Err *e) {
+int pipeline_render(Pipeline *pl, const EditRequest *job_in, Image *result, float **tensor, Err *e) {
+    /* more references than the flavour's pipeline takes: the first ones, as it would be called */
+    EditRequest clamped = *job_in;
+    const EditRequest *job = &clamped;
+    clamped.n_refs = pipeline_usable_refs(pl, clamped.n_refs, 1);
     int W = job->width, H = job->height;
     if (W <= 0 || H <= 0) pipeline_default_size(pl, job->refs, job->n_refs, &W, &H);
     const int C = vae_latent_channels(&pl->vae), h = H / 8, w = W / 8;

@@ -121,7 +121,8 @@ int lora_read(const char *path, const char *const *known, int n_known, LoraEntry
             return err_set(e, "%s: lora_adapter_metadata lora_alpha is %g, expected a finite value >= 0", path, meta_alpha);
         }
     }
-    LoraEntry *v = NULL; int nv = 0, rc = 0;
+    LoraEntry *v = NULL; int nv = 0, rc = 0, n_lora = 0, n_unmatched = 0;
+    char unmatched[512] = "";   /* the first few keys that name no module, for the one error below */
     float *alphas = NULL;
     int *rank_b = NULL;   /* the rank lora_B gives, checked against lora_A's once both are read (in any order) */
     for (int i = 0; i < f.n && !rc; i++) {
@@ -129,9 +130,16 @@ int lora_read(const char *path, const char *const *known, int n_known, LoraEntry
         char role;
         char *raw = split_key(t->name, &role);
         if (!raw) continue;
+        n_lora++;
         const char *mod = resolve(raw, known, n_known);
-        if (!mod) { rc = err_set(e, "%s: LoRA key '%s' names no module of this transformer", path, t->name); free(raw); break; }
         free(raw);
+        if (!mod) {   /* a LoRA for another model: every such key is counted, a few are named */
+            if (n_unmatched++ < 5) {
+                size_t k = strlen(unmatched);
+                snprintf(unmatched + k, sizeof unmatched - k, "%s'%s'", k ? ", " : "", t->name);
+            }
+            continue;
+        }
         int k = 0;
         while (k < nv && strcmp(v[k].module, mod)) k++;
         if (k == nv) {
@@ -180,6 +188,20 @@ int lora_read(const char *path, const char *const *known, int n_known, LoraEntry
     }
     free(rank_b);
     free(alphas);
+    if (!rc && n_unmatched) {
+        char example[256] = "";
+        for (int i = 0; i < n_known && i < 2; i++) {
+            size_t k = strlen(example);
+            snprintf(example + k, sizeof example - k, "%s'%s'", i ? ", " : "", known[i]);
+        }
+        if (n_unmatched == n_lora)
+            rc = err_set(e, "%s: none of its %d LoRA keys names a module of this transformer (a LoRA for another model?): %s%s; "
+                            "this model's modules are e.g. %s", path, n_lora, unmatched, n_unmatched > 5 ? ", ..." : "", example);
+        else
+            rc = err_set(e, "%s: %d of its %d LoRA keys name no module of this transformer (a LoRA for another model?): %s%s; "
+                            "this model's modules are e.g. %s", path, n_unmatched, n_lora, unmatched, n_unmatched > 5 ? ", ..." : "",
+                         example);
+    }
     if (!rc && nv == 0) rc = err_set(e, "%s: no LoRA weights found (expected keys ending in lora_A/lora_B or lora_down/lora_up)", path);
     if (rc) { lora_entries_free(v, nv); return -1; }
     *out = v; *n = nv;
