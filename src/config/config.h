@@ -46,7 +46,7 @@ typedef struct ConfigLoadOptions {
     /* Do not read multidatabackend.json (commands that never touch datasets). */
     int skip_datasets;
     /* Folder of packaged presets; NULL = $SIMPLETUNER_EXAMPLES_DIR, else ./examples, else
-     * <directory of the executable>/../examples. */
+     * <directory of the executable>/../examples, else <that>/../share/simpletuner/examples. */
     const char *examples_dir;
     /* Do not log the "ignored, no effect here" line (tests, `config show` prints it itself). */
     int quiet;
@@ -65,7 +65,7 @@ void config_free(Config *c);
  * searched for, no datasets are read): libraries and servers that hold settings in memory. */
 int config_from_pairs(Config **out, const char *const *keys, const char *const *values, int n, Err *e);
 /* Folder of packaged presets (malloc'd): override, $SIMPLETUNER_EXAMPLES_DIR, ./examples,
- * <directory of the executable>/../examples. */
+ * <directory of the executable>/../examples (build tree), <that>/../share/simpletuner/examples (installed). */
 char *config_examples_dir(const char *override);
 
 /* The file config_load read ("" when built from the command line alone), and the dataset file. */

@@ -97,7 +97,8 @@ static void free_args(Args *a) {
     free(a->pairs);
 }
 
-/* Folder of packaged presets: option, $SIMPLETUNER_EXAMPLES_DIR, ./examples, <exe dir>/../examples. */
+/* Folder of packaged presets: option, $SIMPLETUNER_EXAMPLES_DIR, ./examples, <exe dir>/../examples (a
+ * build tree: build/simpletuner), <exe dir>/../share/simpletuner/examples (make install). */
 char *config_examples_dir(const char *override) {
     if (override) return xstrdup(override);
     const char *env = getenv("SIMPLETUNER_EXAMPLES_DIR");
@@ -107,10 +108,14 @@ char *config_examples_dir(const char *override) {
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
         exe[n] = 0;
-        char *dir = path_dirname(exe), *up = path_join(dir, "../examples");
+        static const char *const BESIDE[] = {"../examples", "../share/simpletuner/examples"};
+        char *dir = path_dirname(exe);
+        for (size_t i = 0; i < sizeof BESIDE / sizeof *BESIDE; i++) {
+            char *up = path_join(dir, BESIDE[i]), real[PATH_MAX];
+            if (dir_exists(up)) { free(dir); if (realpath(up, real)) { free(up); return xstrdup(real); } return up; }
+            free(up);
+        }
         free(dir);
-        if (dir_exists(up)) return up;
-        free(up);
     }
     return xstrdup("examples");
 }
