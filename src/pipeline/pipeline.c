@@ -95,7 +95,9 @@ void pipeline_print_event(void *ctx, const PipelineEvent *ev) {
     case PEV_WARNING: fprintf(f, "warning: %s\n", ev->message); break;
     case PEV_CHECKPOINT: fprintf(f, "saved checkpoint %s\n", ev->path); break;
     case PEV_VALIDATION_START:
-        fprintf(f, "validation step %lld, image %lld/%lld: %s\n", (long long)ev->step, (long long)ev->done + 1, (long long)ev->total, ev->message);
+        if (ev->step >= 0) fprintf(f, "validation step %lld, ", (long long)ev->step);
+        else fputs("validation, ", f);   /* validate with a LoRA of unknown step */
+        fprintf(f, "image %lld/%lld: %s\n", (long long)ev->done + 1, (long long)ev->total, ev->message);
         break;
     case PEV_VALIDATION_IMAGE: {
         char took[32];
@@ -175,6 +177,7 @@ static int setup_transformer(Pipeline *p, Err *e) {
     const char *dir = model_dir_require(&p->md, "transformer", e);
     if (!dir || transformer_load(&p->tr, p->fam->transformer, dir, e)) return -1;
     p->have_tr = 1;
+    p->tr.linears->model_class = p->fam->transformer_class;   /* recorded in the LoRA files it writes */
     if (interrupt_check(e, "while loading the model")) return -1;
     QuantKind k;
     if (quant_parse(config_str(p->cfg, "base_model_precision"), &k, e)) return -1;

@@ -15,6 +15,7 @@ typedef struct LinearSet {
     QuantStorage *qs;     /* [n] packed base weights after linear_set_quantize (owned) */
     TrainParam *params;   /* adapter parameters, gathered by linear_set_params */
     int n_params;
+    const char *model_class;   /* the transformer's diffusers class (LoRA files record it), or NULL */
 } LinearSet;
 
 void linear_set_add(LinearSet *s, Linear *l);   /* sets l->id to its position */
