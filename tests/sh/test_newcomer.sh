@@ -77,7 +77,9 @@ done
 
 # -- validate with neither --image nor a dataset says what to give
 mkdir -p bare
-(cd bare && expect_fail -c 2 "$BIN" validate --model_family qwen_image --pretrained_model_name_or_path "$MODEL" --output none.png)
+cd bare
+expect_fail -c 2 "$BIN" validate --model_family qwen_image --pretrained_model_name_or_path "$MODEL" --output none.png
+cd ..
 expect_grep -F "nothing to validate: give --image REF and --prompt TEXT"
 expect_no_path bare/none.png
 # more references than edit-v1 takes: a warning saying which is used
@@ -87,7 +89,8 @@ expect_file two.png
 
 # -- a reference of another aspect than its edit image under reference_strict: said once, with what happens
 "$BIN" make-dataset --kind edit-pairs --out wide --count 1 --size 96x64 > /dev/null
-cp -r ds ds_wide && cp wide/reference/pair_0000.png ds_wide/reference/pair_0000.png
+cp -r ds ds_wide
+cp wide/reference/pair_0000.png ds_wide/reference/pair_0000.png
 sed 's#"ds/#"ds_wide/#g; s#cache/vae#cache_wide/vae#g' config/multidatabackend.json > config/wide.json
 run_log wide.log "$BIN" cache data_backend_config=config/wide.json cache_dir=cache_wide
 expect_grep -F "warning: dataset \"refs\" (reference_strict): 1 of 3 references have another aspect ratio than their edit image (e.g. pair_0000.png is 96x64, its edit image pair_0000.png 64x64)" wide.log
@@ -100,7 +103,7 @@ expect_grep -F "validation_step_interval" train.log
 expect_grep "validation at step 0 took [0-9hms]+ \([0-9.]+ s per sampling step\); the 2 left in this run: about" train.log
 expect_grep "^  wrote out/validation/step-2/00\.png \(1/2, [0-9hms]+ so far, ETA [0-9hms]+\)$" train.log
 expect_grep "^  wrote out/validation/step-2/00_48x32\.png \(2/2, [0-9hms]+ so far\)$" train.log
-expect_eq "$(grep -c $'\r' train.log || true)" 0 "carriage returns in a log"
+expect_eq "$(tr -cd '\r' < train.log | wc -c)" 0 "carriage returns in a log"
 expect_eq "$(awk 'length > 600' train.log | wc -l)" 0 "lines longer than 600 characters"
 # the sheet: reference 1 | result | target, 64 px high each (3 panels: 8 + 3 x 72 = 224 wide)
 file out/validation/step-4/00.png > sheet.type
