@@ -12,7 +12,9 @@ static const char *USAGE =
     "Loads the model and datasets of a training configuration and computes every missing or stale\n"
     "cache entry (progress with rate and ETA), exactly as `train` does before its first step, then\n"
     "exits. Entries are keyed by the source files' content and every setting that shapes them, so a\n"
-    "later `train` reuses them.\n";
+    "later `train` reuses them. The dataset folders are checked before the model loads. Ctrl-C stops\n"
+    "after the entry in progress and keeps every finished one (exit 130; rerun to continue); a second\n"
+    "Ctrl-C stops at once.\n";
 
 static void quiet_event(void *ctx, const PipelineEvent *ev) { (void)ctx; (void)ev; }
 

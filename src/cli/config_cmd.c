@@ -16,7 +16,9 @@ static void config_help(FILE *f) {
           "datasets. Each option is marked:\n"
           "  implemented  you set it and this program honours it\n"
           "  ignored      you set it but it has no effect here (publishing, trackers, GPU-only tuning, ...)\n"
+          "  inferred     not set, worked out: model_flavour from the model folder's model_index.json\n"
           "  default      not set: the default shown applies\n"
+          "Object values (model_kwargs, read; others dropped as SimpleTuner drops them) follow the options.\n"
           "Options whose value asks for behaviour this program lacks stop with \"not supported yet: KEY=VALUE\".\n"
           "\n"
           "Where the configuration comes from:\n"
@@ -24,10 +26,12 @@ static void config_help(FILE *f) {
           "                   {env:VAR} placeholders)\n"
           "  --data FILE      overrides data_backend_config\n"
           "  --example NAME   examples/NAME/config.json      --env NAME   config/NAME/config.json\n"
-          "  otherwise        $CONFIG_PATH, config/$ENV/config.json, config/config.json\n"
-          "  key=value        overrides (also --key=value or --key value); later arguments win\n"
+          "  otherwise        $CONFIG_PATH, config/$ENV/config.json, config/config.json (the one used is named)\n"
+          "  key=value        overrides (also --key=value or --key value); later arguments win;\n"
+          "                   model_kwargs='{\"match_target_res\": true}' takes a JSON object\n"
           "\n"
-          "exit codes: 0 ok, 2 configuration error (the message names the file, key and what was expected)\n", f);
+          "exit codes: 0 ok, 2 configuration error (the message names the file, key and what was expected;\n"
+          "every unknown key at once, each with a suggestion)\n", f);
 }
 
 static void print_options(const Config *c, FILE *f) {

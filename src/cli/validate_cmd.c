@@ -20,10 +20,11 @@ static const char *USAGE =
     "  LoRA       --lora PATH (ours, diffusers, ComfyUI or kohya keys; --lora_scale multiplies it), else\n"
     "             the newest of output_dir/pytorch_lora_weights.safetensors and its checkpoints; none:\n"
     "             the base model\n"
-    "  inputs     --image REF (1 for edit-v1 and LongCat, up to 3 for edit-v2) and --prompt (only\n"
-    "             --prompt for the text-to-image flavours v1.0, final, dev); without\n"
-    "             --image, the first num_eval_images samples of eval_dataset_id (or the first edit\n"
-    "             dataset) are rendered as sheets (references | result, instruction underneath)\n"
+    "  inputs     --image REF (1 for edit-v1 and LongCat, up to 3 for edit-v2; more is a warning and the\n"
+    "             first are used) and --prompt (only --prompt for the text-to-image flavours v1.0,\n"
+    "             final, dev); without --image and --prompt, the first num_eval_images samples of\n"
+    "             eval_dataset_id (or a dataset_type eval set, or the first edit dataset) are rendered\n"
+    "             as sheets (reference 1..n | result | target, the instruction and settings underneath)\n"
     "  size       validation_resolution (WxH, an edge, or megapixels when < 128); when it is not set and\n"
     "             --image is given, the pipeline's own size: Qwen-Image edit ~1 MP with the aspect of the\n"
     "             last reference (multiples of 32), LongCat edit ~1 MP with the reference's aspect\n"
@@ -38,7 +39,11 @@ static const char *USAGE =
     "  preview    validation_preview: true also writes OUT.preview.step-<k>.png, the clean image predicted\n"
     "             after every validation_preview_steps steps (x0 = x - sigma * v, decoded)\n"
     "  --output-tensor  also write the image before 8-bit rounding as tensor 'image' [1, 3, H, W] in\n"
-    "             [0, 1] (the diffusers pipelines' output_type='pt')\n";
+    "             [0, 1] (the diffusers pipelines' output_type='pt')\n"
+    "  LoRA check a LoRA of another model is an error: the transformer class our files record, or its\n"
+    "             keys that name no module of this transformer (the first five listed)\n"
+    "  Ctrl-C     stops after the sampling step in progress: that image is not written, exit 130 (a\n"
+    "             second Ctrl-C stops at once)\n";
 
 /* The 8-bit PNG, and with --output-tensor the image before quantisation ([1, 3, H, W] in [0, 1],
  * as the diffusers pipelines return it with output_type="pt"). */
