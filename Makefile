@@ -17,7 +17,7 @@ BLASLIB := /usr/lib/$(ARCH)/openblas-openmp
 MPIINC  := -I/usr/lib/$(ARCH)/openmpi/include -I/usr/lib/$(ARCH)/openmpi/include/openmpi
 MPILIB  := -L/usr/lib/$(ARCH)/openmpi/lib -lmpi
 CFLAGS  := -std=c17 -O2 -g -fopenmp -Wall -Wextra -D_GNU_SOURCE -Isrc -I$(BLASINC) $(MPIINC) $(EXTRA_CFLAGS)
-LDLIBS  := -L$(BLASLIB) -Wl,-rpath,$(BLASLIB) $(MPILIB) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lpng -ljpeg -lwebp -lwebpdemux -lm
+LDLIBS  := -L$(BLASLIB) -Wl,-rpath,$(BLASLIB) $(MPILIB) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lpng -ljpeg -lwebp -lwebpdemux -lmicrohttpd -lm
 BUILD   := build
 ifeq ($(SANITIZE),1)
   CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -28,10 +28,15 @@ endif
 # Debian 12 packages needed to build and test (make deps installs the missing ones); NAME=CMD is
 # satisfied by CMD on the PATH too. The tests use bash, coreutils (sha256sum, timeout, od, dd),
 # diffutils (cmp), findutils, grep, sed, awk, file, and node + npm for the tokenizer conformance
-# test, whose npm package tools/npm_deps.sh installs into ~/.cache/simpletuner/npm.
+# test, whose npm package tools/npm_deps.sh installs into ~/.cache/simpletuner/npm. The WebUI
+# (simpletuner server) needs libmicrohttpd; its tests use curl, and its browser test Debian's
+# chromium driven by npm playwright-core (tools/npm_deps.sh; chromium is optional: without it that
+# one test is skipped).
 DEB_PACKAGES := gcc make pkg-config libopenblas-openmp-dev libcjson-dev libpcre2-dev libutf8proc-dev \
                 libjpeg62-turbo-dev libpng-dev libwebp-dev libcmocka-dev libopenmpi-dev openmpi-bin=mpirun \
+                libmicrohttpd-dev curl \
                 bash coreutils diffutils findutils grep sed mawk=awk file nodejs=node npm=npm
+BROWSER_PACKAGES := chromium
 
 # What `make fuzz` adds: clang, its libFuzzer/sanitizer runtimes, llvm-symbolizer for readable stacks,
 # and the OpenMP header clang needs for src/cli/bench_cmd.c.
@@ -39,7 +44,9 @@ FUZZ_PACKAGES := clang libclang-rt-dev llvm libomp-dev
 
 SRC      := $(shell find src -name '*.c' | sort)
 LIBSRC   := $(filter-out src/main.c,$(SRC))
-LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/obj/%.o)
+# The WebUI's pages, scripts and styles, compiled into the library by tools/embed_assets.c.
+ASSETS   := $(sort $(shell find src/server/assets -type f))
+LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/gen/server_assets.o
 TESTSRC  := $(sort $(wildcard tests/unit/test_*.c))
 TESTBIN  := $(TESTSRC:tests/unit/%.c=$(BUILD)/tests/%)
 BIN      := $(BUILD)/simpletuner
@@ -50,6 +57,17 @@ all: $(BIN)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/embed_assets: tools/embed_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra $< -o $@
+
+$(BUILD)/gen/server_assets.c: $(ASSETS) $(BUILD)/embed_assets
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed_assets $@ src/server/assets $(ASSETS)
+
+$(BUILD)/gen/server_assets.o: $(BUILD)/gen/server_assets.c src/server/assets.h
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libsimpletuner.a: $(LIBOBJ)
 	@rm -f $@
@@ -68,7 +86,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsimpletuner.a tests/unit/test_util.
 
 deps:
 	@sh tools/deps.sh $(DEB_PACKAGES)
-	@bash tools/npm_deps.sh >/dev/null || echo "deps: npm packages not installed: test_tokenizer_conformance will be skipped"
+	@sh tools/deps.sh $(BROWSER_PACKAGES) || echo "deps: chromium not installed: test_server_browser will be skipped"
+	@bash tools/npm_deps.sh >/dev/null || echo "deps: npm packages not installed: test_tokenizer_conformance and test_server_browser will be skipped"
 
 test: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
@@ -116,7 +135,11 @@ FUZZ_BUILD   := build/fuzz
 FUZZ_CFLAGS  := -std=c17 -O1 -g -Wall -Wextra -D_GNU_SOURCE -Isrc -I$(BLASINC) -fno-omit-frame-pointer \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
-FUZZ_LIBOBJ  := $(LIBSRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIBOBJ  := $(LIBSRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/gen/server_assets.o
+
+$(FUZZ_BUILD)/gen/server_assets.o: $(BUILD)/gen/server_assets.c src/server/assets.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -19,6 +19,8 @@ static const Command COMMANDS[] = {
     {"examples", "list the packaged presets or copy one to edit (examples list | copy NAME)", cmd_examples, NULL},
     {"config", "show the resolved SimpleTuner configuration (every default filled in)", cmd_config, NULL},
     {"dataset", "inspect the datasets: images found and skipped, pairing, aspect buckets", cmd_dataset, NULL},
+    {"server", "the WebUI: configurations, datasets, training runs with live progress, edits (in a browser)", cmd_server,
+     "stopping the server: running jobs stop as Ctrl-C stops them (a training run checkpoints first)"},
     {"make-dataset", "write a synthetic image-edit dataset (edit images, instructions, references)", cmd_make_dataset, NULL},
     {"init-model", "write a model folder (diffusers layout) with random weights: tiny, small or full size", cmd_init_model, NULL},
     {"tokenize", "Qwen2 tokenizer: print the token ids of a text, or decode ids (--decode)", cmd_tokenize, NULL},

@@ -5,7 +5,8 @@
 #   `a && b` as a statement           set -e ignores a failing `a` (and everything but the last command
 #                                     of an && list), so `test -f x && test -f y` checks nothing
 # Allowed: conditions of if/elif/while/until, `a && b || fail ...` (the failure goes somewhere),
-# `[[ a && b ]]`, and anything inside quotes, $( ), comments and here-documents (awk programs, JSON).
+# `[[ a && b ]]`, and anything inside quotes, $( ), <( ), >( ), comments and here-documents (awk
+# programs, JSON).
 # A test file (test_*.sh) must also start with a bash shebang, `set -euo pipefail` and source lib.sh.
 # Prints FILE:LINE: problem: text for each finding; exit 1 when there is one.
 set -euo pipefail
@@ -33,13 +34,13 @@ for f in "$@"; do
                 if (c == "\"") { in_dq = 0; out = out "Q" }
                 continue
             }
-            if (in_sub) {   # inside $( ... ): a subshell whose && does not stand as a statement
+            if (in_sub) {   # inside $( ), <( ), >( ): a subshell whose status is not a statement of the test
                 if (c == "(") in_sub++
                 else if (c == ")" && --in_sub == 0) out = out "S"
                 continue
             }
             if (c == "\\") { out = out substr(line, i, 2); i++; continue }
-            if (c == "$" && substr(line, i + 1, 1) == "(") { in_sub = 1; i++; continue }
+            if ((c == "$" || c == "<" || c == ">") && substr(line, i + 1, 1) == "(") { in_sub = 1; i++; continue }
             if (c == "\047") { in_sq = 1; continue }
             if (c == "\"") { in_dq = 1; continue }
             if (c == "#" && (i == 1 || substr(line, i - 1, 1) ~ /[ \t;(]/)) break

@@ -25,7 +25,7 @@ int cmd_cache(int argc, char **argv, Err *e) {
     Parallel par;
     if (parallel_init(&par, &argc, &argv, e)) return -1;
     Pipeline *p = NULL;
-    int rc = cli_open_pipeline(argc, argv, PIPELINE_INFER, NULL, 1, PIPELINE_DATA_CACHE, &p, e);
+    int rc = cli_open_pipeline(argc, argv, PIPELINE_CACHE, NULL, 1, PIPELINE_DATA_CACHE, &p, e);
     if (!rc) {
         pipeline_set_parallel(p, &par);
         if (par.rank > 0) pipeline_on_event(p, quiet_event, NULL);

@@ -1,6 +1,7 @@
 /* train: the whole job of a SimpleTuner config — model, datasets, caches, LoRA (or full) training,
  * checkpoints, validation previews, final weights. */
 #include "cli/commands.h"
+#include "cli/cli_events.h"
 #include "cli/cli_pipeline.h"
 #include "train/parallel.h"
 #include <sys/resource.h>
@@ -10,7 +11,7 @@
 
 static const char *USAGE =
     "usage: simpletuner train [--config FILE] [--data FILE] [example=NAME | --example NAME] [env=NAME]\n"
-    "                         [key=value ...]\n"
+    "                         [--events FILE] [key=value ...]\n"
     "\n"
     "Trains the LoRA (model_type lora) or the whole transformer (model_type full) described by a\n"
     "SimpleTuner config.json and its multidatabackend.json (data_backend_config, or --data):\n"
@@ -36,7 +37,12 @@ static const char *USAGE =
     "folders are checked before the model loads.\n"
     "Several processes: `mpirun -np N [--hostfile H] simpletuner train ...` trains data-parallel (each step's\n"
     "batch of train_batch_size x N split across the ranks, gradients summed with MPI; rank 0 writes).\n"
-    "`simpletuner examples list` shows the packaged presets (tiny.* need no download).\n";
+    "`simpletuner examples list` shows the packaged presets (tiny.* need no download).\n"
+    "  --events FILE   also write every event (cache progress, steps, checkpoints, validation images,\n"
+    "                  the end) as one JSON object per line to FILE (or to descriptor N with fd:N);\n"
+    "                  the format is described in docs/webui.md. The WebUI runs training this way.\n";
+
+static const char *const TRAIN_FLAGS[] = {"--events", NULL};
 
 static void quiet_event(void *ctx, const PipelineEvent *ev) { (void)ctx; (void)ev; }
 
@@ -46,14 +52,18 @@ int cmd_train(int argc, char **argv, Err *e) {
     /* mpirun -np N simpletuner train ...: N data-parallel ranks (train/parallel.h) */
     Parallel par;
     if (parallel_init(&par, &argc, &argv, e)) return -1;
+    /* --events: rank 0 reports, so only it writes the file */
+    CliEvents ev = {.fd = -1};
+    int rc = par.rank == 0 ? cli_events_open(&ev, argc, argv, e) : 0;
     Pipeline *p = NULL;
-    int rc = cli_open_pipeline(argc, argv, PIPELINE_TRAIN, NULL, 0, PIPELINE_DATA_CACHE, &p, e);
+    if (!rc) rc = cli_open_pipeline(argc, argv, PIPELINE_TRAIN, TRAIN_FLAGS, 0, PIPELINE_DATA_CACHE, &p, e);
     if (!rc && par.size > 1) rc = parallel_check_config(&par, pipeline_config(p), e);
     TrainSummary s = {0};
     if (!rc) {
         pipeline_set_parallel(p, &par);
         if (par.rank > 0) pipeline_on_event(p, quiet_event, NULL);   /* rank 0 reports */
-        else if (par.size > 1) {
+        else cli_events_attach(&ev, p);
+        if (par.rank == 0 && par.size > 1) {
             const Config *c = pipeline_config(p);
             long B = config_int(c, "train_batch_size"), A = config_int(c, "gradient_accumulation_steps");
             fprintf(stderr, "data parallel: %d ranks x %d threads; effective batch = train_batch_size %ld x %d ranks x "
@@ -88,6 +98,7 @@ int cmd_train(int argc, char **argv, Err *e) {
         printf("peak memory: %.1f MiB resident\n", ru.ru_maxrss / 1024.0);
     }
     pipeline_close(p);
+    cli_events_close(&ev);
     parallel_finish(&par);
     return rc;
 }

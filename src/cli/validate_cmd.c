@@ -1,6 +1,7 @@
 /* validate: renders edits with the trained LoRA (or any LoRA) outside training. */
 #include "cli/commands.h"
 #include "base/files.h"
+#include "cli/cli_events.h"
 #include "cli/cli_pipeline.h"
 #include "image/image_io.h"
 #include "train/checkpoint.h"
@@ -13,7 +14,7 @@ static const char *USAGE =
     "usage: simpletuner validate [--config FILE | key=value ... | --model_family F --model_flavour V ...]\n"
     "                            [--image REF]... [--prompt TEXT] [--negative_prompt TEXT] [--seed N]\n"
     "                            [--lora PATH] [--lora_scale S] [--output OUT.png] [--latents FILE]\n"
-    "                            [--output-tensor OUT.safetensors]\n"
+    "                            [--output-tensor OUT.safetensors] [--events FILE]\n"
     "\n"
     "Samples the edit model (flow-match Euler, true CFG) with a LoRA applied:\n"
     "  model      the config's pretrained_model_name_or_path, else the flavour's hub id in the HF cache\n"
@@ -43,7 +44,9 @@ static const char *USAGE =
     "  LoRA check a LoRA of another model is an error: the transformer class our files record, or its\n"
     "             keys that name no module of this transformer (the first five listed)\n"
     "  Ctrl-C     stops after the sampling step in progress: that image is not written, exit 130 (a\n"
-    "             second Ctrl-C stops at once)\n";
+    "             second Ctrl-C stops at once)\n"
+    "  --events FILE    also write every event (sampling steps, previews, sheets) as one JSON object per\n"
+    "             line to FILE (or descriptor N with fd:N); format in docs/webui.md\n";
 
 /* The 8-bit PNG, and with --output-tensor the image before quantisation ([1, 3, H, W] in [0, 1],
  * as the diffusers pipelines return it with output_type="pt"). */
@@ -78,7 +81,7 @@ static int64_t lora_step(const char *path) {
 }
 
 static const char *const VALIDATE_FLAGS[] = {"--image", "--prompt", "--negative_prompt", "--seed", "--output", "--lora",
-                                             "--lora_scale", "--latents", "--output-tensor", NULL};
+                                             "--lora_scale", "--latents", "--output-tensor", "--events", NULL};
 
 int cmd_validate(int argc, char **argv, Err *e) {
     const char *images[3], *prompt = NULL, *negative = NULL, *output = NULL, *lora = NULL, *latents_path = NULL, *out_tensor = NULL;
@@ -115,10 +118,16 @@ int cmd_validate(int argc, char **argv, Err *e) {
                                !strcmp(a, "--seed") || !strcmp(a, "--lora_scale")))
             return err_setc(e, EXIT_USAGE, "validate: %s needs a value", a);
     }
+    CliEvents ev;
+    if (cli_events_open(&ev, argc, argv, e)) return -1;
     Pipeline *p;
     /* without --image and --prompt: the eval dataset's samples, as sheets */
     int from_datasets = n_images == 0 && !prompt;
-    if (cli_open_pipeline(argc, argv, PIPELINE_INFER, VALIDATE_FLAGS, 1, from_datasets ? PIPELINE_DATA_EVAL : PIPELINE_DATA_NONE, &p, e)) return -1;
+    if (cli_open_pipeline(argc, argv, PIPELINE_INFER, VALIDATE_FLAGS, 1, from_datasets ? PIPELINE_DATA_EVAL : PIPELINE_DATA_NONE, &p, e)) {
+        cli_events_close(&ev);
+        return -1;
+    }
+    cli_events_attach(&ev, p);
     const Config *cfg = pipeline_config(p);
     const FamilyFlavour *fl = pipeline_flavour(p);
     int rc = 0;
@@ -142,6 +151,7 @@ int cmd_validate(int argc, char **argv, Err *e) {
         if (!rc) printf("wrote validation sheets to %s/\n", dir);
         free(dir);
         pipeline_close(p);
+        cli_events_close(&ev);
         return rc;
     }
     if (!rc && !prompt) rc = err_setc(e, EXIT_USAGE, "validate: --prompt is required with --image");
@@ -189,9 +199,10 @@ int cmd_validate(int argc, char **argv, Err *e) {
         const char *dot = strrchr(o, '.'), *slash = strrchr(o, '/');
         int stem = dot && (!slash || dot > slash) ? (int)(dot - o) : (int)strlen(o);
         char *path = si ? xasprintf("%.*s_%dx%d.png", stem, o, W, H) : xstrdup(o);
-        EditRequest req = {prompt, negative ? negative : config_str(cfg, "validation_negative_prompt"), refs, nr, W, H,
-                           seed >= 0 ? (uint64_t)seed : config_validation_seed(cfg), lat, NULL,
-                           si ? NULL : preview};
+        EditRequest req = {.prompt = prompt, .negative = negative ? negative : config_str(cfg, "validation_negative_prompt"),
+                           .refs = refs, .n_refs = nr, .width = W, .height = H,
+                           .seed = seed >= 0 ? (uint64_t)seed : config_validation_seed(cfg), .latents = lat,
+                           .preview_prefix = si ? NULL : preview};
         rc = pipeline_render(p, &req, &out, &chw, e);
         if (!rc) rc = write_outputs(&out, chw, path, si ? NULL : out_tensor, e);
         if (!rc) printf("wrote %s (%dx%d)\n", path, W, H);
@@ -203,5 +214,6 @@ int cmd_validate(int argc, char **argv, Err *e) {
     for (int k = 0; k < nr; k++) image_free(&refs[k]);
     free(lat);
     pipeline_close(p);
+    cli_events_close(&ev);
     return rc;
 }

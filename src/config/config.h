@@ -135,6 +135,11 @@ OptionSupport option_support(const char *name);
 double option_default_num(const char *name);
 const char *option_default_str(const char *name, char *buf, size_t cap);
 
+/* One line of help for the WebUI's form (options_help.c), or NULL when none was written. */
+const char *option_help(const char *name);
+/* Every help entry names a canonical option, in sorted order; for tests. */
+int option_help_validate(Err *e);
+
 /* The run's seed: `seed`, or 42 when unset (SimpleTuner would draw one; a fixed seed makes runs
  * repeat). The validation seed: `validation_seed`, else the same 42. */
 uint64_t config_run_seed(const Config *c);

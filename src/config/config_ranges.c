@@ -78,7 +78,7 @@ static const OptionRange RANGES[] = {
     {"layersync_lambda", 0, 0.0, 1e6, 0, 0},
     {"layersync_student_block", 1, -1.0, 10000.0, 0, 0},
     {"layersync_teacher_block", 1, -1.0, 10000.0, 0, 0},
-    {"learning_rate", 0, 0.0, 100.0, 0, 0},
+    {"learning_rate", 0, 0.0, 1e6, 0, 0},
     {"local_rank", 1, -1.0, 65535.0, 0, 0},
     {"lora_alpha", 0, 0.0, 1e6, 1, 0},
     {"lora_dropout", 0, 0.0, 1.0, 0, 1},

@@ -150,5 +150,11 @@ int data_sample_image(const DataGroup *g, int set, int item, int ref, DataResize
 
 /* Per dataset: images found, skipped (with reasons), pairing status and the bucket table. */
 void data_summary_print(const DataGroup *g, FILE *f);
+/* The same as JSON: {"datasets": [{id, instance_data_dir, kind, disabled, conditioning_type, source, found,
+ * used, skipped_count, missing_captions, skipped: [{file, reason}], pairs: [{with, same_path,
+ * other_extension, missing, unused_references, missing_files}], buckets: [{width, height, images,
+ * pruned}], ...}], "problems", "batches_per_epoch"}; lists hold at most max_list entries. */
+struct cJSON;
+struct cJSON *data_summary_json(DataGroup *g, int max_list);   /* g: the sampler plans its epoch */
 
 #endif

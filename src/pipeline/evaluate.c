@@ -78,6 +78,43 @@ static int read_references(const Pipeline *p, const Dataset *ds, int i, Image *r
     return 0;
 }
 
+/* The prompt of eval item i (validation_prompt when set, else the item's first caption). */
+static const char *eval_prompt(const Pipeline *p, const Dataset *ds, int i) {
+    const char *vp = config_str(p->cfg, "validation_prompt");
+    return vp && *vp ? vp : (ds->items[i].captions.n ? ds->items[i].captions.text[0] : "");
+}
+
+int pipeline_keep_eval_embeds(Pipeline *p, Err *e) {
+    if (!p->pe || pipeline_load_data(p, 1, e)) return p->pe ? -1 : 0;
+    int set = pipeline_eval_set(p, e);
+    if (set < 0) return -1;
+    const Dataset *ds = &p->data.sets[set];
+    int n = (int)config_int(p->cfg, "num_eval_images");
+    if (n > ds->n_items) n = ds->n_items;
+    const char *negative = config_str(p->cfg, "validation_negative_prompt");
+    p->eval_embeds = xcalloc((size_t)(n > 0 ? n : 1), sizeof *p->eval_embeds);
+    p->n_eval_embeds = n;
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        Image refs[3] = {{0}};
+        int nr = 0;
+        EvalEmbeds *ee = &p->eval_embeds[i];
+        rc = read_references(p, ds, i, refs, &nr, e);
+        int used = rc ? nr : pipeline_usable_refs(p, nr, 0);   /* what render_eval will give the model */
+        if (!rc) rc = prompt_encoder_embed(p->pe, eval_prompt(p, ds, i), refs, used, NULL, &ee->pos, &ee->pos_len, &ee->dim, e);
+        /* the negative is needed only with CFG, but is cheap next to the renders it serves */
+        if (!rc) rc = prompt_encoder_embed(p->pe, negative ? negative : "", refs, used, NULL, &ee->neg, &ee->neg_len, &ee->dim, e);
+        for (int k = 0; k < nr; k++) image_free(&refs[k]);
+    }
+    return rc;
+}
+
+void pipeline_free_eval_embeds(Pipeline *p) {
+    for (int i = 0; i < p->n_eval_embeds; i++) { free(p->eval_embeds[i].pos); free(p->eval_embeds[i].neg); }
+    free(p->eval_embeds);
+    p->eval_embeds = NULL; p->n_eval_embeds = 0;
+}
+
 /* A panel for the sheet: the image scaled to height H (aspect kept), or a copy when it has it. */
 static int panel_at_height(const Image *im, int H, Image *out, Err *e) {
     int w = (int)((double)im->width * H / im->height + 0.5);
@@ -151,7 +188,6 @@ int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
     int n = (int)config_int(p->cfg, "num_eval_images");
     if (n > ds->n_items) n = ds->n_items;
     int rc = dir_make(dir, e);
-    const char *vp = config_str(p->cfg, "validation_prompt");
     const int64_t steps = config_int(p->cfg, "validation_num_inference_steps");
     /* the ETA of the sampling events covers every image of this run */
     p->clock = (RenderClock){.steps_total = (int64_t)n * n_sizes * steps};
@@ -168,12 +204,16 @@ int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
         int used = pipeline_usable_refs(p, nr, i == 0);
         for (int k = used; k < nr; k++) image_free(&refs[k]);
         nr = used;
-        const char *prompt = vp && *vp ? vp : (ds->items[item].captions.n ? ds->items[item].captions.text[0] : "");
+        const char *prompt = eval_prompt(p, ds, item);
         char *preview = config_bool(p->cfg, "validation_preview") ? xasprintf("%s/preview/%02d%s.", dir, item, suffix) : NULL;
         if (preview && !rc) { char *pd = path_join(dir, "preview"); rc = dir_make(pd, e); free(pd); }
-        EditRequest req = {prompt, config_str(p->cfg, "validation_negative_prompt"), refs, nr, W, H,
-                           config_validation_seed(p->cfg), NULL, NULL,
-                           preview};
+        EditRequest req = {.prompt = prompt, .negative = config_str(p->cfg, "validation_negative_prompt"), .refs = refs, .n_refs = nr,
+                           .width = W, .height = H, .seed = config_validation_seed(p->cfg), .preview_prefix = preview};
+        if (p->eval_embeds && item < p->n_eval_embeds) {   /* encoded before the text encoder was released */
+            const EvalEmbeds *ee = &p->eval_embeds[item];
+            req.prompt_embeds = ee->pos; req.prompt_len = ee->pos_len;
+            req.negative_embeds = ee->neg; req.negative_len = ee->neg_len; req.embed_dim = ee->dim;
+        }
         Image out = {0};
         if (!rc) {
             pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_START, .step = step, .done = i, .total = n * n_sizes, .message = prompt});
@@ -189,7 +229,7 @@ int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e) {
             took = (double)(t1.tv_sec - p->clock.t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - p->clock.t0.tv_nsec);
             p->clock.steps_done += steps;
             double eta = took / (double)p->clock.steps_done * (double)(p->clock.steps_total - p->clock.steps_done);
-            if (!rc) pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_IMAGE, .step = step, .done = i + 1, .total = n * n_sizes,
+            if (!rc) pipeline_emit(p, &(PipelineEvent){.kind = PEV_VALIDATION_IMAGE, .step = step, .done = i, .total = n * n_sizes,
                                                        .seconds = took, .eta = eta, .path = path});
             free(path);
         }

@@ -102,8 +102,8 @@ void pipeline_print_event(void *ctx, const PipelineEvent *ev) {
     case PEV_VALIDATION_IMAGE: {
         char took[32];
         progress_format_duration(ev->seconds, took, sizeof took);
-        fprintf(f, "  wrote %s (%lld/%lld, %s so far%s)\n", ev->path, (long long)ev->done, (long long)ev->total, took,
-                ev->done < ev->total ? eta_text(ev->eta, eta, sizeof eta) : "");
+        fprintf(f, "  wrote %s (%lld/%lld, %s so far%s)\n", ev->path, (long long)ev->done + 1, (long long)ev->total, took,
+                ev->done + 1 < ev->total ? eta_text(ev->eta, eta, sizeof eta) : "");
         break;
     }
     case PEV_PREVIEW: break;
@@ -173,6 +173,15 @@ static int setup_training(Pipeline *p, Err *e) {
     return 0;
 }
 
+int pipeline_quantize_base(Pipeline *p, Err *e) {
+    QuantKind k = p->pending_quant;
+    p->pending_quant = QUANT_NONE;
+    if (k == QUANT_NONE || !p->have_tr) return 0;
+    pipeline_emitf(p, PEV_INFO, "quantising the transformer base to %s (base_model_precision=%s)", quant_name(k),
+                   config_str(p->cfg, "base_model_precision"));
+    return linear_set_quantize(p->tr.linears, k, e);
+}
+
 static int setup_transformer(Pipeline *p, Err *e) {
     const char *dir = model_dir_require(&p->md, "transformer", e);
     if (!dir || transformer_load(&p->tr, p->fam->transformer, dir, e)) return -1;
@@ -186,11 +195,9 @@ static int setup_transformer(Pipeline *p, Err *e) {
     if (k != QUANT_NONE && full)
         return err_setc(e, EXIT_USAGE, "base_model_precision=%s quantises the frozen base, but model_type=full trains every weight in f32: "
                         "set base_model_precision=no_change or model_type=lora", config_str(p->cfg, "base_model_precision"));
-    if (k != QUANT_NONE) {
-        pipeline_emitf(p, PEV_INFO, "quantising the transformer base to %s (base_model_precision=%s)", quant_name(k),
-                       config_str(p->cfg, "base_model_precision"));
-        if (linear_set_quantize(p->tr.linears, k, e)) return -1;
-    }
+    /* training quantises after caching (pipeline_train), once the text encoder is released */
+    p->pending_quant = k;
+    if (p->mode != PIPELINE_TRAIN && pipeline_quantize_base(p, e)) return -1;
     if (p->mode == PIPELINE_TRAIN && setup_training(p, e)) return -1;
     transformer_bind_denoiser(&p->tr);
     return 0;
@@ -332,7 +339,7 @@ static int open_components(Pipeline *p, const PipelineOptions *opt, Err *e) {
         pipeline_emitf(p, PEV_INFO, "quantising the text encoder to %s (text_encoder_1_precision)", quant_name(p->text_precision));
     if (prompt_encoder_open(&p->pe, &p->md, p->flavour->prompt, p->text_precision, e)) return -1;
     if (interrupt_check(e, "while loading the model")) return -1;
-    return setup_transformer(p, e);
+    return p->mode == PIPELINE_CACHE ? 0 : setup_transformer(p, e);
 }
 
 int pipeline_check_datasets(const Config *c, Err *e) {
@@ -389,6 +396,7 @@ void pipeline_close(Pipeline *p) {
     if (p->have_data) { edit_data_free(&p->ed); data_free(&p->data); }
     if (p->have_specs) data_specs_free(&p->specs);
     free(p->cie_dir);
+    pipeline_free_eval_embeds(p);
     if (p->have_tr) transformer_free(&p->tr);
     prompt_encoder_close(p->pe);
     if (p->have_vae) vae_free(&p->vae);
@@ -401,6 +409,7 @@ void pipeline_close(Pipeline *p) {
 /* ---- adapters for inference ---- */
 
 int pipeline_load_adapters(Pipeline *p, const char *path, float scale, Err *e) {
+    if (!p->have_tr) return err_set(e, "%s: this pipeline was opened without a transformer", path);
     if (linear_set_load_adapters(p->tr.linears, path, scale, e)) return -1;
     p->adapters = PIPELINE_ADAPTERS_LORA;
     p->lora_scale = scale;

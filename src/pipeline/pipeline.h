@@ -26,7 +26,10 @@
 
 typedef struct Pipeline Pipeline;
 
-typedef enum { PIPELINE_TRAIN, PIPELINE_INFER } PipelineMode;
+/* TRAIN: trainable adapters (or full training); the base is quantised and the text encoder released
+ * only after the caches are filled (pipeline_train), so the two large models are never resident
+ * together. INFER: everything loaded at open. CACHE: no transformer at all (pipeline_cache). */
+typedef enum { PIPELINE_TRAIN, PIPELINE_INFER, PIPELINE_CACHE } PipelineMode;
 
 enum { PIPELINE_DATA_NONE = 0, PIPELINE_DATA_CACHE = 1, PIPELINE_DATA_EVAL = 2 };
 
@@ -52,8 +55,8 @@ typedef enum {
     PEV_STEP,              /* an optimizer step: step, total, epoch, loss, lr, grad_norm, seconds (since this run's start) */
     PEV_CHECKPOINT,        /* step, path (the checkpoint folder) */
     PEV_VALIDATION_START,  /* step, done (image index), total (images) and message (instruction) */
-    PEV_VALIDATION_IMAGE,  /* step, path (the sheet written), done of total images, seconds (this run of
-                              sheets so far), eta (seconds left for the rest) */
+    PEV_VALIDATION_IMAGE,  /* step, path (the sheet written), done (image index) of total, seconds (this
+                              run of sheets so far), eta (seconds left for the rest) */
     PEV_SAMPLING_STEP,     /* done of total sampling steps of one image; seconds (this image so far), eta */
     PEV_PREVIEW,           /* path (a predicted-x0 preview written) */
     PEV_INTERRUPTED,       /* step: training stops here; done = 1 when a checkpoint of this step follows */
@@ -82,6 +85,11 @@ void pipeline_close(Pipeline *p);
 void pipeline_on_event(Pipeline *p, PipelineEventFn fn, void *ctx);
 /* The default printer: progress bar on a terminal, one line per event otherwise (stderr). */
 void pipeline_print_event(void *ctx, const PipelineEvent *ev);
+/* An event as one line of JSON without the newline (malloc'd): {"event": KIND, "time": unix seconds,
+ * the kind's fields, "path", "message"}; the format of `--events FILE` (docs/webui.md). */
+char *pipeline_event_json(const PipelineEvent *ev);
+/* "step", "checkpoint", ... (the "event" field of pipeline_event_json). */
+const char *pipeline_event_kind_name(PipelineEventKind k);
 
 /* Every enabled image, conditioning and eval dataset's instance_data_dir is a readable folder: one
  * error listing each one that is not (EXIT_USAGE), before minutes of model loading. Returns the number
@@ -125,6 +133,10 @@ typedef struct EditRequest {
     const float *latents;            /* optional initial packed latents [tokens, 64] instead of the seed */
     const Trace *trace;              /* optional: every intermediate under the diffusers pipelines' names */
     const char *preview_prefix;      /* optional: "<prefix>step-<k>.png" predicted-x0 previews (validation_preview) */
+    /* optional: the prompt (and negative prompt) already encoded with these references, [len, dim]
+     * (training frees the text encoder after caching and keeps its validation prompts' embeddings) */
+    const float *prompt_embeds, *negative_embeds;
+    int prompt_len, negative_len, embed_dim;
 } EditRequest;
 
 /* How many of n_refs references the flavour's pipeline takes (its max_refs); with warn, more than that

@@ -22,6 +22,9 @@ typedef struct RenderClock { struct timespec t0; int64_t steps_done, steps_total
 /* What adapts the transformer's weights (for sheets' captions). */
 typedef enum { PIPELINE_ADAPTERS_NONE, PIPELINE_ADAPTERS_LORA, PIPELINE_ADAPTERS_FULL } PipelineAdapters;
 
+/* An eval sample's prompt and negative prompt encoded with its references, [len, dim]. */
+typedef struct EvalEmbeds { float *pos, *neg; int pos_len, neg_len, dim; } EvalEmbeds;
+
 struct Pipeline {
     PipelineMode mode;
     Config *cfg;
@@ -38,6 +41,9 @@ struct Pipeline {
     DataGroup data; int have_data;
     EditData ed;
     char *cie_dir;                      /* edit-v1: the conditioning_image_embeds cache, else NULL */
+    EvalEmbeds *eval_embeds;            /* kept when the text encoder is released (training) */
+    int n_eval_embeds;
+    QuantKind pending_quant;            /* training: base quantised after caching, when the text encoder is gone */
     int quiet;
     const Parallel *par;                /* data-parallel ranks, or NULL */
     PipelineEventFn on_event; void *event_ctx;
@@ -58,5 +64,11 @@ int pipeline_eval_set(Pipeline *p, Err *e);
 int pipeline_fill_caches(Pipeline *p, CacheSummary *out, Err *e);
 /* The validation guidance scale the family's rule gives (render.c); *cfg_on: whether true CFG runs. */
 float pipeline_guidance(const Pipeline *p, int *cfg_on);
+/* Encodes the validation samples' prompts (positive and negative, with their references) so that
+ * the text encoder can be released; render_eval then uses them. */
+int pipeline_keep_eval_embeds(Pipeline *p, Err *e);
+void pipeline_free_eval_embeds(Pipeline *p);
+/* The base_model_precision quantisation that opening left for later (training). */
+int pipeline_quantize_base(Pipeline *p, Err *e);
 
 #endif

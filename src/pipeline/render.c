@@ -162,11 +162,22 @@ int pipeline_render(Pipeline *pl, const EditRequest *job_in, Image *result, floa
     clock_gettime(CLOCK_MONOTONIC, &p.t0);
     float *pos = NULL, *neg = NULL, *ref_lat[3] = {0}, *noise = NULL, *x = NULL, *img = NULL;
     Trace tp = trace_scope(tr, "prompt"), tn = trace_scope(tr, "negative");
-    int rc = prompt_encoder_embed(pl->pe, job->prompt, job->refs, job->n_refs, &tp, &pos, &p.pos_len, &p.dim, e);
     CfgMode mode;
     float g = guidance_of(pl, &mode);
     int use_uncond = cfg_is_on(pl, g);
-    if (!rc && use_uncond)
+    int rc = 0;
+    if (job->prompt_embeds) {   /* encoded earlier (training keeps its validation prompts' embeddings) */
+        p.pos_len = job->prompt_len; p.dim = job->embed_dim;
+        pos = xmalloc((size_t)p.pos_len * p.dim * sizeof(float));
+        memcpy(pos, job->prompt_embeds, (size_t)p.pos_len * p.dim * sizeof(float));
+    } else if (!pl->pe) rc = err_set(e, "the text encoder was released after caching and this prompt was not encoded before");
+    else rc = prompt_encoder_embed(pl->pe, job->prompt, job->refs, job->n_refs, &tp, &pos, &p.pos_len, &p.dim, e);
+    if (!rc && use_uncond && job->negative_embeds) {
+        p.neg_len = job->negative_len;
+        neg = xmalloc((size_t)p.neg_len * p.dim * sizeof(float));
+        memcpy(neg, job->negative_embeds, (size_t)p.neg_len * p.dim * sizeof(float));
+    } else if (!rc && use_uncond && !pl->pe) rc = err_set(e, "the text encoder was released after caching and the negative prompt was not encoded before");
+    else if (!rc && use_uncond)
         rc = prompt_encoder_embed(pl->pe, job->negative ? job->negative : "", job->refs, job->n_refs, &tn, &neg, &p.neg_len, &p.dim, e);
     size_t N = p.n_target;
     int rw[3], rh[3];

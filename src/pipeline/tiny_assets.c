@@ -62,8 +62,7 @@ static int ensure_model(const char *models, const char *name, const char *family
     return rc;
 }
 
-int tiny_assets_ensure(const char *example, Err *e) {
-    if (!example || strncmp(example, "tiny.", 5)) return 0;
+char *tiny_assets_root(void) {
     const char *env = getenv("SIMPLETUNER_TINY_DIR");
     char *root;
     if (env && *env) root = xstrdup(env);
@@ -72,6 +71,12 @@ int tiny_assets_ensure(const char *example, Err *e) {
         root = xdg && *xdg ? xasprintf("%s/simpletuner/tiny", xdg) : xasprintf("%s/.cache/simpletuner/tiny", home ? home : ".");
     }
     if (root[0] != '/') { char cwd[4096]; if (getcwd(cwd, sizeof cwd)) { char *a = path_join(cwd, root); free(root); root = a; } }
+    return root;
+}
+
+int tiny_assets_ensure(const char *example, Err *e) {
+    if (!example || strncmp(example, "tiny.", 5)) return 0;
+    char *root = tiny_assets_root();
     setenv("SIMPLETUNER_TINY_DIR", root, 1);
     int rc = 0;
     char *models = path_join(root, "models"), *data = path_join(root, "data");

@@ -8,6 +8,8 @@
 
 /* Finds an example name in a command's arguments (example=NAME, --example NAME, -e NAME); NULL. */
 const char *tiny_example_in_args(int argc, char **argv);
+/* $SIMPLETUNER_TINY_DIR, else its default (absolute, malloc'd); nothing is created. */
+char *tiny_assets_root(void);
 /* For a tiny.* preset: sets SIMPLETUNER_TINY_DIR and creates its assets when missing (atomically). */
 int tiny_assets_ensure(const char *example, Err *e);
 

@@ -125,6 +125,18 @@ int pipeline_train(Pipeline *p, TrainSummary *out, Err *e) {
     if (p->mode != PIPELINE_TRAIN) return err_set(e, "pipeline_train: the pipeline was opened for inference");
     TrainerConfig tc;
     int rc = pipeline_fill_caches(p, NULL, e);
+    const int validating = config_int(p->cfg, "num_eval_images") > 0 && !config_bool(p->cfg, "validation_disable");
+    /* training needs no text encoder any more (SimpleTuner frees it too): the validation prompts are
+     * encoded now, the encoder released, and only then is the base quantised (which reads all of it)
+     * — the two large models are never resident together */
+    if (!rc && validating) rc = pipeline_keep_eval_embeds(p, e);
+    if (!rc && p->pe) {
+        prompt_encoder_close(p->pe);
+        p->pe = NULL;
+        pipeline_emitf(p, PEV_INFO, "text encoder released after caching%s", validating ? " (validation prompts kept encoded)" : "");
+    }
+    if (!rc) rc = pipeline_quantize_base(p, e);
+    if (!rc) transformer_bind_denoiser(&p->tr);
     if (!rc) rc = trainer_config_from(p->cfg, &tc, e);
     if (!rc) {
         tc.max_train_steps = train_steps_from_epochs(p->cfg, sampler_batches_per_epoch(&p->data.sampler));
@@ -133,7 +145,7 @@ int pipeline_train(Pipeline *p, TrainSummary *out, Err *e) {
     }
     ValidationPlan plan = {.p = p};
     TrainerHooks hooks = {forward_event, &plan, NULL, NULL, 0, EMA_VALIDATE_COMPARISON};
-    if (!rc && config_int(p->cfg, "num_eval_images") > 0 && !config_bool(p->cfg, "validation_disable")) {
+    if (!rc && validating) {
         if (pipeline_eval_set(p, e) < 0) rc = -1;
         else {
             hooks.validate = validate_step; hooks.validate_ctx = &plan;

@@ -8,6 +8,7 @@
  *   cache        entries stored under the fuzz target's key (so they are hits)
  *   tokenizer    the tiny Qwen2-style vocabulary as tokenizer.json and as vocab.json + merges.txt
  *   config, databackend   the packaged examples and the test presets
+ *   server       HTTP requests of every route (fuzz_server.c's layout), traversal and login forms
  * Usage: make_corpus OUT_DIR (run from the repository root). */
 #include "fuzz_common.h"
 #include "base/files.h"
@@ -384,6 +385,59 @@ static void seeds_config(void) {
     }
 }
 
+/* ---- server: "METHOD URL" SEP headers SEP body, against fuzz_server.c's root and token ---- */
+
+static void server_seed(const char *name, const char *line, const char *headers, const void *body, size_t blen) {
+    size_t l1 = strlen(line), l2 = strlen(headers), n = l1 + FUZZ_SEP_LEN + l2 + FUZZ_SEP_LEN + blen;
+    char *buf = xmalloc(n);
+    memcpy(buf, line, l1);
+    memcpy(buf + l1, FUZZ_SEP, FUZZ_SEP_LEN);
+    memcpy(buf + l1 + FUZZ_SEP_LEN, headers, l2);
+    memcpy(buf + l1 + FUZZ_SEP_LEN + l2, FUZZ_SEP, FUZZ_SEP_LEN);
+    if (blen) memcpy(buf + l1 + 2 * FUZZ_SEP_LEN + l2, body, blen);
+    put("server", name, buf, n);
+    free(buf);
+}
+
+static void seeds_server(void) {
+    const char *H = "Host: 127.0.0.1:8001\nX-ST-Token: fuzz-token-1";
+    const char *C = "Host: localhost:8001\nCookie: a=b; st_token=fuzz-token-1";
+    server_seed("configs", "GET /api/configs", H, "", 0);
+    server_seed("config", "GET /api/configs/c", C, "", 0);
+    server_seed("options", "GET /api/options", H, "", 0);
+    server_seed("inspect", "GET /api/configs/c/inspect?pairs=2", H, "", 0);
+    server_seed("thumb", "GET /api/thumbs/0?size=32", H, "", 0);
+    server_seed("runs", "GET /api/runs", H, "", 0);
+    server_seed("run", "GET /api/runs/c", H, "", 0);
+    server_seed("events", "GET /api/runs/c/events", C, "", 0);
+    server_seed("file", "GET /api/runs/c/files/training_log.jsonl", H, "", 0);
+    server_seed("traversal", "GET /api/runs/c/files/%2e%2e/%2e%2e/config/c/config.json", H, "", 0);
+    server_seed("double", "GET /api/runs/c/files/%252e%252e/x?a=%41&b+c=d", H, "", 0);
+    server_seed("login_get", "GET /login?token=fuzz-token-1", "Host: 127.0.0.1:8001", "", 0);
+    server_seed("login_post", "POST /login", "Host: 127.0.0.1:8001", "token=fuzz-token-1", 18);
+    static const char VALIDATE[] = "{\"config\": {\"model_type\": \"lora\", \"model_family\": \"qwen_image\", \"lora_rnk\": 4, "
+                                   "\"learning_rate\": \"x\", \"output_dir\": \"out/c\", \"optimizer\": \"adamw_bf16\", "
+                                   "\"data_backend_config\": \"config/c/multidatabackend.json\"}, "
+                                   "\"datasets\": [{\"id\": \"img\", \"type\": \"local\", \"instance_data_dir\": \"data/img\", "
+                                   "\"conditioning_data\": [\"ref\"]}]}";
+    server_seed("validate", "POST /api/configs/c/validate", H, VALIDATE, sizeof VALIDATE - 1);
+    server_seed("save", "PUT /api/configs/c", H, VALIDATE, sizeof VALIDATE - 1);
+    static const char CREATE[] = "{\"name\": \"n1\", \"preset\": \"tiny.qwen_image.edit-v1-lora\"}";
+    server_seed("create", "POST /api/configs", H, CREATE, sizeof CREATE - 1);
+    static const char EDIT[] = "{\"config\": \"c\", \"references\": [\"u1-1.png\"], \"prompt\": \"x\", \"lora\": \"out/c/a\", "
+                               "\"steps\": \"4\", \"seed\": 3, \"resolution\": \"64x64\", \"lora_scale\": 0.5}";
+    server_seed("edit", "POST /api/edits", H, EDIT, sizeof EDIT - 1);
+    server_seed("start", "POST /api/runs/c/start", H, "", 0);
+    uint8_t px[8 * 8 * 3];
+    for (size_t i = 0; i < sizeof px; i++) px[i] = (uint8_t)(i * 13);
+    uint8_t *png = NULL;
+    size_t plen = 0;
+    Err e = {0};
+    if (image_encode_png(px, 8, 8, 3, 8, &png, &plen, &e)) die("png", &e);
+    server_seed("upload", "POST /api/uploads", H, png, plen);
+    free(png);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) { fprintf(stderr, "usage: make_corpus OUT_DIR\n"); return 2; }
     out_root = argv[1];
@@ -396,6 +450,7 @@ int main(int argc, char **argv) {
     seeds_cache(tmp);
     seeds_tokenizer(tmp);
     seeds_config();
+    seeds_server();
     char cmd[128]; snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmp);
     return 0;

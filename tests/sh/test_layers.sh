@@ -25,8 +25,14 @@ while IFS= read -r f; do
         ri=$(rank "$inc")
         if [ "$ri" = -1 ]; then echo "src/$rel includes \"$inc\": not in a known layer folder"; bad=1; continue; fi
         if [ "$ri" -gt "$r" ]; then echo "src/$rel includes \"$inc\": upward (layer $ri above $r)"; bad=1; fi
-        # the server and the CLI are peers: neither includes the other
-        if [ "$r" = 9 ] && [ "${rel%%/*}" != "${inc%%/*}" ] && [ "$ri" = 9 ]; then echo "src/$rel includes \"$inc\": cli and server are peers"; bad=1; fi
+        # the server and the CLI are peers: neither includes the other, except that the `server`
+        # command (cli/server_cmd.c) starts the server through its one public header
+        if [ "$r" = 9 ] && [ "${rel%%/*}" != "${inc%%/*}" ] && [ "$ri" = 9 ]; then
+            case "$rel>$inc" in
+                "cli/server_cmd.c>server/server.h") ;;
+                *) echo "src/$rel includes \"$inc\": cli and server are peers"; bad=1 ;;
+            esac
+        fi
         # a folder's private header (*_internal.h) is part of the modules that share it
         a=${rel%.*}; b=${inc%.*}
         case "$b" in *_internal) continue ;; esac

@@ -38,6 +38,7 @@ if [ -f a ] && [ -f b ]; then echo both; fi
 while [ -n "${x:-}" ] && false; do :; done
 test -f a && test -f b || fail "a and b"
 [ "$(cd / && pwd)" = / ] || fail "cd"
+while read -r l; do echo "$l"; done < <(grep -v x /dev/null || true)
 [[ -f a && -f b ]] || true_is_text_here=1
 awk '$1 > 0 && $2 < 1 { n++ } END { exit !n }' /dev/null || fail "awk"
 echo "! not a statement && not a list || true"

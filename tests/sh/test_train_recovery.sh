@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Training on bad numbers and damaged outputs, through the CLI on the tiny preset:
-#   - a diverging run (learning_rate 1e30) stops with exit 1 naming the step, before that step is
+#   - a diverging run (learning_rate 1e6, the top of its range) stops with exit 1 naming the step, before that step is
 #     logged or checkpointed; its logs hold no bare nan/inf;
 #   - learning_rate inf, Infinity, 1e999, 0x10 (command line or config.json) are refused (exit 2);
 #   - a LoRA file holding NaN/Inf is an error naming the file and the tensor (validate --lora, init_lora);
@@ -19,12 +19,15 @@ cd "$d"
 T=(train example=tiny.qwen_image.edit-v2-lora num_eval_images=0 checkpoint_step_interval=1 checkpoints_total_limit=0)
 
 # a diverging run
-expect_fail -c 1 "$BIN" "${T[@]}" output_dir=div max_train_steps=4 learning_rate=1e30
-expect_grep "error: step 2: the (loss|gradient norm) is -?(nan|inf)"
-expect_grep -F "stopped before the optimizer step, nothing of step 2 is logged or checkpointed"
-expect_file div/checkpoint-1/training_state.json
-expect_no_path div/checkpoint-2
-expect_eq "$(wc -l < div/training_log.jsonl)" 1 "logged steps of the diverged run"
+expect_fail -c 1 "$BIN" "${T[@]}" output_dir=div max_train_steps=4 learning_rate=1e6
+expect_grep "error: step 3: the (loss|gradient norm) is -?(nan|inf)"
+expect_grep -F "stopped before the optimizer step, nothing of step 3 is logged or checkpointed"
+expect_file div/checkpoint-2/training_state.json
+expect_no_path div/checkpoint-3
+expect_eq "$(wc -l < div/training_log.jsonl)" 2 "logged steps of the diverged run"
+# beyond the range: refused before any work
+expect_fail -c 2 "$BIN" "${T[@]}" output_dir=x learning_rate=1e30
+expect_grep -F "option 'learning_rate' expects a number in [0, 1000000], got 1e30"
 expect_no_grep -i 'nan|inf' div/training_log.jsonl
 expect_no_grep -i 'nan|inf' div/training_log.csv
 

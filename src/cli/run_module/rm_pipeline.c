@@ -184,7 +184,8 @@ static int run_case(RunModule *rm, const ModelFamily *fam, const FamilyFlavour *
             Sink sink = {&per[b], case_name};
             Trace tr = {sink_emit, &sink, NULL};
             size_t row = (size_t)(W / 16) * (H / 16) * (size_t)pipeline_latent_channels(pl) * 4;
-            EditRequest req = {prompt, negative, refs, nr, W, H, 0, latents + row * (size_t)b, &tr, NULL};
+            EditRequest req = {.prompt = prompt, .negative = negative, .refs = refs, .n_refs = nr, .width = W, .height = H,
+                               .latents = latents + row * (size_t)b, .trace = &tr};
             Image out = {0};
             rc = pipeline_render(pl, &req, &out, NULL, e);
             image_free(&out);
