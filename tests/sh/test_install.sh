@@ -7,14 +7,14 @@ BIN=$(st_bin)
 REPO=$(pwd)
 st_workdir
 ROOT=$ST_DIR/root
-run_log install.log make --no-print-directory -s -C "$REPO" install DESTDIR="$ROOT" PREFIX=/usr INSTALL_BIN="$BIN"
+run_log "$ST_DIR/install.log" make --no-print-directory -s -C "$REPO" install DESTDIR="$ROOT" PREFIX=/usr INSTALL_BIN="$BIN"
 expect_file "$ROOT/usr/bin/simpletuner" "$ROOT/usr/share/doc/simpletuner/README.md" "$ROOT/usr/share/doc/simpletuner/ARCHITECTURE.md"
 expect_file "$ROOT/usr/share/simpletuner/examples/tiny.qwen_image.edit-v2-lora/config.json"
 expect_file "$ROOT/usr/share/simpletuner/examples/qwen_image.edit-v2-lora/multidatabackend.json"
 check test -x "$ROOT/usr/bin/simpletuner" -- "the installed binary is executable"
 # from another folder, with nothing pointing at the source tree
-mkdir elsewhere
-cd elsewhere
+mkdir "$ST_DIR/elsewhere"
+cd "$ST_DIR/elsewhere"
 unset SIMPLETUNER_EXAMPLES_DIR
 export SIMPLETUNER_TINY_DIR=$ST_DIR/tiny
 run_log list.log "$ROOT/usr/bin/simpletuner" examples list
@@ -26,7 +26,6 @@ run_log show.log "$ROOT/usr/bin/simpletuner" config show example=tiny.qwen_image
 expect_grep -F "# datasets from $ROOT/usr/share/simpletuner/examples/tiny.qwen_image.edit-v2-lora/multidatabackend.json" show.log
 run_log copy.log "$ROOT/usr/bin/simpletuner" examples copy qwen_image.edit-v2-lora
 expect_file config/qwen_image.edit-v2-lora/config.json
-cd "$REPO"
-run_log uninstall.log make --no-print-directory -s uninstall DESTDIR="$ROOT" PREFIX=/usr
+run_log "$ST_DIR/uninstall.log" make --no-print-directory -s -C "$REPO" uninstall DESTDIR="$ROOT" PREFIX=/usr
 expect_no_path "$ROOT/usr/bin/simpletuner" "$ROOT/usr/share/simpletuner" "$ROOT/usr/share/doc/simpletuner"
 echo "install ok"
