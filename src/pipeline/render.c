@@ -35,7 +35,7 @@ typedef struct Predict {
     const float *sigmas;
     const char *preview_prefix; /* validation_preview: "<prefix>step-<k>.png" every preview_every steps */
     int preview_every, latent_h, latent_w;
-    struct timespec t0;         /* the render's start (its own progress clock) */
+    struct timespec t0;         /* when sampling started (this image's progress clock) */
 } Predict;
 
 static int predict(void *ctx, const float *x, float timestep, int positive, float *v, Err *e) {
@@ -245,6 +245,7 @@ int pipeline_render(Pipeline *pl, const EditRequest *job_in, Image *result, floa
             p.preview_every = (int)config_int(pl->cfg, "validation_preview_steps");
             if (p.preview_every < 1) p.preview_every = 1;
         }
+        clock_gettime(CLOCK_MONOTONIC, &p.t0);   /* the rate counts sampling steps only */
         rc = sampler_run(&sc, predict, &p, on_step, &p, x, p.n_target, p.channels, e);
     }
     if (!rc) rc = latent_unpack(x, C, h, w, noise, e);

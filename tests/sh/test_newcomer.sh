@@ -105,6 +105,9 @@ expect_grep "^  wrote out/validation/step-2/00\.png \(1/2, [0-9hms]+ so far, ETA
 expect_grep "^  wrote out/validation/step-2/00_48x32\.png \(2/2, [0-9hms]+ so far\)$" train.log
 expect_eq "$(tr -cd '\r' < train.log | wc -c)" 0 "carriage returns in a log"
 expect_eq "$(awk 'length > 600' train.log | wc -l)" 0 "lines longer than 600 characters"
+# on a terminal: one redrawn line of sampling steps, with the rate and the time left
+script -qec "$BIN validate --image ds/reference/pair_0000.png --prompt 'make it red' validation_resolution=64x64 --output tty.png" /dev/null > tty.log
+expect_grep $'\r  sampling step 2/2  [0-9.]+ s/step, ETA [0-9hms]+' tty.log
 # the sheet: reference 1 | result | target, 64 px high each (3 panels: 8 + 3 x 72 = 224 wide)
 file out/validation/step-4/00.png > sheet.type
 expect_grep -F "224 x" sheet.type
