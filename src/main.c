@@ -23,6 +23,7 @@ static const Command COMMANDS[] = {
      "stopping the server: running jobs stop as Ctrl-C stops them (a training run checkpoints first)"},
     {"make-dataset", "write a synthetic image-edit dataset (edit images, instructions, references)", cmd_make_dataset, NULL},
     {"init-model", "write a model folder (diffusers layout) with random weights: tiny, small or full size", cmd_init_model, NULL},
+    {"pretrain-vae", "train a small VAE of a family from scratch on synthetic images (the tiny models' VAEs)", cmd_pretrain_vae, NULL},
     {"tokenize", "Qwen2 tokenizer: print the token ids of a text, or decode ids (--decode)", cmd_tokenize, NULL},
     {"bench", "benchmarks: bench train-step (ms/step, GFLOP/s, peak RSS of LoRA training steps)", cmd_bench, NULL},
     {"run-module", "run one component on golden tensors (numerical test harness)", cmd_run_module, NULL},

@@ -23,5 +23,6 @@ int cmd_config(int argc, char **argv, Err *e);
 int cmd_dataset(int argc, char **argv, Err *e);
 int cmd_tokenize(int argc, char **argv, Err *e);
 int cmd_server(int argc, char **argv, Err *e);
+int cmd_pretrain_vae(int argc, char **argv, Err *e);
 
 #endif

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include "config/config_internal.h"
+#include "config/lycoris_config.h"
 #include "config/config_json.h"
 #include "base/files.h"
 
@@ -315,6 +316,27 @@ static char *resolve_data_path(const Config *c, const char *given) {
     return xstrdup(given);
 }
 
+/* lora_type=lycoris: lycoris_config resolved like data_backend_config (as given, the examples
+ * folder, next to the config file), stored resolved, and read whole so that a bad file stops the
+ * load here with its file and key named. */
+static int check_lycoris(Config *c, Err *e) {
+    const char *lt = config_str(c, "lora_type"), *mt = config_str(c, "model_type");
+    if (!lt || strcmp(lt, "lycoris") || !mt || strcmp(mt, "lora")) return 0;
+    const char *given = config_str(c, "lycoris_config");
+    if (!given || !given[0])
+        return err_setc(e, EXIT_USAGE, "%s: lora_type=lycoris needs lycoris_config, the path of a LyCORIS JSON file",
+                        config_source(c, "lora_type") ? config_source(c, "lora_type") : "configuration");
+    char *path = resolve_data_path(c, given);
+    LycorisConfig lc;
+    int rc = lycoris_config_load(path, &lc, e);
+    if (!rc) {
+        lycoris_config_free(&lc);
+        if (strcmp(path, given)) config_put(c, config_index("lycoris_config"), cJSON_CreateString(path), NULL);
+    }
+    free(path);
+    return rc;
+}
+
 static int load_into(Config *c, int argc, char **argv, const ConfigLoadOptions *opt, Err *e) {
     Args a = {0};
     int rc = -1;
@@ -349,6 +371,7 @@ static int load_into(Config *c, int argc, char **argv, const ConfigLoadOptions *
     if (data) { free(c->data_file); c->data_file = resolve_data_path(c, data); }
     if (config_apply_rules(c, !opt->allow_missing_required, e)) goto done;
     if (config_check_support(c, e)) goto done;
+    if (check_lycoris(c, e)) goto done;
     if (!opt->skip_datasets && c->data_file[0] && config_load_datasets(c, e)) goto done;
     if (!opt->quiet && c->dropped)
         log_info("ignored, no effect here (SimpleTuner drops object values): %s", c->dropped);

@@ -172,7 +172,7 @@ static const OptionRange RANGES[] = {
     {"validation_guidance_skip_scale", 0, 0.0, 100.0, 0, 0},
     {"validation_image_quality", 1, 1.0, 100.0, 0, 0},
     {"validation_internal_guidance_scale", 0, 0.0, 100.0, 0, 0},
-    {"validation_lycoris_strength", 0, -100.0, 100.0, 0, 0},
+    {"validation_lycoris_strength", 0, 0.0, 100.0, 0, 0},   /* SimpleTuner: must be non-negative */
     {"validation_num_inference_steps", 1, 1.0, 1000.0, 0, 0},
     {"validation_num_video_frames", 1, 1.0, 100000.0, 0, 0},
     {"validation_preview_steps", 1, 1.0, 1000.0, 0, 0},

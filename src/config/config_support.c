@@ -19,6 +19,7 @@ static const char *const IMPLEMENTED[] = {
     "text_encoder_3_precision", "text_encoder_4_precision", "prediction_type",
     "lora_type", "lora_rank", "lora_alpha", "lora_dropout", "lora_init_type", "lora_format",
     "peft_lora_target_modules", "peft_lora_mode", "init_lora", "gradient_checkpointing",
+    "lycoris_config", "init_lokr_norm", "validation_lycoris_strength",
     "i_know_what_i_am_doing",
     /* training loop, optimizers, schedules, checkpoints (issue 7) */
     "output_dir", "seed", "learning_rate", "lr_scheduler", "lr_warmup_steps", "lr_num_cycles", "lr_power",
@@ -96,8 +97,8 @@ static const char *const INERT[] = {
     "pretrained_gemma_model_name_or_path", "pretrained_grounding_model_name_or_path",
     "pretrained_evaluation_model_name_or_path", "controlnet_custom_config", "t5_padding", "snr_weight",
     "soft_min_snr_sigma_data", "noise_offset", "noise_offset_probability", "offset_noise", "snr_gamma",
-    "training_scheduler_timestep_spacing", "inference_scheduler_timestep_spacing", "lycoris_config",
-    "init_lokr_norm", "validation_lycoris_strength", "singlora_ramp_up_steps", "disable_assistant_lora",
+    "training_scheduler_timestep_spacing", "inference_scheduler_timestep_spacing",
+    "singlora_ramp_up_steps", "disable_assistant_lora",
     "sdnq_compile_mode", "sdnq_group_size", "sdnq_quantized_matmul_dtype", "sdnq_use_quantized_matmul",
     "sdnq_weights_dtype", "prodigy_steps", "freeze_encoder_after", "freeze_encoder_before",
     "freeze_encoder_strategy", "text_encoder_limit", "save_text_encoder", "parquet_caption_column",
@@ -114,7 +115,7 @@ static const char *const INERT[] = {
 /* Implemented options that work for some values only (comma-separated). */
 static const struct { const char *name, *values; } SUPPORTED_VALUES[] = {
     {"model_family", "qwen_image,longcat_image"},
-    {"lora_type", "standard"},
+    {"lora_type", "standard,lycoris"},
     {"lora_init_type", "default"},
     {"lora_format", "diffusers"},
     {"peft_lora_mode", "standard"},

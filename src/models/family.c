@@ -29,10 +29,58 @@ static const FamilyFlavour LONGCAT_IMAGE_FLAVOURS[] = {
     {NULL, NULL, NULL, 0, 0, 0, 0},
 };
 
+/* The diffusers classes of the transformers' modules, for lycoris_config's target_module and
+ * module_algo_map (lycoris_select.h; every linear layer is "Linear", "" the transformer). */
+static const ModuleClass QWEN_IMAGE_CLASSES[] = {
+    {"time_text_embed", "QwenTimestepProjEmbeddings", NULL},
+    {"time_text_embed.timestep_embedder", "TimestepEmbedding", NULL},
+    {"transformer_blocks", "ModuleList", NULL},
+    {"transformer_blocks.*", "QwenImageTransformerBlock", NULL},
+    {"transformer_blocks.*.img_mod", "Sequential", NULL},
+    {"transformer_blocks.*.txt_mod", "Sequential", NULL},
+    {"transformer_blocks.*.attn", "Attention", NULL},
+    {"transformer_blocks.*.attn.to_out", "ModuleList", NULL},
+    {"transformer_blocks.*.img_mlp", "FeedForward", NULL},
+    {"transformer_blocks.*.img_mlp.net", "ModuleList", NULL},
+    {"transformer_blocks.*.img_mlp.net.0", "GELU", NULL},
+    {"transformer_blocks.*.txt_mlp", "FeedForward", NULL},
+    {"transformer_blocks.*.txt_mlp.net", "ModuleList", NULL},
+    {"transformer_blocks.*.txt_mlp.net.0", "GELU", NULL},
+    {"norm_out", "AdaLayerNormContinuous", NULL},
+    {NULL, NULL, NULL},
+};
+
+/* SimpleTuner's LongCat transformer is built from diffusers' Flux blocks, whose attention class is
+ * FluxAttention; it also answers to "Attention" (what Flux attention was before diffusers 0.35, and
+ * what SimpleTuner's LyCORIS defaults name), so that configurations aimed at attention train it. */
+static const ModuleClass LONGCAT_IMAGE_CLASSES[] = {
+    {"time_embed", "TimestepEmbeddings", NULL},
+    {"time_embed.timestep_embedder", "TimestepEmbedding", NULL},
+    {"transformer_blocks", "ModuleList", NULL},
+    {"transformer_blocks.*", "FluxTransformerBlock", NULL},
+    {"transformer_blocks.*.norm1", "AdaLayerNormZero", NULL},
+    {"transformer_blocks.*.norm1_context", "AdaLayerNormZero", NULL},
+    {"transformer_blocks.*.attn", "FluxAttention", "Attention"},
+    {"transformer_blocks.*.attn.to_out", "ModuleList", NULL},
+    {"transformer_blocks.*.ff", "FeedForward", NULL},
+    {"transformer_blocks.*.ff.net", "ModuleList", NULL},
+    {"transformer_blocks.*.ff.net.0", "GELU", NULL},
+    {"transformer_blocks.*.ff_context", "FeedForward", NULL},
+    {"transformer_blocks.*.ff_context.net", "ModuleList", NULL},
+    {"transformer_blocks.*.ff_context.net.0", "GELU", NULL},
+    {"single_transformer_blocks", "ModuleList", NULL},
+    {"single_transformer_blocks.*", "FluxSingleTransformerBlock", NULL},
+    {"single_transformer_blocks.*.norm", "AdaLayerNormZeroSingle", NULL},
+    {"single_transformer_blocks.*.attn", "FluxAttention", "Attention"},
+    {"norm_out", "AdaLayerNormContinuous", NULL},
+    {NULL, NULL, NULL},
+};
+
 static const ModelFamily QWEN_IMAGE = {
     .name = "qwen_image",
     .flavours = QWEN_IMAGE_FLAVOURS,
     .transformer_class = "QwenImageTransformer2DModel",
+    .module_classes = QWEN_IMAGE_CLASSES,
     .vae_class = "AutoencoderKLQwenImage",
     .processor_folder = "processor",
     .bucket_alignment = 32,
@@ -54,6 +102,7 @@ static const ModelFamily LONGCAT_IMAGE = {
     .name = "longcat_image",
     .flavours = LONGCAT_IMAGE_FLAVOURS,
     .transformer_class = "LongCatImageTransformer2DModel",
+    .module_classes = LONGCAT_IMAGE_CLASSES,
     .vae_class = "AutoencoderKL",
     .processor_folder = "text_processor",
     .bucket_alignment = 0,

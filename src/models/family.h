@@ -15,6 +15,7 @@
 #include "models/flow_sampler.h"
 #include "models/model_size.h"
 #include "models/qwen25vl/prompt.h"
+#include "models/adapter/lycoris_select.h"
 #include "models/transformer.h"
 
 typedef struct FamilyFlavour {
@@ -35,6 +36,7 @@ typedef struct ModelFamily {
     const char *name;                       /* model_family value */
     const FamilyFlavour *flavours;          /* terminated by a NULL name; the first is the default */
     const char *transformer_class, *vae_class;
+    const ModuleClass *module_classes;      /* the diffusers classes of the transformer's modules (lycoris_config) */
     const char *processor_folder;           /* the Qwen2-VL processor's folder in the model layout */
     /* datasets: aspect_bucket_alignment forced to this (0 = the config's), as SimpleTuner does */
     int bucket_alignment;

@@ -128,6 +128,8 @@ static char *settings_line(Pipeline *p, int64_t step, int W, int H) {
     float g = pipeline_guidance(p, &cfg_on);
     char adapters[64];
     if (p->adapters == PIPELINE_ADAPTERS_FULL) snprintf(adapters, sizeof adapters, "full fine-tune");
+    else if (p->adapters == PIPELINE_ADAPTERS_LORA && p->lycoris_multiplier)   /* training LyCORIS: validation's strength */
+        snprintf(adapters, sizeof adapters, "LyCORIS strength %g", config_num(p->cfg, "validation_lycoris_strength"));
     else if (p->adapters == PIPELINE_ADAPTERS_LORA) snprintf(adapters, sizeof adapters, "LoRA scale %g", p->lora_scale);
     else snprintf(adapters, sizeof adapters, "no LoRA (base model)");
     char at[32] = "";

@@ -4,6 +4,7 @@
 #include "base/files.h"
 #include "base/hub.h"
 #include "base/interrupt.h"
+#include "config/lycoris_config.h"
 #include "train/checkpoint.h"
 #include <math.h>
 #include <stdarg.h>
@@ -146,8 +147,50 @@ static int load_scheduler(Pipeline *p, Err *e) {
     return rc;
 }
 
+/* lora_type=lycoris: LyCORIS adapters where the lycoris_config selects them (or, with init_lora,
+ * those of the file, as SimpleTuner's create_lycoris_from_weights), init_lokr_norm. */
+static int setup_lycoris(Pipeline *p, Err *e) {
+    LinearSet *ls = p->tr.linears;
+    const char *path = config_str(p->cfg, "lycoris_config");
+    LycorisConfig lc;
+    if (lycoris_config_load(path, &lc, e)) return -1;
+    if (lc.warnings) pipeline_emitf(p, PEV_WARNING, "lycoris_config %s: %s", path, lc.warnings);
+    if (config_is_set(p->cfg, "lora_dropout") && config_num(p->cfg, "lora_dropout") > 0)
+        pipeline_emitf(p, PEV_WARNING, "lora_dropout applies to lora_type=standard; LyCORIS takes dropout, rank_dropout and module_dropout from lycoris_config");
+    if (config_is_set(p->cfg, "peft_lora_target_modules"))
+        pipeline_emitf(p, PEV_WARNING, "peft_lora_target_modules applies to lora_type=standard; LyCORIS selects modules by lycoris_config's apply_preset");
+    const char *init = config_str(p->cfg, "init_lora");
+    int rc;
+    if (init && *init) {
+        rc = linear_set_init_lycoris(ls, init, (float)lc.multiplier, &lc, e);
+        if (!rc)
+            pipeline_emitf(p, PEV_INFO, "LyCORIS: %d modules from %s (init_lora: the file's modules and kinds, as SimpleTuner's "
+                           "create_lycoris_from_weights; lycoris_config's selection and dropouts do not apply)", linear_set_n_adapters(ls), init);
+    } else {
+        const char *prec = config_str(p->cfg, "base_model_precision");
+        LycorisModel m = {p->fam->transformer_class, p->fam->module_classes, NULL, 0, prec && strstr(prec, "quanto") != NULL};
+        int counts[3];
+        rc = linear_set_attach_lycoris(ls, &lc, m, config_run_seed(p->cfg), counts, e);
+        if (!rc) {
+            int np = 0;
+            const TrainParam *tp = linear_set_params(ls, &np);
+            size_t total = 0;
+            for (int i = 0; i < np; i++) total += tp[i].numel;
+            pipeline_emitf(p, PEV_INFO, "LyCORIS (%s): %d layers (lokr %d, loha %d, lora %d), %zu trainable parameters",
+                           path, counts[LYCO_LOKR] + counts[LYCO_LOHA] + counts[LYCO_LORA], counts[LYCO_LOKR], counts[LYCO_LOHA],
+                           counts[LYCO_LORA], total);
+        }
+        if (!rc && config_has(p->cfg, "init_lokr_norm"))
+            rc = linear_set_init_lokr_norm(ls, (float)config_num(p->cfg, "init_lokr_norm"), config_run_seed(p->cfg), e);
+    }
+    if (!rc) p->lycoris_multiplier = (float)lc.multiplier;
+    lycoris_config_free(&lc);
+    return rc;
+}
+
 /* The trainable part: adapters by peft_lora_target_modules (default to_k/q/v/out.0), their PEFT
- * init from the seed, init_lora; or every weight with model_type=full. */
+ * init from the seed, init_lora; LyCORIS adapters (lora_type=lycoris); or every weight with
+ * model_type=full. */
 static int setup_training(Pipeline *p, Err *e) {
     Transformer *t = &p->tr;
     t->checkpointing = config_bool(p->cfg, "gradient_checkpointing");
@@ -156,6 +199,8 @@ static int setup_training(Pipeline *p, Err *e) {
     if (mt && !strcmp(mt, "full")) { p->adapters = PIPELINE_ADAPTERS_FULL; return transformer_enable_full_training(t, e); }
     p->adapters = PIPELINE_ADAPTERS_LORA;
     p->lora_scale = 1.0f;
+    const char *lt = config_str(p->cfg, "lora_type");
+    if (lt && !strcmp(lt, "lycoris")) return setup_lycoris(p, e);
     const char *targets[64];
     int nt = 0;
     const cJSON *tm = config_json(p->cfg, "peft_lora_target_modules");

@@ -41,6 +41,7 @@ struct Pipeline {
     DataGroup data; int have_data;
     EditData ed;
     char *cie_dir;                      /* edit-v1: the conditioning_image_embeds cache, else NULL */
+    float lycoris_multiplier;           /* lora_type=lycoris training: the training multiplier (0: not LyCORIS) */
     EvalEmbeds *eval_embeds;            /* kept when the text encoder is released (training) */
     int n_eval_embeds;
     QuantKind pending_quant;            /* training: base quantised after caching, when the text encoder is gone */

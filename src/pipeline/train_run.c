@@ -64,6 +64,8 @@ static void announce_plan(ValidationPlan *v, int64_t from) {
                    cfg_on ? "es" : "", cfg_on ? ": CFG" : "", (long long)per, (long long)(per * count));
 }
 
+/* Validation images; LyCORIS adapters render at validation_lycoris_strength (SimpleTuner's
+ * set_multiplier before validation) and train on at their multiplier. */
 static int validate_step(void *ctx, int64_t step, const char *variant, Err *e) {
     ValidationPlan *v = ctx;
     Pipeline *p = v->p;
@@ -72,7 +74,9 @@ static int validate_step(void *ctx, int64_t step, const char *variant, Err *e) {
                           variant ? variant : "");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (p->lycoris_multiplier) linear_set_lycoris_multiplier(p->tr.linears, (float)config_num(p->cfg, "validation_lycoris_strength"));
     int rc = pipeline_render_eval(p, dir, step, e);
+    if (p->lycoris_multiplier) linear_set_lycoris_multiplier(p->tr.linears, p->lycoris_multiplier);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     free(dir);
     if (rc) return rc;

@@ -20,9 +20,11 @@ for preset in qwen_image.peft-lora longcat-image.peft-lora; do
 done
 expect_grep '^flow_schedule_shift = 0  # implemented' "$out"
 
-expect_fail -c 2 "$BIN" config show --config "$P/longcat-image-edit.lycoris-lokr/config.json"
-expect_grep -F "error: $P/longcat-image-edit.lycoris-lokr/config.json: not supported yet: lora_type=lycoris"
+# SimpleTuner's LongCat edit LoKr preset loads (its Hugging Face canny dataset swapped for an edit one)
+run_log "$out" "$BIN" config show --config "$P/longcat-image-edit.lycoris-lokr/config.json" --data tests/data/config/longcat_seed/multidatabackend.json
+expect_grep '^lora_type = "lycoris"  # implemented, from ' "$out"
+expect_grep -F "lycoris_config = \"$P/longcat-image-edit.lycoris-lokr/lycoris_config.json\"  # implemented" "$out"
 
 expect_fail -c 2 "$BIN" config show --config "$P/qwen_image.peft-lora/config.json" lora_rnak=4
 expect_grep -F "error: command line: unknown option 'lora_rnak' (did you mean 'lora_rank'?)"
-echo "config show: presets load, lycoris and typos rejected"
+echo "config show: presets load (lycoris too), typos rejected"

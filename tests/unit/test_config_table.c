@@ -152,7 +152,6 @@ static void test_inert_vs_behaviour_changing(void **state) {
         {"\"validation_prompt_library\": true", 0, "not supported yet: validation_prompt_library=true"},
         {"\"vae_batch_size\": 16, \"attention_mechanism\": \"sageattention\", \"dynamo_backend\": \"inductor\"", 1,
          "attention_mechanism, dynamo_backend, vae_batch_size"},
-        {"\"lora_type\": \"lycoris\"", 0, "not supported yet: lora_type=lycoris"},
         {"\"model_family\": \"flux\"", 0, "not supported yet: model_family=flux (supported: qwen_image,longcat_image)"},
         {"\"optimizer\": \"prodigy\"", 0, "not supported yet: optimizer=prodigy"},
         {"\"use_dora\": true, \"report_to\": \"wandb\"", 0, "not supported yet: report_to=wandb (supported: none); use_dora=true"},
@@ -201,10 +200,14 @@ static void test_simpletuner_presets(void **state) {
     assert_string_equal(config_str(f->c, "model_flavour"), "final");
     assert_true(config_num(f->c, "flow_schedule_shift") == 0.0);
 
-    assert_int_equal(load_file(f, "tests/data/config/presets/longcat-image-edit.lycoris-lokr/config.json", NULL), -1);
-    assert_string_equal(f->e.msg, "tests/data/config/presets/longcat-image-edit.lycoris-lokr/config.json: "
-                                  "not supported yet: lora_type=lycoris (supported: standard)");
-    assert_int_equal(f->e.code, EXIT_USAGE);
+    /* SimpleTuner's LongCat edit LoKr preset (paths changed) loads unchanged, its lycoris_config checked;
+     * its dataset (a Hugging Face canny ControlNet set) is replaced by the LongCat edit quickstart's */
+    if (load_file(f, "tests/data/config/presets/longcat-image-edit.lycoris-lokr/config.json", "tests/data/config/longcat_seed/multidatabackend.json"))
+        fail_msg("%s", f->e.msg);
+    assert_string_equal(config_str(f->c, "lora_type"), "lycoris");
+    assert_string_equal(config_str(f->c, "lycoris_config"), "tests/data/config/presets/longcat-image-edit.lycoris-lokr/lycoris_config.json");
+    assert_int_equal(config_int(f->c, "lora_rank"), 128);
+    assert_string_equal(config_str(f->c, "base_model_precision"), "int8-torchao");
 
     assert_int_equal(load_file(f, "tests/data/config/presets/qwen_image.peft-lora/config.json",
                                "tests/data/config/presets/multidatabackend-small-dreambooth-1024px.huggingface.json"), -1);

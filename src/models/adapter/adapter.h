@@ -2,29 +2,42 @@
  * behind one small interface so that a new adapter kind never touches the transformers.
  *
  * An adapter adds Δ(x) = x·ΔWᵀ to the layer's output, with ΔW [out, in] given by its own factors.
- * The layer (linear_layer.h) owns the frozen base, the input dropout and the scratch memory; an
- * adapter kind provides the forward and backward of its branch on contiguous rows:
+ * The layer (linear_layer.h) owns the frozen base, the PEFT input dropout and the scratch memory;
+ * an adapter kind provides the forward and backward of its branch on contiguous rows:
  *
- *   forward   y[n, out] += scale · Δ(x[n, in]); keeps acts[n, acts_per_row] for backward
- *   backward  grads += d/dθ, dx[n, in] += dΔ/dx (dx may be NULL); scratch [n, scratch_per_row]
- *   delta     the dense ΔW·scale [out, in] (merging, tests, LyCORIS-style formats)
+ *   forward   y[n, out] += Δ(x[n, in]); keeps acts[n, acts_per_row] for backward
+ *   backward  grads += d/dθ, dx[n, in] += dΔ/dx (dx may be NULL)
+ *   delta     the dense ΔW [out, in] as inference applies it (merging, tests)
  *
- * Trainable tensors are exposed as TrainParam (name, value, grad) under the names the adapter's file
- * format uses ("<module>.lora_A.weight" ...), so optimizers, EMA and checkpoints need nothing else. */
+ * Both get an AdapterCall: whether this is a training call, the random streams of the call (the
+ * stochastic parts of LyCORIS adapters: module, rank and output dropout; drawn again identically by
+ * a checkpointed recompute and by the backward) and scratch_floats(n) floats of scratch.
+ *
+ * Trainable tensors are exposed as TrainParam (name, value, grad) under stable names
+ * ("<module>.lora_A.weight", "<module>.lokr_w1" ...), so optimizers, EMA and checkpoints need
+ * nothing else. */
 #ifndef ST_MODELS_ADAPTER_H
 #define ST_MODELS_ADAPTER_H
 #include <stddef.h>
+#include <stdint.h>
 #include "tensor/param.h"
 
 typedef struct Adapter Adapter;
 
+typedef struct AdapterCall {
+    int training;          /* 0: inference, nothing random happens */
+    uint64_t seed;         /* per (forward, layer): decisions shared by every group of rows of one forward */
+    uint64_t row_seed;     /* per (forward, layer, first row): element-wise masks of this group of rows */
+    float *scratch;        /* scratch_floats(a, n, backward) floats */
+} AdapterCall;
+
 typedef struct AdapterOps {
-    const char *kind;                                   /* "lora", ... */
+    const char *kind;                                   /* "lora", "lokr", "loha", "locon" */
     size_t (*acts_per_row)(const Adapter *a);           /* floats kept per input row by forward */
-    size_t (*scratch_per_row)(const Adapter *a);        /* floats of scratch per row in backward */
-    void (*forward)(const Adapter *a, const float *x, int ldx, int n, float *y, int ldy, float *acts);
+    size_t (*scratch_floats)(const Adapter *a, int n, int backward);   /* scratch of a call on n rows */
+    void (*forward)(const Adapter *a, const float *x, int ldx, int n, float *y, int ldy, float *acts, const AdapterCall *c);
     void (*backward)(Adapter *a, const float *dy, int lddy, const float *x, int ldx, int n, const float *acts,
-                     float *dx, int lddx, float *scratch);
+                     float *dx, int lddx, const AdapterCall *c);
     void (*delta)(const Adapter *a, float *dW);         /* [out, in], scale included */
     void (*free_impl)(Adapter *a);
 } AdapterOps;
@@ -32,10 +45,11 @@ typedef struct AdapterOps {
 struct Adapter {
     const AdapterOps *ops;
     int in, out;
-    float scale;          /* multiplies the branch: alpha / rank for LoRA, × a load strength */
+    float scale;          /* multiplies the branch: alpha / rank (× LyCORIS' multiplier), × a load strength */
     float dropout;        /* probability of PEFT-style dropout on the branch's input (training only) */
     TrainParam *params;   /* trainable tensors with their gradients (owned by the adapter) */
     int n_params;
+    int stochastic;       /* draws random numbers itself in training (LyCORIS module/rank/output dropout) */
     void *impl;           /* the kind's factors */
 };
 

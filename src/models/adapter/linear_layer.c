@@ -12,11 +12,24 @@ static float *scratch(LinearScratch *s, size_t n) {
     return s->buf;
 }
 
-static int dropping(const Linear *l, const LinearDrop *d) { return l->ad && d && d->on && l->ad->dropout > 0; }
+static int training(const LinearDrop *d) { return d && d->on; }
+static int dropping(const Linear *l, const LinearDrop *d) { return l->ad && training(d) && l->ad->dropout > 0; }
 
-/* The mask stream of one call: independent of the order layers and groups run in. */
+/* The layer's stream in one forward: independent of the order layers run in. */
+static uint64_t layer_seed(const Linear *l, const LinearDrop *d) {
+    return d->seed ^ ((uint64_t)(l->id + 1) * 0x9E3779B97F4A7C15ull);
+}
+/* The mask stream of one call (one group of rows): also independent of the order groups run in. */
 static uint64_t drop_seed(const Linear *l, const LinearDrop *d) {
-    return d->seed ^ ((uint64_t)(l->id + 1) * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)(d->row0 + 1) * 0xC2B2AE3D27D4EB4Full);
+    return layer_seed(l, d) ^ ((uint64_t)(d->row0 + 1) * 0xC2B2AE3D27D4EB4Full);
+}
+
+/* What the adapter's call gets: training flag, its streams (the adapter's own element-wise masks
+ * use another stream than the input dropout), scratch. */
+static AdapterCall adapter_call(const Linear *l, const LinearDrop *d, float *sc) {
+    AdapterCall c = {0, 0, 0, sc};
+    if (training(d)) { c.training = 1; c.seed = layer_seed(l, d); c.row_seed = drop_seed(l, d) ^ 0x5851F42D4C957F2Dull; }
+    return c;
 }
 
 size_t linear_acts_floats(const Linear *l, int n) { return l->ad ? (size_t)n * l->ad->ops->acts_per_row(l->ad) : 0; }
@@ -27,17 +40,19 @@ void linear_layer_forward(const Linear *l, const float *x, int ldx, int n, float
     linear_forward(x, ldx, n, l->w, l->b, y, ldy, 0.0f);
     if (!l->ad) return;
     /* scratch: the dropped input [n, in] when dropping, the branch's activations when the caller
-     * keeps none (no backward follows) */
+     * keeps none (no backward follows), then the adapter's own scratch */
+    const Adapter *a = l->ad;
     const int drop_on = dropping(l, drop);
-    size_t nin = drop_on ? (size_t)n * l->in : 0, nh = acts ? 0 : linear_acts_floats(l, n);
-    float *buf = nin + nh ? scratch(s, nin + nh) : NULL;
+    size_t nin = drop_on ? (size_t)n * l->in : 0, nh = acts ? 0 : linear_acts_floats(l, n), ns = a->ops->scratch_floats(a, n, 0);
+    float *buf = nin + nh + ns ? scratch(s, nin + nh + ns) : NULL;
     const float *xa = x;
     int lda = ldx;
     if (drop_on) {
-        lora_dropout_apply(x, ldx, n, l->in, l->ad->dropout, drop_seed(l, drop), buf);
+        lora_dropout_apply(x, ldx, n, l->in, a->dropout, drop_seed(l, drop), buf);
         xa = buf; lda = l->in;
     }
-    l->ad->ops->forward(l->ad, xa, lda, n, y, ldy, acts ? acts : buf + nin);
+    AdapterCall c = adapter_call(l, drop, ns ? buf + nin + nh : NULL);
+    a->ops->forward(a, xa, lda, n, y, ldy, acts ? acts : buf + nin, &c);
 }
 
 void linear_layer_backward(const Linear *l, const float *dy, int lddy, const float *x, int ldx, int n, const float *acts,
@@ -47,20 +62,21 @@ void linear_layer_backward(const Linear *l, const float *dy, int lddy, const flo
     if (l->gw) linear_backward_weight(dy, lddy, x, ldx, n, l->out, l->in, l->gw, l->gb);
     if (!l->ad) return;
     Adapter *a = l->ad;
-    size_t spr = a->ops->scratch_per_row(a);
+    size_t ns = a->ops->scratch_floats(a, n, 1);
     if (!dropping(l, drop)) {
-        float *sc = scratch(s, (size_t)n * spr);
-        a->ops->backward(a, dy, lddy, x, ldx, n, acts, dx, lddx, sc);
+        AdapterCall c = adapter_call(l, drop, ns ? scratch(s, ns) : NULL);
+        a->ops->backward(a, dy, lddy, x, ldx, n, acts, dx, lddx, &c);
         return;
     }
     /* the branch saw xd = x ∘ mask/(1−p): redraw the mask, back-propagate into g = dL/dxd, then
      * dx += mask/(1−p) ∘ g */
     size_t nin = (size_t)n * l->in;
-    float *buf = scratch(s, 2 * nin + (size_t)n * spr), *xd = buf, *g = buf + nin, *sc = buf + 2 * nin;
+    float *buf = scratch(s, 2 * nin + ns), *xd = buf, *g = buf + nin;
     uint64_t seed = drop_seed(l, drop);
     lora_dropout_apply(x, ldx, n, l->in, a->dropout, seed, xd);
     if (dx) memset(g, 0, nin * sizeof(float));
-    a->ops->backward(a, dy, lddy, xd, l->in, n, acts, dx ? g : NULL, l->in, sc);
+    AdapterCall c = adapter_call(l, drop, ns ? buf + 2 * nin : NULL);
+    a->ops->backward(a, dy, lddy, xd, l->in, n, acts, dx ? g : NULL, l->in, &c);
     if (dx) lora_dropout_grad(g, n, l->in, a->dropout, seed, dx, lddx);
 }
 

@@ -2,6 +2,7 @@
 #include "models/adapter/linear_set.h"
 #include "base/interrupt.h"
 #include "models/adapter/lora_file.h"
+#include "models/adapter/lycoris_file.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ void linear_set_clear_adapters(LinearSet *s) {
 
 void linear_set_free(LinearSet *s) {
     linear_set_clear_adapters(s);
+    free(s->lycoris_meta);
     if (s->qs) for (int i = 0; i < s->n; i++) quant_storage_free(&s->qs[i]);
     free(s->qs); free(s->l);
     memset(s, 0, sizeof *s);
@@ -40,7 +42,7 @@ int linear_set_n_adapters(const LinearSet *s) {
 }
 
 int linear_set_has_dropout(const LinearSet *s) {
-    for (int i = 0; i < s->n; i++) if (s->l[i]->ad && s->l[i]->ad->dropout > 0) return 1;
+    for (int i = 0; i < s->n; i++) if (s->l[i]->ad && (s->l[i]->ad->dropout > 0 || s->l[i]->ad->stochastic)) return 1;
     return 0;
 }
 
@@ -101,9 +103,25 @@ const TrainParam *linear_set_params(LinearSet *s, int *n) {
     return s->params;
 }
 
+static int save_lycoris(const LinearSet *s, const char *path, DType dt, int n, Err *e) {
+    const char **names = xmalloc((size_t)n * sizeof *names);
+    const Adapter **ads = xmalloc((size_t)n * sizeof *ads);
+    int k = 0, rc = 0;
+    for (int i = 0; i < s->n && !rc; i++) {
+        const Linear *l = s->l[i];
+        if (!l->ad) continue;
+        if (!adapter_is_lycoris(l->ad)) rc = err_set(e, "%s: '%s' has a %s adapter among LyCORIS ones; one file holds one kind", path, l->name, l->ad->ops->kind);
+        names[k] = l->name; ads[k] = l->ad; k++;
+    }
+    if (!rc) rc = lycoris_save(names, (const Adapter *const *)ads, k, s->lycoris_prefix[0] ? s->lycoris_prefix : "lycoris", s->lycoris_meta, dt, path, e);
+    free(names); free(ads);
+    return rc;
+}
+
 int linear_set_save_adapters(const LinearSet *s, const char *path, DType dt, Err *e) {
     int n = linear_set_n_adapters(s), k = 0;
     if (!n) return err_set(e, "%s: the transformer has no adapters to save", path);
+    for (int i = 0; i < s->n; i++) if (s->l[i]->ad && adapter_is_lycoris(s->l[i]->ad)) return save_lycoris(s, path, dt, n, e);
     LoraModule *mods = xcalloc((size_t)n, sizeof *mods);
     int rc = 0;
     for (int i = 0; i < s->n && !rc; i++) {
@@ -139,7 +157,29 @@ static int check_shape(const char *path, const LoraEntry *en, const Linear *l, E
                    en->out, en->in, l->out, l->in);
 }
 
+/* Adapters from a LyCORIS file (inference strength, or the training multiplier for init_lora). */
+static int load_lycoris(LinearSet *s, const char *path, float strength, Err *e) {
+    const char **names = xmalloc((size_t)(s->n ? s->n : 1) * sizeof *names);
+    for (int i = 0; i < s->n; i++) names[i] = s->l[i]->name;
+    LycorisFileModule *v; int nv;
+    int rc = lycoris_file_read(path, names, s->n, &v, &nv, e);
+    free(names);
+    if (rc) return -1;
+    linear_set_clear_adapters(s);
+    for (int k = 0; k < nv && !rc; k++) {
+        Linear *l = linear_set_find(s, v[k].module);
+        l->ad = lycoris_adapter_import(l->name, l->in, l->out, &v[k].t, strength, path, e);
+        if (!l->ad) rc = -1;
+    }
+    if (rc) linear_set_clear_adapters(s);
+    lycoris_file_free(v, nv);
+    return rc;
+}
+
 int linear_set_load_adapters(LinearSet *s, const char *path, float strength, Err *e) {
+    int lyco = lycoris_file_detect(path, e);
+    if (lyco < 0) return -1;
+    if (lyco) return load_lycoris(s, path, strength, e);
     LoraEntry *v; int nv;
     if (read_file(s, path, &v, &nv, e)) return -1;
     linear_set_clear_adapters(s);
@@ -155,6 +195,10 @@ int linear_set_load_adapters(LinearSet *s, const char *path, float strength, Err
 }
 
 int linear_set_init_adapters(LinearSet *s, const char *path, Err *e) {
+    int lyco = lycoris_file_detect(path, e);
+    if (lyco < 0) return err_prefix(e, "init_lora");
+    if (lyco) return err_setc(e, EXIT_USAGE, "init_lora %s is a LyCORIS file (LoKr/LoHa keys): set lora_type=lycoris (with a lycoris_config) "
+                              "to continue training it", path);
     LoraEntry *v; int nv;
     if (read_file(s, path, &v, &nv, e)) return err_prefix(e, "init_lora");
     int rc = 0;
@@ -175,4 +219,70 @@ int linear_set_init_adapters(LinearSet *s, const char *path, Err *e) {
     }
     lora_entries_free(v, nv);
     return rc;
+}
+
+/* ---- LyCORIS ---- */
+
+static void keep_meta(LinearSet *s, const LycorisConfig *c);
+
+int linear_set_attach_lycoris(LinearSet *s, const LycorisConfig *c, LycorisModel m, uint64_t seed, int counts[3], Err *e) {
+    const char **names = xmalloc((size_t)(s->n ? s->n : 1) * sizeof *names);
+    for (int i = 0; i < s->n; i++) names[i] = s->l[i]->name;
+    m.names = names; m.n = s->n;
+    LycorisModuleSpec *specs = xcalloc((size_t)(s->n ? s->n : 1), sizeof *specs);
+    int *sel = xcalloc((size_t)(s->n ? s->n : 1), sizeof *sel);
+    int rc = lycoris_select(c, &m, specs, sel, e);
+    if (!rc) {
+        linear_set_clear_adapters(s);
+        if (counts) counts[0] = counts[1] = counts[2] = 0;
+        for (int i = 0; i < s->n; i++) {
+            if (!sel[i]) continue;
+            Linear *l = s->l[i];
+            l->ad = lycoris_adapter_new(l->name, l->in, l->out, &specs[i], seed);
+            if (counts) counts[specs[i].algo]++;
+        }
+        keep_meta(s, c);
+    }
+    free(names); free(specs); free(sel);
+    return rc;
+}
+
+static void keep_meta(LinearSet *s, const LycorisConfig *c) {
+    free(s->lycoris_meta);
+    s->lycoris_meta = c ? xstrdup(c->text) : NULL;
+    snprintf(s->lycoris_prefix, sizeof s->lycoris_prefix, "%s", c ? c->lora_prefix : "lycoris");
+}
+
+int linear_set_init_lycoris(LinearSet *s, const char *path, float multiplier, const LycorisConfig *c, Err *e) {
+    keep_meta(s, c);
+    int lyco = lycoris_file_detect(path, e);
+    if (lyco < 0) return err_prefix(e, "init_lora");
+    if (!lyco) {
+        /* a file of LyCORIS LoRA modules only looks like a kohya LoRA: accept lycoris_-prefixed keys */
+        Err e2 = {0};
+        if (load_lycoris(s, path, multiplier, &e2))
+            return err_setc(e, EXIT_USAGE, "init_lora %s: not a LyCORIS file usable with lora_type=lycoris (%s)", path, e2.msg);
+        return 0;
+    }
+    return load_lycoris(s, path, multiplier, e) ? err_prefix(e, "init_lora") : 0;
+}
+
+int linear_set_init_lokr_norm(LinearSet *s, float scale, uint64_t seed, Err *e) {
+    int done = 0;
+    for (int i = 0; i < s->n; i++) {
+        Linear *l = s->l[i];
+        if (!l->ad) continue;
+        float *W = xmalloc((size_t)l->out * l->in * sizeof(float));
+        weight_rows_f32(l->w, 0, l->out, W);
+        int rc = lycoris_adapter_init_lokr_norm(l->ad, W, scale, seed, l->name, e);
+        free(W);
+        if (rc) return -1;
+        done++;
+    }
+    return done ? 0 : err_setc(e, EXIT_USAGE, "init_lokr_norm: there are no LoKr adapters to initialise");
+}
+
+void linear_set_lycoris_multiplier(LinearSet *s, float multiplier) {
+    for (int i = 0; i < s->n; i++)
+        if (s->l[i]->ad && adapter_is_lycoris(s->l[i]->ad)) lycoris_adapter_set_multiplier(s->l[i]->ad, multiplier);
 }

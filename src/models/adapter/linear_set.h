@@ -6,6 +6,7 @@
 #define ST_MODELS_LINEAR_SET_H
 #include "base/error.h"
 #include "models/adapter/linear_layer.h"
+#include "models/adapter/lycoris_select.h"
 #include "tensor/dtype.h"
 #include "tensor/quant.h"
 
@@ -15,6 +16,8 @@ typedef struct LinearSet {
     QuantStorage *qs;     /* [n] packed base weights after linear_set_quantize (owned) */
     TrainParam *params;   /* adapter parameters, gathered by linear_set_params */
     int n_params;
+    char *lycoris_meta;   /* the lycoris_config text saved with LyCORIS files (owned), or NULL */
+    char lycoris_prefix[64];   /* their key prefix ("lycoris") */
     const char *model_class;   /* the transformer's diffusers class (LoRA files record it), or NULL */
 } LinearSet;
 
@@ -39,8 +42,23 @@ typedef struct LoraSpec {
 int linear_set_attach_lora(LinearSet *s, const LoraSpec *spec, Err *e);
 void linear_set_clear_adapters(LinearSet *s);
 int linear_set_n_adapters(const LinearSet *s);
-/* 1 when some adapter drops its input in training (a forward then needs a dropout seed). */
+/* 1 when some adapter draws random numbers in training (PEFT input dropout, LyCORIS module/rank/output
+ * dropout): a training forward then needs a dropout seed. */
 int linear_set_has_dropout(const LinearSet *s);
+
+/* lora_type=lycoris: adapters on the layers the lycoris_config selects (lycoris_select.h), with
+ * LyCORIS' init from the seed (one stream per module), replacing any. `m` gives the family's class
+ * names (its names/n fields are filled here). *counts receives the adapted layers per algorithm
+ * (LYCO_LORA, LYCO_LOHA, LYCO_LOKR) when non-NULL. */
+int linear_set_attach_lycoris(LinearSet *s, const LycorisConfig *c, LycorisModel m, uint64_t seed, int counts[3], Err *e);
+/* init_lora with lora_type=lycoris (SimpleTuner's create_lycoris_from_weights): trainable adapters
+ * made from a LyCORIS file — its modules, kinds, shapes and values — at this multiplier, replacing
+ * any; c (may be NULL) gives the saved files' metadata and key prefix. */
+int linear_set_init_lycoris(LinearSet *s, const char *path, float multiplier, const LycorisConfig *c, Err *e);
+/* SimpleTuner's init_lokr_norm on every LoKr adapter (lycoris.h). */
+int linear_set_init_lokr_norm(LinearSet *s, float scale, uint64_t seed, Err *e);
+/* The LyCORIS multiplier of every LyCORIS adapter (validation_lycoris_strength). */
+void linear_set_lycoris_multiplier(LinearSet *s, float multiplier);
 
 /* Quantises every frozen base weight in place (base_model_precision). */
 int linear_set_quantize(LinearSet *s, QuantKind k, Err *e);
@@ -48,12 +66,15 @@ int linear_set_quantize(LinearSet *s, QuantKind k, Err *e);
 /* The adapters' trainable parameters in layer order (pointer valid until adapters change). */
 const TrainParam *linear_set_params(LinearSet *s, int *n);
 
-/* Adapter files (models/adapter/lora_file.h: diffusers/PEFT, ComfyUI, kohya keys):
- *   save       the attached adapters (scale folded into lora_B), atomically; dt F32 or BF16
- *   load       adapters for inference from a file, replacing any (strength multiplies each delta);
- *              a key naming no module of this model is an error listing it
- *   init_from  init_lora: the attached trainable adapters start from a file's weights (ranks must
- *              match; the file's scale is carried into B so the initial delta equals the file's) */
+/* Adapter files, by kind: LoRA (models/adapter/lora_file.h: diffusers/PEFT, ComfyUI, kohya keys) or
+ * LyCORIS (lycoris_file.h: LoKr, LoHa, LoRA under "lycoris_..." keys), told apart by their keys:
+ *   save       the attached adapters, atomically (LoRA: scale folded into lora_B; LyCORIS: its own
+ *              state dict); dt F32 or BF16
+ *   load       adapters for inference from a file of either kind, replacing any (strength multiplies
+ *              each delta); a key naming no module of this model is an error listing it
+ *   init_from  init_lora with standard LoRA: the attached trainable adapters start from a LoRA
+ *              file's weights (ranks must match; the file's scale is carried into B so the initial
+ *              delta equals the file's); a LyCORIS file is an error pointing at lora_type=lycoris */
 int linear_set_save_adapters(const LinearSet *s, const char *path, DType dt, Err *e);
 int linear_set_load_adapters(LinearSet *s, const char *path, float strength, Err *e);
 int linear_set_init_adapters(LinearSet *s, const char *path, Err *e);

@@ -11,17 +11,18 @@
 typedef struct Lora { int r; float *A, *B, *gA, *gB; } Lora;
 
 static size_t acts_per_row(const Adapter *a) { return (size_t)((const Lora *)a->impl)->r; }
-static size_t scratch_per_row(const Adapter *a) { return (size_t)((const Lora *)a->impl)->r; }
+static size_t scratch_floats(const Adapter *a, int n, int backward) { return backward ? (size_t)n * ((const Lora *)a->impl)->r : 0; }
 
-static void forward(const Adapter *a, const float *x, int ldx, int n, float *y, int ldy, float *acts) {
+static void forward(const Adapter *a, const float *x, int ldx, int n, float *y, int ldy, float *acts, const AdapterCall *c) {
+    (void)c;
     const Lora *l = a->impl;
     lora_forward(x, ldx, n, a->in, a->out, l->r, l->A, l->B, a->scale, acts, y, ldy);
 }
 
 static void backward(Adapter *a, const float *dy, int lddy, const float *x, int ldx, int n, const float *acts,
-                     float *dx, int lddx, float *scratch) {
+                     float *dx, int lddx, const AdapterCall *c) {
     Lora *l = a->impl;
-    lora_backward(dy, lddy, x, ldx, acts, n, a->in, a->out, l->r, l->A, l->B, a->scale, l->gA, l->gB, scratch, dx, lddx);
+    lora_backward(dy, lddy, x, ldx, acts, n, a->in, a->out, l->r, l->A, l->B, a->scale, l->gA, l->gB, c->scratch, dx, lddx);
 }
 
 static void delta(const Adapter *a, float *dW) {
@@ -39,7 +40,7 @@ static void free_impl(Adapter *a) {
     free(l->A); free(l->B); free(l->gA); free(l->gB); free(l);
 }
 
-static const AdapterOps LORA_OPS = {"lora", acts_per_row, scratch_per_row, forward, backward, delta, free_impl};
+static const AdapterOps LORA_OPS = {"lora", acts_per_row, scratch_floats, forward, backward, delta, free_impl};
 
 int adapter_is_lora(const Adapter *a) { return a && a->ops == &LORA_OPS; }
 
@@ -57,7 +58,7 @@ static Adapter *make(const char *module, int in, int out, int rank, float scale)
     l->r = rank;
     l->A = xcalloc(na, sizeof(float)); l->gA = xcalloc(na, sizeof(float));
     l->B = xcalloc(nb, sizeof(float)); l->gB = xcalloc(nb, sizeof(float));
-    *a = (Adapter){&LORA_OPS, in, out, scale, 0.0f, xcalloc(2, sizeof(TrainParam)), 2, l};
+    *a = (Adapter){&LORA_OPS, in, out, scale, 0.0f, xcalloc(2, sizeof(TrainParam)), 2, 0, l};
     a->params[0] = (TrainParam){xasprintf("%s.lora_A.weight", module), l->A, l->gA, na, 2, {rank, in}};
     a->params[1] = (TrainParam){xasprintf("%s.lora_B.weight", module), l->B, l->gB, nb, 2, {out, rank}};
     return a;

@@ -1,0 +1,394 @@
+/* vae_pretrain.c — see vae_pretrain.h. */
+#include "train/vae_pretrain.h"
+#include "base/files.h"
+#include "base/rng.h"
+#include "image/image_metrics.h"
+#include "data/synth.h"
+#include "models/vae/vae.h"
+#include "models/vae/vae_autoencoder.h"
+#include "train/grad_clip.h"
+#include "train/lr_schedule.h"
+#include "train/optim.h"
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* The held-out images come from another seed stream than any training sample. */
+#define EVAL_SEED_OFFSET 1000003u
+#define LATENT_CHANNELS 16   /* what both families' transformers take (in_channels 64 = 16 x 2x2) */
+
+typedef struct SizeRow {
+    const char *family, *size;
+    int dims[4];     /* channels per level (Qwen: base_dim x dim_mult) */
+    int blocks;      /* Qwen num_res_blocks / FLUX layers_per_block */
+    int groups;      /* FLUX norm_num_groups */
+} SizeRow;
+
+static const SizeRow SIZES[] = {
+    { "qwen_image", "tiny", { 16, 32, 64, 64 }, 1, 0 },
+    { "qwen_image", "small", { 32, 64, 128, 128 }, 2, 0 },
+    { "longcat_image", "tiny", { 16, 32, 64, 64 }, 1, 8 },
+    { "longcat_image", "small", { 32, 64, 128, 128 }, 2, 16 },
+};
+
+void vae_pretrain_spec_init(VaePretrainSpec *s) {
+    memset(s, 0, sizeof *s);
+    s->family = "qwen_image";
+    s->size = "tiny";
+    s->steps = 3000;
+    s->batch = 4;
+    s->resolution = 64;
+    s->warmup = 100;
+    s->big_every = 4;
+    s->seed = 42;
+    s->lr = 2e-3;
+    s->weight_decay = 0.0;
+    s->l1 = 1.0f;
+    s->l2 = 1.0f;
+    s->kl = 1e-6f;
+    s->stat_images = 64;
+    s->eval_images = 16;
+    s->log_every = 50;
+}
+
+static const SizeRow *size_row(const char *family, const char *size, Err *e) {
+    int known_family = 0;
+    for (size_t i = 0; i < sizeof SIZES / sizeof *SIZES; i++) {
+        if (strcmp(SIZES[i].family, family)) continue;
+        known_family = 1;
+        if (!strcmp(SIZES[i].size, size)) return &SIZES[i];
+    }
+    if (!known_family) err_setc(e, EXIT_USAGE, "--family '%s': expected qwen_image or longcat_image", family);
+    else err_setc(e, EXIT_USAGE, "--size '%s': expected tiny or small", size);
+    return NULL;
+}
+
+static cJSON *config_json(const SizeRow *row) {
+    cJSON *j = cJSON_CreateObject();
+    const char *down[4] = { "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D" };
+    const char *up[4] = { "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D" };
+    if (!strcmp(row->family, "qwen_image")) {
+        int mult[4];
+        for (int i = 0; i < 4; i++) mult[i] = row->dims[i] / row->dims[0];
+        double mean[LATENT_CHANNELS], std[LATENT_CHANNELS];
+        for (int c = 0; c < LATENT_CHANNELS; c++) { mean[c] = 0.0; std[c] = 1.0; }   /* set after training */
+        cJSON_AddStringToObject(j, "_class_name", "AutoencoderKLQwenImage");
+        cJSON_AddStringToObject(j, "_diffusers_version", "0.36.0");
+        cJSON_AddItemToObject(j, "attn_scales", cJSON_CreateArray());
+        cJSON_AddNumberToObject(j, "base_dim", row->dims[0]);
+        cJSON_AddItemToObject(j, "dim_mult", cJSON_CreateIntArray(mult, 4));
+        cJSON_AddNumberToObject(j, "dropout", 0.0);
+        cJSON_AddNumberToObject(j, "input_channels", 3);
+        cJSON_AddItemToObject(j, "latents_mean", cJSON_CreateDoubleArray(mean, LATENT_CHANNELS));
+        cJSON_AddItemToObject(j, "latents_std", cJSON_CreateDoubleArray(std, LATENT_CHANNELS));
+        cJSON_AddNumberToObject(j, "num_res_blocks", row->blocks);
+        cJSON *td = cJSON_CreateArray();
+        cJSON_AddItemToArray(td, cJSON_CreateFalse());
+        cJSON_AddItemToArray(td, cJSON_CreateTrue());
+        cJSON_AddItemToArray(td, cJSON_CreateTrue());
+        cJSON_AddItemToObject(j, "temperal_downsample", td);
+        cJSON_AddNumberToObject(j, "z_dim", LATENT_CHANNELS);
+    } else {
+        cJSON_AddStringToObject(j, "_class_name", "AutoencoderKL");
+        cJSON_AddStringToObject(j, "_diffusers_version", "0.36.0");
+        cJSON_AddStringToObject(j, "act_fn", "silu");
+        cJSON_AddItemToObject(j, "block_out_channels", cJSON_CreateIntArray(row->dims, 4));
+        cJSON_AddItemToObject(j, "down_block_types", cJSON_CreateStringArray(down, 4));
+        cJSON_AddBoolToObject(j, "force_upcast", 1);
+        cJSON_AddNumberToObject(j, "in_channels", 3);
+        cJSON_AddNumberToObject(j, "latent_channels", LATENT_CHANNELS);
+        cJSON_AddNumberToObject(j, "layers_per_block", row->blocks);
+        cJSON_AddBoolToObject(j, "mid_block_add_attention", 1);
+        cJSON_AddNumberToObject(j, "norm_num_groups", row->groups);
+        cJSON_AddNumberToObject(j, "out_channels", 3);
+        cJSON_AddNumberToObject(j, "sample_size", 128);
+        cJSON_AddNumberToObject(j, "scaling_factor", 1.0);   /* set after training */
+        cJSON_AddNumberToObject(j, "shift_factor", 0.0);
+        cJSON_AddItemToObject(j, "up_block_types", cJSON_CreateStringArray(up, 4));
+        cJSON_AddBoolToObject(j, "use_post_quant_conv", 0);
+        cJSON_AddBoolToObject(j, "use_quant_conv", 0);
+    }
+    return j;
+}
+
+char *vae_pretrain_config_text(const char *family, const char *size, Err *e) {
+    const SizeRow *row = size_row(family, size, e);
+    if (!row) return NULL;
+    cJSON *j = config_json(row);
+    char *t = cJSON_Print(j);
+    cJSON_Delete(j);
+    return t;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* HWC 8-bit -> [3, H, W] in [-1, 1] */
+static void to_chw(const Image *im, float *out) {
+    const size_t hw = (size_t)im->width * im->height;
+    for (size_t p = 0; p < hw; p++)
+        for (int c = 0; c < 3; c++) out[c * hw + p] = im->data[p * 3 + c] / 127.5f - 1.0f;
+}
+
+/* Training sample k: a synthetic image of res², or a random res² crop of one of 2·res². */
+static void training_image(const VaePretrainSpec *s, uint64_t k, float *chw) {
+    const int R = s->resolution;
+    Rng r;
+    rng_seed_stream(&r, s->seed ^ 0x5eed5eedULL, k);
+    int big = s->big_every > 0 && k % (uint64_t)s->big_every == (uint64_t)s->big_every - 1;
+    Image im;
+    synth_scene(s->seed, (int)k, big ? 2 * R : R, big ? 2 * R : R, &im);
+    if (!big) { to_chw(&im, chw); image_free(&im); return; }
+    int x0 = (int)rng_below(&r, (uint64_t)R + 1), y0 = (int)rng_below(&r, (uint64_t)R + 1);
+    const size_t hw = (size_t)R * R;
+    for (int y = 0; y < R; y++)
+        for (int x = 0; x < R; x++)
+            for (int c = 0; c < 3; c++)
+                chw[c * hw + (size_t)y * R + x] = im.data[(((size_t)(y0 + y)) * (size_t)(2 * R) + (size_t)(x0 + x)) * 3 + (size_t)c] / 127.5f - 1.0f;
+    image_free(&im);
+}
+
+/* The Wan causal 3-D convs meet one frame through their last temporal slice only: the others
+ * start (and stay) zero, so the saved weights are an image VAE inflated to 3-D. */
+static void zero_unused_temporal_slices(VaeModel *m) {
+    for (int i = 0; i < m->np; i++) {
+        VaeParam *p = &m->p[i];
+        if (p->ndim != 5 || p->dtype != DT_F32) continue;
+        size_t kt = (size_t)p->shape[2], kk = (size_t)p->shape[3] * p->shape[4], rows = (size_t)p->shape[0] * p->shape[1];
+        float *w = (float *)p->data;
+        if (p->shape[3] == 1 && p->shape[4] == 1 && strstr(p->name, "time_conv")) continue;   /* never run */
+        for (size_t r = 0; r < rows; r++)
+            for (size_t t = 0; t + 1 < kt; t++) memset(w + (r * kt + t) * kk, 0, kk * sizeof(float));
+    }
+}
+
+/* The posterior starts nearly deterministic: the bias of the logvar half of the distribution
+ * parameters (quant_conv when the model has one, else the encoder's conv_out) at LOGVAR_INIT, so
+ * the sampling noise does not drown the reconstruction signal while the encoder is still random
+ * (with LDM's tiny KL weight nothing pulls logvar up again; trained VAEs end with tiny σ anyway). */
+#define LOGVAR_INIT -8.0f
+static void start_nearly_deterministic(VaeModel *m) {
+    const VaeConv *c = m->quant.w >= 0 ? &m->quant : &m->enc.ops[m->enc.n - 1].c1;
+    float *b = (float *)m->p[c->b].data;
+    for (int i = m->z_ch; i < 2 * m->z_ch; i++) b[i] = LOGVAR_INIT;
+}
+
+/* Posterior means of n training images -> the latent normalisation written into the config. */
+static int latent_stats(const VaePretrainSpec *s, Vae *v, cJSON *cfg, Err *e) {
+    const int R = s->resolution, zc = v->net.z_ch, f = v->net.factor;
+    const size_t hw = (size_t)(R / f) * (R / f);
+    double *sum = xcalloc((size_t)zc, sizeof(double)), *sq = xcalloc((size_t)zc, sizeof(double));
+    float *img = xmalloc(3 * (size_t)R * R * sizeof(float)), *params = xmalloc(2 * (size_t)zc * hw * sizeof(float));
+    int rc = 0;
+    for (int i = 0; i < s->stat_images && !rc; i++) {
+        Image im;
+        synth_scene(s->seed, (int)(0x40000000u + (unsigned)i), R, R, &im);
+        to_chw(&im, img);
+        image_free(&im);
+        rc = vae_encode_params(v, img, R, R, NULL, params, e);
+        for (int c = 0; c < zc && !rc; c++)
+            for (size_t p = 0; p < hw; p++) { double z = params[(size_t)c * hw + p]; sum[c] += z; sq[c] += z * z; }
+    }
+    if (!rc) {
+        const double n = (double)s->stat_images * (double)hw;
+        if (!strcmp(s->family, "qwen_image")) {
+            cJSON *mean = cJSON_GetObjectItemCaseSensitive(cfg, "latents_mean"), *std = cJSON_GetObjectItemCaseSensitive(cfg, "latents_std");
+            for (int c = 0; c < zc; c++) {
+                double m = sum[c] / n, sd = sqrt(fmax(sq[c] / n - m * m, 1e-12));
+                cJSON_ReplaceItemInArray(mean, c, cJSON_CreateNumber(round(m * 1e4) / 1e4));
+                cJSON_ReplaceItemInArray(std, c, cJSON_CreateNumber(round(sd * 1e4) / 1e4));
+            }
+        } else {
+            double ts = 0.0, tq = 0.0;
+            for (int c = 0; c < zc; c++) { ts += sum[c]; tq += sq[c]; }
+            double m = ts / (n * zc), sd = sqrt(fmax(tq / (n * zc) - m * m, 1e-12));
+            cJSON_ReplaceItemInObject(cfg, "shift_factor", cJSON_CreateNumber(round(m * 1e4) / 1e4));
+            cJSON_ReplaceItemInObject(cfg, "scaling_factor", cJSON_CreateNumber(round(1e4 / sd) / 1e4));
+        }
+    }
+    free(sum); free(sq); free(img); free(params);
+    return rc;
+}
+
+/* The pipelines' output: [-1, 1] -> [0, 1] clamped -> round(x·255). */
+static void to_u8(const float *chw, int W, int H, Image *out) {
+    const size_t hw = (size_t)W * H;
+    *out = (Image){ W, H, 3, xmalloc(hw * 3) };
+    for (size_t i = 0; i < hw; i++)
+        for (int c = 0; c < 3; c++)
+            out->data[i * 3 + c] = (uint8_t)lrintf(fminf(fmaxf(chw[c * hw + i] * 0.5f + 0.5f, 0.0f), 1.0f) * 255.0f);
+}
+
+int vae_pretrain_eval_dir(const char *dir, uint64_t seed, int count, int res, double *psnr, double *ssim, Err *e) {
+    Vae v;
+    if (vae_load(&v, dir, e)) return -1;
+    const int f = vae_factor(&v), zc = vae_latent_channels(&v);
+    if (res % f) { vae_free(&v); return err_setc(e, EXIT_USAGE, "eval resolution %d: not a multiple of %d", res, f); }
+    const size_t hw = (size_t)res * res;
+    float *img = xmalloc(3 * hw * sizeof(float)), *out = xmalloc(3 * hw * sizeof(float));
+    float *lat = xmalloc((size_t)zc * (hw / ((size_t)f * f)) * sizeof(float));
+    double ps = 0.0, ss = 0.0;
+    int rc = 0;
+    for (int i = 0; i < count && !rc; i++) {
+        Image im, rec;
+        synth_scene(seed + EVAL_SEED_OFFSET, i, res, res, &im);
+        to_chw(&im, img);
+        rc = vae_encode(&v, img, res, res, VAE_LATENT_MODE, NULL, lat, e) || vae_decode(&v, lat, res / f, res / f, out, e);
+        if (!rc) {
+            to_u8(out, res, res, &rec);
+            double p = image_psnr(&rec, &im);
+            ps += isinf(p) ? 99.0 : p;   /* an exact reconstruction counts as 99 dB */
+            ss += image_ssim(&rec, &im);
+            image_free(&rec);
+        }
+        image_free(&im);
+    }
+    free(img); free(out); free(lat);
+    vae_free(&v);
+    if (rc) return -1;
+    *psnr = ps / count;
+    *ssim = ss / count;
+    return 0;
+}
+
+static int check_spec(const VaePretrainSpec *s, Err *e) {
+    if (!s->out || !*s->out) return err_setc(e, EXIT_USAGE, "pretrain-vae: --out DIR is required");
+    if (s->steps < 1) return err_setc(e, EXIT_USAGE, "--steps %d: expected at least 1", s->steps);
+    if (s->batch < 1 || s->batch > 256) return err_setc(e, EXIT_USAGE, "--batch %d: expected 1..256", s->batch);
+    if (s->resolution < 16 || s->resolution > 1024 || s->resolution % 16)
+        return err_setc(e, EXIT_USAGE, "--resolution %d: expected a multiple of 16 in [16, 1024]", s->resolution);
+    if (!(s->lr > 0)) return err_setc(e, EXIT_USAGE, "--lr %g: expected a positive number", s->lr);
+    if (s->warmup < 0 || s->big_every < 0 || s->stat_images < 1 || s->eval_images < 1)
+        return err_setc(e, EXIT_USAGE, "pretrain-vae: warmup and big_every must be >= 0, stat/eval image counts >= 1");
+    if (!(s->l1 >= 0 && s->l2 >= 0 && s->kl >= 0 && s->l1 + s->l2 > 0))
+        return err_setc(e, EXIT_USAGE, "pretrain-vae: loss weights must be >= 0 with l1 + l2 > 0");
+    return 0;
+}
+
+int vae_pretrain_run(const VaePretrainSpec *s, VaePretrainReport *r, Err *e) {
+    memset(r, 0, sizeof *r);
+    if (check_spec(s, e)) return -1;
+    const SizeRow *row = size_row(s->family, s->size, e);
+    if (!row) return -1;
+    cJSON *cfg = config_json(row);
+    Vae v;
+    if (vae_init_random(&v, cfg, s->seed, DT_F32, e)) { cJSON_Delete(cfg); return -1; }
+    VaeModel *m = &v.net;
+    zero_unused_temporal_slices(m);
+    start_nearly_deterministic(m);
+    r->params = vae_model_numel(m);
+
+    const int B = s->batch, T = omp_get_max_threads() < B ? omp_get_max_threads() : B, R = s->resolution;
+    VaeGrads sum, *item = xcalloc((size_t)B, sizeof *item);
+    vae_grads_init(&sum, m);
+    for (int b = 0; b < B; b++) vae_grads_init(&item[b], m);
+    VaeAeWork *work = xcalloc((size_t)T, sizeof *work);
+    float **img = xmalloc((size_t)B * sizeof *img);
+    for (int b = 0; b < B; b++) img[b] = xmalloc(3 * (size_t)R * R * sizeof(float));
+    TrainParam *tp = xcalloc((size_t)m->np, sizeof *tp);
+    for (int i = 0; i < m->np; i++)
+        tp[i] = (TrainParam){ .name = m->p[i].name, .value = (float *)m->p[i].data, .grad = sum.g[i],
+                              .numel = vae_param_numel(&m->p[i]) };
+    OptimConfig oc = { .kind = OPTIM_TORCH_ADAMW, .lr = s->lr, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8,
+                       .weight_decay = s->weight_decay };
+    Optimizer opt;
+    LrSchedule sched;
+    LrScheduleKeys lk;
+    lr_schedule_keys_init(&lk);
+    lk.lr_scheduler = "cosine_with_restarts";   /* one cycle: warmup, then a plain cosine to 0 */
+    lk.learning_rate = s->lr;
+    lk.lr_warmup_steps = s->warmup;
+    lk.max_train_steps = s->steps;
+    lk.lr_num_cycles = 1;
+    memset(&opt, 0, sizeof opt);
+    int rc = optim_init(&opt, &oc, tp, m->np, s->seed, e) || lr_schedule_init(&sched, &lk, e);
+    VaeLossConfig lc = { .l1 = s->l1, .l2 = s->l2, .kl = s->kl, .sample = 1 };
+    VaeLossParts *parts = xcalloc((size_t)B, sizeof *parts);
+    int *item_rc = xcalloc((size_t)B, sizeof *item_rc);
+    Err *item_err = xcalloc((size_t)B, sizeof *item_err);
+    double t0 = now_seconds(), win_loss = 0.0, win_mse = 0.0, win_l1 = 0.0;
+    int win_n = 0;
+
+    for (int step = 0; step < s->steps && !rc; step++) {
+        /* one image per thread at a time; BLAS and the kernels run single-threaded inside */
+        #pragma omp parallel for schedule(static, 1) num_threads(T)
+        for (int b = 0; b < B; b++) {
+            const uint64_t k = (uint64_t)step * (uint64_t)B + (uint64_t)b;
+            Rng eps;
+            rng_seed_stream(&eps, s->seed ^ 0xe95e95ULL, k);
+            training_image(s, k, img[b]);
+            vae_grads_zero(&item[b], m);
+            item_rc[b] = vae_ae_step(m, img[b], R, R, &lc, &eps, 1.0f / (float)B, &work[omp_get_thread_num()],
+                                     &item[b], &parts[b], &item_err[b]);
+        }
+        for (int b = 0; b < B; b++)
+            if (item_rc[b]) { *e = item_err[b]; rc = -1; break; }
+        if (rc) break;
+        /* the batch gradient, summed in item order */
+        #pragma omp parallel for schedule(dynamic)
+        for (int i = 0; i < m->np; i++) {
+            size_t n = tp[i].numel;
+            memcpy(sum.g[i], item[0].g[i], n * sizeof(float));
+            for (int b = 1; b < B; b++)
+                for (size_t j = 0; j < n; j++) sum.g[i][j] += item[b].g[i][j];
+        }
+        grad_clip(tp, m->np, GRAD_CLIP_NORM, 1.0);
+        optim_step(&opt, lr_schedule_at(&sched, step));
+        for (int b = 0; b < B; b++) { win_loss += parts[b].loss; win_mse += parts[b].l2; win_l1 += parts[b].l1; win_n++; }
+        if (s->log && s->log_every > 0 && ((step + 1) % s->log_every == 0 || step + 1 == s->steps)) {
+            double el = now_seconds() - t0, mse = win_mse / win_n;
+            fprintf(s->log, "step %d/%d  loss %.5f  l1 %.5f  psnr~%.2f dB  lr %.2e  %.1f s (%.2f s/step)\n",
+                    step + 1, s->steps, win_loss / win_n, win_l1 / win_n, 10.0 * log10(4.0 / fmax(mse, 1e-12)),
+                    lr_schedule_at(&sched, step), el, el / (step + 1));
+            fflush(s->log);
+            r->final_loss = win_loss / win_n;
+            win_loss = win_mse = win_l1 = 0.0;
+            win_n = 0;
+        }
+    }
+    r->train_seconds = now_seconds() - t0;
+    if (!rc) rc = latent_stats(s, &v, cfg, e);
+
+    /* save as bf16, then measure what was saved */
+    char *dir = path_join(s->out, "vae");
+    if (!rc) {
+        size_t total = vae_model_numel(m);
+        uint16_t *bf = xmalloc(total * sizeof(uint16_t)), *at = bf;
+        for (int i = 0; i < m->np; i++) {
+            size_t n = vae_param_numel(&m->p[i]);
+            dtype_from_f32(DT_BF16, m->p[i].data, at, n);
+            m->p[i].dtype = DT_BF16;
+            m->p[i].data = at;
+            at += n;
+        }
+        rc = vae_save(&v, cfg, dir, e);
+        free(bf);
+    }
+    if (!rc) {
+        char *file = path_join(dir, "diffusion_pytorch_model.safetensors");
+        struct stat st;
+        if (stat(file, &st) == 0) r->bytes = (size_t)st.st_size;
+        free(file);
+        r->eval_res[0] = R;
+        r->eval_res[1] = 2 * R;
+        for (int k = 0; k < 2 && !rc; k++)
+            rc = vae_pretrain_eval_dir(dir, s->seed, s->eval_images, r->eval_res[k], &r->psnr[k], &r->ssim[k], e);
+    }
+    free(dir);
+    free(parts); free(item_rc); free(item_err);
+    for (int b = 0; b < B; b++) { vae_grads_free(&item[b]); free(img[b]); }
+    for (int t = 0; t < T; t++) vae_ae_work_free(&work[t]);
+    free(item); free(work); free(img); free(tp);
+    vae_grads_free(&sum);
+    optim_free(&opt);
+    vae_free(&v);
+    cJSON_Delete(cfg);
+    return rc;
+}
