@@ -6,6 +6,9 @@
 #   make fuzz [FUZZ_SECONDS=N] [FUZZ_RUNS=N]  clang libFuzzer + ASan/UBSan on every reader (tests/fuzz/):
 #                   N seconds (default 60) or N executions per target
 #   make crash-test build + kill -9 the tiny training at 60+ moments, resume, compare (tools/crash_test.sh)
+#   make install    build + install into $(DESTDIR)$(PREFIX) (PREFIX=/usr/local): bin/simpletuner, the presets in
+#                   share/simpletuner/examples (where the installed binary finds them), README and docs in
+#                   share/doc/simpletuner; make uninstall removes them
 CC      ?= gcc
 ARCH    := $(shell uname -m)-linux-gnu
 BLASINC := /usr/include/$(ARCH)/openblas-openmp
@@ -48,7 +51,7 @@ TESTSRC  := $(sort $(wildcard tests/unit/test_*.c))
 TESTBIN  := $(TESTSRC:tests/unit/%.c=$(BUILD)/tests/%)
 BIN      := $(BUILD)/simpletuner
 
-.PHONY: all deps test demo clean bench crash-test fuzz fuzz-deps fuzz-build fuzz-corpus
+.PHONY: all deps test demo clean bench crash-test fuzz fuzz-deps fuzz-build fuzz-corpus install uninstall
 all: $(BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -102,6 +105,26 @@ bench: $(BIN)
 
 clean:
 	rm -rf build
+
+# The installed binary finds its presets at <its folder>/../share/simpletuner/examples
+# (config_examples_dir); INSTALL_BIN installs another build (e.g. build/san/simpletuner).
+PREFIX      ?= /usr/local
+INSTALL_BIN ?= $(BIN)
+SHAREDIR    := $(DESTDIR)$(PREFIX)/share/simpletuner
+DOCDIR      := $(DESTDIR)$(PREFIX)/share/doc/simpletuner
+
+install: $(INSTALL_BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHAREDIR) $(DOCDIR)
+	install -m 755 $(INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/simpletuner
+	rm -rf $(SHAREDIR)/examples
+	cp -R examples $(SHAREDIR)/examples
+	chmod -R u+rwX,go+rX,go-w $(SHAREDIR)/examples
+	install -m 644 README.md docs/*.md $(DOCDIR)/
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/simpletuner (presets in $(SHAREDIR)/examples, docs in $(DOCDIR))"
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/simpletuner
+	rm -rf $(SHAREDIR) $(DOCDIR)
 
 # ---- fuzzing (not part of `make test`) ----
 # The library is rebuilt with clang for libFuzzer (coverage) + ASan + UBSan into build/fuzz/, without

@@ -9,21 +9,27 @@
 #include "cli/commands.h"
 
 static const Command COMMANDS[] = {
-    {"train", "train a LoRA (or the full transformer) from a SimpleTuner config", cmd_train, 1},
-    {"cache", "fill the latent and prompt-embedding caches of a training config, then exit", cmd_cache, 1},
-    {"validate", "render edits with a trained LoRA (references + instruction -> image)", cmd_validate, 0},
-    {"eval", "measure edits against known results: PSNR/SSIM of a paired folder, contact sheet", cmd_eval, 0},
-    {"examples", "list the packaged presets or copy one to edit (examples list | copy NAME)", cmd_examples, 0},
-    {"config", "show the resolved SimpleTuner configuration (every default filled in)", cmd_config, 0},
-    {"dataset", "inspect the datasets: images found and skipped, pairing, aspect buckets", cmd_dataset, 0},
-    {"server", "the WebUI: configurations, datasets, training runs with live progress, edits (in a browser)", cmd_server, 1},
-    {"make-dataset", "write a synthetic image-edit dataset (edit images, instructions, references)", cmd_make_dataset, 0},
-    {"init-model", "write a model folder (diffusers layout) with random weights: tiny, small or full size", cmd_init_model, 0},
-    {"pretrain-vae", "train a small VAE of a family from scratch on synthetic images (the tiny models' VAEs)", cmd_pretrain_vae, 0},
-    {"tokenize", "Qwen2 tokenizer: print the token ids of a text, or decode ids (--decode)", cmd_tokenize, 0},
-    {"bench", "benchmarks: bench train-step (ms/step, GFLOP/s, peak RSS of LoRA training steps)", cmd_bench, 0},
-    {"run-module", "run one component on golden tensors (numerical test harness)", cmd_run_module, 0},
-    {NULL, NULL, NULL, 0},
+    {"train", "train a LoRA (or the full transformer) from a SimpleTuner config", cmd_train,
+     "stopping after this optimizer step, which is checkpointed (a validation sheet being rendered is dropped; "
+     "while caching, finished entries are kept)"},
+    {"cache", "fill the latent and prompt-embedding caches of a training config, then exit", cmd_cache,
+     "stopping after this cache entry (finished entries are kept; rerun to continue)"},
+    {"validate", "render edits with a trained LoRA (references + instruction -> image)", cmd_validate,
+     "stopping after this sampling step (the image being rendered is dropped; finished ones are kept)"},
+    {"eval", "measure edits against known results: PSNR/SSIM of a paired folder, contact sheet", cmd_eval,
+     "stopping after this sampling step (the pair being rendered is dropped; the report covers the finished ones)"},
+    {"examples", "list the packaged presets or copy one to edit (examples list | copy NAME)", cmd_examples, NULL},
+    {"config", "show the resolved SimpleTuner configuration (every default filled in)", cmd_config, NULL},
+    {"dataset", "inspect the datasets: images found and skipped, pairing, aspect buckets", cmd_dataset, NULL},
+    {"server", "the WebUI: configurations, datasets, training runs with live progress, edits (in a browser)", cmd_server,
+     "stopping the server: running jobs stop as Ctrl-C stops them (a training run checkpoints first)"},
+    {"make-dataset", "write a synthetic image-edit dataset (edit images, instructions, references)", cmd_make_dataset, NULL},
+    {"init-model", "write a model folder (diffusers layout) with random weights: tiny, small or full size", cmd_init_model, NULL},
+    {"pretrain-vae", "train a small VAE of a family from scratch on synthetic images (the tiny models' VAEs)", cmd_pretrain_vae, NULL},
+    {"tokenize", "Qwen2 tokenizer: print the token ids of a text, or decode ids (--decode)", cmd_tokenize, NULL},
+    {"bench", "benchmarks: bench train-step (ms/step, GFLOP/s, peak RSS of LoRA training steps)", cmd_bench, NULL},
+    {"run-module", "run one component on golden tensors (numerical test harness)", cmd_run_module, NULL},
+    {NULL, NULL, NULL, NULL},
 };
 
 static void usage(FILE *f) {
@@ -31,7 +37,8 @@ static void usage(FILE *f) {
           "Fine-tunes image-edit diffusion transformers (Qwen-Image-Edit, LongCat-Image-Edit) with LoRA,\n"
           "from SimpleTuner's config.json and multidatabackend.json.\n\ncommands:\n", f);
     for (const Command *c = COMMANDS; c->name; c++) fprintf(f, "  %-12s %s\n", c->name, c->summary);
-    fputs("\nexit codes: 0 ok, 1 runtime error, 2 usage or configuration error\n", f);
+    fputs("\nexit codes: 0 ok, 1 runtime error, 2 usage or configuration error, 130 stopped by Ctrl-C or SIGTERM\n"
+          "(train, cache and validate stop at the next safe point on the first Ctrl-C and at once on the second)\n", f);
 }
 
 int main(int argc, char **argv) {
@@ -53,9 +60,10 @@ int main(int argc, char **argv) {
         if (strcmp(c->name, argv[1])) continue;
         Err e = {0};
         /* before any thread exists, so every thread inherits the mask */
-        if (c->graceful_stop) interrupt_hold();
+        if (c->stop_note) interrupt_hold(c->stop_note);
         if (c->run(argc - 2, argv + 2, &e) == 0) return 0;
-        fprintf(stderr, "error: %s\n", e.msg[0] ? e.msg : "failed");
+        /* a requested stop is not a failure of the input: say so without "error" */
+        fprintf(stderr, "%s: %s\n", e.code == EXIT_INTERRUPTED ? "stopped" : "error", e.msg[0] ? e.msg : "failed");
         return e.code ? e.code : EXIT_RUNTIME;
     }
     fprintf(stderr, "error: unknown command '%s'\n\n", argv[1]);

@@ -19,4 +19,10 @@ echo "  LoRA:        build/demo/output/tiny.qwen_image.edit-v2-lora/pytorch_lora
 echo "  checkpoints: build/demo/output/tiny.qwen_image.edit-v2-lora/checkpoint-*/"
 echo "  validation:  build/demo/output/tiny.qwen_image.edit-v2-lora/validation/step-*/ and validate.png"
 echo "  loss log:    build/demo/output/tiny.qwen_image.edit-v2-lora/training_log.jsonl (.csv) and loss_curve.png"
-echo "next: simpletuner examples list; simpletuner examples copy qwen_image.edit-v2-lora (real weights)"
+if command -v simpletuner >/dev/null 2>&1; then
+    echo "next: simpletuner examples list; simpletuner examples copy qwen_image.edit-v2-lora (real weights)"
+else
+    echo "next: make install (simpletuner on PATH in /usr/local; PREFIX=DIR for another place), then"
+    echo "      simpletuner examples list; simpletuner examples copy qwen_image.edit-v2-lora (real weights)"
+    echo "      (or without installing: $BIN examples list)"
+fi

@@ -11,10 +11,12 @@
 
 typedef struct Err {
     char msg[2048];
-    int code; /* exit code to use: 1 runtime, 2 usage/configuration */
+    int code; /* exit code to use: 1 runtime, 2 usage/configuration, 130 interrupted */
 } Err;
 
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+/* EXIT_INTERRUPTED: stopped by Ctrl-C / SIGTERM at a safe point before the job was done (as a shell
+ * reports a process that SIGINT ended) */
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
 /* Sets the message (printf-style) and code 1; returns -1 so callers can `return err_set(...)`. */
 int err_set(Err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

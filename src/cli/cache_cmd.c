@@ -12,7 +12,9 @@ static const char *USAGE =
     "Loads the model and datasets of a training configuration and computes every missing or stale\n"
     "cache entry (progress with rate and ETA), exactly as `train` does before its first step, then\n"
     "exits. Entries are keyed by the source files' content and every setting that shapes them, so a\n"
-    "later `train` reuses them.\n";
+    "later `train` reuses them. The dataset folders are checked before the model loads. Ctrl-C stops\n"
+    "after the entry in progress and keeps every finished one (exit 130; rerun to continue); a second\n"
+    "Ctrl-C stops at once.\n";
 
 static void quiet_event(void *ctx, const PipelineEvent *ev) { (void)ctx; (void)ev; }
 
@@ -23,7 +25,7 @@ int cmd_cache(int argc, char **argv, Err *e) {
     Parallel par;
     if (parallel_init(&par, &argc, &argv, e)) return -1;
     Pipeline *p = NULL;
-    int rc = cli_open_pipeline(argc, argv, PIPELINE_CACHE, NULL, 1, &p, e);
+    int rc = cli_open_pipeline(argc, argv, PIPELINE_CACHE, NULL, 1, PIPELINE_DATA_CACHE, &p, e);
     if (!rc) {
         pipeline_set_parallel(p, &par);
         if (par.rank > 0) pipeline_on_event(p, quiet_event, NULL);

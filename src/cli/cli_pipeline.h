@@ -5,10 +5,12 @@
 #include "pipeline/pipeline.h"
 
 /* command_flags: the command's own flags that take a value (NULL-terminated, may be NULL);
- * flags_only: validate's configuration may come from flags alone (no required keys). */
-int cli_open_pipeline(int argc, char **argv, PipelineMode mode, const char *const *command_flags, int flags_only, Pipeline **out,
-                      Err *e);
+ * flags_only: validate's configuration may come from flags alone (no required keys);
+ * uses_datasets: the command reads the datasets (their folders are checked before the model loads). */
+int cli_open_pipeline(int argc, char **argv, PipelineMode mode, const char *const *command_flags, int flags_only, int uses_datasets,
+                      Pipeline **out, Err *e);
 /* The same with every loading option (command switches, skip_datasets, ...). */
-int cli_open_pipeline_with(int argc, char **argv, PipelineMode mode, const ConfigLoadOptions *lo, Pipeline **out, Err *e);
+int cli_open_pipeline_with(int argc, char **argv, PipelineMode mode, const ConfigLoadOptions *lo, int uses_datasets,
+                           Pipeline **out, Err *e);
 
 #endif

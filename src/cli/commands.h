@@ -6,7 +6,9 @@
 typedef struct Command {
     const char *name, *summary;
     int (*run)(int argc, char **argv, Err *e); /* argv excludes the command name */
-    int graceful_stop;  /* SIGINT/SIGTERM are held for the command to poll (base/interrupt.h) */
+    /* non-NULL: SIGINT/SIGTERM are held for the command to poll (base/interrupt.h); what the first
+     * Ctrl-C does, as the watcher says it */
+    const char *stop_note;
 } Command;
 
 int cmd_run_module(int argc, char **argv, Err *e);

@@ -5,6 +5,8 @@
 #include <string.h>
 #include "config/config.h"
 #include "cli/commands.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/tiny_assets.h"
 
 static void config_help(FILE *f) {
     fputs("usage: simpletuner config show [--config FILE] [--data FILE] [--env NAME] [--example NAME] [key=value ...]\n"
@@ -15,8 +17,10 @@ static void config_help(FILE *f) {
           "  implemented  you set it and this program honours it\n"
           "  ignored      you set it but it has no effect here (publishing, trackers, GPU-only tuning, ...)\n"
           "  default (other values not supported yet)   you set it to the only value this program has\n"
+          "  inferred     not set, worked out: model_flavour from the model folder's model_index.json\n"
           "  default      not set: the default shown applies\n"
-          "followed by \"(supported: ...)\" when only some values are accepted. Options whose value asks for\n"
+          "followed by \"(supported: ...)\" when only some values are accepted. Object values (model_kwargs,\n"
+          "read; others dropped as SimpleTuner drops them) follow the options. Options whose value asks for\n"
           "behaviour this program lacks stop with \"not supported yet: KEY=VALUE (why)\".\n"
           "The options of this program that SimpleTuner lacks follow SimpleTuner's, each with what it does.\n"
           "\n"
@@ -25,16 +29,19 @@ static void config_help(FILE *f) {
           "                   {env:VAR} placeholders)\n"
           "  --data FILE      overrides data_backend_config\n"
           "  --example NAME   examples/NAME/config.json      --env NAME   config/NAME/config.json\n"
-          "  otherwise        $CONFIG_PATH, config/$ENV/config.json, config/config.json\n"
-          "  key=value        overrides (also --key=value or --key value); later arguments win\n"
+          "  otherwise        $CONFIG_PATH, config/$ENV/config.json, config/config.json (the one used is named)\n"
+          "  key=value        overrides (also --key=value or --key value); later arguments win;\n"
+          "                   model_kwargs='{\"match_target_res\": true}' takes a JSON object\n"
           "\n"
-          "exit codes: 0 ok, 2 configuration error (the message names the file, key and what was expected)\n", f);
+          "exit codes: 0 ok, 2 configuration error (the message names the file, key and what was expected;\n"
+          "every unknown key at once, each with a suggestion)\n", f);
 }
 
 static void print_option(const Config *c, const char *key, FILE *f) {
     const cJSON *v = config_json(c, key);
     char *text = v ? cJSON_PrintUnformatted(v) : NULL;
-    const char *src = config_source(c, key);
+    const char *src = config_source(c, key), *why = config_inferred(c, key);
+    if (!src) src = why;
     const char *mark = config_mark(c, key), *only = option_supported_values(key);
     fprintf(f, "%s = %s  # %s%s%s%s%s%s\n", key, text ? text : "null", mark, src && only ? " (supported: " : "",
             src && only ? only : "", src && only ? ")" : "", src ? ", from " : "", src ? src : "");
@@ -50,6 +57,18 @@ static void print_options(const Config *c, FILE *f) {
         fprintf(f, "# %s (%s; choices %s): %s\n", o->def.name, o->scope ? o->scope : "every model",
                 o->def.choices_json ? o->def.choices_json : "free", o->help);
         print_option(c, o->def.name, f);
+    }
+}
+
+/* Object values outside the option table (SimpleTuner's "extras"): model_kwargs is read, the others
+ * are dropped as SimpleTuner drops them. */
+static void print_extras(const Config *c, FILE *f) {
+    for (const cJSON *x = config_extras(c) ? config_extras(c)->child : NULL; x; x = x->next) {
+        char *text = cJSON_PrintUnformatted(x);
+        const char *src = config_extra_source(c, x->string);
+        fprintf(f, "%s = %s  # %s%s%s\n", x->string, text, config_extra_read(x->string) ? "implemented" : "ignored (SimpleTuner drops object values)",
+                src ? ", from " : "", src ? src : "");
+        free(text);
     }
 }
 
@@ -100,10 +119,24 @@ int cmd_config(int argc, char **argv, Err *e) {
         return err_setc(e, EXIT_USAGE, "config: unknown subcommand '%s' (expected show)", argv[0]);
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { config_help(stdout); return 0; }
+    if (tiny_assets_ensure(tiny_example_in_args(argc - 1, argv + 1), e)) return -1;
     Config *c;
     if (config_load(&c, argc - 1, argv + 1, e)) return -1;
+    /* model_flavour as loading will take it: inferred from the model folder when not given */
+    char *note = NULL;
+    int found = config_str(c, "model_family") ? pipeline_resolve_flavour(c, &note, e) : 0;
+    if (found < 0) { config_free(c); return -1; }
+    if (found > 0) {
+        note = xasprintf("model_flavour is not set: it is inferred from the model folder's model_index.json when the model "
+                         "loads (the folder cannot be read now: %s); until then the default %s is shown", e->msg,
+                         config_str(c, "model_flavour"));
+        err_clear(e);
+    }
     printf("# configuration from %s\n", config_file(c)[0] ? config_file(c) : "the command line");
+    if (note) printf("# %s\n", note);
+    free(note);
     print_options(c, stdout);
+    print_extras(c, stdout);
     print_datasets(c, stdout);
     config_free(c);
     return 0;

@@ -116,7 +116,7 @@ int cmd_eval(int argc, char **argv, Err *e) {
     ConfigLoadOptions lo = {.command_flags = EVAL_FLAGS, .command_switches = EVAL_SWITCHES, .allow_missing_required = 1,
                             .skip_datasets = 1};
     Pipeline *p;
-    if (cli_open_pipeline_with(argc, argv, PIPELINE_INFER, &lo, &p, e)) return -1;
+    if (cli_open_pipeline_with(argc, argv, PIPELINE_INFER, &lo, PIPELINE_DATA_NONE, &p, e)) return -1;
     EvalReport r;
     int rc = pipeline_eval(p, &o, &r, e);
     if (!rc && json) {

@@ -24,14 +24,19 @@ static const char *USAGE =
     "     output_dir/training_log.{jsonl,csv} (a progress bar on a terminal, a line per step otherwise),\n"
     "     checkpointing to output_dir/checkpoint-<step>/ every checkpoint_step_interval steps with\n"
     "     output_dir/loss_curve.png refreshed (resume_from_checkpoint=latest continues exactly);\n"
-    "     Ctrl-C or SIGTERM finishes the current step, checkpoints it and exits 0 (a second Ctrl-C\n"
-    "     stops at once; while caching, finished cache entries are kept),\n"
-    "  5. renders validation sheets (references | result + instruction) to output_dir/validation/\n"
-    "     at step 0 and every validation_step_interval steps,\n"
+    "     Ctrl-C or SIGTERM finishes the current step, checkpoints it and exits 0 (a validation sheet\n"
+    "     being rendered is dropped; while loading or caching it stops there with exit 130, finished\n"
+    "     cache entries kept); a second Ctrl-C stops at once (exit 130, or 143 for SIGTERM),\n"
+    "  5. renders validation sheets (reference 1..n | result | target, with the instruction, step, seed,\n"
+    "     guidance and LoRA scale) to output_dir/validation/ at step 0 and every\n"
+    "     validation_step_interval steps; before training it prints what validation will cost (and,\n"
+    "     after the first one, the measured time per sampling step and for the rest),\n"
     "  6. writes output_dir/pytorch_lora_weights.safetensors (diffusers/PEFT keys; loads in\n"
     "     diffusers and ComfyUI; lora_type lycoris: LyCORIS keys lycoris_<module>.lokr_w1 ..., as\n"
     "     LyCORIS and ComfyUI read them).\n"
-    "Config lookup without --config: $CONFIG_PATH, config/$ENV/config.json, config/config.json.\n"
+    "Config lookup without --config: $CONFIG_PATH, config/$ENV/config.json, config/config.json (the file\n"
+    "used is named). Without model_flavour, the model folder's model_index.json decides it. The dataset\n"
+    "folders are checked before the model loads.\n"
     "Several processes: `mpirun -np N [--hostfile H] simpletuner train ...` trains data-parallel (each step's\n"
     "batch of train_batch_size x N split across the ranks, gradients summed with MPI; rank 0 writes).\n"
     "`simpletuner examples list` shows the packaged presets (tiny.* need no download).\n"
@@ -53,7 +58,7 @@ int cmd_train(int argc, char **argv, Err *e) {
     CliEvents ev = {.fd = -1};
     int rc = par.rank == 0 ? cli_events_open(&ev, argc, argv, e) : 0;
     Pipeline *p = NULL;
-    if (!rc) rc = cli_open_pipeline(argc, argv, PIPELINE_TRAIN, TRAIN_FLAGS, 0, &p, e);
+    if (!rc) rc = cli_open_pipeline(argc, argv, PIPELINE_TRAIN, TRAIN_FLAGS, 0, PIPELINE_DATA_CACHE, &p, e);
     if (!rc) rc = parallel_check_config(&par, pipeline_config(p), e);   /* num_processes = the ranks, 1 without mpirun */
     TrainSummary s = {0};
     if (!rc) {
@@ -75,7 +80,12 @@ int cmd_train(int argc, char **argv, Err *e) {
         parallel_abort(&par, e->code ? e->code : EXIT_RUNTIME);
     }
     if (par.rank > 0) { pipeline_close(p); parallel_finish(&par); return rc; }
-    if (!rc && s.interrupted)
+    int64_t start = s.resumed_from >= 0 ? s.resumed_from : 0;
+    if (!rc && s.interrupted && s.steps_done == start && s.resumed_from < 0)
+        printf("interrupted before the first step: nothing trained, nothing checkpointed\n");
+    else if (!rc && s.interrupted && s.steps_done == start)
+        printf("interrupted before the first step of this run: %s/checkpoint-%lld/ is unchanged\n", s.output_dir, (long long)start);
+    else if (!rc && s.interrupted)
         printf("interrupted at step %lld: checkpoint %s/checkpoint-%lld/ (resume_from_checkpoint=latest continues)\n",
                (long long)s.steps_done, s.output_dir, (long long)s.steps_done);
     else if (!rc) {

@@ -4,6 +4,7 @@
 #include "cli/cli_events.h"
 #include "cli/cli_pipeline.h"
 #include "image/image_io.h"
+#include "train/checkpoint.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +22,11 @@ static const char *USAGE =
     "             told apart by its keys; --lora_scale multiplies it), else\n"
     "             the newest of output_dir/pytorch_lora_weights.safetensors and its checkpoints; none:\n"
     "             the base model\n"
-    "  inputs     --image REF (1 for edit-v1 and LongCat, up to 3 for edit-v2) and --prompt (only\n"
-    "             --prompt for the text-to-image flavours v1.0, final, dev); without\n"
-    "             --image, the first num_eval_images samples of eval_dataset_id (or the first edit\n"
-    "             dataset) are rendered as sheets (references | result, instruction underneath)\n"
+    "  inputs     --image REF (1 for edit-v1 and LongCat, up to 3 for edit-v2; more is a warning and the\n"
+    "             first are used) and --prompt (only --prompt for the text-to-image flavours v1.0,\n"
+    "             final, dev); without --image and --prompt, the first num_eval_images samples of\n"
+    "             eval_dataset_id (or a dataset_type eval set, or the first edit dataset) are rendered\n"
+    "             as sheets (reference 1..n | result | target, the instruction and settings underneath)\n"
     "  size       validation_resolution (WxH, an edge, or megapixels when < 128); when it is not set and\n"
     "             --image is given, the pipeline's own size: Qwen-Image edit ~1 MP with the aspect of the\n"
     "             last reference (multiples of 32), LongCat edit ~1 MP with the reference's aspect\n"
@@ -42,6 +44,10 @@ static const char *USAGE =
     "             after every validation_preview_steps steps (x0 = x - sigma * v, decoded)\n"
     "  --output-tensor  also write the image before 8-bit rounding as tensor 'image' [1, 3, H, W] in\n"
     "             [0, 1] (the diffusers pipelines' output_type='pt')\n"
+    "  LoRA check a LoRA of another model is an error: the transformer class our files record, or its\n"
+    "             keys that name no module of this transformer (the first five listed)\n"
+    "  Ctrl-C     stops after the sampling step in progress: that image is not written, exit 130 (a\n"
+    "             second Ctrl-C stops at once)\n"
     "  --events FILE    also write every event (sampling steps, previews, sheets) as one JSON object per\n"
     "             line to FILE (or descriptor N with fd:N); format in docs/webui.md\n";
 
@@ -56,6 +62,25 @@ static int write_outputs(const Image *im, const float *chw, const char *png, con
     int rc = stw_write(&w, tensor, e);
     stw_free(&w);
     return rc;
+}
+
+/* The training step a LoRA file was saved at, for the sheets' captions: checkpoint-N/... is step N;
+ * the final weights beside checkpoints are the highest one's step; -1 when unknown. */
+static int64_t lora_step(const char *path) {
+    char *dir = path_dirname(path);
+    const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+    long long n = -1;
+    char tail;
+    if (sscanf(base, "checkpoint-%lld%c", &n, &tail) != 1) {
+        n = -1;
+        int64_t *steps = NULL;
+        Err ignore = {0};
+        int k = checkpoint_list(dir, &steps, &ignore);
+        if (k > 0) n = steps[k - 1];
+        free(steps);
+    }
+    free(dir);
+    return n;
 }
 
 static const char *const VALIDATE_FLAGS[] = {"--image", "--prompt", "--negative_prompt", "--seed", "--output", "--lora",
@@ -99,26 +124,33 @@ int cmd_validate(int argc, char **argv, Err *e) {
     CliEvents ev;
     if (cli_events_open(&ev, argc, argv, e)) return -1;
     Pipeline *p;
-    if (cli_open_pipeline(argc, argv, PIPELINE_INFER, VALIDATE_FLAGS, 1, &p, e)) { cli_events_close(&ev); return -1; }
+    /* without --image and --prompt: the eval dataset's samples, as sheets */
+    int from_datasets = n_images == 0 && !prompt;
+    if (cli_open_pipeline(argc, argv, PIPELINE_INFER, VALIDATE_FLAGS, 1, from_datasets ? PIPELINE_DATA_EVAL : PIPELINE_DATA_NONE, &p, e)) {
+        cli_events_close(&ev);
+        return -1;
+    }
     cli_events_attach(&ev, p);
     const Config *cfg = pipeline_config(p);
     const FamilyFlavour *fl = pipeline_flavour(p);
     int rc = 0;
     char *lp = lora ? xstrdup(lora) : pipeline_newest_adapters(p);
+    int64_t step = -1;
     if (lp) {
         rc = pipeline_load_adapters(p, lp, (float)lora_scale, e);
         if (!rc) fprintf(stderr, "LoRA: %s (scale %.3g)\n", lp, lora_scale);
+        step = lora_step(lp);
     } else fprintf(stderr, "no LoRA given or found in output_dir: validating the base model\n");
     free(lp);
     int sizes[PIPELINE_MAX_SIZES][2], n_sizes = 1;
     if (!rc && (n_sizes = pipeline_validation_sizes(p, sizes, PIPELINE_MAX_SIZES, e)) < 0) rc = -1;
     int W = sizes[0][0], H = sizes[0][1];
     int pipeline_size = !config_is_set(cfg, "validation_resolution");
-    if (!rc && n_images == 0 && !prompt) {
+    if (!rc && from_datasets) {
         /* the config's evaluation samples, as sheets */
         const char *od = config_str(cfg, "output_dir");
         char *dir = output ? xstrdup(output) : xasprintf("%s/validation/manual", od && *od ? od : ".");
-        rc = pipeline_render_eval(p, dir, 0, e);
+        rc = pipeline_render_eval(p, dir, step, e);
         if (!rc) printf("wrote validation sheets to %s/\n", dir);
         free(dir);
         pipeline_close(p);
@@ -134,8 +166,12 @@ int cmd_validate(int argc, char **argv, Err *e) {
     Image refs[3] = {{0}};
     int nr = 0;
     for (int k = 0; k < n_images && !rc; k++) { rc = image_read(images[k], &refs[k], e); if (!rc) nr++; }
-    if (!rc && nr && pipeline_size) n_sizes = 1;   /* the pipeline's own size for the references */
-    if (!rc && nr && pipeline_size) pipeline_default_size(p, refs, nr, &W, &H);
+    if (!rc) {   /* more --image than the flavour takes: the first ones, said in a warning */
+        int used = pipeline_usable_refs(p, nr, 1);
+        for (int k = used; k < nr; k++) image_free(&refs[k]);
+        nr = used;
+    }
+    if (!rc && nr && pipeline_size) { pipeline_default_size(p, refs, nr, &W, &H); n_sizes = 1; }
     if (!rc && latents_path && n_sizes > 1)
         rc = err_setc(e, EXIT_USAGE, "validate: --latents gives one size; validation_resolution lists %d", n_sizes);
     float *lat = NULL;

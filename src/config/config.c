@@ -23,6 +23,7 @@ Config *config_new(void) {
     c->defaults = xcalloc(n, sizeof *c->defaults);
     c->source = xcalloc(n, sizeof *c->source);
     c->text = xcalloc(n, sizeof *c->text);
+    c->inferred = xcalloc(n, sizeof *c->inferred);
     for (size_t i = 0; i < n; i++) c->defaults[i] = cJSON_Parse(option_at((int)i)->default_json);
     c->file = xstrdup("");
     c->data_file = xstrdup("");
@@ -36,11 +37,13 @@ void config_free(Config *c) {
         cJSON_Delete(c->defaults[i]);
         free(c->source[i]);
         free(c->text[i]);
+        free(c->inferred[i]);
     }
-    free(c->value); free(c->defaults); free(c->source); free(c->text);
+    free(c->value); free(c->defaults); free(c->source); free(c->text); free(c->inferred);
     config_free_datasets(c);
     cJSON_Delete(c->data_root);
     free(c->file); free(c->data_file); free(c->examples_dir); free(c->dropped); free(c->ignored); cJSON_Delete(c->extras);
+    cJSON_Delete(c->extras_source); free(c->unknown); free(c->unknown_where);
     free(c);
 }
 
@@ -120,9 +123,18 @@ const char *config_data_file(const Config *c) { return c->data_file; }
 
 const char *config_ignored(const Config *c) { return c->ignored; }
 
+void config_infer(Config *c, const char *key, const char *value, const char *why) {
+    int i = config_index(key);
+    config_put(c, i, cJSON_CreateString(value), NULL);
+    free(c->inferred[i]);
+    c->inferred[i] = xstrdup(why);
+}
+
+const char *config_inferred(const Config *c, const char *key) { return c->inferred[config_index(key)]; }
+
 const char *config_mark(const Config *c, const char *key) {
     int i = config_index(key);
-    if (!c->source[i]) return "default";
+    if (!c->source[i]) return c->inferred[i] ? "inferred" : "default";
     OptionSupport s = option_support(key);
     if (s == SUPPORT_IMPLEMENTED) return "implemented";
     if (s == SUPPORT_INERT) return "ignored";
@@ -193,3 +205,12 @@ int config_validation_resolutions(const Config *c, int (*wh)[2], int max, Err *e
 const cJSON *config_extra(const Config *c, const char *key) {
     return c->extras ? cJSON_GetObjectItemCaseSensitive(c->extras, key) : NULL;
 }
+
+const cJSON *config_extras(const Config *c) { return c->extras; }
+
+const char *config_extra_source(const Config *c, const char *key) {
+    const cJSON *s = c->extras_source ? cJSON_GetObjectItemCaseSensitive(c->extras_source, key) : NULL;
+    return cJSON_IsString(s) ? s->valuestring : NULL;
+}
+
+int config_extra_read(const char *key) { return !strcmp(key, "model_kwargs"); }

@@ -47,7 +47,7 @@ typedef struct ConfigLoadOptions {
     /* Do not read multidatabackend.json (commands that never touch datasets). */
     int skip_datasets;
     /* Folder of packaged presets; NULL = $SIMPLETUNER_EXAMPLES_DIR, else ./examples, else
-     * <directory of the executable>/../examples. */
+     * <directory of the executable>/../examples, else <that>/../share/simpletuner/examples. */
     const char *examples_dir;
     /* Do not log the "ignored, no effect here" line (tests, `config show` prints it itself). */
     int quiet;
@@ -57,7 +57,8 @@ typedef struct ConfigLoadOptions {
 } ConfigLoadOptions;
 
 /* Strict load with default options. On failure *out is NULL and e names file, key and the problem
- * (exit code EXIT_USAGE for every configuration error). */
+ * (exit code EXIT_USAGE for every configuration error; unknown keys are listed together, each with the
+ * nearest option or command flag). When no file was named, the one found is said ("using ..."). */
 int config_load(Config **out, int argc, char **argv, Err *e);
 int config_load_with(Config **out, int argc, char **argv, const ConfigLoadOptions *opt, Err *e);
 void config_free(Config *c);
@@ -65,7 +66,7 @@ void config_free(Config *c);
  * searched for, no datasets are read): libraries and servers that hold settings in memory. */
 int config_from_pairs(Config **out, const char *const *keys, const char *const *values, int n, Err *e);
 /* Folder of packaged presets (malloc'd): override, $SIMPLETUNER_EXAMPLES_DIR, ./examples,
- * <directory of the executable>/../examples. */
+ * <directory of the executable>/../examples (build tree), <that>/../share/simpletuner/examples (installed). */
 char *config_examples_dir(const char *override);
 
 /* The file config_load read ("" when built from the command line alone), and the dataset file. */
@@ -87,11 +88,22 @@ const cJSON *config_json(const Config *c, const char *key); /* raw value (lists,
  * value is never silently ignored. */
 int config_unsupported(const Config *c, const char *key, Err *e);
 
-/* An object value SimpleTuner diverts into "extras" (e.g. model_kwargs), as written; NULL when absent. */
+/* An object value SimpleTuner diverts into "extras" (e.g. model_kwargs), as written; NULL when absent.
+ * model_kwargs is also taken from the command line as JSON text (model_kwargs='{"match_target_res": true}'). */
 const cJSON *config_extra(const Config *c, const char *key);
+/* Every extra (an object of key -> value; NULL when none), where each was set, and whether this
+ * program reads that extra (model_kwargs) or drops it as SimpleTuner does. */
+const cJSON *config_extras(const Config *c);
+const char *config_extra_source(const Config *c, const char *key);
+int config_extra_read(const char *key);
 
 /* Where the user set the key: the file path or "command line"; NULL when not set. */
 const char *config_source(const Config *c, const char *key);
+/* A value the user did not give, worked out from elsewhere (model_flavour from the model folder's
+ * model_index.json): stored with the reason, which `config show` prints; the key stays not set. */
+void config_infer(Config *c, const char *key, const char *value, const char *why);
+/* The reason given to config_infer, or NULL. */
+const char *config_inferred(const Config *c, const char *key);
 
 /* ---- option registry --------------------------------------------------------------------------- */
 typedef enum { OPT_BOOL, OPT_NUMBER, OPT_TEXT, OPT_SELECT, OPT_JSON } OptionType;
@@ -222,7 +234,8 @@ const DatasetConfig *config_dataset_find(const Config *c, const char *id);
 const char *config_ignored(const Config *c);
 /* How `config show` marks a key: "default" when the user did not set it, else "implemented",
  * "ignored" (inert: no effect here) or "default (other values not supported yet)" (unsupported: only
- * its default loads). `config show` adds the supported values of restricted options. */
+ * its default loads); "inferred" for a value worked out (config_infer). `config show` adds the
+ * supported values of restricted options. */
 const char *config_mark(const Config *c, const char *key);
 /* Resolved validation_resolution as a list of (width, height); megapixel values (< 128) converted.
  * Returns the count written (at most max) or -1 with e set. */

@@ -9,6 +9,7 @@ struct Config {
     cJSON **defaults;     /* parsed default_json */
     char **source;        /* file path or "command line" where the user set it */
     char **text;          /* config_str cache, filled by config_finish */
+    char **inferred;      /* why a value not given was inferred (config_infer), or NULL */
     char *file;           /* config file read ("" when none) */
     char *data_file;      /* resolved data_backend_config path ("" when none) */
     char *examples_dir;   /* where example=NAME presets live */
@@ -18,6 +19,11 @@ struct Config {
     char *ignored;        /* inert keys set to a non-default value, or NULL */
     char *dropped;        /* object-valued keys dropped as SimpleTuner does (for the log), or NULL */
     cJSON *extras;        /* those object values by key (SimpleTuner's "extras"); model_kwargs is read */
+    cJSON *extras_source; /* key -> where it was set (file path or "command line") */
+    char *unknown;        /* while loading: every unknown key met, with its suggestion, grouped by source */
+    char *unknown_where;  /* the source of the last one */
+    int n_unknown;
+    const char *const *command_flags, *const *command_switches;   /* while loading: for suggestions */
     int quiet;
 };
 

@@ -98,7 +98,8 @@ static void free_args(Args *a) {
     free(a->pairs);
 }
 
-/* Folder of packaged presets: option, $SIMPLETUNER_EXAMPLES_DIR, ./examples, <exe dir>/../examples. */
+/* Folder of packaged presets: option, $SIMPLETUNER_EXAMPLES_DIR, ./examples, <exe dir>/../examples (a
+ * build tree: build/simpletuner), <exe dir>/../share/simpletuner/examples (make install). */
 char *config_examples_dir(const char *override) {
     if (override) return xstrdup(override);
     const char *env = getenv("SIMPLETUNER_EXAMPLES_DIR");
@@ -108,10 +109,14 @@ char *config_examples_dir(const char *override) {
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
         exe[n] = 0;
-        char *dir = path_dirname(exe), *up = path_join(dir, "../examples");
+        static const char *const BESIDE[] = {"../examples", "../share/simpletuner/examples"};
+        char *dir = path_dirname(exe);
+        for (size_t i = 0; i < sizeof BESIDE / sizeof *BESIDE; i++) {
+            char *up = path_join(dir, BESIDE[i]), real[PATH_MAX];
+            if (dir_exists(up)) { free(dir); if (realpath(up, real)) { free(up); return xstrdup(real); } return up; }
+            free(up);
+        }
         free(dir);
-        if (dir_exists(up)) return up;
-        free(up);
     }
     return xstrdup("examples");
 }
@@ -195,23 +200,65 @@ static int apply_legacy(Config *c, const char *key, const cJSON *raw, int from_c
     return 1;
 }
 
+/* An unknown key, kept for the one error that lists them all: with the nearest option, or the
+ * command's own flag when that is nearer (`--imag` -> `--image`). */
+static void note_unknown(Config *c, const char *key, const char *where) {
+    const char *best = option_nearest(key), *flag = NULL;
+    int best_d = best ? name_distance_below(key, best, 1000) : 1 << 30;
+    for (int k = 0; k < 2; k++)
+        for (const char *const *f = k ? c->command_switches : c->command_flags; f && *f; f++) {
+            const char *name = *f + strspn(*f, "-");
+            int d = name_distance_below(key, name, 1000);
+            if (d < best_d) { best_d = d; flag = *f; }
+        }
+    /* grouped by where they were met (the file, then the command line) */
+    const char *last = c->unknown_where;
+    char *item = xasprintf("%s%s: unknown option '%s%s' (did you mean '%s'?)", c->unknown ? "; " : "", where, flag ? "--" : "", key,
+                           flag ? flag : best);
+    if (last && !strcmp(last, where)) {   /* same source: ", 'k' (did you mean ...)" */
+        free(item);
+        item = xasprintf(", '%s%s' (did you mean '%s'?)", flag ? "--" : "", key, flag ? flag : best);
+    }
+    text_append(&c->unknown, "", item);
+    free(item);
+    free(c->unknown_where);
+    c->unknown_where = xstrdup(where);
+    c->n_unknown++;
+}
+
+/* An object value outside the option table. SimpleTuner diverts dict values into "extras" that never
+ * reach the trainer (spec §0 trap 6); we keep them: the docs promise model_kwargs.match_target_res,
+ * which validation honours. From the command line model_kwargs is JSON text. */
+static int apply_extra(Config *c, const char *key, const cJSON *raw, int from_cli, const char *where, Err *e) {
+    cJSON *parsed = NULL;
+    if (from_cli && cJSON_IsString(raw)) {
+        parsed = cJSON_Parse(raw->valuestring);
+        if (!cJSON_IsObject(parsed)) {
+            cJSON_Delete(parsed);
+            return err_setc(e, EXIT_USAGE, "%s: %s expects a JSON object, e.g. %s='{\"match_target_res\": true}', got '%s'", where, key,
+                            key, raw->valuestring);
+        }
+        raw = parsed;
+    }
+    if (!c->extras) { c->extras = cJSON_CreateObject(); c->extras_source = cJSON_CreateObject(); }
+    cJSON_DeleteItemFromObjectCaseSensitive(c->extras, key);
+    cJSON_DeleteItemFromObjectCaseSensitive(c->extras_source, key);
+    cJSON_AddItemToObject(c->extras, key, cJSON_Duplicate(raw, 1));
+    cJSON_AddItemToObject(c->extras_source, key, cJSON_CreateString(where));
+    if (!config_extra_read(key) && !(c->dropped && csv_has(c->dropped, key))) text_append(&c->dropped, ", ", key);
+    cJSON_Delete(parsed);
+    return 0;
+}
+
 /* One key = value from a file (from_cli 0) or the command line (from_cli 1, value a string). */
 static int apply_entry(Config *c, const char *key, const cJSON *raw, int from_cli, const char *where, Err *e) {
     while (*key == '-') key++;
     int rc;
     if (apply_legacy(c, key, raw, from_cli, where, e, &rc)) return rc;
     const OptionDef *d = option_find(key);
-    if (cJSON_IsObject(raw) && !(d && d->type == OPT_JSON)) {
-        /* SimpleTuner diverts dict values into "extras" that never reach the trainer (spec §0 trap 6).
-         * We keep them: the docs promise model_kwargs.match_target_res, which validation honours. */
-        if (!c->extras) c->extras = cJSON_CreateObject();
-        cJSON_DeleteItemFromObjectCaseSensitive(c->extras, key);
-        cJSON_AddItemToObject(c->extras, key, cJSON_Duplicate(raw, 1));
-        if (strcmp(key, "model_kwargs")) text_append(&c->dropped, ", ", key);
-        return 0;
-    }
-    if (!d)
-        return err_setc(e, EXIT_USAGE, "%s: unknown option '%s' (did you mean '%s'?)", where, key, option_nearest(key));
+    if ((cJSON_IsObject(raw) && !(d && d->type == OPT_JSON)) || (!d && config_extra_read(key)))
+        return apply_extra(c, key, raw, from_cli, where, e);
+    if (!d) { note_unknown(c, key, where); return 0; }
     if (is_empty_or_null(raw)) return 0; /* None or "" is skipped: the default applies */
     if (!from_cli && cJSON_IsString(raw) && !strcmp(raw->valuestring, "false")) {
         /* The string "false" is dropped upstream, so the default applies (spec §2.1). */
@@ -299,12 +346,20 @@ static int load_into(Config *c, int argc, char **argv, const ConfigLoadOptions *
     if (!file) goto done;
     free(c->file);
     c->file = file;
+    /* a file found by looking (CONFIG_PATH, ENV, config/config.json) is named: it may not be the expected one */
+    if (file[0] && !a.config && !a.example && !a.env && !opt->quiet) log_info("using %s (no --config given)", file);
     if (file[0] && strstr(file, ".json") == NULL && (strstr(file, ".toml") || strstr(file, ".env"))) {
         err_setc(e, EXIT_USAGE, "%s: not supported yet: TOML and .env configuration files (use config.json)", file);
         goto done;
     }
+    c->command_flags = opt->command_flags;
+    c->command_switches = opt->command_switches;
     if (file[0] && apply_file(c, file, e)) goto done;
     if (apply_pairs(c, &a, e)) goto done;
+    if (c->unknown) {
+        err_setc(e, EXIT_USAGE, "%s", c->unknown);
+        goto done;
+    }
     if (a.data) {
         cJSON *s = cJSON_CreateString(a.data);
         rc = config_set(c, option_find("data_backend_config"), s, 1, CLI, e);

@@ -171,9 +171,25 @@ int config_apply_rules(Config *c, int require, Err *e) {
     return check_own_scopes(c, e);
 }
 
+/* The supported value `val` is probably a typo of (a prefix of it, or an edit or two away), or NULL:
+ * "longcat" is longcat_image misspelt, not a family this program lacks. */
+static const char *near_value(const char *allowed, const char *val) {
+    char *copy = xstrdup(allowed), *save = NULL;
+    const char *best = NULL;
+    static char out[64];
+    size_t lv = strlen(val);
+    for (char *tok = strtok_r(copy, ",", &save); tok && !best; tok = strtok_r(NULL, ",", &save)) {
+        size_t lt = strlen(tok);
+        int prefix = lv >= 4 && lt > lv && !strncmp(tok, val, lv);
+        if (prefix || name_distance_below(val, tok, 1000) <= (lt > 6 ? 2 : 1)) { snprintf(out, sizeof out, "%s", tok); best = out; }
+    }
+    free(copy);
+    return best;
+}
+
 int config_check_support(Config *c, Err *e) {
-    char *unsupported = NULL, *inert = NULL;
-    const char *first_src = NULL;
+    char *unsupported = NULL, *inert = NULL, *typos = NULL;
+    const char *first_src = NULL, *typo_src = NULL;
     for (int i = 0; i < option_count_all(); i++) {
         if (!c->source[i] || !c->value[i]) continue;
         const OptionDef *d = option_at(i);
@@ -181,7 +197,13 @@ int config_check_support(Config *c, Err *e) {
         int at_default = cJSON_Compare(c->value[i], c->defaults[i], 1);
         char *val = config_value_text(c->value[i]);
         const char *allowed = option_supported_values(d->name);
-        if ((s == SUPPORT_UNSUPPORTED && !at_default) || (s != SUPPORT_UNSUPPORTED && allowed && !at_default && !csv_has(allowed, val))) {
+        int outside = s != SUPPORT_UNSUPPORTED && allowed && !at_default && !csv_has(allowed, val);
+        if (outside && near_value(allowed, val)) {   /* one or two letters from a supported value: a typo */
+            char *item = xasprintf("%s=%s (did you mean %s? %s: %s)", d->name, val, near_value(allowed, val), d->name, allowed);
+            text_append(&typos, "; ", item);
+            free(item);
+            if (!typo_src) typo_src = c->source[i];
+        } else if ((s == SUPPORT_UNSUPPORTED && !at_default) || outside) {
             const char *why = option_unsupported_reason(d->name);
             char *item = allowed ? xasprintf("%s=%s (supported: %s%s%s)", d->name, val, allowed, why ? "; " : "", why ? why : "")
                                  : xasprintf("%s=%s%s%s%s", d->name, val, why ? " (" : "", why ? why : "", why ? ")" : "");
@@ -192,6 +214,12 @@ int config_check_support(Config *c, Err *e) {
             text_append(&inert, ", ", d->name);
         }
         free(val);
+    }
+    if (typos) {   /* a misspelt value first: "not supported yet" would send the user looking for a feature */
+        err_setc(e, EXIT_USAGE, "%s: unknown value %s%s%s", typo_src, typos, unsupported ? "; not supported yet: " : "",
+                 unsupported ? unsupported : "");
+        free(typos); free(unsupported); free(inert);
+        return -1;
     }
     if (unsupported) {
         err_setc(e, EXIT_USAGE, "%s: not supported yet: %s", first_src, unsupported);

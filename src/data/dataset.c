@@ -1,6 +1,8 @@
 #include "data/dataset.h"
+#include "base/interrupt.h"
 #include "data/discovery.h"
 #include "image/image_io.h"
+#include <math.h>
 #include "image/image_resize.h"
 #include "base/files.h"
 #include "base/rng.h"
@@ -74,6 +76,7 @@ static int scan_set(Dataset *d, Scan *sc, int strict, Err *e) {
     char **bad = xcalloc((size_t)n + 1, sizeof(char *));
     #pragma omp parallel for schedule(dynamic, 4)
     for (int i = 0; i < n; i++) {
+        if (interrupt_requested()) continue;   /* Ctrl-C: the scan is dropped below */
         char *path = path_join(d->spec.instance_data_dir, sc->files.rel[i]);
         Image im;
         Err ie = {0};
@@ -81,8 +84,8 @@ static int scan_set(Dataset *d, Scan *sc, int strict, Err *e) {
         else { w[i] = im.width; h[i] = im.height; image_free(&im); }
         free(path);
     }
-    int rc = 0;
-    for (int i = 0; i < n; i++) {
+    int rc = interrupt_check(e, "while reading the datasets");
+    for (int i = 0; i < n && !rc; i++) {
         if (bad[i]) {
             if (strict) {
                 rc = err_setc(e, EXIT_RUNTIME, "dataset \"%s\": %s (strict mode: fix or remove the file)", d->spec.id, bad[i]);
@@ -224,6 +227,8 @@ static int pair_set(DataGroup *g, int s, Scan *scans, char **missing_msg, Err *e
             free(*missing_msg); free(line);
             *missing_msg = m;
         }
+        int stretched = 0;
+        char example[512] = "";
         for (int i = 0; i < d->n_items; i++) {
             DataItem *it = &d->items[i];
             if (ref[i] < 0) {
@@ -259,8 +264,17 @@ static int pair_set(DataGroup *g, int s, Scan *scans, char **missing_msg, Err *e
                 it->refs[k].geom = it->geom;
                 it->refs[k].geom.orig_w = r->geom.orig_w;
                 it->refs[k].geom.orig_h = r->geom.orig_h;
+                /* another aspect than its edit image's: the resize stretches it (said once per set below) */
+                double ar = (double)r->geom.orig_w / r->geom.orig_h, ae = (double)it->geom.orig_w / it->geom.orig_h;
+                if (fabs(ar / ae - 1.0) > 0.01 && stretched++ == 0)
+                    snprintf(example, sizeof example, "%s is %dx%d, its edit image %s %dx%d", r->rel, r->geom.orig_w, r->geom.orig_h, it->rel,
+                             it->geom.orig_w, it->geom.orig_h);
             }
         }
+        if (stretched)
+            log_warn("dataset \"%s\" (reference_strict): %d of %d references have another aspect ratio than their edit image (e.g. %s); "
+                     "each is resized to its edit image's size and crop, so it is stretched (conditioning_type reference_loose keeps a "
+                     "reference's own aspect)", c->spec.id, stretched, d->n_items, example);
         free(ref);
     }
     filelist_free(&edit);
@@ -383,8 +397,15 @@ int data_load(const DatasetSpec *specs, int n, const DataOptions *opt, DataGroup
     }
     if (problems[0]) { g->problems = problems; problems = NULL; }
     if (g->n_train == 0) {
-        if (g->opt.report_only) { rc = 0; goto done; }
-        err_setc(e, EXIT_USAGE, "no image dataset has usable images to train on");
+        if (g->opt.report_only || g->opt.validation_only) { rc = 0; goto done; }
+        const char *eval_id = NULL;
+        for (int i = 0; i < n && !eval_id; i++)
+            if (g->sets[i].spec.is_eval && !g->sets[i].spec.disabled && g->sets[i].n_items > 0) eval_id = g->sets[i].spec.id;
+        if (eval_id)
+            err_setc(e, EXIT_USAGE, "no image dataset to train on: \"%s\" is an eval dataset (dataset_type eval, or named by "
+                                    "eval_dataset_id), which validation uses and training leaves out, as SimpleTuner does; add a "
+                                    "dataset to train on, or remove it from eval_dataset_id", eval_id);
+        else err_setc(e, EXIT_USAGE, "no image dataset has usable images to train on");
         goto done;
     }
     SamplerSource *src = xcalloc((size_t)g->n_train, sizeof *src);

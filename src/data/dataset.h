@@ -30,8 +30,8 @@ typedef struct DatasetSpec {
     const char *instance_data_dir;
     int disabled;
     int is_conditioning;                  /* dataset_type conditioning */
-    int is_eval;                          /* dataset_type eval: loaded and paired for validation, never
-                                             sampled for training */
+    int is_eval;                          /* dataset_type eval, or named by eval_dataset_id: loaded and
+                                             paired for validation, never sampled for training */
     ConditioningType conditioning_type;
     const char *const *conditioning_data; /* ids of the conditioning sets an image set uses */
     int n_conditioning_data;
@@ -64,6 +64,8 @@ typedef struct DataOptions {
     int report_only;                      /* `dataset inspect`: problems (missing captions or pairs, no full
                                              batch) skip the items and are collected in DataGroup.problems
                                              instead of failing the load */
+    int validation_only;                  /* validate: the eval samples are read, nothing is trained; no
+                                             dataset to train on is not an error (no sampler then) */
 } DataOptions;
 
 typedef struct DataRef {

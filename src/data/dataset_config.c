@@ -18,6 +18,21 @@ int data_bucket_alignment(const Config *c) {
 
 static double unset0(double v) { return isnan(v) ? 0 : v; }
 
+/* Whether id is one of the comma-separated ids of list (eval_dataset_id takes one or several). */
+static int csv_has_id(const char *list, const char *id) {
+    size_t n = strlen(id);
+    for (const char *p = list; *p;) {
+        while (*p == ' ') p++;
+        size_t k = strcspn(p, ",");
+        size_t t = k;
+        while (t > 0 && p[t - 1] == ' ') t--;
+        if (t == n && !strncmp(p, id, n)) return 1;
+        p += k;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
 static int crop_buckets(const cJSON *list, BucketParams *b, const char *id, Err *e) {
     if (!list) return 0;
     if (!cJSON_IsArray(list)) return err_setc(e, EXIT_USAGE, "dataset \"%s\": crop_aspect_buckets must be a list", id);
@@ -50,7 +65,9 @@ static int spec_from(const Config *c, const DatasetConfig *d, DatasetSpec *s, Er
     s->instance_data_dir = d->instance_data_dir;
     s->disabled = d->disabled;
     s->is_conditioning = !strcmp(d->dataset_type, "conditioning");
-    s->is_eval = !strcmp(d->dataset_type, "eval");
+    /* SimpleTuner's trainer leaves the eval_dataset_id sets out of its training backends */
+    const char *eval_ids = config_str(c, "eval_dataset_id");
+    s->is_eval = !strcmp(d->dataset_type, "eval") || (eval_ids && *eval_ids && !strcmp(d->dataset_type, "image") && csv_has_id(eval_ids, d->id));
     if (s->is_conditioning) {
         const char *t = d->conditioning_type ? d->conditioning_type : "reference_strict";
         if (!strcmp(t, "reference_strict")) s->conditioning_type = COND_REFERENCE_STRICT;

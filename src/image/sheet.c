@@ -84,11 +84,30 @@ static int wrap_text(const char *text, int max_chars, char ***lines_out) {
     return n;
 }
 
-Image compose_sheet(const Image *images, int n, const char *caption) {
+/* The first `max_chars` code points of text (all of it when shorter), malloc'd. */
+static char *utf8_prefix(const char *text, int max_chars) {
+    const char *p = text;
+    for (int i = 0; *p && i < max_chars; i++) utf8_next(&p);
+    size_t len = (size_t)(p - text);
+    char *out = malloc(len + 1);
+    memcpy(out, text, len);
+    out[len] = 0;
+    return out;
+}
+
+Image compose_sheet_labelled(const Image *images, const char *const *labels, int n, const char *caption) {
     const int gap = 8, scale = 2, line_h = 9 * scale, margin = 6;
     int w = gap, h = 0;
     for (int i = 0; i < n; i++) { w += images[i].width + gap; if (images[i].height > h) h = images[i].height; }
-    h += 2 * gap;
+    /* panel titles: the caption's size when all fit their panels, else the smallest glyphs */
+    int has_labels = 0, label_scale = scale;
+    for (int i = 0; labels && i < n; i++) {
+        if (!labels[i] || !labels[i][0]) continue;
+        has_labels = 1;
+        if (text_width(labels[i], scale) > images[i].width) label_scale = 1;
+    }
+    const int label_h = has_labels ? 9 * label_scale + 4 : 0, top = gap + label_h;
+    h += top + gap;
     char **lines = NULL; int nl = 0;
     if (caption && *caption) {
         int max_chars = (w - 2 * margin) / (6 * scale);
@@ -99,18 +118,23 @@ Image compose_sheet(const Image *images, int n, const char *caption) {
     Image out = {w, h + strip, 3, NULL};
     out.data = malloc((size_t)out.width * out.height * 3);
     memset(out.data, 255, (size_t)out.width * out.height * 3);
+    static const uint8_t black[3] = {0, 0, 0}, grey[3] = {70, 70, 70};
     int x = gap;
     for (int i = 0; i < n; i++) {
         const Image *im = &images[i];
         for (int y = 0; y < im->height; y++)
             for (int xx = 0; xx < im->width; xx++) {
                 const uint8_t *src = im->data + ((size_t)y * im->width + xx) * im->channels;
-                uint8_t *dst = out.data + ((size_t)(y + gap) * out.width + x + xx) * 3;
+                uint8_t *dst = out.data + ((size_t)(y + top) * out.width + x + xx) * 3;
                 if (im->channels >= 3) memcpy(dst, src, 3); else dst[0] = dst[1] = dst[2] = src[0];
             }
+        if (has_labels && labels[i] && labels[i][0]) {
+            char *t = utf8_prefix(labels[i], im->width / (6 * label_scale));
+            text_draw(&out, x, gap, t, label_scale, grey);
+            free(t);
+        }
         x += im->width + gap;
     }
-    static const uint8_t black[3] = {0, 0, 0};
     for (int i = 0; i < nl; i++) {
         text_draw(&out, margin, h + margin + i * line_h, lines[i], scale, black);
         free(lines[i]);
@@ -152,3 +176,5 @@ Image stack_rows(const Image *rows, int n, const char *title) {
     }
     return out;
 }
+
+Image compose_sheet(const Image *images, int n, const char *caption) { return compose_sheet_labelled(images, NULL, n, caption); }

@@ -12,10 +12,14 @@ void text_draw(Image *im, int x, int y, const char *utf8, int scale, const uint8
 int text_width(const char *utf8, int scale);
 
 /* A new RGB image: images[0..n-1] left to right (top-aligned, 8 px white gaps) and, when caption
- * is non-empty, a white strip with the caption wrapped to the sheet width. */
+ * is non-empty, a white strip with the caption wrapped to the sheet width ('\n' starts a new line). */
 Image compose_sheet(const Image *images, int n, const char *caption);
 /* A new RGB image: rows[0..n-1] (e.g. compose_sheet results) top to bottom, left-aligned on white,
  * separated by a 1 px grey rule, under a title strip when title is non-empty (contact sheets). */
 Image stack_rows(const Image *rows, int n, const char *title);
+/* The same with a title above each panel (labels[i], e.g. "reference 1", "result", "target"; NULL
+ * or "" for none): one line in a white strip over the images, at the caption's size when every title
+ * fits its panel, else smaller, cut to the panel's width. */
+Image compose_sheet_labelled(const Image *images, const char *const *labels, int n, const char *caption);
 
 #endif

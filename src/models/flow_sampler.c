@@ -48,7 +48,7 @@ int sampler_run(const SamplerConfig *sc, PredictFn predict, void *model_ctx, Ste
             cfg_combine(sc->cfg_mode, sc->guidance, sc->renorm_min, vc, vu, v, n_tok, channels);
         }
         flowmatch_step(x, v, len, sigmas[i], sigmas[i + 1]);
-        if (on_step) on_step(step_ctx, i, n, x, vc, vu, v);
+        if (on_step && (rc = on_step(step_ctx, i, n, x, vc, vu, v, e))) break;
     }
     if (cfg) { free(vu); free(v); }
     free(vc); free(sigmas); free(ts);

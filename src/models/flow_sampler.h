@@ -18,9 +18,10 @@ typedef enum { CFG_PLAIN, CFG_NORM_MATCH, CFG_RENORM_CLAMP } CfgMode;
  * scheduler stores it; models divide by 1000). `positive` selects the prompt. */
 typedef int (*PredictFn)(void *ctx, const float *x, float timestep, int positive, float *v, Err *e);
 
-/* Called after each step (for progress bars and for recording intermediates); may be NULL. */
-typedef void (*StepFn)(void *ctx, int step, int n_steps, const float *x, const float *v_cond,
-                       const float *v_uncond, const float *v);
+/* Called after each step (progress, recording intermediates, a requested stop); may be NULL. A nonzero
+ * return (with e set) ends sampling there and sampler_run returns it. */
+typedef int (*StepFn)(void *ctx, int step, int n_steps, const float *x, const float *v_cond,
+                      const float *v_uncond, const float *v, Err *e);
 
 typedef struct SamplerConfig {
     FlowMatchConfig sched;
@@ -36,7 +37,8 @@ typedef struct SamplerConfig {
 void cfg_combine(CfgMode mode, float scale, float renorm_min, const float *c, const float *u,
                  float *out, size_t n_tok, size_t channels);
 
-/* Runs the Euler loop in place on x[n_tok*channels] (initial noise in, final latents out). */
+/* Runs the Euler loop in place on x[n_tok*channels] (initial noise in, final latents out); stops early
+ * with the step callback's error. */
 int sampler_run(const SamplerConfig *sc, PredictFn predict, void *model_ctx, StepFn on_step,
                 void *step_ctx, float *x, size_t n_tok, size_t channels, Err *e);
 

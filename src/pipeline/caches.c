@@ -145,8 +145,20 @@ static void emit_summary(Pipeline *p) {
 }
 
 int pipeline_fill_caches(Pipeline *p, CacheSummary *out, Err *e) {
-    if (pipeline_load_data(p, e)) return -1;
+    if (pipeline_load_data(p, 0, e)) return -1;
     emit_summary(p);
+    /* more reference sets than the flavour's pipeline takes: say what training and validation use */
+    for (int t = 0; t < p->data.n_train; t++) {
+        const Dataset *d = &p->data.sets[p->data.train_set[t]];
+        int refs = 0;
+        for (int k = 0; k < d->n_cond; k++) refs += p->data.sets[d->cond[k]].spec.conditioning_type != COND_MASK;
+        if (refs <= p->flavour->max_refs) continue;
+        if (p->data.opt.multi_cond == MULTI_COND_COMBINED)
+            pipeline_emitf(p, PEV_WARNING, "dataset \"%s\" has %d reference datasets and the %s flavour of %s takes %d reference%s: "
+                           "training gives the transformer all %d (conditioning_multidataset_sampling=combined), validation the first %d",
+                           d->spec.id, refs, p->flavour->name, p->fam->name, p->flavour->max_refs, p->flavour->max_refs == 1 ? "" : "s", refs,
+                           p->flavour->max_refs);
+    }
     free((char *)p->ed.model_id); free((char *)p->ed.text_dir); free(p->cie_dir);
     p->cie_dir = NULL;
     /* Everything that changes the cached numbers is in their identity: the text encoder, tokenizer and

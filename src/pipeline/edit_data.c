@@ -327,10 +327,9 @@ static int cache_pass(EditData *d, EditCacheStats *s, int rank, int size, Err *e
                         return err_prefix(e, "caching dataset \"%s\"", ds->spec.id);
             }
             done++;
-            if (interrupt_take()) {   /* Ctrl-C while caching: every finished entry is kept */
-                interrupt_release();
-                return err_set(e, "interrupted while caching (%d of %d samples cached; rerun to continue)", done, total);
-            }
+            if (interrupt_requested())   /* Ctrl-C while caching: every finished entry is kept */
+                return err_setc(e, EXIT_INTERRUPTED, "interrupted while caching: %d of %d samples cached and kept (rerun to continue)",
+                                done, total);
             if (d->progress) {
                 struct timespec t1; clock_gettime(CLOCK_MONOTONIC, &t1);
                 d->progress(d->progress_ctx, done, total, (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec));

@@ -32,17 +32,29 @@ char *pipeline_event_json(const PipelineEvent *ev) {
     clock_gettime(CLOCK_REALTIME, &ts);
     cJSON_AddNumberToObject(o, "time", (double)ts.tv_sec + 1e-3 * (double)(ts.tv_nsec / 1000000));
     switch (ev->kind) {
-    case PEV_CACHE_PROGRESS: case PEV_SAMPLING_STEP:
+    case PEV_CACHE_PROGRESS:
         add_num(o, "done", (double)ev->done); add_num(o, "total", (double)ev->total); break;
+    case PEV_SAMPLING_STEP:
+        add_num(o, "done", (double)ev->done); add_num(o, "total", (double)ev->total);
+        if (ev->eta >= 0) add_num(o, "eta", ev->eta);
+        break;
     case PEV_TRAIN_START: add_num(o, "step", (double)ev->step); add_num(o, "total", (double)ev->total); break;
     case PEV_STEP:
         add_num(o, "step", (double)ev->step); add_num(o, "total", (double)ev->total); add_num(o, "epoch", (double)ev->epoch);
         add_num(o, "loss", ev->loss); add_num(o, "lr", ev->lr); add_num(o, "grad_norm", ev->grad_norm);
         add_num(o, "seconds", ev->seconds);
         break;
-    case PEV_VALIDATION_START: case PEV_VALIDATION_IMAGE:
+    case PEV_VALIDATION_START:
         add_num(o, "step", (double)ev->step); add_num(o, "done", (double)ev->done); add_num(o, "total", (double)ev->total); break;
-    case PEV_PREVIEW: case PEV_CHECKPOINT: case PEV_INTERRUPTED: add_num(o, "step", (double)ev->step); break;
+    case PEV_VALIDATION_IMAGE:
+        add_num(o, "step", (double)ev->step); add_num(o, "done", (double)ev->done); add_num(o, "total", (double)ev->total);
+        if (ev->eta >= 0 && ev->done + 1 < ev->total) add_num(o, "eta", ev->eta);
+        break;
+    case PEV_INTERRUPTED:
+        add_num(o, "step", (double)ev->step);
+        cJSON_AddBoolToObject(o, "checkpoint", ev->done != 0);
+        break;
+    case PEV_PREVIEW: case PEV_CHECKPOINT: add_num(o, "step", (double)ev->step); break;
     case PEV_DONE: add_num(o, "step", (double)ev->step); add_num(o, "total", (double)ev->total); break;
     default: break;
     }

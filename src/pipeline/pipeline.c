@@ -3,6 +3,7 @@
 #include "pipeline/pipeline_internal.h"
 #include "base/files.h"
 #include "base/hub.h"
+#include "base/interrupt.h"
 #include "config/lycoris_config.h"
 #include "train/checkpoint.h"
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- events ---- */
@@ -28,27 +30,64 @@ void pipeline_emitf(Pipeline *p, PipelineEventKind kind, const char *fmt, ...) {
     pipeline_emit(p, &(PipelineEvent){.kind = kind, .message = msg});
 }
 
+/* " (ETA 1m02s)" into buf, or "" when unknown. */
+static const char *eta_text(double eta, char *buf, size_t cap) {
+    char d[32];
+    if (!(eta >= 0)) { buf[0] = 0; return buf; }
+    progress_format_duration(eta, d, sizeof d);
+    snprintf(buf, cap, ", ETA %s", d);
+    return buf;
+}
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Cache progress without a terminal: a line at every tenth of the work and at least once a minute,
+ * never one per entry. */
+static int cache_line_due(Progress *pr, const PipelineEvent *ev) {
+    if (ev->done >= ev->total || ev->done <= 1) return 1;
+    int64_t tenth = ev->total / 10 > 0 ? ev->total / 10 : 1;
+    if (ev->done % tenth == 0) return 1;
+    return now_seconds() - pr->last_line >= 60.0;
+}
+
 void pipeline_print_event(void *ctx, const PipelineEvent *ev) {
     Progress *pr = ctx;
     if (!pr->out) progress_init(pr, stderr, 0, 0);
     FILE *f = pr->out;
+    char eta[48];
     switch (ev->kind) {
     case PEV_TRAIN_START: progress_init(pr, stderr, ev->step, ev->total); return;
     case PEV_STEP: progress_step(pr, ev->step, ev->loss, ev->lr, ev->grad_norm); return;
     case PEV_SAMPLING_STEP:
-        /* a redrawn counter on a terminal only: logs get no line per sampling step */
+        /* a redrawn counter on a terminal only: logs get one line per image (PEV_VALIDATION_IMAGE) */
         if (!pr->tty) return;
-        fprintf(f, "\r  sampling step %lld/%lld\033[K", (long long)ev->done, (long long)ev->total);
+        fprintf(f, "\r  sampling step %lld/%lld  %.2f s/step%s\033[K", (long long)ev->done, (long long)ev->total,
+                ev->done > 0 ? ev->seconds / (double)ev->done : 0.0, eta_text(ev->eta, eta, sizeof eta));
         pr->open_line = ev->done < ev->total;
         if (!pr->open_line) fputc('\n', f);
         fflush(f);
         return;
-    case PEV_CACHE_PROGRESS:
-        if (!pr->tty && ev->done != ev->total && ev->done % 100) return;
-        if (pr->tty) { fprintf(f, "\r%s %lld/%lld\033[K", ev->message, (long long)ev->done, (long long)ev->total); pr->open_line = ev->done < ev->total; if (!pr->open_line) fputc('\n', f); fflush(f); return; }
+    case PEV_CACHE_PROGRESS: {
+        double rate = ev->seconds > 0 && ev->done > 0 ? (double)ev->done / ev->seconds : 0;
+        eta_text(rate > 0 ? (double)(ev->total - ev->done) / rate : -1, eta, sizeof eta);
+        if (pr->tty) {
+            fprintf(f, "\r%s %lld/%lld%s\033[K", ev->message, (long long)ev->done, (long long)ev->total, eta);
+            pr->open_line = ev->done < ev->total;
+            if (!pr->open_line) fputc('\n', f);
+            fflush(f);
+            return;
+        }
+        if (!cache_line_due(pr, ev)) return;
+        pr->last_line = now_seconds();
         progress_break(pr);
-        fprintf(f, "%s %lld/%lld\n", ev->message, (long long)ev->done, (long long)ev->total);
+        fprintf(f, "%s %lld/%lld%s\n", ev->message, (long long)ev->done, (long long)ev->total, eta);
+        fflush(f);
         return;
+    }
     default: break;
     }
     progress_break(pr);
@@ -57,12 +96,21 @@ void pipeline_print_event(void *ctx, const PipelineEvent *ev) {
     case PEV_WARNING: fprintf(f, "warning: %s\n", ev->message); break;
     case PEV_CHECKPOINT: fprintf(f, "saved checkpoint %s\n", ev->path); break;
     case PEV_VALIDATION_START:
-        fprintf(f, "validation step %lld, image %lld/%lld: %s\n", (long long)ev->step, (long long)ev->done + 1, (long long)ev->total, ev->message);
+        if (ev->step >= 0) fprintf(f, "validation step %lld, ", (long long)ev->step);
+        else fputs("validation, ", f);   /* validate with a LoRA of unknown step */
+        fprintf(f, "image %lld/%lld: %s\n", (long long)ev->done + 1, (long long)ev->total, ev->message);
         break;
-    case PEV_VALIDATION_IMAGE: fprintf(f, "  wrote %s\n", ev->path); break;
+    case PEV_VALIDATION_IMAGE: {
+        char took[32];
+        progress_format_duration(ev->seconds, took, sizeof took);
+        fprintf(f, "  wrote %s (%lld/%lld, %s so far%s)\n", ev->path, (long long)ev->done + 1, (long long)ev->total, took,
+                ev->done + 1 < ev->total ? eta_text(ev->eta, eta, sizeof eta) : "");
+        break;
+    }
     case PEV_PREVIEW: break;
     case PEV_INTERRUPTED:
-        fprintf(f, "interrupted: saving a checkpoint at step %lld (resume_from_checkpoint=latest continues)\n", (long long)ev->step);
+        if (ev->done) fprintf(f, "interrupted: saving a checkpoint at step %lld (resume_from_checkpoint=latest continues)\n", (long long)ev->step);
+        else fprintf(f, "interrupted: stopping at step %lld\n", (long long)ev->step);
         break;
     case PEV_DONE: if (ev->message) fprintf(f, "%s\n", ev->message); break;
     case PEV_FAILED: break;   /* the caller reports its error once */
@@ -157,7 +205,9 @@ static int setup_training(Pipeline *p, Err *e) {
         pipeline_emitf(p, PEV_INFO, "%s=%s: training gives the reference tokens %s", rt, config_str(p->cfg, rt),
                        t->refs_t0_in_training ? "t = 0 (SimpleTuner's scheme)" : "the sample's t (as the pipeline samples)");
     const char *mt = config_str(p->cfg, "model_type");
-    if (mt && !strcmp(mt, "full")) return transformer_enable_full_training(t, e);
+    if (mt && !strcmp(mt, "full")) { p->adapters = PIPELINE_ADAPTERS_FULL; return transformer_enable_full_training(t, e); }
+    p->adapters = PIPELINE_ADAPTERS_LORA;
+    p->lora_scale = 1.0f;
     const char *lt = config_str(p->cfg, "lora_type");
     if (lt && !strcmp(lt, "lycoris")) return setup_lycoris(p, e);
     const char *targets[64];
@@ -190,6 +240,8 @@ static int setup_transformer(Pipeline *p, Err *e) {
     const char *dir = model_dir_require(&p->md, "transformer", e);
     if (!dir || transformer_load(&p->tr, p->fam->transformer, dir, e)) return -1;
     p->have_tr = 1;
+    p->tr.linears->model_class = p->fam->transformer_class;   /* recorded in the LoRA files it writes */
+    if (interrupt_check(e, "while loading the model")) return -1;
     QuantKind k;
     if (quant_parse(config_str(p->cfg, "base_model_precision"), &k, e)) return -1;
     const char *mt = config_str(p->cfg, "model_type");
@@ -218,6 +270,77 @@ int pipeline_locate_model(const Config *c, char **dir_out, Err *e) {
     return model_locate_revision(name, config_str(c, "revision"), dir_out, e);
 }
 
+/* The model folder's pipeline class (model_index.json "_class_name"), malloc'd; NULL without one. */
+static char *folder_pipeline_class(const char *dir) {
+    char *idx = path_join(dir, "model_index.json"), *cls = NULL;
+    Err ignore = {0};
+    char *txt = file_exists(idx) ? file_read_all(idx, NULL, &ignore) : NULL;
+    cJSON *j = txt ? cJSON_Parse(txt) : NULL;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "_class_name");
+    if (cJSON_IsString(c)) cls = xstrdup(c->valuestring);
+    cJSON_Delete(j); free(txt); free(idx);
+    return cls;
+}
+
+/* "a, b and c": the family's flavours sampled by pipeline class cls. */
+static void flavours_of_class(const ModelFamily *f, const char *cls, char *buf, size_t cap) {
+    size_t k = 0;
+    int n = 0;
+    buf[0] = 0;
+    for (const FamilyFlavour *v = f->flavours; v->name; v++) n += !strcmp(v->pipeline_class, cls);
+    for (const FamilyFlavour *v = f->flavours; v->name && k < cap; v++) {
+        if (strcmp(v->pipeline_class, cls)) continue;
+        n--;
+        k += (size_t)snprintf(buf + k, cap - k, "%s%s", v->name, n > 1 ? ", " : n == 1 ? " or " : "");
+    }
+}
+
+int pipeline_resolve_flavour(Config *cfg, char **note, Err *e) {
+    *note = NULL;
+    const ModelFamily *fam = family_require(config_str(cfg, "model_family"), e);
+    if (!fam) return -1;
+    const char *name = config_str(cfg, "pretrained_model_name_or_path");
+    if (!name || !*name) return 0;   /* the flavour's own hub id is the model */
+    char *dir = NULL;
+    if (model_locate_revision(name, config_str(cfg, "revision"), &dir, e)) return 1;   /* loading reports it */
+    char *cls = folder_pipeline_class(dir);
+    const FamilyFlavour *fl = NULL;
+    const ModelFamily *f = cls ? family_by_pipeline(cls, &fl) : NULL;
+    int rc = 0;
+    char same[128];
+    if (!f) {
+        if (!config_is_set(cfg, "model_flavour"))
+            *note = xasprintf("model_flavour not set and %s names no pipeline this program knows (%s): the default %s applies", dir,
+                              cls ? cls : "no model_index.json", config_str(cfg, "model_flavour"));
+    } else if (f != fam) {
+        rc = err_setc(e, EXIT_USAGE, "model_family=%s, but %s/model_index.json names %s, a %s model (set model_family=%s, or point "
+                      "pretrained_model_name_or_path at a %s folder)", fam->name, dir, cls, f->name, f->name, fam->name);
+    } else if (config_is_set(cfg, "model_flavour")) {
+        const char *want = config_str(cfg, "model_flavour");
+        const FamilyFlavour *mine = family_flavour(fam, want);
+        flavours_of_class(fam, cls, same, sizeof same);
+        if (mine && strcmp(mine->pipeline_class, cls)) {
+            if (!config_bool(cfg, "i_know_what_i_am_doing"))
+                rc = err_setc(e, EXIT_USAGE, "model_flavour=%s samples with %s, but %s/model_index.json names %s (model_flavour %s): "
+                              "set model_flavour to match the folder (or leave it out), point pretrained_model_name_or_path at a %s "
+                              "folder, or set i_know_what_i_am_doing=true to use these weights as %s",
+                              want, mine->pipeline_class, dir, cls, same, mine->pipeline_class, want);
+            else
+                *note = xasprintf("model_flavour=%s samples with %s although %s/model_index.json names %s (i_know_what_i_am_doing)",
+                                  want, mine->pipeline_class, dir, cls);
+        }
+    } else {
+        flavours_of_class(fam, cls, same, sizeof same);
+        char *why = xasprintf("%s/model_index.json (%s)", dir, cls);
+        config_infer(cfg, "model_flavour", fl->name, why);
+        *note = xasprintf("model_flavour not set: %s, from %s%s%s%s", fl->name, why, strchr(same, ' ') ? "; " : "",
+                          strchr(same, ' ') ? same : "", strchr(same, ' ') ? " use this pipeline: set model_flavour to choose" : "");
+        free(why);
+    }
+    free(cls); free(dir);
+    return rc;
+}
+
 /* A component taken from another folder or hub id (SimpleTuner's pretrained_*_model_name_or_path):
  * its `sub` folder when it has one (a whole pipeline folder), else the folder itself. The
  * transformer's subfolder is pretrained_transformer_subfolder ("none" = the folder itself). */
@@ -237,6 +360,12 @@ static int override_component(Pipeline *p, const char *name, const char *key, co
 }
 
 static int open_components(Pipeline *p, const PipelineOptions *opt, Err *e) {
+    char *note = NULL;
+    int found = pipeline_resolve_flavour(p->cfg, &note, e);
+    if (found < 0) return -1;
+    if (found > 0) err_clear(e);   /* no model folder: pipeline_locate_model below says so */
+    if (note) pipeline_emitf(p, PEV_INFO, "%s", note);
+    free(note);
     const char *family = config_str(p->cfg, "model_family"), *flavour = config_str(p->cfg, "model_flavour");
     if (!(p->fam = family_require(family, e))) return -1;
     if (!(p->flavour = family_flavour(p->fam, flavour))) {
@@ -254,6 +383,8 @@ static int open_components(Pipeline *p, const PipelineOptions *opt, Err *e) {
         if (model_dir_override(&p->md, opt->component[i], opt->component_dir[i], e)) return -1;
     const char *vdir = model_dir_require(&p->md, "vae", e);
     if (!vdir || vae_load(&p->vae, vdir, e)) return -1;
+    /* Ctrl-C while loading: stop between components (nothing is written yet) */
+    if (interrupt_check(e, "while loading the model")) return -1;
     p->have_vae = 1;
     if (config_bool(p->cfg, "vae_enable_tiling")) p->vae.tiling.tile_px = VAE_TILE_PX_DEFAULT; /* less memory, slightly other latents */
     if (load_scheduler(p, e)) return -1;
@@ -261,7 +392,35 @@ static int open_components(Pipeline *p, const PipelineOptions *opt, Err *e) {
     if (p->text_precision != QUANT_NONE)
         pipeline_emitf(p, PEV_INFO, "quantising the text encoder to %s (text_encoder_1_precision)", quant_name(p->text_precision));
     if (prompt_encoder_open(&p->pe, &p->md, p->flavour->prompt, p->text_precision, e)) return -1;
+    if (interrupt_check(e, "while loading the model")) return -1;
     return p->mode == PIPELINE_CACHE ? 0 : setup_transformer(p, e);
+}
+
+int pipeline_check_datasets(const Config *c, Err *e) {
+    const DatasetConfig *ds;
+    int n = 0;
+    config_datasets(c, &ds, &n);
+    char *missing = NULL;
+    int images = 0;
+    for (int i = 0; i < n; i++) {
+        const DatasetConfig *d = &ds[i];
+        const char *t = d->dataset_type;
+        if (d->disabled || !t || (strcmp(t, "image") && strcmp(t, "conditioning") && strcmp(t, "eval"))) continue;
+        images += strcmp(t, "conditioning") != 0;
+        const char *dir = d->instance_data_dir;
+        char *item = NULL;
+        if (!dir || !*dir) item = xasprintf("dataset \"%s\" has no instance_data_dir", d->id);
+        else if (!dir_exists(dir)) item = xasprintf("dataset \"%s\": instance_data_dir %s %s", d->id, dir,
+                                                    file_exists(dir) ? "is a file, not a folder" : "does not exist");
+        if (!item) continue;
+        char *joined = missing ? xasprintf("%s; %s", missing, item) : xstrdup(item);
+        free(missing); free(item);
+        missing = joined;
+    }
+    if (!missing) return images;
+    err_setc(e, EXIT_USAGE, "%s: %s (checked before loading the model)", config_data_file(c), missing);
+    free(missing);
+    return -1;
 }
 
 int pipeline_open(Pipeline **out, Config *cfg, const PipelineOptions *opt, Err *e) {
@@ -269,6 +428,17 @@ int pipeline_open(Pipeline **out, Config *cfg, const PipelineOptions *opt, Err *
     p->cfg = cfg;
     p->mode = opt ? opt->mode : PIPELINE_INFER;
     p->quiet = opt && opt->quiet;
+    int uses = opt ? opt->uses_datasets : PIPELINE_DATA_NONE;
+    if (p->mode == PIPELINE_TRAIN || uses) {
+        int images = pipeline_check_datasets(cfg, e);
+        if (images == 0 && uses == PIPELINE_DATA_EVAL)
+            err_setc(e, EXIT_USAGE, "nothing to validate: give --image REF and --prompt TEXT (only --prompt for a text-to-image "
+                                    "flavour), or an eval dataset (an edit dataset in data_backend_config; eval_dataset_id chooses it)");
+        else if (images == 0)
+            err_setc(e, EXIT_USAGE, "no image dataset to %s: data_backend_config%s%s lists none (enabled)", p->mode == PIPELINE_TRAIN ? "train on" : "cache",
+                     config_data_file(cfg)[0] ? " " : "", config_data_file(cfg));
+        if (images <= 0) { pipeline_close(p); *out = NULL; return -1; }
+    }
     if (open_components(p, opt, e)) { pipeline_close(p); *out = NULL; return -1; }
     *out = p;
     return 0;
@@ -297,6 +467,8 @@ void pipeline_close(Pipeline *p) {
 int pipeline_load_adapters(Pipeline *p, const char *path, float scale, Err *e) {
     if (!p->have_tr) return err_set(e, "%s: this pipeline was opened without a transformer", path);
     if (linear_set_load_adapters(p->tr.linears, path, scale, e)) return -1;
+    p->adapters = PIPELINE_ADAPTERS_LORA;
+    p->lora_scale = scale;
     transformer_bind_denoiser(&p->tr);
     return 0;
 }

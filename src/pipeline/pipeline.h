@@ -32,12 +32,18 @@ typedef struct Pipeline Pipeline;
  * together. INFER: everything loaded at open. CACHE: no transformer at all (pipeline_cache). */
 typedef enum { PIPELINE_TRAIN, PIPELINE_INFER, PIPELINE_CACHE } PipelineMode;
 
+enum { PIPELINE_DATA_NONE = 0, PIPELINE_DATA_CACHE = 1, PIPELINE_DATA_EVAL = 2 };
+
 typedef struct PipelineOptions {
     PipelineMode mode;          /* TRAIN attaches trainable adapters (or full training); INFER does not */
     int quiet;                  /* no default printing (callers with their own event callback need not set it) */
     /* model-folder components taken from other folders (the golden harness' pipeline dirs) */
     const char *component[8], *component_dir[8];
     int n_components;
+    /* the run will read the datasets (PIPELINE_DATA_CACHE: cache, always with TRAIN; PIPELINE_DATA_EVAL:
+     * validation sheets from the eval dataset): their folders are checked before any model is loaded
+     * (pipeline_check_datasets), and a configuration without an image dataset stops there */
+    int uses_datasets;
 } PipelineOptions;
 
 /* ---- events ---- */
@@ -50,10 +56,11 @@ typedef enum {
     PEV_STEP,              /* an optimizer step: step, total, epoch, loss, lr, grad_norm, seconds (since this run's start) */
     PEV_CHECKPOINT,        /* step, path (the checkpoint folder) */
     PEV_VALIDATION_START,  /* step, done (image index), total (images) and message (instruction) */
-    PEV_VALIDATION_IMAGE,  /* step, path (the sheet written) */
-    PEV_SAMPLING_STEP,     /* done of total sampling steps of one image */
+    PEV_VALIDATION_IMAGE,  /* step, path (the sheet written), done (image index) of total, seconds (this
+                              run of sheets so far), eta (seconds left for the rest) */
+    PEV_SAMPLING_STEP,     /* done of total sampling steps of one image; seconds (this image so far), eta */
     PEV_PREVIEW,           /* path (a predicted-x0 preview written) */
-    PEV_INTERRUPTED,       /* step: stopping after this step (a checkpoint follows) */
+    PEV_INTERRUPTED,       /* step: training stops here; done = 1 when a checkpoint of this step follows */
     PEV_DONE,              /* step, path (final weights), message (summary) */
     PEV_FAILED,            /* message (the error) */
 } PipelineEventKind;
@@ -62,6 +69,8 @@ typedef struct PipelineEvent {
     PipelineEventKind kind;
     int64_t step, total, epoch, done;
     double loss, lr, grad_norm, seconds;
+    double eta;            /* SAMPLING_STEP: seconds left (of the whole validation run in training or
+                              render_eval, else of this image); < 0 when unknown */
     const char *path, *message;
 } PipelineEvent;
 
@@ -83,9 +92,22 @@ char *pipeline_event_json(const PipelineEvent *ev);
 /* "step", "checkpoint", ... (the "event" field of pipeline_event_json). */
 const char *pipeline_event_kind_name(PipelineEventKind k);
 
+/* Every enabled image, conditioning and eval dataset's instance_data_dir is a readable folder: one
+ * error listing each one that is not (EXIT_USAGE), before minutes of model loading. Returns the number
+ * of enabled image and eval datasets (0 without any), or -1. */
+int pipeline_check_datasets(const Config *c, Err *e);
+
 /* The model folder of a configuration: pretrained_model_name_or_path, else the family flavour's hub
  * id, located (local folder or Hugging Face cache) at `revision`; malloc'd. */
 int pipeline_locate_model(const Config *c, char **dir_out, Err *e);
+
+/* model_flavour when the configuration leaves it out: the flavour of the model folder's pipeline class
+ * (model_index.json "_class_name"), recorded in cfg as inferred; an explicit model_flavour (or
+ * model_family) that contradicts the folder's class is an error naming both (EXIT_USAGE; a flavour of
+ * the same family is allowed with i_know_what_i_am_doing). *note: what to tell the user (malloc'd) or
+ * NULL. Returns 1 (e says why) when the model folder cannot be found now. pipeline_open calls it;
+ * `config show` too. */
+int pipeline_resolve_flavour(Config *cfg, char **note, Err *e);
 
 const Config *pipeline_config(const Pipeline *p);
 const ModelFamily *pipeline_family(const Pipeline *p);
@@ -121,6 +143,9 @@ typedef struct EditRequest {
                                         image k's noise is the k-th [C, h, w] block of the seed's stream */
 } EditRequest;
 
+/* How many of n_refs references the flavour's pipeline takes (its max_refs); with warn, more than that
+ * is a warning saying which are used. pipeline_render uses only those. */
+int pipeline_usable_refs(Pipeline *p, int n_refs, int warn);
 /* The size the family's edit pipeline renders at for these references (1024² without). */
 void pipeline_default_size(const Pipeline *p, const Image *refs, int n_refs, int *w, int *h);
 /* validation_resolution → every (w, h) it lists (at most max; "WxH", an edge, or megapixels when
@@ -135,10 +160,11 @@ double pipeline_guidance(const Pipeline *p);
  * [3, H, W] in [0, 1] (malloc'd). */
 int pipeline_render(Pipeline *p, const EditRequest *req, Image *result, float **tensor, Err *e);
 /* The first num_eval_images samples of eval_dataset_id (or the first edit dataset without
- * disable_validation) as sheets dir/NN[_WxH][_k].<ext> (references | result, or result | references
- * with validation_stitch_input_location right, the instruction underneath): one per size of
- * validation_resolution (_WxH after the first) and per image of num_validation_images (_k after the
- * first), in validation_image_format at validation_image_quality; loads the datasets when needed. */
+ * disable_validation) as sheets dir/NN[_WxH][_k].<ext> (reference 1..n | result | target, or result
+ * first with validation_stitch_input_location right; the instruction and the settings underneath: step
+ * (when >= 0), seed, guidance, LoRA scale, size): one per size of validation_resolution (_WxH after the
+ * first) and per image of num_validation_images (_k after the first), in validation_image_format at
+ * validation_image_quality; loads the datasets when needed. */
 int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e);
 
 /* ---- evaluation against known results (`simpletuner eval`) ---- */

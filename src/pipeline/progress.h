@@ -13,6 +13,7 @@ typedef struct Progress {
     int open_line;             /* a redrawn line is on screen (tty) */
     int64_t first, total;      /* step this run started at, last step */
     struct timespec t0;
+    double last_line;          /* when the last throttled line (cache progress, no terminal) was written */
 } Progress;
 
 void progress_init(Progress *p, FILE *out, int64_t first_step, int64_t total_steps);

@@ -6,11 +6,13 @@
 #include "pipeline/pipeline_internal.h"
 #include "image/image_io.h"
 #include "image/image_resize.h"
+#include "base/interrupt.h"
 #include "models/latent_pack.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The size a pipeline VAE-encodes a reference at: ~1 MP with the reference's aspect, or the
  * target's area with model_kwargs {"match_target_res": true} (as the Qwen edit quickstart offers). */
@@ -33,6 +35,7 @@ typedef struct Predict {
     const float *sigmas;
     const char *preview_prefix; /* validation_preview: "<prefix>step-<k>.png" every preview_every steps */
     int preview_every, latent_h, latent_w;
+    struct timespec t0;         /* when sampling started (this image's progress clock) */
 } Predict;
 
 static int predict(void *ctx, const float *x, float timestep, int positive, float *v, Err *e) {
@@ -76,13 +79,27 @@ static void write_preview(Predict *p, int step, const float *x, const float *v) 
     free(path); free(x0); free(z); free(img);
 }
 
-/* After each step: the progress event, previews, and (tracing) the step's predictions and latents
- * under the pipelines' names "step<i>.<what>". */
-static void on_step(void *ctx, int step, int n, const float *x, const float *vc, const float *vu, const float *v) {
+static double seconds_since(const struct timespec *t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
+}
+
+/* After each step: a requested stop (Ctrl-C: the image is dropped, nothing is written), the progress
+ * event with the time left (of this image, or of the whole validation when render_eval runs the clock),
+ * previews, and (tracing) the step's predictions and latents under the pipelines' names "step<i>.<what>". */
+static int on_step(void *ctx, int step, int n, const float *x, const float *vc, const float *vu, const float *v, Err *e) {
     Predict *p = ctx;
-    pipeline_emit(p->pl, &(PipelineEvent){.kind = PEV_SAMPLING_STEP, .done = step + 1, .total = n});
+    RenderClock *clk = &p->pl->clock;
+    int64_t done = step + 1, total = n;
+    double elapsed = seconds_since(&p->t0);
+    if (clk->steps_total > 0) { done += clk->steps_done; total = clk->steps_total; elapsed = seconds_since(&clk->t0); }
+    double eta = done > 0 ? elapsed / (double)done * (double)(total - done) : -1;
+    pipeline_emit(p->pl, &(PipelineEvent){.kind = PEV_SAMPLING_STEP, .done = step + 1, .total = n, .seconds = seconds_since(&p->t0),
+                                          .eta = eta});
+    if (interrupt_check(e, "while rendering: the image was dropped")) return -1;
     if (p->preview_prefix && ((step + 1) % p->preview_every == 0 || step + 1 == n)) write_preview(p, step, x, v);
-    if (!trace_on(p->trace)) return;
+    if (!trace_on(p->trace)) return 0;
     char scope[32];
     snprintf(scope, sizeof scope, "step%d", step);
     Trace t = trace_scope(p->trace, scope);
@@ -93,6 +110,7 @@ static void on_step(void *ctx, int step, int n, const float *x, const float *vc,
     if (vu) trace_f32(&t, "noise_pred_uncond", 3, sh, vu);
     trace_f32(&t, "noise_pred", 3, sh, v);   /* the prediction the step used (= cond without CFG) */
     trace_f32(&t, "latents", 3, sh, x);
+    return 0;
 }
 
 /* The CFG rule and scale: the family's rule for edit or text-to-image flavours; the scale as the
@@ -106,13 +124,40 @@ static float guidance_of(const Pipeline *pl, CfgMode *mode) {
     return (float)f->guidance_when_unset;
 }
 
-double pipeline_guidance(const Pipeline *pl) {
-    CfgMode mode;
-    float g = guidance_of(pl, &mode);
-    return g > 1.0f && !config_bool(pl->cfg, "validation_disable_unconditional") ? g : 0.0;
+int pipeline_usable_refs(Pipeline *pl, int n_refs, int warn) {
+    int keep = pl->flavour->max_refs;
+    if (n_refs <= keep) return n_refs;
+    char what[64];
+    if (keep == 0) snprintf(what, sizeof what, "rendering from the prompt alone");
+    else if (keep == 1) snprintf(what, sizeof what, "using the first");
+    else snprintf(what, sizeof what, "using the first %d", keep);
+    if (warn)
+        pipeline_emitf(pl, PEV_WARNING, "%d reference images, but the %s flavour of %s takes %d: %s", n_refs, pl->flavour->name,
+                       pl->fam->name, keep, what);
+    return keep;
 }
 
-int pipeline_render(Pipeline *pl, const EditRequest *job, Image *result, float **tensor, Err *e) {
+/* True CFG runs (a second, unconditional pass per step) when the scale is above 1 and not disabled. */
+static int cfg_is_on(const Pipeline *pl, float g) { return g > 1.0f && !config_bool(pl->cfg, "validation_disable_unconditional"); }
+
+float pipeline_guidance_cfg(const Pipeline *pl, int *cfg_on) {
+    CfgMode mode;
+    float g = guidance_of(pl, &mode);
+    if (cfg_on) *cfg_on = cfg_is_on(pl, g);
+    return g;
+}
+
+double pipeline_guidance(const Pipeline *pl) {
+    int on = 0;
+    float g = pipeline_guidance_cfg(pl, &on);
+    return on ? g : 0.0;
+}
+
+int pipeline_render(Pipeline *pl, const EditRequest *job_in, Image *result, float **tensor, Err *e) {
+    /* more references than the flavour's pipeline takes: the first ones, as it would be called */
+    EditRequest clamped = *job_in;
+    const EditRequest *job = &clamped;
+    clamped.n_refs = pipeline_usable_refs(pl, clamped.n_refs, 1);
     int W = job->width, H = job->height;
     if (W <= 0 || H <= 0) pipeline_default_size(pl, job->refs, job->n_refs, &W, &H);
     const int C = vae_latent_channels(&pl->vae), h = H / 8, w = W / 8;
@@ -120,11 +165,12 @@ int pipeline_render(Pipeline *pl, const EditRequest *job, Image *result, float *
     const Trace *tr = job->trace;
     Predict p = {0};
     p.pl = pl; p.channels = (size_t)C * 4; p.n_target = (size_t)(h / 2) * (w / 2); p.trace = tr;
+    clock_gettime(CLOCK_MONOTONIC, &p.t0);
     float *pos = NULL, *neg = NULL, *ref_lat[3] = {0}, *noise = NULL, *x = NULL, *img = NULL;
     Trace tp = trace_scope(tr, "prompt"), tn = trace_scope(tr, "negative");
     CfgMode mode;
     float g = guidance_of(pl, &mode);
-    int use_uncond = g > 1.0f && !config_bool(pl->cfg, "validation_disable_unconditional");
+    int use_uncond = cfg_is_on(pl, g);
     int rc = 0;
     if (job->prompt_embeds) {   /* encoded earlier (training keeps its validation prompts' embeddings) */
         p.pos_len = job->prompt_len; p.dim = job->embed_dim;
@@ -209,6 +255,7 @@ int pipeline_render(Pipeline *pl, const EditRequest *job, Image *result, float *
             p.preview_every = (int)config_int(pl->cfg, "validation_preview_steps");
             if (p.preview_every < 1) p.preview_every = 1;
         }
+        clock_gettime(CLOCK_MONOTONIC, &p.t0);   /* the rate counts sampling steps only */
         rc = sampler_run(&sc, predict, &p, on_step, &p, x, p.n_target, p.channels, e);
     }
     if (!rc) rc = latent_unpack(x, C, h, w, noise, e);

@@ -44,7 +44,7 @@ static int ensure_model(const char *models, const char *name, const char *family
     int rc = 0;
     if (!have || strcmp(have, TINY_MODEL_STAMP)) {
         char *tmp = xasprintf("%s.tmp.%ld", dst, (long)getpid());
-        fprintf(stderr, "creating the tiny %s model in %s\n", family, dst);
+        fprintf(stderr, "creating the tiny %s %s model in %s\n", family, flavour, dst);
         ModelInitSpec spec = {family, flavour, SIZE_TINY, tmp, 0, NULL, 0};
         char *tstamp = path_join(tmp, ".simpletuner-tiny");
         rc = model_init_write(&spec, e);
@@ -81,9 +81,23 @@ int tiny_assets_ensure(const char *example, Err *e) {
     int rc = 0;
     char *models = path_join(root, "models"), *data = path_join(root, "data");
     if (dir_make(models, e) || dir_make(data, e)) rc = -1;
-    /* the presets name each family's folder (e.g. models/qwenimage_edit serves edit-v1 and edit-v2 alike) */
-    for (int i = 0; !rc && MODEL_FAMILIES[i]; i++)
-        rc = ensure_model(models, MODEL_FAMILIES[i]->tiny_folder, MODEL_FAMILIES[i]->name, MODEL_FAMILIES[i]->edit_flavour, e);
+    /* the presets name each family's folder (models/qwenimage_edit: the family's main edit flavour); an
+     * edit flavour sampled by another pipeline class gets its own folder <folder>.<flavour>
+     * (models/qwenimage_edit.edit-v1), since a folder's model_index.json decides the flavour it serves */
+    for (int i = 0; !rc && MODEL_FAMILIES[i]; i++) {
+        const ModelFamily *f = MODEL_FAMILIES[i];
+        const FamilyFlavour *main_fl = family_flavour(f, f->edit_flavour);
+        rc = ensure_model(models, f->tiny_folder, f->name, f->edit_flavour, e);
+        for (const FamilyFlavour *v = f->flavours; !rc && v->name; v++) {
+            if (v->max_refs == 0 || !strcmp(v->pipeline_class, main_fl->pipeline_class)) continue;
+            int seen = 0;   /* one folder per pipeline class */
+            for (const FamilyFlavour *u = f->flavours; u != v; u++) seen |= !strcmp(u->pipeline_class, v->pipeline_class);
+            if (seen) continue;
+            char *name = xasprintf("%s.%s", f->tiny_folder, v->name);
+            rc = ensure_model(models, name, f->name, v->name, e);
+            free(name);
+        }
+    }
     char *set = path_join(data, example);
     if (!rc && !dir_exists(set)) {
         char *tmp = xasprintf("%s.tmp.%ld", set, (long)getpid());

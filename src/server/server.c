@@ -303,11 +303,10 @@ int server_run(const ServerOptions *opt, Err *e) {
     if (s.token) printf("log in with: http://%s%s%s:%d/login?token=%s\n", v6 ? "[" : "", s.host, v6 ? "]" : "", s.port, s.token);
     printf("stop with Ctrl-C\n");
     fflush(stdout);
-    while (!interrupt_take()) {
+    while (!interrupt_requested()) {
         struct timespec t = {0, 200 * 1000 * 1000};
         nanosleep(&t, NULL);
     }
-    interrupt_release();
     fprintf(stderr, "stopping the server\n");
     stop_jobs(&s);
     s.stopping = 1;   /* event streams end; their connections close */

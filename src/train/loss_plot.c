@@ -104,6 +104,9 @@ Image loss_plot_render(const int64_t *steps, const double *losses, int n, int W,
     }
     snprintf(label, sizeof label, "training loss, %d steps (dark: moving average)", n);
     text_draw(&im, left, 8, label, 1, TEXT);
+    /* the axes' names: the loss up the left side, optimizer steps under the step labels */
+    text_draw(&im, 6, top - 12, "loss", 1, TEXT);
+    text_draw(&im, left + (right - left - text_width("optimizer step", 1)) / 2, bottom + 18, "optimizer step", 1, TEXT);
     /* raw values first, then a centred moving average over ~2% of the run on top */
     int win = n / 50 > 1 ? n / 50 : 1, px = 0, py = 0, ax = 0, ay = 0;
     for (int i = 0; i < n; i++) {

@@ -329,18 +329,26 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
     size_t n_grad = 0;
     for (int i = 0; i < m->n_params; i++) n_grad += m->params[i].numel;
     float *flat = ranks > 1 ? xmalloc((n_grad + 4) * sizeof(float)) : NULL;
+    int stopped = 0;   /* Ctrl-C / SIGTERM before this run's first step: nothing new to checkpoint */
     if (!rc && writer && hooks && hooks->validate && hooks->validate_every > 0 &&
-        ((step == 0 && !hooks->no_base_validation) || hooks->validate_on_startup)) {
+        ((step == 0 && !hooks->no_base_validation) || hooks->validate_on_startup) && !interrupt_requested()) {
         crash_point("validate %lld", (long long)step);
         /* step 0: the untrained weights (the EMA equals them); a resumed step as the interval renders it */
         rc = step == 0 ? hooks->validate(hooks->validate_ctx, 0, NULL, e) : validate_with_ema(hooks, ema, step, e);
+        if (rc && e->code == EXIT_INTERRUPTED) { err_clear(e); rc = 0; }   /* the sheet was dropped */
+    }
+    /* (several ranks stop together after a step, when they have agreed) */
+    if (!rc && ranks == 1 && interrupt_requested()) {
+        emit(hooks, &(TrainEvent){.kind = TRAIN_EV_INTERRUPTED, .step = step, .total = cfg->max_train_steps, .checkpointing = 0});
+        out->interrupted = 1;
+        stopped = 1;
     }
     int64_t start_step = step;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    emit(hooks, &(TrainEvent){.kind = TRAIN_EV_START, .step = start_step, .total = cfg->max_train_steps});
+    if (!stopped) emit(hooks, &(TrainEvent){.kind = TRAIN_EV_START, .step = start_step, .total = cfg->max_train_steps});
     char *jsonl_path = path_join(cfg->output_dir, TRAIN_LOG_JSONL), *plot_path = path_join(cfg->output_dir, "loss_curve.png");
-    while (!rc && step < cfg->max_train_steps) {
+    while (!rc && !stopped && step < cfg->max_train_steps) {
         for (int i = 0; i < m->n_params; i++) memset(m->params[i].grad, 0, m->params[i].numel * sizeof(float));
         double loss_sum = 0, sigma_sum = 0;
         int count = 0;
@@ -372,7 +380,7 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
              * (Ctrl-C reaches the ranks at different moments; they must stop after the same step) */
             size_t off = 0;
             for (int i = 0; i < m->n_params; i++) { memcpy(flat + off, m->params[i].grad, m->params[i].numel * sizeof(float)); off += m->params[i].numel; }
-            int stop_here = interrupt_take();
+            int stop_here = interrupt_requested();
             flat[off] = (float)loss_sum; flat[off + 1] = (float)sigma_sum; flat[off + 2] = (float)count; flat[off + 3] = (float)stop_here;
             if ((rc = parallel_sum_floats(par, flat, n_grad + 4, e))) break;
             off = 0;
@@ -407,9 +415,11 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
          * the checkpoint before, trains this step again (bit for bit) and renders it again, so a
          * checkpoint's step always has its validation sheets */
         if (writer && hooks && hooks->validate && hooks->validate_every > 0 &&
-            (step % hooks->validate_every == 0 || step == cfg->max_train_steps)) {
+            (step % hooks->validate_every == 0 || step == cfg->max_train_steps) && !interrupt_requested()) {
             crash_point("validate %lld", (long long)step);
             rc = validate_with_ema(hooks, ema, step, e);
+            /* Ctrl-C while rendering: the sheet is dropped, the step is checkpointed below */
+            if (rc && e->code == EXIT_INTERRUPTED) { err_clear(e); rc = 0; }
         }
         int ckpt = cfg->checkpoint_every > 0 && step % cfg->checkpoint_every == 0;
         if (!rc && writer && (ckpt || step == cfg->max_train_steps)) {
@@ -418,9 +428,8 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
             if (!rc) rc = loss_plot_write(jsonl_path, plot_path, e);
         }
         /* Ctrl-C / SIGTERM (held pending by main): keep this step in a checkpoint and stop cleanly */
-        if (!rc && step < cfg->max_train_steps && (ranks > 1 ? stop_agreed : interrupt_take())) {
-            interrupt_release();
-            emit(hooks, &(TrainEvent){.kind = TRAIN_EV_INTERRUPTED, .step = step, .total = cfg->max_train_steps});
+        if (!rc && step < cfg->max_train_steps && (ranks > 1 ? stop_agreed : interrupt_requested())) {
+            emit(hooks, &(TrainEvent){.kind = TRAIN_EV_INTERRUPTED, .step = step, .total = cfg->max_train_steps, .checkpointing = !ckpt});
             if (writer && !ckpt) rc = train_log_sync(&log, e);
             if (writer && !ckpt && !rc) rc = save_checkpoint(cfg, hooks, m, &opt, ema, src, &rng, step, e);
             if (writer && !rc) rc = loss_plot_write(jsonl_path, plot_path, e);

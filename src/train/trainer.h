@@ -80,7 +80,8 @@ typedef enum {
     TRAIN_EV_RESUMED,      /* step, path = the checkpoint resumed */
     TRAIN_EV_STEP,         /* step, total, epoch, loss, lr, grad_norm, seconds since this run's start */
     TRAIN_EV_CHECKPOINT,   /* step, path = the checkpoint folder written */
-    TRAIN_EV_INTERRUPTED,  /* step: Ctrl-C / SIGTERM, a checkpoint of this step follows */
+    TRAIN_EV_INTERRUPTED,  /* step: Ctrl-C / SIGTERM, the run stops here; checkpointing: a checkpoint of this
+                              step follows (0: it was just written, or no step was trained in this run) */
 } TrainEventKind;
 
 typedef struct TrainEvent {
@@ -88,6 +89,7 @@ typedef struct TrainEvent {
     int64_t step, total, epoch;
     double loss, lr, grad_norm, seconds;
     const char *path;
+    int checkpointing;
 } TrainEvent;
 
 typedef void (*TrainEventFn)(void *ctx, const TrainEvent *ev);
@@ -115,8 +117,10 @@ typedef struct TrainResult {
 
 /* Runs to max_train_steps. Writes output_dir/training_log.jsonl and .csv (step, epoch, loss, lr,
  * grad_norm, sigma mean; train/train_log.h), checkpoints with loss_curve.png refreshed beside the log,
- * and the final weights (EMA weights when use_ema). A pending SIGINT/SIGTERM (base/interrupt.h) ends
- * the run after the current step with a checkpoint and out->interrupted set (not an error).
+ * and the final weights (EMA weights when use_ema). A stop requested by SIGINT/SIGTERM (base/interrupt.h)
+ * ends the run after the current step with a checkpoint and out->interrupted set (not an error); a
+ * validation render that the stop cut short (the validate hook fails with EXIT_INTERRUPTED) is dropped,
+ * its step still checkpointed; a stop before the first step of the run trains and checkpoints nothing.
  * Crash safety: at the start, leftovers of killed runs in output_dir are removed (temp files,
  * unfinished or half-rotated checkpoints); resume_from "latest" passes over damaged checkpoints with a
  * warning; the logs are cut back to the step resumed from. */

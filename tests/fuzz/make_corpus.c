@@ -257,7 +257,7 @@ static void seeds_lora(const char *tmp) {
     Err e = {0};
     char *p = path_join(tmp, "l.safetensors");
     for (int k = 0; k < 2; k++) {
-        if (lora_save(m, 2, "transformer", k ? DT_BF16 : DT_F32, p, &e)) die(p, &e);
+        if (lora_save(m, 2, "transformer", NULL, k ? DT_BF16 : DT_F32, p, &e)) die(p, &e);
         size_t n; unsigned char *b = slurp(p, &n);
         put("lora", k ? "peft_bf16.safetensors" : "peft_f32.safetensors", b, n);
         free(b);

@@ -101,3 +101,12 @@ st_workdir() {
     ST_DIR=$(mktemp -d)
     trap 'rm -rf "$ST_DIR" "$ST_OUT"' EXIT
 }
+
+# st_model_copy SRC DST CLASS: a copy of the model folder SRC whose model_index.json names the diffusers
+# pipeline CLASS (the same tiny weights sampled as another flavour of their family: an explicit
+# model_flavour must agree with the folder's pipeline class).
+st_model_copy() {
+    cp -rL "$1" "$2"
+    sed -i "s/\"_class_name\": *\"[A-Za-z]*\"/\"_class_name\": \"$3\"/" "$2/model_index.json"
+    grep -q "\"_class_name\": \"$3\"" "$2/model_index.json" || fail "st_model_copy: no _class_name in $2/model_index.json"
+}

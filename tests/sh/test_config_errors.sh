@@ -8,6 +8,9 @@ BIN=$(st_bin)
 MODEL=$(pwd)/tests/data/models/qwenimage_edit
 st_workdir
 cd "$ST_DIR"
+# the tiny edit weights as an edit-v2 (QwenImageEditPlusPipeline) folder
+st_model_copy "$MODEL" model_v2 QwenImageEditPlusPipeline
+MODEL=$ST_DIR/model_v2
 export OMP_NUM_THREADS=2
 "$BIN" make-dataset --kind edit-pairs --out ds --count 2 --size 64x64 > /dev/null
 backend() {

@@ -9,6 +9,9 @@ MODEL=$(pwd)/tests/data/models/qwenimage_edit
 if ! command -v mpirun > /dev/null; then echo "SKIP: mpirun not installed (make deps installs openmpi-bin)"; exit 77; fi
 st_workdir
 cd "$ST_DIR"
+# the tiny edit weights as an edit-v2 (QwenImageEditPlusPipeline) folder
+st_model_copy "$MODEL" model_v2 QwenImageEditPlusPipeline
+MODEL=$ST_DIR/model_v2
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_plm_rsh_agent= OMP_NUM_THREADS=1
 MPIRUN=(mpirun --oversubscribe -np 2 --mca btl self,vader --bind-to none)
 

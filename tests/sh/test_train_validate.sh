@@ -80,8 +80,11 @@ expect_grep -F "validating the base model" base.log
 expect_same_file z.png base.png "lora_scale 0 renders the base model"
 expect_diff_file a.png base.png "a LoRA changes the output"
 mv keep_out out
-# text-to-image through the base flavour, and an edit flavour asking for its reference
-expect_ok "$BIN" validate --config config.json model_flavour=v1.0 --prompt "a red square" --output t2i.png
+# text-to-image through the base flavour (the edit folder names the edit pipeline: a flavour of another
+# pipeline class is refused unless i_know_what_i_am_doing), and an edit flavour asking for its reference
+expect_fail -c 2 "$BIN" validate --config config.json model_flavour=v1.0 --prompt "a red square" --output t2i.png
+expect_grep -F "model_flavour=v1.0 samples with QwenImagePipeline, but $MODEL/model_index.json names QwenImageEditPipeline (model_flavour edit-v1)"
+expect_ok "$BIN" validate --config config.json model_flavour=v1.0 i_know_what_i_am_doing=true --prompt "a red square" --output t2i.png
 file t2i.png > t2i.type
 expect_grep -F "64 x 64" t2i.type
 expect_fail -c 2 "$BIN" validate --config config.json --prompt "make it red" --output x.png

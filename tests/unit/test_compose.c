@@ -33,6 +33,38 @@ static void test_sheet_layout(void **state) {
     image_free(&a); image_free(&b);
 }
 
+/* Panel titles: a strip above the images with each title over its own panel, drawn smaller when one
+ * does not fit its panel, never past it; panels move down by the strip. */
+static void test_sheet_labels(void **state) {
+    (void)state;
+    Image a = solid(200, 40, 255), b = solid(200, 40, 255);
+    Image pair[2] = {a, b};
+    const char *labels[2] = {"reference 1", "result"};
+    Image s = compose_sheet_labelled(pair, labels, 2, NULL);
+    const int strip = 9 * 2 + 4;   /* the titles fit: caption-sized glyphs */
+    assert_int_equal(s.width, 8 + 200 + 8 + 200 + 8);
+    assert_int_equal(s.height, 8 + strip + 40 + 8);
+    /* dark pixels of each title lie over its own panel */
+    int over_a = 0, over_b = 0, gap = 0;
+    for (int y = 8; y < 8 + strip; y++)
+        for (int x = 0; x < s.width; x++) {
+            if (s.data[((size_t)y * s.width + x) * 3] >= 128) continue;
+            if (x >= 8 && x < 208) over_a++; else if (x >= 216 && x < 416) over_b++; else gap++;
+        }
+    assert_true(over_a > 50 && over_b > 30);
+    assert_int_equal(gap, 0);
+    image_free(&s);
+    /* a 48-pixel panel: "reference 1" at scale 2 would be 132 wide: small glyphs, cut to the panel */
+    Image n = solid(48, 20, 255);
+    Image narrow[2] = {n, n};
+    Image t = compose_sheet_labelled(narrow, labels, 2, NULL);
+    assert_int_equal(t.height, 8 + (9 + 4) + 20 + 8);
+    for (int y = 8; y < 8 + 13; y++)
+        for (int x = 8 + 48; x < 8 + 48 + 8; x++) assert_true(t.data[((size_t)y * t.width + x) * 3] >= 128);   /* the gap stays white */
+    image_free(&t);
+    image_free(&a); image_free(&b); image_free(&n);
+}
+
 static void test_text(void **state) {
     (void)state;
     assert_int_equal(text_width("abc", 2), 36);
@@ -74,6 +106,7 @@ int main(void) {
         cmocka_unit_test(test_sheet_layout),
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_stack_rows),
+        cmocka_unit_test(test_sheet_labels),
     };
     return cmocka_run_group_tests_name("compose", tests, NULL, NULL);
 }

@@ -81,13 +81,29 @@ static void test_lora_read_damaged(void **state) {
     T ok[2] = {{"blocks.0.attn.to_q.lora_A.weight", 2, 3, 2}, {"blocks.0.attn.to_q.lora_B.weight", 4, 2, 2}};
     expect_read_error(ok, 2, "{\"lora_alpha\": 1e300}", "lora_alpha is 1e+300, expected a finite value >= 0");
     T unknown[2] = {{"blocks.9.attn.to_q.lora_A.weight", 2, 3, 2}, {"blocks.9.attn.to_q.lora_B.weight", 4, 2, 2}};
-    expect_read_error(unknown, 2, NULL, "names no module of this transformer");
+    expect_read_error(unknown, 2, NULL, "none of its 2 LoRA keys names a module of this transformer (a LoRA for another model?): "
+                                        "'blocks.9.attn.to_q.lora_A.weight', 'blocks.9.attn.to_q.lora_B.weight'");
+}
+
+/* A LoRA of another model that shares some module names: every unmatched key is counted, the first
+ * five named, and this model's modules shown; none is applied silently. */
+static void test_lora_read_other_model(void **state) {
+    (void)state;
+    T mixed[9] = {{"blocks.0.attn.to_q.lora_A.weight", 2, 3, 2}, {"blocks.0.attn.to_q.lora_B.weight", 4, 2, 2},
+                  {"transformer_blocks.0.attn.add_q_proj.lora_A.weight", 2, 3, 2}, {"transformer_blocks.0.attn.add_q_proj.lora_B.weight", 4, 2, 2},
+                  {"transformer_blocks.1.attn.add_q_proj.lora_A.weight", 2, 3, 2}, {"transformer_blocks.1.attn.add_q_proj.lora_B.weight", 4, 2, 2},
+                  {"transformer_blocks.2.attn.add_q_proj.lora_A.weight", 2, 3, 2}, {"transformer_blocks.2.attn.add_q_proj.lora_B.weight", 4, 2, 2},
+                  {"single_transformer_blocks.0.proj_out.lora_A.weight", 2, 3, 2}};
+    expect_read_error(mixed, 9, NULL, "7 of its 9 LoRA keys name no module of this transformer");
+    expect_read_error(mixed, 9, NULL, "'transformer_blocks.0.attn.add_q_proj.lora_A.weight'");
+    expect_read_error(mixed, 9, NULL, ", ...; this model's modules are e.g. 'blocks.0.attn.to_q', 'blocks.0.attn.to_k'");
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lora_read_spellings),
         cmocka_unit_test(test_lora_read_damaged),
+        cmocka_unit_test(test_lora_read_other_model),
     };
     return cmocka_run_group_tests_name("lora_read", tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include "base/error.h"
 #include "image/image_io.h"
 #include "train/loss_plot.h"
+#include "image/sheet.h"
 #include "pipeline/progress.h"
 
 static int count_color(const Image *im, uint8_t r, uint8_t g, uint8_t b) {
@@ -42,6 +43,34 @@ static void test_read_dedups_resumed_steps(void **state) {
     tmpdir_remove(d);
 }
 
+/* The axes are named: "loss" above the loss labels, "optimizer step" centred under the step labels
+ * (the strip below them is blank without it). */
+static void test_axes_are_named(void **state) {
+    (void)state;
+    int64_t steps[10]; double losses[10];
+    for (int i = 0; i < 10; i++) { steps[i] = i + 1; losses[i] = 1.0 / (i + 1); }
+    const int W = 800, H = 400, left = 64, right = W - 16, bottom = H - 28;
+    Image im = loss_plot_render(steps, losses, 10, W, H);
+    int under = 0, beside = 0;
+    for (int y = bottom + 18; y < bottom + 25; y++)
+        for (int x = 0; x < W; x++) {
+            const uint8_t *p = im.data + ((size_t)y * W + x) * 3;
+            if (p[0] == 30 && p[1] == 30 && p[2] == 30) {
+                under++;
+                int mid = left + (right - left) / 2, half = text_width("optimizer step", 1) / 2 + 2;
+                assert_true(x >= mid - half && x <= mid + half);   /* centred under the axis */
+            }
+        }
+    for (int y = 16; y < 23; y++)
+        for (int x = 6; x < 6 + text_width("loss", 1); x++) {
+            const uint8_t *p = im.data + ((size_t)y * W + x) * 3;
+            beside += p[0] == 30 && p[1] == 30 && p[2] == 30;
+        }
+    assert_true(under > 40);
+    assert_true(beside > 15);
+    image_free(&im);
+}
+
 static void test_render_is_monotone_in_loss(void **state) {
     (void)state;
     /* a falling loss ends lower on the image (larger y) than it starts */
@@ -72,6 +101,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_dedups_resumed_steps),
         cmocka_unit_test(test_render_is_monotone_in_loss),
+        cmocka_unit_test(test_axes_are_named),
         cmocka_unit_test(test_durations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

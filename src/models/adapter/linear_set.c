@@ -1,5 +1,6 @@
 /* linear_set.c — see linear_set.h. */
 #include "models/adapter/linear_set.h"
+#include "base/interrupt.h"
 #include "models/adapter/lora_file.h"
 #include "models/adapter/lycoris_file.h"
 #include <stdio.h>
@@ -84,6 +85,7 @@ int linear_set_quantize(LinearSet *s, QuantKind k, Err *e) {
         if (l->gw) return err_setc(e, EXIT_USAGE, "base_model_precision=%s quantises the frozen base; it cannot be combined with model_type=full",
                                    quant_name(k));
         if (weight_quantize(l->w, k, &s->qs[i], e)) return err_prefix(e, "%s", l->name);
+        if (interrupt_check(e, "while quantising the transformer")) return -1;   /* minutes for a 20B model */
     }
     return 0;
 }
@@ -129,13 +131,19 @@ int linear_set_save_adapters(const LinearSet *s, const char *path, DType dt, Err
         if (lora_adapter_factors(l->ad, &r, &A, &B)) rc = err_set(e, "%s: adapter kind '%s' has no LoRA file format", l->name, l->ad->ops->kind);
         else mods[k++] = (LoraModule){l->name, l->in, l->out, r, l->ad->scale, A, B};
     }
-    if (!rc) rc = lora_save(mods, k, "transformer", dt, path, e);
+    if (!rc) rc = lora_save(mods, k, "transformer", s->model_class, dt, path, e);
     free(mods);
     return rc;
 }
 
-/* Reads a LoRA file against this model's module names. */
+/* Reads a LoRA file against this model's module names; a file that records another transformer class
+ * is refused before its keys are matched (Qwen-Image and LongCat share module names). */
 static int read_file(const LinearSet *s, const char *path, LoraEntry **v, int *nv, Err *e) {
+    char cls[128];
+    if (lora_model_class(path, cls, sizeof cls, e)) return -1;
+    if (cls[0] && s->model_class && strcmp(cls, s->model_class))
+        return err_set(e, "%s: a LoRA trained for %s; this model's transformer is %s (a LoRA of another model family)",
+                        path, cls, s->model_class);
     const char **names = xmalloc((size_t)(s->n ? s->n : 1) * sizeof *names);
     for (int i = 0; i < s->n; i++) names[i] = s->l[i]->name;
     int rc = lora_read(path, names, s->n, v, nv, e);

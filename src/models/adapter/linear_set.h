@@ -18,6 +18,7 @@ typedef struct LinearSet {
     int n_params;
     char *lycoris_meta;   /* the lycoris_config text saved with LyCORIS files (owned), or NULL */
     char lycoris_prefix[64];   /* their key prefix ("lycoris") */
+    const char *model_class;   /* the transformer's diffusers class (LoRA files record it), or NULL */
 } LinearSet;
 
 void linear_set_add(LinearSet *s, Linear *l);   /* sets l->id to its position */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int lora_save(const LoraModule *mods, int n, const char *prefix, DType dt, const char *path, Err *e) {
+int lora_save(const LoraModule *mods, int n, const char *prefix, const char *model_class, DType dt, const char *path, Err *e) {
     if (n == 0) return err_set(e, "%s: no LoRA modules to save", path);
     StWriter w; stw_init(&w);
     cJSON *meta = cJSON_CreateObject(), *targets = cJSON_CreateArray();
@@ -45,10 +45,20 @@ int lora_save(const LoraModule *mods, int n, const char *prefix, DType dt, const
     cJSON_Delete(meta);
     stw_set_meta(&w, "format", "pt");
     stw_set_meta(&w, "lora_adapter_metadata", mj);
+    if (model_class) stw_set_meta(&w, "transformer_class", model_class);
     free(mj);
     int rc = stw_write(&w, path, e);
     stw_free(&w);
     return rc;
+}
+
+int lora_model_class(const char *path, char *buf, size_t cap, Err *e) {
+    StFile f;
+    if (st_open(&f, path, e)) return -1;
+    const char *c = st_meta(&f, "transformer_class");
+    snprintf(buf, cap, "%s", c ? c : "");
+    st_close(&f);
+    return 0;
 }
 
 void lora_entries_free(LoraEntry *v, int n) {
@@ -121,7 +131,8 @@ int lora_read(const char *path, const char *const *known, int n_known, LoraEntry
             return err_set(e, "%s: lora_adapter_metadata lora_alpha is %g, expected a finite value >= 0", path, meta_alpha);
         }
     }
-    LoraEntry *v = NULL; int nv = 0, rc = 0;
+    LoraEntry *v = NULL; int nv = 0, rc = 0, n_lora = 0, n_unmatched = 0;
+    char unmatched[512] = "", first_kind[64] = "";   /* the first few keys that name no module, for the one error below */
     float *alphas = NULL;
     int *rank_b = NULL;   /* the rank lora_B gives, checked against lora_A's once both are read (in any order) */
     for (int i = 0; i < f.n && !rc; i++) {
@@ -129,9 +140,25 @@ int lora_read(const char *path, const char *const *known, int n_known, LoraEntry
         char role;
         char *raw = split_key(t->name, &role);
         if (!raw) continue;
+        n_lora++;
         const char *mod = resolve(raw, known, n_known);
-        if (!mod) { rc = err_set(e, "%s: LoRA key '%s' names no module of this transformer", path, t->name); free(raw); break; }
         free(raw);
+        if (!mod) {   /* a LoRA for another model: every such key is counted, a few are named */
+            if (n_unmatched == 0) {   /* the layer kind of the first one (e.g. "to_k"), to show this model's */
+                const char *dot = strrchr(t->name, '.'), *kind = t->name;
+                char stem[256];
+                snprintf(stem, sizeof stem, "%.*s", (int)(dot ? dot - t->name : 0), t->name);
+                char *cut = strrchr(stem, '.');   /* ".lora_A" */
+                if (cut) *cut = 0;
+                kind = strrchr(stem, '.') ? strrchr(stem, '.') + 1 : stem;
+                snprintf(first_kind, sizeof first_kind, "%.63s", kind);
+            }
+            if (n_unmatched++ < 5) {
+                size_t k = strlen(unmatched);
+                snprintf(unmatched + k, sizeof unmatched - k, "%s'%s'", k ? ", " : "", t->name);
+            }
+            continue;
+        }
         int k = 0;
         while (k < nv && strcmp(v[k].module, mod)) k++;
         if (k == nv) {
@@ -180,6 +207,26 @@ int lora_read(const char *path, const char *const *known, int n_known, LoraEntry
     }
     free(rank_b);
     free(alphas);
+    if (!rc && n_unmatched) {
+        /* two of this model's modules of the same kind as the first unmatched key (else its first two) */
+        char example[256] = "";
+        int shown = 0;
+        for (int pass = 0; pass < 2 && (pass == 0 || shown == 0); pass++)
+            for (int i = 0; i < n_known && shown < 2; i++) {
+                const char *last = strrchr(known[i], '.') ? strrchr(known[i], '.') + 1 : known[i];
+                if (pass == 0 && (!first_kind[0] || strcmp(last, first_kind))) continue;
+                size_t k = strlen(example);
+                snprintf(example + k, sizeof example - k, "%s'%s'", shown ? ", " : "", known[i]);
+                shown++;
+            }
+        if (n_unmatched == n_lora)
+            rc = err_set(e, "%s: none of its %d LoRA keys names a module of this transformer (a LoRA for another model?): %s%s; "
+                            "this model's modules are e.g. %s", path, n_lora, unmatched, n_unmatched > 5 ? ", ..." : "", example);
+        else
+            rc = err_set(e, "%s: %d of its %d LoRA keys name no module of this transformer (a LoRA for another model?): %s%s; "
+                            "this model's modules are e.g. %s", path, n_unmatched, n_lora, unmatched, n_unmatched > 5 ? ", ..." : "",
+                         example);
+    }
     if (!rc && nv == 0) rc = err_set(e, "%s: no LoRA weights found (expected keys ending in lora_A/lora_B or lora_down/lora_up)", path);
     if (rc) { lora_entries_free(v, nv); return -1; }
     *out = v; *n = nv;

@@ -21,8 +21,12 @@ typedef struct LoraModule {
     const float *A, *B;    /* [r, in], [out, r] */
 } LoraModule;
 
-/* Writes mods to path atomically (dt: DT_F32 or DT_BF16). `prefix` is "transformer". */
-int lora_save(const LoraModule *mods, int n, const char *prefix, DType dt, const char *path, Err *e);
+/* Writes mods to path atomically (dt: DT_F32 or DT_BF16). `prefix` is "transformer". model_class (may be
+ * NULL): the transformer's diffusers class, kept in the header field "transformer_class" so that a LoRA
+ * loaded into another model is refused by name. */
+int lora_save(const LoraModule *mods, int n, const char *prefix, const char *model_class, DType dt, const char *path, Err *e);
+/* The "transformer_class" header field of a LoRA file into buf ("" when the file has none). */
+int lora_model_class(const char *path, char *buf, size_t cap, Err *e);
 
 typedef struct LoraEntry {
     char *module;          /* resolved module name */
@@ -32,7 +36,8 @@ typedef struct LoraEntry {
 } LoraEntry;
 
 /* Reads every LoRA pair of a file; module names are resolved against known[] (the model's LoRA-able
- * modules). Unknown modules are an error naming the key; a file with no LoRA pair is an error. */
+ * modules). Keys that name no known module are one error that counts them and names the first five
+ * (a LoRA of another model), or says none matched; a file with no LoRA pair is an error. */
 int lora_read(const char *path, const char *const *known, int n_known, LoraEntry **out, int *n, Err *e);
 void lora_entries_free(LoraEntry *v, int n);
 
