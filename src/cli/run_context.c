@@ -56,7 +56,7 @@ static int quantize_base(RunContext *r, Err *e) {
     r->lc_qs = xcalloc((size_t)r->lc.np, sizeof *r->lc_qs);
     r->n_lc_qs = r->lc.np;
     for (int i = 0; i < r->lc.np; i++)
-        if (r->lc.p[i].role == LC_ROLE_LINEAR && weight_quantize(&r->lc.p[i].w, k, &r->lc_qs[i], e)) return err_prefix(e, "%s", r->lc.p[i].name);
+        if (r->lc.p[i].role == LC_ROLE_LINEAR && weight_quantize_mapped(&r->lc.p[i].w, k, &r->lc_qs[i], r->lc.own_set ? &r->lc.set : NULL, e)) return err_prefix(e, "%s", r->lc.p[i].name);
     return 0;
 }
 

@@ -35,23 +35,15 @@ static int nearest_nf4(float x) {
     return best;
 }
 
-int weight_quantize(Weight *w, QuantKind k, QuantStorage *st, Err *e) {
-    memset(st, 0, sizeof *st);
-    if (k == QUANT_NONE) return 0;
-    if (w->quant != QUANT_NONE) return err_set(e, "weight is already quantised");
-    const int rows = w->rows, cols = w->cols, bits = bits_of(k);
-    int group = k == QUANT_INT8 || k == QUANT_FP8 ? cols : (cols < 64 ? cols : 64);
-    if (cols % group) return err_set(e, "cannot quantise a %dx%d weight in groups of %d", rows, cols, group);
-    if ((size_t)cols * bits % 8) return err_set(e, "cannot pack a row of %d values at %d bits", cols, bits);
-    const int ng = cols / group;
-    size_t row_bytes = (size_t)cols * bits / 8;
-    unsigned char *q = xcalloc((size_t)rows * row_bytes, 1);
-    float *scale = xmalloc((size_t)rows * ng * sizeof(float));
-    #pragma omp parallel
+/* Quantises rows [r0, r1) of w into q (row_bytes per row) and scale (ng per row). */
+static void quantize_rows(const Weight *w, QuantKind k, int group, int r0, int r1, unsigned char *q, float *scale) {
+    const int cols = w->cols, bits = bits_of(k), ng = cols / group;
+    const size_t row_bytes = (size_t)cols * bits / 8;
+    #pragma omp parallel if ((size_t)(r1 - r0) * cols > 65536)
     {
         float *f = xmalloc((size_t)cols * sizeof(float));
         #pragma omp for schedule(static)
-        for (int r = 0; r < rows; r++) {
+        for (int r = r0; r < r1; r++) {
             weight_rows_f32(w, r, 1, f);
             unsigned char *qr = q + (size_t)r * row_bytes;
             for (int g = 0; g < ng; g++) {
@@ -85,6 +77,30 @@ int weight_quantize(Weight *w, QuantKind k, QuantStorage *st, Err *e) {
             }
         }
         free(f);
+    }
+}
+
+int weight_quantize(Weight *w, QuantKind k, QuantStorage *st, Err *e) { return weight_quantize_mapped(w, k, st, NULL, e); }
+
+int weight_quantize_mapped(Weight *w, QuantKind k, QuantStorage *st, const StSet *source, Err *e) {
+    memset(st, 0, sizeof *st);
+    if (k == QUANT_NONE) return 0;
+    if (w->quant != QUANT_NONE) return err_set(e, "weight is already quantised");
+    const int rows = w->rows, cols = w->cols, bits = bits_of(k);
+    int group = k == QUANT_INT8 || k == QUANT_FP8 ? cols : (cols < 64 ? cols : 64);
+    if (cols % group) return err_set(e, "cannot quantise a %dx%d weight in groups of %d", rows, cols, group);
+    if ((size_t)cols * bits % 8) return err_set(e, "cannot pack a row of %d values at %d bits", cols, bits);
+    const int ng = cols / group;
+    const size_t row_bytes = (size_t)cols * bits / 8, src_row = (size_t)cols * dtype_size(w->dtype);
+    unsigned char *q = xcalloc((size_t)rows * row_bytes, 1);
+    float *scale = xmalloc((size_t)rows * ng * sizeof(float));
+    /* a few MiB of source rows at a time; each chunk's mapped pages are dropped once it is packed */
+    int chunk = (int)(QUANT_RELEASE_BYTES / (src_row ? src_row : 1));
+    if (chunk < 1) chunk = 1;
+    for (int r0 = 0; r0 < rows; r0 += chunk) {
+        int r1 = rows - r0 < chunk ? rows : r0 + chunk;
+        quantize_rows(w, k, group, r0, r1, q, scale);
+        if (source) stset_release(source, (const unsigned char *)w->data + (size_t)r0 * src_row, (size_t)(r1 - r0) * src_row);
     }
     st->data = q; st->scale = scale;
     w->data = q; w->scale = scale; w->quant = k; w->group = group; w->dtype = DT_U8;

@@ -306,7 +306,7 @@ int qwenvl_quantize(QwenVL *m, QuantKind k, Err *e) {
         if (p->role != QV_ROLE_LINEAR || p->ndim != 2 || !p->data || m->qw[i].quant != QUANT_NONE) continue;
         if (i == m->lm_head.w) continue;
         Weight w = {p->dtype, p->data, (int)p->shape[0], (int)p->shape[1], QUANT_NONE, NULL, 0};
-        if (weight_quantize(&w, k, &m->qs[i], e)) return err_prefix(e, "text encoder %s", p->name);
+        if (weight_quantize_mapped(&w, k, &m->qs[i], m->own_set ? &m->set : NULL, e)) return err_prefix(e, "text encoder %s", p->name);
         m->qw[i] = w;
     }
     return 0;

@@ -101,7 +101,8 @@ size_t qwenvl_numel(const QwenVL *m);
 int qwenvl_save(const QwenVL *m, const char *path, Err *e);
 /* text_encoder_1_precision: quantises every linear weight of the vision tower and the language
  * model (not the embedding, lm_head or the patch-embedding convolution) as tensor/quant.h does for
- * the transformer; QUANT_NONE leaves the stored dtype. */
+ * the transformer; QUANT_NONE leaves the stored dtype. Loaded from a folder, the checkpoint's pages of
+ * each packed weight are released (weight_quantize_mapped). */
 int qwenvl_quantize(QwenVL *m, QuantKind k, Err *e);
 
 /* ---- layer helpers on row-major f32 buffers ---- */

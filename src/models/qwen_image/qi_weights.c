@@ -384,7 +384,7 @@ int qi_quantize_base(QiModel *m, QuantKind k, Err *e) {
     if (m->train_full) return err_setc(e, EXIT_USAGE, "base_model_precision=%s quantises the frozen base; it cannot be combined with model_type=full", quant_name(k));
     for (int i = 0, n = qi_linear_count(m); i < n; i++) {
         QiLinear *l = qi_linear_at(m, i);
-        if (weight_quantize(&l->w, k, &l->qs, e)) return err_prefix(e, "%s", l->name);
+        if (weight_quantize_mapped(&l->w, k, &l->qs, m->own_weights ? &m->weights : NULL, e)) return err_prefix(e, "%s", l->name);
     }
     return 0;
 }

@@ -80,7 +80,8 @@ int qi_save(const QiModel *m, const char *path, DType dt, Err *e);
  * (A kaiming-uniform a=√5, B = 0) from rng. */
 typedef struct QiLoraSpec { int rank; float alpha, dropout; const char *const *targets; int n_targets; } QiLoraSpec;
 int qi_lora_attach(QiModel *m, const QiLoraSpec *s, Rng *rng, Err *e);
-/* Quantises every frozen base linear (base_model_precision); not with full training. */
+/* Quantises every frozen base linear (base_model_precision); not with full training. Loaded with
+ * qi_load, the checkpoint's pages of each weight are released as it is packed (quant.h). */
 int qi_quantize_base(QiModel *m, QuantKind k, Err *e);
 /* Makes every parameter trainable (f32 copies) — model_type full. */
 int qi_train_full(QiModel *m, Err *e);
