@@ -94,6 +94,8 @@ int qwenvl_load_from(QwenVL *m, const cJSON *config, const StSet *s, Err *e);
 /* Build + seeded random weights stored as dt (DT_F32 or DT_BF16); each tensor depends only on
  * (seed, name). For benchmarks and tests. */
 int qwenvl_init_random(QwenVL *m, const cJSON *config, uint64_t seed, DType dt, Err *e);
+/* The file qwenvl_init_random + qwenvl_save would write (same bytes), streamed one tensor at a time. */
+int qwenvl_write_random(const cJSON *config, uint64_t seed, DType dt, const char *path, Err *e);
 void qwenvl_free(QwenVL *m);
 size_t qwenvl_numel(const QwenVL *m);
 /* Writes every bound tensor in its stored dtype under the published names (visual.*, model.*,
