@@ -21,13 +21,15 @@ static void acts_free(LcActs *a, int n_lora) {
     free(a->lora_h); a->lora_h = NULL;
 }
 
-static void acts_alloc(const LcModel *m, const LcRun *r, LcActs *a, int dbl) {
+/* The buffers a double block (dbl) and/or a single block (sgl) uses; with both, one set serves
+ * either kind (the checkpointed recomputation runs one block at a time). */
+static void acts_alloc(const LcModel *m, const LcRun *r, LcActs *a, int dbl, int sgl) {
     const size_t D = m->cfg.dim, F = m->cfg.ff, R = r->R, T = r->T, H = m->cfg.heads;
     a->mod = NEWF(T * 6 * D);
     a->modc = dbl ? NEWF(T * 6 * D) : NULL;
     a->ln1 = NEWF(R * D); a->m1 = NEWF(R * D); a->mean1 = NEWF(R); a->rstd1 = NEWF(R);
     a->qkv_raw = NEWF(R * 3 * D); a->qkv = NEWF(R * 3 * D); a->rq = NEWF(H * R); a->rk = NEWF(H * R);
-    a->o = NEWF(R * (dbl ? D : D + F)); a->lse = NEWF(H * R);
+    a->o = NEWF(R * (sgl ? D + F : D)); a->lse = NEWF(H * R);
     if (dbl) { a->ya = NEWF(R * D); a->x1 = NEWF(R * D); a->ln2 = NEWF(R * D); a->m2 = NEWF(R * D);
                a->mean2 = NEWF(R); a->rstd2 = NEWF(R); a->ffg = NEWF(R * F); }
     a->ffh = NEWF(R * F); a->ffy = NEWF(R * D);
@@ -65,10 +67,11 @@ static LcRun *run_prepare(LcModel *m, int B, int L, int N, int U) {
     r->rcos = NEWF(S * P); r->rsin = NEWF(S * P);
     r->hs = NEWF((nb + 1) * R * D);
     r->mod_o = NEWF(T * 2 * D); r->lnf = NEWF(R * D); r->nf = NEWF(R * D); r->meanf = NEWF(R); r->rstdf = NEWF(R);
-    /* one activation set per block, or two shared ones (double, single) when checkpointing */
-    r->n_acts = m->checkpointing ? 2 : (int)nb;
+    /* one activation set per block, or one shared by every block when checkpointing */
+    r->n_acts = m->checkpointing ? 1 : (int)nb;
     r->acts = xcalloc((size_t)r->n_acts + 1, sizeof *r->acts);
-    for (int i = 0; i < r->n_acts; i++) acts_alloc(m, r, &r->acts[i], m->checkpointing ? i == 0 : i < m->cfg.layers);
+    for (int i = 0; i < r->n_acts; i++)
+        acts_alloc(m, r, &r->acts[i], m->checkpointing ? m->cfg.layers > 0 : i < m->cfg.layers, m->checkpointing ? m->cfg.single_layers > 0 : i >= m->cfg.layers);
     size_t lora_total = 0;
     for (int i = 0; i < m->n_lora; i++) lora_total += (size_t)R * m->lora[i].rank;
     r->lora_buf = NEWF(lora_total + 1);
@@ -84,9 +87,8 @@ static LcRun *run_prepare(LcModel *m, int B, int L, int N, int U) {
 /* LoRA h rows of a top-level linear (shared by every activation set). */
 static float *top_h(const LcRun *r, const LcLinear *l) { return l->lora >= 0 ? r->acts[0].lora_h[l->lora] : NULL; }
 
-static LcActs *acts_of(LcRun *r, const LcModel *m, int blk) {
-    if (r->ckpt) return &r->acts[blk < m->cfg.layers ? 0 : 1];
-    return &r->acts[blk];
+static LcActs *acts_of(LcRun *r, int blk) {
+    return &r->acts[r->ckpt ? 0 : blk];
 }
 
 /* Distinct timesteps: per sample, every distinct σ of its image tokens is one modulation set. */
@@ -166,8 +168,8 @@ int lc_forward(LcModel *m, const LcInput *in, int keep, float *out, const LcTrac
     const int nb = c->layers + c->single_layers;
     for (int k = 0; k < nb; k++) {
         float *hin = r->hs + (size_t)k * R * D, *hout = hin + (size_t)R * D;
-        if (k < c->layers) lc_double_fwd(m, k, hin, hout, acts_of(r, m, k));
-        else lc_single_fwd(m, k - c->layers, hin, hout, acts_of(r, m, k));
+        if (k < c->layers) lc_double_fwd(m, k, hin, hout, acts_of(r, k));
+        else lc_single_fwd(m, k - c->layers, hin, hout, acts_of(r, k));
         float *ti = NULL, *tt = NULL;
         if (tr && k < c->layers && tr->dbl_img) { ti = tr->dbl_img[k]; tt = tr->dbl_txt[k]; }
         if (tr && k >= c->layers && tr->sgl_img) { ti = tr->sgl_img[k - c->layers]; tt = tr->sgl_txt[k - c->layers]; }
@@ -214,7 +216,7 @@ int lc_backward(LcModel *m, const float *dout, float *dx, float *dctx, Err *e) {
     lc_lin_bwd(m, &m->norm_out, dmod_o, 2 * D, r->stemb, D, dstemb, D, 1, sets, top_h(r, &m->norm_out));
     for (int k = nb - 1; k >= 0; k--) {
         float *hin = r->hs + (size_t)k * R * D;
-        LcActs *a = acts_of(r, m, k);
+        LcActs *a = acts_of(r, k);
         if (r->ckpt) {   /* recompute the block from its kept input (its output is already stored) */
             float *tmp = NEWF((size_t)R * D);
             if (k < c->layers) lc_double_fwd(m, k, hin, tmp, a); else lc_single_fwd(m, k - c->layers, hin, tmp, a);

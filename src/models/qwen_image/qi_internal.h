@@ -34,8 +34,9 @@ typedef struct QiState {
     int n_acts;
     uint64_t *block_seed;           /* dropout stream per block (recomputation draws the same masks) */
     /* backward scratch */
-    float *s1, *s2, *s3, *s4, *dh;  /* [max rows, 4D] each, dh [max rows, r] */
-    size_t s_cap, dh_cap;
+    float *s1, *s2, *s3, *s4, *dh;  /* sized in state_prepare (qi_model.c); dh [max rows, r] */
+    size_t s_cap[4], dh_cap;
+    float *gmod; size_t gmod_cap;   /* a block's modulation grads [n_sets + 1, 6D] */
     float *dst;                     /* d silu(temb) [n_sets, D] */
     float *top_arena; size_t top_cap;
     unsigned char *kmask_buf; int *sel_buf; size_t tok_cap;

@@ -16,7 +16,7 @@ void qi_state_free(QiState *s) {
     for (int i = 0; i < s->n_acts; i++) free(s->acts[i].arena);
     free(s->acts); free(s->block_seed);
     free(s->top_arena); free(s->kmask_buf); free(s->sel_buf);
-    free(s->s1); free(s->s2); free(s->s3); free(s->s4); free(s->dh);
+    free(s->s1); free(s->s2); free(s->s3); free(s->s4); free(s->dh); free(s->gmod);
     free(s);
 }
 
@@ -57,6 +57,13 @@ static int max_rank(QiModel *m) {
     return r;
 }
 
+static int any_dropout(QiModel *m) {
+    for (int i = 0, n = qi_linear_count(m); i < n; i++) if (qi_linear_at(m, i)->r && qi_linear_at(m, i)->dropout > 0) return 1;
+    return 0;
+}
+
+static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
+
 static void state_prepare(QiModel *m, int N, int L, int n_sets, int training) {
     if (!m->st) m->st = xcalloc(1, sizeof(QiState));
     QiState *s = m->st;
@@ -87,15 +94,22 @@ static void state_prepare(QiModel *m, int N, int L, int n_sets, int training) {
     }
     s->kmask = s->kmask_buf; s->sel = s->sel_buf;
     if (training) {
-        int rows = N > L ? N : L;
-        size_t a = (size_t)3 * S * D, b = (size_t)rows * 4 * D;
-        size_t need_s = (a > b ? a : b) + (size_t)(n_sets + 1) * 6 * D + (size_t)rows * (m->cfg.joint_attention_dim > D ? m->cfg.joint_attention_dim : D);
-        if (need_s > s->s_cap) {
+        /* backward scratch, each sized for its largest use (qi_backward, qi_block_backward):
+         *   s1  block-output recompute [S, D]; dO and dk_pre [2·S, D]; txt_in's input grad [L, J]
+         *   s2  dQ | dK | dV [3·S, D]; the MLP's hidden grad [rows, 4D]; the text-norm grad [L, J]
+         *   s3  the MLP's input grad [rows, D]; LoRA-dropout scratch of top-level linears [n, in]
+         *   s4  output-projection grads [S, D]; LoRA-dropout scratch of the MLP [rows, 4D] */
+        const size_t rows = (size_t)(N > L ? N : L), SD = (size_t)S * D, LJ = (size_t)L * m->cfg.joint_attention_dim;
+        const size_t D4 = (size_t)4 * D, ns = (size_t)n_sets * (D > 256 ? D : 256);
+        size_t n1 = max3(2 * SD, LJ, ns), n2 = max3(3 * SD, rows * D4, LJ);
+        size_t n3 = max3(rows * D, LJ, max3((size_t)N * m->cfg.in_channels, ns, 1)), n4 = max3(SD, any_dropout(m) ? rows * D4 : 0, 1);
+        if (n1 > s->s_cap[0] || n2 > s->s_cap[1] || n3 > s->s_cap[2] || n4 > s->s_cap[3]) {
             free(s->s1); free(s->s2); free(s->s3); free(s->s4);
-            s->s1 = xmalloc(need_s * sizeof(float)); s->s2 = xmalloc(need_s * sizeof(float));
-            s->s3 = xmalloc(need_s * sizeof(float)); s->s4 = xmalloc(need_s * sizeof(float));
-            s->s_cap = need_s;
+            s->s1 = xmalloc(n1 * sizeof(float)); s->s2 = xmalloc(n2 * sizeof(float));
+            s->s3 = xmalloc(n3 * sizeof(float)); s->s4 = xmalloc(n4 * sizeof(float));
+            s->s_cap[0] = n1; s->s_cap[1] = n2; s->s_cap[2] = n3; s->s_cap[3] = n4;
         }
+        grow(&s->gmod, &s->gmod_cap, (size_t)(n_sets + 1) * 6 * D);
         size_t need_h = (size_t)(S > n_sets ? S : n_sets) * (max_rank(m) > 0 ? max_rank(m) : 1);
         grow(&s->dh, &s->dh_cap, need_h);
     }
