@@ -29,9 +29,15 @@ const char *quant_name(QuantKind k) {
 
 static int bits_of(QuantKind k) { return k == QUANT_NF4 || k == QUANT_INT4 ? 4 : k == QUANT_INT2 ? 2 : 8; }
 
+/* The nearest code (the lowest one on a tie). The levels are sorted, so counting the midpoints below
+ * x lands on it or a neighbour; the exact distance comparison among those three decides, as a full
+ * search would. */
 static int nearest_nf4(float x) {
-    int best = 0; float bd = 1e30f;
-    for (int i = 0; i < 16; i++) { float d = fabsf(x - NF4[i]); if (d < bd) { bd = d; best = i; } }
+    int c = 0;
+    for (int i = 0; i < 15; i++) c += x > 0.5f * (NF4[i] + NF4[i + 1]);
+    int lo = c > 0 ? c - 1 : 0, hi = c < 15 ? c + 1 : 15, best = lo;
+    float bd = fabsf(x - NF4[lo]);
+    for (int i = lo + 1; i <= hi; i++) { float d = fabsf(x - NF4[i]); if (d < bd) { bd = d; best = i; } }
     return best;
 }
 
@@ -109,24 +115,46 @@ int weight_quantize_mapped(Weight *w, QuantKind k, QuantStorage *st, const StSet
 
 void quant_storage_free(QuantStorage *s) { free(s->data); free(s->scale); s->data = NULL; s->scale = NULL; }
 
+/* Value of every code a byte holds, for the kind: 8-bit kinds one value per byte, 4-bit kinds two
+ * (low nibble first), int2 four (lowest bits first). Tables are built per call (2–4 KiB, no global
+ * state) so the dequantising loops below are a load and a multiply per value. */
+typedef struct CodeTable { float v[256][4]; int per_byte; } CodeTable;
+
+static void code_table(QuantKind k, CodeTable *t) {
+    t->per_byte = k == QUANT_NF4 || k == QUANT_INT4 ? 2 : k == QUANT_INT2 ? 4 : 1;
+    for (int b = 0; b < 256; b++)
+        for (int j = 0; j < t->per_byte; j++) {
+            int q = t->per_byte == 1 ? b : t->per_byte == 2 ? (b >> (4 * j)) & 15 : (b >> (2 * j)) & 3;
+            float v;
+            switch (k) {
+            case QUANT_INT8: v = (float)(int8_t)q; break;
+            case QUANT_FP8: v = f8e4m3_to_f32((uint8_t)q); break;
+            case QUANT_NF4: v = NF4[q]; break;
+            case QUANT_INT4: v = (float)(q >= 8 ? q - 16 : q); break;
+            default: v = (float)q - 1.5f; break;
+            }
+            t->v[b][j] = v;
+        }
+}
+
 void quant_rows_f32(const Weight *w, int r0, int nr, float *out) {
     const int cols = w->cols, bits = bits_of(w->quant), group = w->group, ng = cols / group;
     const size_t row_bytes = (size_t)cols * bits / 8;
+    CodeTable t;
+    code_table(w->quant, &t);
+    const int pb = t.per_byte, gb = group / pb;   /* bytes per group (groups hold whole bytes: see weight_quantize) */
     #pragma omp parallel for schedule(static) if ((size_t)nr * cols > 65536)
     for (int r = 0; r < nr; r++) {
         const unsigned char *qr = (const unsigned char *)w->data + (size_t)(r0 + r) * row_bytes;
         const float *sc = w->scale + (size_t)(r0 + r) * ng;
         float *o = out + (size_t)r * cols;
-        for (int c = 0; c < cols; c++) {
-            float s = sc[c / group], v;
-            switch (w->quant) {
-            case QUANT_INT8: v = (float)(int8_t)qr[c]; break;
-            case QUANT_FP8: v = f8e4m3_to_f32(qr[c]); break;
-            case QUANT_NF4: v = NF4[(qr[c / 2] >> (4 * (c & 1))) & 15]; break;
-            case QUANT_INT4: { int q = (qr[c / 2] >> (4 * (c & 1))) & 15; v = (float)(q >= 8 ? q - 16 : q); break; }
-            default: { int q = (qr[c / 4] >> (2 * (c & 3))) & 3; v = (float)q - 1.5f; break; }
-            }
-            o[c] = v * s;
+        for (int g = 0; g < ng; g++) {
+            const float s = sc[g];
+            const unsigned char *qg = qr + (size_t)g * gb;
+            float *og = o + (size_t)g * group;
+            if (pb == 1) for (int i = 0; i < gb; i++) og[i] = t.v[qg[i]][0] * s;
+            else if (pb == 2) for (int i = 0; i < gb; i++) { const float *v = t.v[qg[i]]; og[2 * i] = v[0] * s; og[2 * i + 1] = v[1] * s; }
+            else for (int i = 0; i < gb; i++) { const float *v = t.v[qg[i]]; for (int j = 0; j < 4; j++) og[4 * i + j] = v[j] * s; }
         }
     }
 }

@@ -7,6 +7,28 @@
 #include "base/files.h"
 #include "base/meminfo.h"
 
+/* Element by element, from the format's definition (quant.h): the fast table-driven path must match it
+ * bit for bit. */
+static float ref_dequant(const Weight *w, int r, int c) {
+    static const float NF4[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+                                  -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+                                  0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
+                                  0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+    const unsigned char *q = w->data;
+    int bits = w->quant == QUANT_NF4 || w->quant == QUANT_INT4 ? 4 : w->quant == QUANT_INT2 ? 2 : 8;
+    size_t row = (size_t)w->cols * bits / 8;
+    float s = w->scale[(size_t)r * (w->cols / w->group) + c / w->group], v;
+    const unsigned char *qr = q + (size_t)r * row;
+    switch (w->quant) {
+    case QUANT_INT8: v = (float)(int8_t)qr[c]; break;
+    case QUANT_FP8: v = f8e4m3_to_f32(qr[c]); break;
+    case QUANT_NF4: v = NF4[(qr[c / 2] >> (4 * (c & 1))) & 15]; break;
+    case QUANT_INT4: { int k = (qr[c / 2] >> (4 * (c & 1))) & 15; v = (float)(k >= 8 ? k - 16 : k); break; }
+    default: { int k = (qr[c / 4] >> (2 * (c & 3))) & 3; v = (float)k - 1.5f; break; }
+    }
+    return v * s;
+}
+
 static void test_round_trip(void **state) {
     (void)state;
     enum { R = 8, C = 128 };
@@ -23,6 +45,12 @@ static void test_round_trip(void **state) {
         QuantStorage qs; Err e = {0};
         assert_int_equal(weight_quantize(&wt, cases[t].k, &qs, &e), 0);
         weight_rows_f32(&wt, 0, R, back);
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < C; c++)
+                if (back[r * C + c] != ref_dequant(&wt, r, c)) fail_msg("%s: [%d,%d] dequantised %g, expected %g", quant_name(cases[t].k), r, c, back[r * C + c], ref_dequant(&wt, r, c));
+        float part[3 * C];   /* rows from the middle of the matrix */
+        weight_rows_f32(&wt, 2, 3, part);
+        assert_memory_equal(part, back + 2 * C, sizeof part);
         int group = wt.group;
         for (int r = 0; r < R; r++)
             for (int g = 0; g < C / group; g++) {
@@ -48,6 +76,39 @@ static void test_round_trip(void **state) {
     assert_contains(e.msg, "not supported yet: base_model_precision=int3-quanto");
     assert_int_equal(quant_parse("nf4-bnb", &k, &e), 0);
     assert_int_equal(k, QUANT_NF4);
+}
+
+/* NF4 codes are the nearest level (the lower one on a tie), exactly as a full search finds them:
+ * rows scaled to absmax 1 hold every midpoint, its neighbouring floats and random values. */
+static void test_nf4_nearest_exact(void **state) {
+    (void)state;
+    static const float NF4[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+                                  -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+                                  0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
+                                  0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+    enum { C = 64, R = 64 };
+    static float w[R * C];
+    Rng rng; rng_seed(&rng, 21);
+    int k = 0;
+    for (int r = 0; r < R; r++) {
+        w[r * C] = 1.0f;   /* absmax 1: the scale is 1 and the codes see the values themselves */
+        for (int c = 1; c < C; c++, k++) {
+            int m = k % 15, v = (k / 15) % 5;
+            float mid = 0.5f * (NF4[m] + NF4[m + 1]);
+            w[r * C + c] = v == 0 ? mid : v == 1 ? nextafterf(mid, 2) : v == 2 ? nextafterf(mid, -2) : v == 3 ? NF4[m] : rng_uniformf(&rng) * 2 - 1;
+        }
+    }
+    Weight wt = {DT_F32, w, R, C, QUANT_NONE, NULL, 0};
+    QuantStorage qs; Err e = {0};
+    assert_int_equal(weight_quantize(&wt, QUANT_NF4, &qs, &e), 0);
+    const unsigned char *q = qs.data;
+    for (int i = 0; i < R * C; i++) {
+        int best = 0; float bd = 1e30f;
+        for (int j = 0; j < 16; j++) { float d = fabsf(w[i] - NF4[j]); if (d < bd) { bd = d; best = j; } }
+        int got = (q[i / 2] >> (4 * (i & 1))) & 15;
+        if (got != best) fail_msg("value %.9g: code %d, nearest is %d", w[i], got, best);
+    }
+    quant_storage_free(&qs);
 }
 
 static double max_rel(const float *a, const float *b, int n) {
@@ -166,6 +227,7 @@ static void test_quantize_releases_mapped_pages(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_nf4_nearest_exact),
         cmocka_unit_test(test_quantised_forward),
         cmocka_unit_test(test_quantize_releases_mapped_pages),
     };
