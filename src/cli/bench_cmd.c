@@ -10,6 +10,7 @@
 #include "base/files.h"
 #include "base/meminfo.h"
 #include "models/longcat_image/denoiser.h"
+#include "models/model_init.h"
 #include "models/qwen_image/qi_denoiser.h"
 #include "models/qwen_image/qwen_image.h"
 #include "train/optim.h"
@@ -24,7 +25,7 @@
 #include <unistd.h>
 
 static const char *USAGE =
-    "usage: simpletuner bench train-step [--family qwen_image|longcat_image] [--model DIR]\n"
+    "usage: simpletuner bench train-step [--family qwen_image|longcat_image] [--model DIR | --save-model DIR]\n"
     "                                    [--dim D] [--heads H] [--layers L] [--single S]\n"
     "                                    [--img N] [--ref R] [--txt T] [--rank R] [--steps K] [--threads T]\n"
     "                                    [--precision bf16|int8|fp8|nf4] [--checkpointing]\n"
@@ -38,7 +39,9 @@ static const char *USAGE =
     "and the peak.\n"
     "  --model DIR   a model folder (its transformer/) or a transformer folder; the sizes are its own\n"
     "  otherwise     seeded random bf16 weights of --dim/--heads/--layers (LongCat: --layers double\n"
-    "                and --single single blocks, default 2 x layers) written to a temporary folder\n"
+    "                and --single single blocks, default 2 x layers) written to a temporary folder,\n"
+    "                or kept in --save-model DIR (a new folder) for later --model runs\n"
+    "  --steps 0     time the first step itself (no warm-up step): one step in all\n"
     "Defaults: --family qwen_image --dim 256 --heads 4 --layers 4 --img 256 --ref 0 --txt 32 --rank 16\n"
     "--steps 5 --precision bf16.\n";
 
@@ -52,7 +55,7 @@ static void grid_of(int n, int *h, int *w) {
 }
 
 typedef struct BenchArgs {
-    const char *family, *model, *prec;
+    const char *family, *model, *save, *prec;
     int dim, heads, layers, single, img, ref, txt, rank, steps, ckpt;
     int sized;               /* a size flag was given (they conflict with --model) */
 } BenchArgs;
@@ -173,7 +176,7 @@ static double sgemm_gflops(int m, int n, int k) {
 }
 
 static int parse_args(int argc, char **argv, BenchArgs *a, int *help, Err *e) {
-    *a = (BenchArgs){"qwen_image", NULL, "bf16", 256, 4, 4, -1, 256, 0, 32, 16, 5, 0, 0};
+    *a = (BenchArgs){"qwen_image", NULL, NULL, "bf16", 256, 4, 4, -1, 256, 0, 32, 16, 5, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) { *help = 1; return 0; }
@@ -199,15 +202,18 @@ static int parse_args(int argc, char **argv, BenchArgs *a, int *help, Err *e) {
         } else if (!strcmp(o, "--precision")) a->prec = v;
         else if (!strcmp(o, "--family")) a->family = v;
         else if (!strcmp(o, "--model")) a->model = v;
+        else if (!strcmp(o, "--save-model")) a->save = v;
         else return err_setc(e, EXIT_USAGE, "bench: unknown option '%s'\n%s", o, USAGE);
     }
     if (strcmp(a->family, "qwen_image") && strcmp(a->family, "longcat_image"))
         return err_setc(e, EXIT_USAGE, "bench: --family '%s' is not one of qwen_image, longcat_image", a->family);
+    if (a->model && a->save) return err_setc(e, EXIT_USAGE, "bench: --model reads a folder, --save-model writes a new one: give one of them");
+    if (a->save && !model_init_dir_is_empty(a->save)) return err_setc(e, EXIT_USAGE, "bench: --save-model %s exists and is not empty", a->save);
     if (a->model && a->sized) return err_setc(e, EXIT_USAGE, "bench: --dim/--heads/--layers/--single describe a random model; with --model DIR the sizes are the folder's");
     if (a->single >= 0 && !strcmp(a->family, "qwen_image")) return err_setc(e, EXIT_USAGE, "bench: --single applies to --family longcat_image");
     if (!a->model && (a->heads < 1 || a->dim % a->heads || (a->dim / a->heads) % 8 || a->layers < 1))
         return err_setc(e, EXIT_USAGE, "bench: dim must split into heads of a multiple of 8 values; layers positive");
-    if (a->img < 1 || a->txt < 1 || a->steps < 1 || a->rank < 1) return err_setc(e, EXIT_USAGE, "bench: img, txt, steps and rank must be positive");
+    if (a->img < 1 || a->txt < 1 || a->rank < 1) return err_setc(e, EXIT_USAGE, "bench: img, txt and rank must be positive");
     return 0;
 }
 
@@ -241,7 +247,11 @@ int cmd_bench(int argc, char **argv, Err *e) {
     }
     char *dir = NULL, tmpl[4096];
     if (a.model) dir = transformer_dir(a.model);
-    else {
+    else if (a.save) {
+        if (dir_make(a.save, e)) return -1;
+        dir = xstrdup(a.save);
+        if (write_random_model(&a, dir, e)) { remove_tmp(dir); free(dir); return -1; }
+    } else {
         const char *td = getenv("TMPDIR");
         snprintf(tmpl, sizeof tmpl, "%s/st_bench_XXXXXX", td && *td ? td : "/tmp");
         if (!mkdtemp(tmpl)) return err_set(e, "bench: cannot create a temporary folder from %s", tmpl);
@@ -251,7 +261,7 @@ int cmd_bench(int argc, char **argv, Err *e) {
     mem_peak_reset();   /* writing the random model is not part of what train holds */
     BenchModel b;
     int rc = load_model(&b, &a, dir, qk, e);
-    if (!a.model) remove_tmp(dir);
+    if (!a.model && !a.save) remove_tmp(dir);
     free(dir);
     if (rc) { bench_model_free(&b); return -1; }
     const double load_rss = mem_rss_kib() / 1024.0;
@@ -271,23 +281,25 @@ int cmd_bench(int argc, char **argv, Err *e) {
     /* one sgemm of the step's dominant shape (every token row through a 4D-wide MLP projection)
      * after every step: the machine's GEMM speed sampled under the same load as the steps */
     const int S = N + a.txt;
-    double *ms = xmalloc((size_t)a.steps * sizeof(double)), *sg = xmalloc(((size_t)a.steps + 1) * sizeof(double)), peak = 0;
-    for (int s = 0; s <= a.steps && !rc; s++) {   /* step 0 warms up (allocations) */
+    const int warm = a.steps > 0, steps = warm ? a.steps : 1;   /* --steps 0: the first step is the timed one */
+    double *ms = xmalloc((size_t)steps * sizeof(double)), *sg = xmalloc(((size_t)steps + 1) * sizeof(double)), peak = 0;
+    for (int s = 0; s < steps + warm && !rc; s++) {   /* step 0 warms up (allocations) */
         double t0 = now();
         for (int i = 0; i < b.den.n_params; i++) memset(b.den.params[i].grad, 0, b.den.params[i].numel * 4);
         rc = b.den.forward(b.den.self, &in, pred, e);
         if (!rc) rc = b.den.backward(b.den.self, g, e);
         if (!rc) optim_step(&opt, 1e-4);
-        if (s > 0) ms[s - 1] = 1e3 * (now() - t0);
+        if (s >= warm) ms[s - warm] = 1e3 * (now() - t0);
         double p = mem_peak_kib() / 1024.0;   /* the training peak, before the sgemm's own buffers */
         if (p > peak) peak = p;
         if (!rc) sg[s] = sgemm_gflops(S, 4 * b.dim, b.dim);
         mem_peak_reset();
     }
     if (!rc) {
-        qsort(ms, (size_t)a.steps, sizeof *ms, cmp_d);
-        qsort(sg, (size_t)a.steps + 1, sizeof *sg, cmp_d);
-        double med = ms[a.steps / 2], ref = sg[(a.steps + 1) / 2];
+        const int ns = steps + warm;
+        qsort(ms, (size_t)steps, sizeof *ms, cmp_d);
+        qsort(sg, (size_t)ns, sizeof *sg, cmp_d);
+        double med = ms[steps / 2], ref = sg[ns / 2];
         double gf = step_flops(&b, S, a.ckpt) / (med * 1e-3) / 1e9;
         printf("train-step %s dim %d heads %d blocks %d img %d ref %d txt %d rank %d precision %s%s: %.1f ms/step, %.1f GFLOP/s, "
                "sgemm %dx%dx%d %.1f GFLOP/s, ratio %.2f, RSS after loading %.1f MiB, peak RSS %.1f MiB\n",

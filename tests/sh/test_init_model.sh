@@ -76,7 +76,15 @@ grep -Eq "\"image_token_id\":[[:space:]]*$pad," s1/text_encoder/config.json || {
 grep -Eq '"num_single_layers":[[:space:]]*20,' full/transformer/config.json
 grep -Eq '"hidden_size":[[:space:]]*3584,' full/text_encoder/config.json
 test -f full/tokenizer/tokenizer.json && test ! -e full/transformer/diffusion_pytorch_model.safetensors
+# full widths on a few blocks (--layers, --single, --text-layers): the depths change, nothing else
+"$BIN" init-model --family longcat_image --size full --tokenizer "$TOK" --layers 3 --single 1 --text-layers 2 --out few > /dev/null
+grep -Eq '"num_layers":[[:space:]]*3,' few/transformer/config.json
+grep -Eq '"num_single_layers":[[:space:]]*1,' few/transformer/config.json
+grep -Eq '"num_hidden_layers":[[:space:]]*2,' few/text_encoder/config.json
+grep -Eq '"num_attention_heads":[[:space:]]*24,' few/transformer/config.json
 set +e
+"$BIN" init-model --family qwen_image --size full --tokenizer "$TOK" --layers 0 --out x > e6.log 2>&1; rc6=$?
+"$BIN" init-model --family qwen_image --size full --tokenizer "$TOK" --layers 2 --single 4 --out x > e7.log 2>&1; rc7=$?
 "$BIN" validate --model_family longcat_image --model_flavour edit --pretrained_model_name_or_path full --image ds/reference/pair_0000.png \
     --prompt p > full_val.log 2>&1; rc=$?
 "$BIN" init-model --family qwen_image --size tiny --out s1 > e1.log 2>&1; rc1=$?
@@ -91,5 +99,7 @@ test $rc2 = 2 && grep -q "not one of qwen_image, longcat_image" e2.log
 test $rc3 = 2 && grep -q "'edit' is not a flavour of qwen_image" e3.log
 test $rc4 = 2 && grep -q "'huge' is not one of tiny, small, full" e4.log
 test $rc5 = 2 && grep -q "needs the real Qwen2.5-VL tokenizer" e5.log
+test $rc6 = 2 && grep -q "\-\-layers expects a whole number of blocks from 1 to 1000, got '0'" e6.log
+test $rc7 = 2 && grep -q "\-\-single applies to longcat_image" e7.log
 "$BIN" init-model --family qwen_image --size tiny --out s1 --force > /dev/null
 echo ok
