@@ -5,6 +5,7 @@ export BIN
 status=0
 for b in bench/*.sh; do
     [ "$b" = bench/run.sh ] && continue
+    if [ "$b" = bench/fullsize.sh ] && [ -z "${FULLSIZE:-}" ]; then echo "== $b skipped: hours of full-width steps (FULLSIZE=1 runs it)"; continue; fi
     echo "== $b"
     sh "$b" || status=1
 done
