@@ -41,6 +41,15 @@ static int nearest_nf4(float x) {
     return best;
 }
 
+/* lrintf(fminf(fmaxf(x, -127), 127)) without the library calls: NaN goes to -127 as fmaxf sends it,
+ * and adding and removing 1.5·2^23 rounds |x| <= 127 to the nearest integer, ties to even, as lrintf
+ * does in the default rounding mode. */
+static inline int round_int8(float x) {
+    x = x > -127.0f ? x : -127.0f;
+    x = x < 127.0f ? x : 127.0f;
+    return (int)((x + 12582912.0f) - 12582912.0f);
+}
+
 /* Quantises rows [r0, r1) of w into q (row_bytes per row) and scale (ng per row). */
 static void quantize_rows(const Weight *w, QuantKind k, int group, int r0, int r1, unsigned char *q, float *scale) {
     const int cols = w->cols, bits = bits_of(k), ng = cols / group;
@@ -66,19 +75,29 @@ static void quantize_rows(const Weight *w, QuantKind k, int group, int r0, int r
                 }
                 scale[(size_t)r * ng + g] = s;
                 float inv = s > 0 ? 1.0f / s : 0.0f;
-                for (int i = 0; i < group; i++) {
-                    size_t c = (size_t)g * group + i;
-                    float x = v[i] * inv;
-                    int code;
-                    switch (k) {
-                    case QUANT_INT8: qr[c] = (unsigned char)(int8_t)lrintf(fminf(fmaxf(x, -127), 127)); continue;
-                    case QUANT_FP8: qr[c] = f32_to_f8e4m3(x); continue;
-                    case QUANT_NF4: code = nearest_nf4(x); break;
-                    case QUANT_INT4: code = (int)lrintf(fminf(fmaxf(x, -8), 7)) & 15; break;
-                    default: code = x < -1.0f ? 0 : x < 0.0f ? 1 : x < 1.0f ? 2 : 3; break; /* levels -1.5,-0.5,0.5,1.5 */
+                unsigned char *qg = qr + (size_t)g * group * bits / 8;
+                switch (k) {
+                case QUANT_INT8:
+                    for (int i = 0; i < group; i++) qg[i] = (unsigned char)(int8_t)round_int8(v[i] * inv);
+                    break;
+                case QUANT_FP8:
+                    for (int i = 0; i < group; i++) qg[i] = f32_to_f8e4m3(v[i] * inv);
+                    break;
+                case QUANT_NF4:
+                    for (int i = 0; i < group; i += 2)
+                        qg[i / 2] = (unsigned char)(nearest_nf4(v[i] * inv) | nearest_nf4(v[i + 1] * inv) << 4);
+                    break;
+                case QUANT_INT4:
+                    for (int i = 0; i < group; i += 2)
+                        qg[i / 2] = (unsigned char)((lrintf(fminf(fmaxf(v[i] * inv, -8), 7)) & 15) | (lrintf(fminf(fmaxf(v[i + 1] * inv, -8), 7)) & 15) << 4);
+                    break;
+                default:   /* int2: levels -1.5, -0.5, 0.5, 1.5 */
+                    for (int i = 0; i < group; i += 4) {
+                        int byte = 0;
+                        for (int j = 0; j < 4; j++) { float x = v[i + j] * inv; byte |= (x < -1.0f ? 0 : x < 0.0f ? 1 : x < 1.0f ? 2 : 3) << (2 * j); }
+                        qg[i / 4] = (unsigned char)byte;
                     }
-                    if (bits == 4) qr[c / 2] |= (unsigned char)(code << (4 * (c & 1)));
-                    else qr[c / 4] |= (unsigned char)(code << (2 * (c & 3)));
+                    break;
                 }
             }
         }

@@ -111,6 +111,50 @@ static void test_nf4_nearest_exact(void **state) {
     quant_storage_free(&qs);
 }
 
+/* int8 codes are lrintf(clamp(x, ±127)) (ties to even; NaN to -127 as fmaxf sends it), int4 and int2
+ * their definitions, on rows whose scale is exactly 1 so the codes see the values themselves. */
+static void test_int_codes_exact(void **state) {
+    (void)state;
+    enum { C = 256, R = 8 };
+    static float w[R * C];
+    Rng rng; rng_seed(&rng, 5);
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) {
+            float v = c % 4 == 0 ? (float)(c / 2 - 64) + 0.5f : c % 4 == 1 ? nextafterf((float)(c / 2 - 64) + 0.5f, 1000) : rng_uniformf(&rng) * 254 - 127;
+            w[r * C + c] = v;
+        }
+    for (int r = 0; r < R; r++) { w[r * C] = 127.0f; w[r * C + 3] = -127.0f; }
+    w[5] = NAN;   /* the row's absmax ignores it; its code is -127 */
+    Weight wt = {DT_F32, w, R, C, QUANT_NONE, NULL, 0};
+    QuantStorage qs; Err e = {0};
+    assert_int_equal(weight_quantize(&wt, QUANT_INT8, &qs, &e), 0);
+    const signed char *q = qs.data;
+    for (int i = 0; i < R * C; i++) {
+        assert_true(qs.scale[i / C] == 1.0f);
+        long want = lrintf(fminf(fmaxf(w[i], -127), 127));
+        if (q[i] != want) fail_msg("int8 of %.9g: %d, expected %ld", w[i], q[i], want);
+    }
+    quant_storage_free(&qs);
+    /* int4 (scale absmax/7) and int2 (absmax/1.5): values at the levels' midpoints and beyond */
+    static float v4[64];
+    for (int i = 0; i < 64; i++) v4[i] = i == 0 ? 7.0f : (float)(i % 17) - 8.5f + (i % 3) * 0.25f;
+    Weight w4 = {DT_F32, v4, 1, 64, QUANT_NONE, NULL, 0};
+    assert_int_equal(weight_quantize(&w4, QUANT_INT4, &qs, &e), 0);
+    for (int i = 0; i < 64; i++) {
+        int got = (((const unsigned char *)qs.data)[i / 2] >> (4 * (i & 1))) & 15, want = (int)lrintf(fminf(fmaxf(v4[i] * (1.0f / qs.scale[0]), -8), 7)) & 15;
+        if (got != want) fail_msg("int4 of %g: %d, expected %d", v4[i], got, want);
+    }
+    quant_storage_free(&qs);
+    Weight w2 = {DT_F32, v4, 1, 64, QUANT_NONE, NULL, 0};
+    assert_int_equal(weight_quantize(&w2, QUANT_INT2, &qs, &e), 0);
+    for (int i = 0; i < 64; i++) {
+        float x = v4[i] * (1.0f / qs.scale[0]);
+        int got = (((const unsigned char *)qs.data)[i / 4] >> (2 * (i & 3))) & 3, want = x < -1.0f ? 0 : x < 0.0f ? 1 : x < 1.0f ? 2 : 3;
+        if (got != want) fail_msg("int2 of %g: %d, expected %d", v4[i], got, want);
+    }
+    quant_storage_free(&qs);
+}
+
 static double max_rel(const float *a, const float *b, int n) {
     double d = 0, m = 0;
     for (int i = 0; i < n; i++) { d = fmax(d, fabs(a[i] - b[i])); m = fmax(m, fabs(b[i])); }
@@ -228,6 +272,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_nf4_nearest_exact),
+        cmocka_unit_test(test_int_codes_exact),
         cmocka_unit_test(test_quantised_forward),
         cmocka_unit_test(test_quantize_releases_mapped_pages),
     };
