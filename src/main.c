@@ -15,6 +15,7 @@ static const Command COMMANDS[] = {
     {"examples", "list the packaged presets or copy one to edit (examples list | copy NAME)", cmd_examples, 0},
     {"config", "show the resolved SimpleTuner configuration (every default filled in)", cmd_config, 0},
     {"dataset", "inspect the datasets: images found and skipped, pairing, aspect buckets", cmd_dataset, 0},
+    {"server", "the WebUI: configurations, datasets, training runs with live progress, edits (in a browser)", cmd_server, 1},
     {"make-dataset", "write a synthetic image-edit dataset (edit images, instructions, references)", cmd_make_dataset, 0},
     {"init-model", "write a model folder (diffusers layout) with random weights: tiny, small or full size", cmd_init_model, 0},
     {"tokenize", "Qwen2 tokenizer: print the token ids of a text, or decode ids (--decode)", cmd_tokenize, 0},

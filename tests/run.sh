@@ -1,5 +1,6 @@
-#!/bin/sh
-# Runs every test: cmocka unit binaries ($BUILD/tests/test_*), shell tests (tests/sh/test_*.sh)
+#!/usr/bin/env bash
+# Runs every test: cmocka unit binaries ($BUILD/tests/test_*), shell tests (tests/sh/test_*.sh, run
+# with bash; each sets -euo pipefail itself)
 # and one golden check per directory in tests/golden/. Ends with "N passed, N failed, N skipped".
 BUILD=${BUILD:-build}
 BIN=$BUILD/simpletuner
@@ -19,7 +20,7 @@ done
 for t in tests/sh/test_*.sh; do
     [ -f "$t" ] || continue
     name=$(basename "$t" .sh)
-    sh "$t" >"$log" 2>&1
+    bash "$t" >"$log" 2>&1
     rc=$?
     if [ $rc = 0 ]; then pass=$((pass + 1)); echo "ok   $name"
     elif [ $rc = 77 ]; then skip=$((skip + 1)); echo "SKIP $name: $(tail -n 1 "$log")"
@@ -32,6 +33,6 @@ for d in tests/golden/*/; do
     else fail=$((fail + 1)); failed="$failed $name"; echo "--- $name"; grep -v '^PASS' "$log" | tail -n 40; fi
 done
 rm -f "$log"
-[ -n "$failed" ] && echo "failed:$failed"
+if [ -n "$failed" ]; then echo "failed:$failed"; fi
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]

@@ -1,8 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages given as arguments when they are missing (dpkg-query), running
-# apt-get update first. Without root it prints the exact command and fails.
+# apt-get update first. An argument PACKAGE=COMMAND is satisfied by the package or by COMMAND on the
+# PATH (node and npm may come from another build of Node.js, awk from gawk). Without root it prints
+# the exact command and fails.
 missing=""
-for p in "$@"; do
+for arg in "$@"; do
+    p=${arg%%=*}
+    case "$arg" in *=*) command -v "${arg#*=}" >/dev/null 2>&1 && continue ;; esac
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
     case "$status" in *"install ok installed"*) ;; *) missing="$missing $p" ;; esac
 done

@@ -1,4 +1,5 @@
 #include "base/files.h"
+#include "base/crash_point.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@ int file_write_atomic(const char *path, const void *data, size_t len, Err *e) {
         err_set(e, "%s: fsync/close failed: %s", tmp, strerror(errno));
         unlink(tmp); free(tmp); return -1;
     }
+    crash_point("write %s", path);
     if (rename(tmp, path) != 0) {
         err_set(e, "%s: rename to %s failed: %s", tmp, path, strerror(errno));
         unlink(tmp); free(tmp); return -1;

@@ -6,27 +6,6 @@
 #include "base/files.h"
 #include "base/hub.h"
 
-static const struct { const char *family, *flavour, *repo; } HUB_IDS[] = {
-    /* the first row of a family is its default flavour (spec §1) */
-    {"qwen_image", "v2.0", "Qwen/Qwen-Image-2512"},
-    {"qwen_image", "v1.0", "Qwen/Qwen-Image"},
-    {"qwen_image", "edit-v1", "Qwen/Qwen-Image-Edit"},
-    {"qwen_image", "edit-v2", "Qwen/Qwen-Image-Edit-2509"},
-    {"qwen_image", "edit-v2+", "Qwen/Qwen-Image-Edit-2509"},
-    {"qwen_image", "edit-v3", "Qwen/Qwen-Image-Edit-2511"},
-    {"longcat_image", "final", "meituan-longcat/LongCat-Image"},
-    {"longcat_image", "dev", "meituan-longcat/LongCat-Image-Dev"},
-    {"longcat_image", "edit", "meituan-longcat/LongCat-Image-Edit"},
-};
-
-const char *model_default_hub_id(const char *family, const char *flavour) {
-    if (!family) return NULL;
-    for (size_t i = 0; i < sizeof HUB_IDS / sizeof HUB_IDS[0]; i++)
-        if (!strcmp(HUB_IDS[i].family, family) && (!flavour || !strcmp(HUB_IDS[i].flavour, flavour)))
-            return HUB_IDS[i].repo;
-    return NULL;
-}
-
 /* "Org/Name": one slash, no path-like prefix. */
 static int is_hub_id(const char *s) {
     const char *slash = strchr(s, '/');
@@ -117,13 +96,4 @@ int model_locate_revision(const char *name, const char *revision, char **dir_out
 
 int model_locate(const char *name_or_path, char **dir_out, Err *e) {
     return model_locate_revision(name_or_path, NULL, dir_out, e);
-}
-
-int config_model_dir(const Config *c, char **dir_out, Err *e) {
-    const char *name = config_str(c, "pretrained_model_name_or_path");
-    if (!name) name = model_default_hub_id(config_str(c, "model_family"), config_str(c, "model_flavour"));
-    if (!name)
-        return err_setc(e, EXIT_USAGE, "no model: set pretrained_model_name_or_path (model_family %s has no default hub id)",
-                        config_str(c, "model_family") ? config_str(c, "model_family") : "is not set");
-    return model_locate_revision(name, config_str(c, "revision"), dir_out, e);
 }

@@ -6,20 +6,11 @@
  * commit whose files are in snapshots/<commit>/; without refs, a single snapshot is taken as is. */
 #ifndef ST_HUB_H
 #define ST_HUB_H
-#include "base/config.h"
 #include "base/error.h"
 
 /* *dir_out (malloc'd) = the model folder. revision: NULL/"" = main, a branch/tag name in refs/, or a
  * commit hash under snapshots/. Not found: an error listing every place it looked (EXIT_USAGE). */
 int model_locate(const char *name_or_path, char **dir_out, Err *e);
 int model_locate_revision(const char *name_or_path, const char *revision, char **dir_out, Err *e);
-
-/* The hub id SimpleTuner uses for a family and flavour (spec §1), or NULL when unknown.
- * flavour NULL = the family's default flavour. */
-const char *model_default_hub_id(const char *family, const char *flavour);
-
-/* The model folder of a loaded configuration: pretrained_model_name_or_path, else the flavour's hub
- * id, located with `revision`. */
-int config_model_dir(const Config *c, char **dir_out, Err *e);
 
 #endif

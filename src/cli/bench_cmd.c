@@ -9,10 +9,9 @@
 #include "cli/commands.h"
 #include "base/files.h"
 #include "base/meminfo.h"
-#include "models/longcat_image/denoiser.h"
+#include "models/family.h"
 #include "models/model_init.h"
-#include "models/qwen_image/qi_denoiser.h"
-#include "models/qwen_image/qwen_image.h"
+#include "models/transformer.h"
 #include "train/optim.h"
 #include <cblas.h>
 #include <cjson/cJSON.h>
@@ -60,22 +59,11 @@ typedef struct BenchArgs {
     int sized;               /* a size flag was given (they conflict with --model) */
 } BenchArgs;
 
-/* The transformer under test, whichever family. */
+/* The transformer under test and the sizes the FLOP count needs. */
 typedef struct BenchModel {
-    int qwen;
-    QiModel qi; QiDenoiser qd;
-    LcModel lc; LcDenoiser ld; QuantStorage *lc_qs;
-    Denoiser den;
-    int dim, heads, blocks, joint, in_ch;
+    Transformer t;
+    int dim, heads, blocks;
 } BenchModel;
-
-static void bench_model_free(BenchModel *b) {
-    if (b->qwen) { qi_denoiser_free(&b->qd); qi_free(&b->qi); return; }
-    lc_denoiser_free(&b->ld);
-    for (int i = 0; b->lc_qs && i < b->lc.np; i++) quant_storage_free(&b->lc_qs[i]);
-    free(b->lc_qs);
-    lc_free(&b->lc);
-}
 
 /* axes_dims_rope for a head width: the published 16/56/56 split scaled (each part even). */
 static void rope_axes(int hd, int ax[3]) {
@@ -83,68 +71,54 @@ static void rope_axes(int hd, int ax[3]) {
     if (ax[1] % 2) { ax[0] += 2; ax[1] = ax[2] = (hd - ax[0]) / 2; }
 }
 
-/* Writes <dir>/config.json and the streamed random checkpoint of the requested size. */
-static int write_random_model(const BenchArgs *a, const char *dir, Err *e) {
+static void set_number(cJSON *j, const char *key, double v) {
+    if (cJSON_GetObjectItemCaseSensitive(j, key)) cJSON_ReplaceItemInObjectCaseSensitive(j, key, cJSON_CreateNumber(v));
+    else cJSON_AddNumberToObject(j, key, v);
+}
+
+/* Writes <dir>/config.json (the family's published config with the requested widths and depths)
+ * and the streamed random checkpoint. */
+static int write_random_model(const BenchArgs *a, const ModelFamily *fam, const char *dir, Err *e) {
     int hd = a->dim / a->heads, ax[3];
     rope_axes(hd, ax);
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "attention_head_dim", hd);
-    cJSON_AddItemToObject(j, "axes_dims_rope", cJSON_CreateIntArray(ax, 3));
-    cJSON_AddNumberToObject(j, "in_channels", 64);
-    cJSON_AddNumberToObject(j, "joint_attention_dim", a->dim);
-    cJSON_AddNumberToObject(j, "num_attention_heads", a->heads);
-    cJSON_AddNumberToObject(j, "num_layers", a->layers);
-    if (strcmp(a->family, "qwen_image")) {
-        cJSON_AddNumberToObject(j, "num_single_layers", a->single >= 0 ? a->single : 2 * a->layers);
-        cJSON_AddNumberToObject(j, "patch_size", 1);
-    } else {
-        cJSON_AddNumberToObject(j, "out_channels", 16);
-        cJSON_AddNumberToObject(j, "patch_size", 2);
-    }
+    ModelInitSpec spec = {a->family, NULL, SIZE_FULL, dir, 1, NULL, 1, a->layers, a->single > 0 ? a->single : 0, 0};
+    cJSON *j = fam->init_transformer_config(&spec, 0, a->dim);
+    set_number(j, "attention_head_dim", hd);
+    set_number(j, "num_attention_heads", a->heads);
+    cJSON_ReplaceItemInObjectCaseSensitive(j, "axes_dims_rope", cJSON_CreateIntArray(ax, 3));
+    if (a->single == 0) set_number(j, "num_single_layers", 0);
     char *cfg = path_join(dir, "config.json"), *txt = cJSON_Print(j);
     char *wf = path_join(dir, "diffusion_pytorch_model.safetensors");
     int rc = file_write_atomic(cfg, txt, strlen(txt), e);
-    if (!rc && !strcmp(a->family, "qwen_image")) {
-        QiConfig c;
-        rc = qi_config_parse(j, &c, cfg, e);
-        if (!rc) rc = qi_write_random(&c, 1, DT_BF16, wf, e);
-    } else if (!rc) {
-        rc = lc_write_random(j, 1, DT_BF16, DT_BF16, wf, e);
-    }
+    if (!rc) rc = fam->transformer->write_random(j, 1, DT_BF16, DT_BF16, wf, e);   /* bf16, as published */
     cJSON_Delete(j); free(cfg); free(txt); free(wf);
     return rc;
 }
 
 /* Loads, quantises (releasing the mapped pages) and adapts the transformer in dir, as train does. */
-static int load_model(BenchModel *b, const BenchArgs *a, const char *dir, QuantKind qk, Err *e) {
+static int load_model(BenchModel *b, const BenchArgs *a, const ModelFamily *fam, const char *dir, QuantKind qk, Err *e) {
     memset(b, 0, sizeof *b);
-    b->qwen = !strcmp(a->family, "qwen_image");
-    if (b->qwen) {
-        QiModel *m = &b->qi;
-        if (qi_load(m, dir, e)) return -1;
-        if (qi_quantize_base(m, qk, e)) return -1;
-        m->checkpointing = a->ckpt;
-        Rng rng; rng_seed(&rng, 2);
-        QiLoraSpec ls = {a->rank, (float)a->rank, 0.0f, NULL, 0};
-        if (qi_lora_attach(m, &ls, &rng, e)) return -1;
-        qi_denoiser_init(&b->qd, m, &b->den);
-        b->dim = m->cfg.dim; b->heads = m->cfg.heads; b->blocks = m->cfg.num_layers;
-        b->joint = m->cfg.joint_attention_dim; b->in_ch = m->cfg.in_channels;
-        return 0;
-    }
-    LcModel *m = &b->lc;
-    if (lc_load(m, dir, e)) return -1;
-    if (qk != QUANT_NONE) {
-        b->lc_qs = xcalloc((size_t)m->np, sizeof *b->lc_qs);
-        for (int i = 0; i < m->np; i++)
-            if (m->p[i].role == LC_ROLE_LINEAR && weight_quantize_mapped(&m->p[i].w, qk, &b->lc_qs[i], &m->set, e)) return err_prefix(e, "%s", m->p[i].name);
-    }
-    m->checkpointing = a->ckpt;
-    if (lc_lora_add(m, NULL, 0, a->rank, (float)a->rank, 2, e)) return -1;
-    lc_denoiser_init(&b->ld, m, &b->den);
-    b->ld.per_token_refs = a->ref > 0;   /* SimpleTuner's edit training: references at t = 0 */
-    b->dim = m->cfg.dim; b->heads = m->cfg.heads; b->blocks = m->cfg.layers + m->cfg.single_layers;
-    b->joint = m->cfg.joint_dim; b->in_ch = m->cfg.in_ch;
+    Transformer *t = &b->t;
+    if (transformer_load(t, fam->transformer, dir, e)) return -1;
+    if (linear_set_quantize(t->linears, qk, e)) return -1;
+    t->checkpointing = a->ckpt;
+    t->refs_t0_in_training = fam->edit_refs_t0_in_training && a->ref > 0;   /* SimpleTuner's edit conditioning */
+    LoraSpec ls = {a->rank, (float)a->rank, 0.0f, NULL, 0, 2};
+    if (linear_set_attach_lora(t->linears, &ls, e)) return -1;
+    transformer_bind_denoiser(t);
+    /* the sizes, from the config the family just read */
+    char *cp = path_join(dir, "config.json");
+    char *txt = file_read_all(cp, NULL, e);
+    free(cp);
+    cJSON *j = txt ? cJSON_Parse(txt) : NULL;
+    free(txt);
+    if (!j) return err_set(e, "%s/config.json: unreadable", dir);
+    const cJSON *hd = cJSON_GetObjectItemCaseSensitive(j, "attention_head_dim"), *h = cJSON_GetObjectItemCaseSensitive(j, "num_attention_heads");
+    const cJSON *nl = cJSON_GetObjectItemCaseSensitive(j, "num_layers"), *ns = cJSON_GetObjectItemCaseSensitive(j, "num_single_layers");
+    b->heads = cJSON_IsNumber(h) ? h->valueint : 24;
+    b->dim = b->heads * (cJSON_IsNumber(hd) ? hd->valueint : 128);
+    b->blocks = (cJSON_IsNumber(nl) ? nl->valueint : 60) + (cJSON_IsNumber(ns) ? ns->valueint : 0);
+    cJSON_Delete(j);
     return 0;
 }
 
@@ -205,12 +179,11 @@ static int parse_args(int argc, char **argv, BenchArgs *a, int *help, Err *e) {
         else if (!strcmp(o, "--save-model")) a->save = v;
         else return err_setc(e, EXIT_USAGE, "bench: unknown option '%s'\n%s", o, USAGE);
     }
-    if (strcmp(a->family, "qwen_image") && strcmp(a->family, "longcat_image"))
-        return err_setc(e, EXIT_USAGE, "bench: --family '%s' is not one of qwen_image, longcat_image", a->family);
+    if (!family_find(a->family)) return err_setc(e, EXIT_USAGE, "bench: --family '%s' is not one of qwen_image, longcat_image", a->family);
     if (a->model && a->save) return err_setc(e, EXIT_USAGE, "bench: --model reads a folder, --save-model writes a new one: give one of them");
     if (a->save && !model_init_dir_is_empty(a->save)) return err_setc(e, EXIT_USAGE, "bench: --save-model %s exists and is not empty", a->save);
     if (a->model && a->sized) return err_setc(e, EXIT_USAGE, "bench: --dim/--heads/--layers/--single describe a random model; with --model DIR the sizes are the folder's");
-    if (a->single >= 0 && !strcmp(a->family, "qwen_image")) return err_setc(e, EXIT_USAGE, "bench: --single applies to --family longcat_image");
+    if (a->single >= 0 && !family_find(a->family)->single_blocks) return err_setc(e, EXIT_USAGE, "bench: --single applies to --family longcat_image");
     if (!a->model && (a->heads < 1 || a->dim % a->heads || (a->dim / a->heads) % 8 || a->layers < 1))
         return err_setc(e, EXIT_USAGE, "bench: dim must split into heads of a multiple of 8 values; layers positive");
     if (a->img < 1 || a->txt < 1 || a->rank < 1) return err_setc(e, EXIT_USAGE, "bench: img, txt and rank must be positive");
@@ -240,6 +213,7 @@ int cmd_bench(int argc, char **argv, Err *e) {
     BenchArgs a; int help = 0;
     if (parse_args(argc, argv, &a, &help, e)) return -1;
     if (help) { fputs(USAGE, stdout); return 0; }
+    const ModelFamily *fam = family_find(a.family);
     QuantKind qk = QUANT_NONE;
     if (strcmp(a.prec, "bf16")) {
         char name[32]; snprintf(name, sizeof name, !strcmp(a.prec, "nf4") ? "nf4-bnb" : "%s-quanto", a.prec);
@@ -250,33 +224,33 @@ int cmd_bench(int argc, char **argv, Err *e) {
     else if (a.save) {
         if (dir_make(a.save, e)) return -1;
         dir = xstrdup(a.save);
-        if (write_random_model(&a, dir, e)) { remove_tmp(dir); free(dir); return -1; }
+        if (write_random_model(&a, fam, dir, e)) { remove_tmp(dir); free(dir); return -1; }
     } else {
         const char *td = getenv("TMPDIR");
         snprintf(tmpl, sizeof tmpl, "%s/st_bench_XXXXXX", td && *td ? td : "/tmp");
         if (!mkdtemp(tmpl)) return err_set(e, "bench: cannot create a temporary folder from %s", tmpl);
         dir = xstrdup(tmpl);
-        if (write_random_model(&a, dir, e)) { remove_tmp(dir); free(dir); return -1; }
+        if (write_random_model(&a, fam, dir, e)) { remove_tmp(dir); free(dir); return -1; }
     }
     mem_peak_reset();   /* writing the random model is not part of what train holds */
     BenchModel b;
-    int rc = load_model(&b, &a, dir, qk, e);
+    int rc = load_model(&b, &a, fam, dir, qk, e);
     if (!a.model && !a.save) remove_tmp(dir);
     free(dir);
-    if (rc) { bench_model_free(&b); return -1; }
+    if (rc) { transformer_free(&b.t); return -1; }
     const double load_rss = mem_rss_kib() / 1024.0;
     OptimUserKeys ok; optim_user_keys_init(&ok); ok.optimizer = "torch-adamw"; ok.learning_rate = 1e-4;
     OptimConfig oc; Optimizer opt;
-    if (optim_config_resolve(&ok, &oc, e) || optim_init(&opt, &oc, b.den.params, b.den.n_params, 1, e)) { bench_model_free(&b); return -1; }
-    const int N = a.img + a.ref, C = b.in_ch;
-    float *x = xmalloc((size_t)N * C * 4), *t = xmalloc((size_t)a.txt * b.joint * 4), *pred = xmalloc((size_t)a.img * C * 4), *g = xmalloc((size_t)a.img * C * 4);
+    if (optim_config_resolve(&ok, &oc, e) || optim_init(&opt, &oc, b.t.den.params, b.t.den.n_params, 1, e)) { transformer_free(&b.t); return -1; }
+    const int N = a.img + a.ref, C = b.t.in_channels;
+    float *x = xmalloc((size_t)N * C * 4), *t = xmalloc((size_t)a.txt * b.t.txt_dim * 4), *pred = xmalloc((size_t)a.img * C * 4), *g = xmalloc((size_t)a.img * C * 4);
     Rng rng; rng_seed(&rng, 2);
-    rng_fill_normal(&rng, x, (size_t)N * C, 0, 1); rng_fill_normal(&rng, t, (size_t)a.txt * b.joint, 0, 1); rng_fill_normal(&rng, g, (size_t)a.img * C, 0, 1);
+    rng_fill_normal(&rng, x, (size_t)N * C, 0, 1); rng_fill_normal(&rng, t, (size_t)a.txt * b.t.txt_dim, 0, 1); rng_fill_normal(&rng, g, (size_t)a.img * C, 0, 1);
     DenoiseInput in = {0};
     in.n_img = a.ref ? 2 : 1;
     grid_of(a.img, &in.grid_h[0], &in.grid_w[0]);
     if (a.ref) grid_of(a.ref, &in.grid_h[1], &in.grid_w[1]);
-    in.channels = C; in.tokens = x; in.txt_len = a.txt; in.txt_dim = b.joint; in.txt = t;
+    in.channels = C; in.tokens = x; in.txt_len = a.txt; in.txt_dim = b.t.txt_dim; in.txt = t;
     in.sigma = 0.5f; in.training = 1; in.rng = &rng;
     /* one sgemm of the step's dominant shape (every token row through a 4D-wide MLP projection)
      * after every step: the machine's GEMM speed sampled under the same load as the steps */
@@ -285,9 +259,9 @@ int cmd_bench(int argc, char **argv, Err *e) {
     double *ms = xmalloc((size_t)steps * sizeof(double)), *sg = xmalloc(((size_t)steps + 1) * sizeof(double)), peak = 0;
     for (int s = 0; s < steps + warm && !rc; s++) {   /* step 0 warms up (allocations) */
         double t0 = now();
-        for (int i = 0; i < b.den.n_params; i++) memset(b.den.params[i].grad, 0, b.den.params[i].numel * 4);
-        rc = b.den.forward(b.den.self, &in, pred, e);
-        if (!rc) rc = b.den.backward(b.den.self, g, e);
+        for (int i = 0; i < b.t.den.n_params; i++) memset(b.t.den.params[i].grad, 0, b.t.den.params[i].numel * 4);
+        rc = b.t.den.forward(b.t.den.self, &in, pred, e);
+        if (!rc) rc = b.t.den.backward(b.t.den.self, g, e);
         if (!rc) optim_step(&opt, 1e-4);
         if (s >= warm) ms[s - warm] = 1e3 * (now() - t0);
         double p = mem_peak_kib() / 1024.0;   /* the training peak, before the sgemm's own buffers */
@@ -309,6 +283,6 @@ int cmd_bench(int argc, char **argv, Err *e) {
     free(sg);
     free(ms); free(x); free(t); free(pred); free(g);
     optim_free(&opt);
-    bench_model_free(&b);
+    transformer_free(&b.t);
     return rc;
 }

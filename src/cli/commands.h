@@ -20,5 +20,6 @@ int cmd_validate(int argc, char **argv, Err *e);
 int cmd_config(int argc, char **argv, Err *e);
 int cmd_dataset(int argc, char **argv, Err *e);
 int cmd_tokenize(int argc, char **argv, Err *e);
+int cmd_server(int argc, char **argv, Err *e);
 
 #endif

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "base/config.h"
+#include "config/config.h"
 #include "cli/commands.h"
 
 static void config_help(FILE *f) {

@@ -3,7 +3,7 @@
  * and the bucket table. Problems (missing captions or pairs) are printed as the error `train` gives. */
 #include <stdio.h>
 #include <string.h>
-#include "base/config.h"
+#include "config/config.h"
 #include "cli/commands.h"
 #include "data/dataset_config.h"
 

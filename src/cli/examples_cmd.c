@@ -4,10 +4,9 @@
  *                          preset's own "config/examples/<NAME>/" paths to DIR so the copy is
  *                          self-contained and editable. */
 #include "cli/commands.h"
-#include "base/config.h"
+#include "config/config.h"
+#include "config/examples.h"
 #include "base/files.h"
-#include <cjson/cJSON.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,86 +21,23 @@ static const char *USAGE =
     "Presets whose name starts with \"tiny.\" use the bundled tiny model and a synthetic dataset\n"
     "(created on first use) and need no download.\n";
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static int list_names(const char *dir, char ***out) {
-    DIR *d = opendir(dir);
-    char **names = NULL; int n = 0;
-    for (struct dirent *de; d && (de = readdir(d)) != NULL;) {
-        if (de->d_name[0] == '.') continue;
-        char *sub = path_join(dir, de->d_name), *cfg = path_join(sub, "config.json");
-        if (file_exists(cfg)) { names = xrealloc(names, (size_t)(n + 1) * sizeof *names); names[n++] = xstrdup(de->d_name); }
-        free(sub); free(cfg);
-    }
-    if (d) closedir(d);
-    if (n) qsort(names, (size_t)n, sizeof *names, cmp_str);
-    *out = names;
-    return n;
-}
-
-static const char *json_str(const cJSON *j, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
-    if (!v) { char dk[128]; snprintf(dk, sizeof dk, "--%s", k); v = cJSON_GetObjectItemCaseSensitive(j, dk); }
-    return cJSON_IsString(v) ? v->valuestring : "-";
-}
-
 static int do_list(const char *dir, Err *e) {
-    char **names; int n = list_names(dir, &names);
+    ExampleInfo *list;
+    int n = examples_list(dir, &list);
     if (n == 0) return err_set(e, "%s: no presets found (expected folders with a config.json)", dir);
     printf("presets in %s:\n", dir);
-    for (int i = 0; i < n; i++) {
-        char *sub = path_join(dir, names[i]), *cfgp = path_join(sub, "config.json");
-        char *txt = file_read_all(cfgp, NULL, NULL);
-        cJSON *j = txt ? cJSON_Parse(txt) : NULL;
-        printf("  %-34s %s / %s%s\n", names[i], json_str(j, "model_family"), json_str(j, "model_flavour"),
-               strncmp(names[i], "tiny.", 5) ? "  (real weights: hub id or local folder)" : "  (bundled tiny model, no download)");
-        cJSON_Delete(j); free(txt); free(sub); free(cfgp); free(names[i]);
-    }
-    free(names);
+    for (int i = 0; i < n; i++)
+        printf("  %-34s %s / %s%s\n", list[i].name, list[i].family, list[i].flavour,
+               list[i].tiny ? "  (bundled tiny model, no download)" : "  (real weights: hub id or local folder)");
+    examples_free(list, n);
     return 0;
 }
 
-/* Replaces every occurrence of `from` in text by `to` (new string). */
-static char *replace_all(const char *text, const char *from, const char *to) {
-    size_t lf = strlen(from), lt = strlen(to), n = 0;
-    for (const char *p = text; (p = strstr(p, from)); p += lf) n++;
-    char *out = xmalloc(strlen(text) + n * (lt > lf ? lt - lf : 0) + 1), *w = out;
-    for (const char *p = text;;) {
-        const char *q = strstr(p, from);
-        if (!q) { strcpy(w, p); break; }
-        memcpy(w, p, (size_t)(q - p)); w += q - p;
-        memcpy(w, to, lt); w += lt;
-        p = q + lf;
-    }
-    return out;
-}
-
 static int do_copy(const char *dir, const char *name, const char *dest_in, Err *e) {
-    char *src = path_join(dir, name);
-    if (!dir_exists(src)) {
-        free(src);
-        return err_setc(e, EXIT_USAGE, "examples: no preset named '%s' in %s (see `simpletuner examples list`)", name, dir);
-    }
     char *dest = dest_in ? xstrdup(dest_in) : xasprintf("config/%s", name);
-    int rc = dir_make(dest, e);
-    char *from = xasprintf("config/examples/%s/", name), *to = xasprintf("%s/", dest);
-    DIR *d = rc ? NULL : opendir(src);
-    for (struct dirent *de; d && !rc && (de = readdir(d)) != NULL;) {
-        if (de->d_name[0] == '.') continue;
-        char *sp = path_join(src, de->d_name), *dp = path_join(dest, de->d_name);
-        if (file_exists(dp)) rc = err_set(e, "examples: %s already exists; not overwriting (remove it or give another DIR)", dp);
-        char *txt = rc ? NULL : file_read_all(sp, NULL, e);
-        if (!rc && !txt) rc = -1;
-        if (!rc) {
-            char *out = replace_all(txt, from, to);
-            rc = file_write_atomic(dp, out, strlen(out), e);
-            free(out);
-        }
-        free(txt); free(sp); free(dp);
-    }
-    if (d) closedir(d);
+    int rc = examples_copy(dir, name, dest, e);
     if (!rc) printf("copied preset %s to %s/\nrun it with: simpletuner train --config %s/config.json\n", name, dest, dest);
-    free(from); free(to); free(src); free(dest);
+    free(dest);
     return rc;
 }
 

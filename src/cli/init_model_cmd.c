@@ -11,6 +11,7 @@
  * loading and training path can be measured at full width on a few blocks and extrapolated.
  * tiny and small use a generated small vocabulary (models/qwen25vl/tiny_tokenizer.h). */
 #include "cli/commands.h"
+#include "models/family.h"
 #include "models/model_init.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,23 +68,18 @@ int cmd_init_model(int argc, char **argv, Err *e) {
         } else return err_setc(e, EXIT_USAGE, "init-model: unknown option '%s'\n%s", a, USAGE);
     }
     if (!family || !size_s || !out) return err_setc(e, EXIT_USAGE, "init-model: --family, --size and --out are required\n%s", USAGE);
-    int qwen = !strcmp(family, "qwen_image");
-    if (!qwen && strcmp(family, "longcat_image"))
-        return err_setc(e, EXIT_USAGE, "init-model: --family '%s' is not one of qwen_image, longcat_image", family);
-    static const char *const QWEN_FLAVOURS[] = {"v1.0", "v2.0", "edit-v1", "edit-v2", "edit-v2+", "edit-v3", NULL};
-    static const char *const LONGCAT_FLAVOURS[] = {"final", "dev", "edit", NULL};
-    const char *const *fl = qwen ? QWEN_FLAVOURS : LONGCAT_FLAVOURS;
-    if (!flavour) flavour = qwen ? "edit-v2" : "edit";
-    int ok = 0;
-    for (int i = 0; fl[i]; i++) ok |= !strcmp(fl[i], flavour);
-    if (!ok) return err_setc(e, EXIT_USAGE, "init-model: --flavour '%s' is not a flavour of %s (%s)", flavour, family,
-                             qwen ? "v1.0, v2.0, edit-v1, edit-v2, edit-v2+, edit-v3" : "final, dev, edit");
+    const ModelFamily *fam = family_find(family);
+    char list[256];
+    if (!fam) return err_setc(e, EXIT_USAGE, "init-model: --family '%s' is not one of %s", family, family_name_list(list, sizeof list));
+    if (!flavour) flavour = fam->edit_flavour;
+    if (!family_flavour(fam, flavour))
+        return err_setc(e, EXIT_USAGE, "init-model: --flavour '%s' is not a flavour of %s (%s)", flavour, family, family_flavour_list(fam, list, sizeof list));
     ModelSize size;
     if (!strcmp(size_s, "tiny")) size = SIZE_TINY;
     else if (!strcmp(size_s, "small")) size = SIZE_SMALL;
     else if (!strcmp(size_s, "full")) size = SIZE_FULL;
     else return err_setc(e, EXIT_USAGE, "init-model: --size '%s' is not one of tiny, small, full", size_s);
-    if (single && qwen) return err_setc(e, EXIT_USAGE, "init-model: --single applies to longcat_image (Qwen-Image has one kind of block: --layers)");
+    if (single && !fam->single_blocks) return err_setc(e, EXIT_USAGE, "init-model: --single applies to a transformer with single blocks (%s has one kind of block: --layers)", family);
     if (size == SIZE_FULL && !tok_dir)
         return err_setc(e, EXIT_USAGE, "init-model: --size full needs the real Qwen2.5-VL tokenizer: --tokenizer DIR (a tokenizer/ folder "
                                        "of Qwen-Image or Qwen2.5-VL; its vocabulary cannot be generated)");

@@ -3,7 +3,7 @@
  * (OUT/reference, or OUT/reference_a, reference_b, reference_c) holding files of the same names. */
 #include "cli/commands.h"
 #include "base/files.h"
-#include "data/image_io.h"
+#include "image/image_io.h"
 #include "data/synth.h"
 #include "data/synth_write.h"
 #include <stdio.h>
@@ -12,11 +12,19 @@
 
 static const char *USAGE =
     "usage: simpletuner make-dataset --kind edit-pairs --out DIR --count N [--references 1..3]\n"
-    "                                [--size WxH] [--seed S]\n"
+    "                                [--edits LIST] [--size WxH] [--seed S]\n"
     "\n"
     "Writes a synthetic image-edit dataset: source scenes of coloured shapes, an instruction per\n"
-    "pair (recolour, move, add, remove, resize; with 2-3 references: put the object of Picture 2,\n"
-    "coloured like Picture 3, into Picture 1) and the edited image that follows it.\n"
+    "pair in varied words, and the edited image that follows it.\n"
+    "\n"
+    "  --edits LIST  comma-separated, one drawn per pair (default recolor,move,add,remove,background,scale):\n"
+    "     recolor     \"make the red circle blue\"          move     \"move the red circle to the top left\"\n"
+    "     add         \"add a blue square at the top right\" remove   \"remove the red circle\"\n"
+    "     background  \"make the background pink\"          scale    \"make the red circle bigger\" / smaller\n"
+    "     mirror      \"mirror it\" (flip left to right)     stripes  \"make it striped\"\n"
+    "     compose     with --references 2-3 (the default there): put the object of Picture 2,\n"
+    "                 coloured like Picture 3, into Picture 1\n"
+    "  mirror and stripes are kept out of the default set: new edits to teach a model (the LoRA demo).\n"
     "\n"
     "  DIR/images/pair_0000.png + pair_0000.txt   edit targets and their instructions\n"
     "  DIR/reference/pair_0000.png                the reference (with --references 1)\n"
@@ -35,7 +43,7 @@ static int parse_int(const char *s, const char *opt, long lo, long hi, long *out
 }
 
 int cmd_make_dataset(int argc, char **argv, Err *e) {
-    const char *kind = NULL, *out = NULL;
+    const char *kind = NULL, *out = NULL, *edits_s = NULL;
     long count = -1, refs = 1, w = 256, h = 256, seed = 42;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -44,6 +52,7 @@ int cmd_make_dataset(int argc, char **argv, Err *e) {
         const char *v = argv[++i];
         if (!strcmp(a, "--kind")) kind = v;
         else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--edits")) edits_s = v;
         else if (!strcmp(a, "--count")) { if (parse_int(v, a, 1, 1000000, &count, e)) return -1; }
         else if (!strcmp(a, "--references")) { if (parse_int(v, a, 1, 3, &refs, e)) return -1; }
         else if (!strcmp(a, "--seed")) { if (parse_int(v, a, 0, 0x7fffffffL, &seed, e)) return -1; }
@@ -57,7 +66,15 @@ int cmd_make_dataset(int argc, char **argv, Err *e) {
     if (!out) return err_setc(e, EXIT_USAGE, "make-dataset: --out DIR is required\n%s", USAGE);
     if (count < 0) return err_setc(e, EXIT_USAGE, "make-dataset: --count N is required\n%s", USAGE);
 
-    if (synth_dataset_write(out, count, (int)refs, (int)w, (int)h, (uint64_t)seed, e)) return -1;
+    unsigned edits = refs >= 2 ? SYNTH_EDIT_BIT(SYNTH_COMPOSE) : SYNTH_EDITS_DEFAULT;
+    if (edits_s && synth_edits_parse(edits_s, &edits, e)) return -1;
+    const unsigned compose = SYNTH_EDIT_BIT(SYNTH_COMPOSE);
+    if (refs >= 2 && edits != compose)
+        return err_setc(e, EXIT_USAGE, "make-dataset: --references %ld goes with --edits compose (the only edit that uses "
+                                       "more than one reference)", refs);
+    if (refs == 1 && (edits & compose))
+        return err_setc(e, EXIT_USAGE, "make-dataset: --edits compose needs --references 2 or 3 (Picture 2 is the object to add)");
+    if (synth_dataset_write(out, count, (int)refs, edits, (int)w, (int)h, (uint64_t)seed, e)) return -1;
     printf("wrote %ld edit pairs (%ldx%ld, %ld reference%s) to %s\n", count, w, h, refs, refs > 1 ? "s" : "", out);
     return 0;
 }

@@ -1,10 +1,9 @@
 /* validate: renders edits with the trained LoRA (or any LoRA) outside training. */
 #include "cli/commands.h"
 #include "base/files.h"
-#include "cli/run_context.h"
-#include "data/image_io.h"
-#include "infer/compose.h"
-#include "train/checkpoint.h"
+#include "cli/cli_events.h"
+#include "cli/cli_pipeline.h"
+#include "image/image_io.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +13,7 @@ static const char *USAGE =
     "usage: simpletuner validate [--config FILE | key=value ... | --model_family F --model_flavour V ...]\n"
     "                            [--image REF]... [--prompt TEXT] [--negative_prompt TEXT] [--seed N]\n"
     "                            [--lora PATH] [--lora_scale S] [--output OUT.png] [--latents FILE]\n"
-    "                            [--output-tensor OUT.safetensors]\n"
+    "                            [--output-tensor OUT.safetensors] [--events FILE]\n"
     "\n"
     "Samples the edit model (flow-match Euler, true CFG) with a LoRA applied:\n"
     "  model      the config's pretrained_model_name_or_path, else the flavour's hub id in the HF cache\n"
@@ -39,23 +38,9 @@ static const char *USAGE =
     "  preview    validation_preview: true also writes OUT.preview.step-<k>.png, the clean image predicted\n"
     "             after every validation_preview_steps steps (x0 = x - sigma * v, decoded)\n"
     "  --output-tensor  also write the image before 8-bit rounding as tensor 'image' [1, 3, H, W] in\n"
-    "             [0, 1] (the diffusers pipelines' output_type='pt')\n";
-
-/* The newest LoRA under output_dir: the final file or the highest checkpoint (NULL when none). */
-static char *newest_lora(const char *output_dir) {
-    if (!output_dir || !*output_dir) return NULL;
-    char *final = path_join(output_dir, CKPT_LORA_FILE);
-    if (file_exists(final)) return final;
-    free(final);
-    int64_t *steps = NULL;
-    Err e = {0};
-    int n = checkpoint_list(output_dir, &steps, &e);
-    char *p = NULL;
-    if (n > 0) p = xasprintf("%s/checkpoint-%lld/%s", output_dir, (long long)steps[n - 1], CKPT_LORA_FILE);
-    free(steps);
-    if (p && !file_exists(p)) { free(p); p = NULL; }
-    return p;
-}
+    "             [0, 1] (the diffusers pipelines' output_type='pt')\n"
+    "  --events FILE    also write every event (sampling steps, previews, sheets) as one JSON object per\n"
+    "             line to FILE (or descriptor N with fd:N); format in docs/webui.md\n";
 
 /* The 8-bit PNG, and with --output-tensor the image before quantisation ([1, 3, H, W] in [0, 1],
  * as the diffusers pipelines return it with output_type="pt"). */
@@ -69,6 +54,9 @@ static int write_outputs(const Image *im, const float *chw, const char *png, con
     stw_free(&w);
     return rc;
 }
+
+static const char *const VALIDATE_FLAGS[] = {"--image", "--prompt", "--negative_prompt", "--seed", "--output", "--lora",
+                                             "--lora_scale", "--latents", "--output-tensor", "--events", NULL};
 
 int cmd_validate(int argc, char **argv, Err *e) {
     const char *images[3], *prompt = NULL, *negative = NULL, *output = NULL, *lora = NULL, *latents_path = NULL, *out_tensor = NULL;
@@ -105,45 +93,53 @@ int cmd_validate(int argc, char **argv, Err *e) {
                                !strcmp(a, "--seed") || !strcmp(a, "--lora_scale")))
             return err_setc(e, EXIT_USAGE, "validate: %s needs a value", a);
     }
-    RunContext r;
-    if (run_context_open(&r, argc, argv, RUN_VALIDATE, e)) { run_context_close(&r); return -1; }
+    CliEvents ev;
+    if (cli_events_open(&ev, argc, argv, e)) return -1;
+    Pipeline *p;
+    if (cli_open_pipeline(argc, argv, PIPELINE_INFER, VALIDATE_FLAGS, 1, &p, e)) { cli_events_close(&ev); return -1; }
+    cli_events_attach(&ev, p);
+    const Config *cfg = pipeline_config(p);
+    const FamilyFlavour *fl = pipeline_flavour(p);
     int rc = 0;
-    char *lp = lora ? xstrdup(lora) : newest_lora(config_str(r.cfg, "output_dir"));
+    char *lp = lora ? xstrdup(lora) : pipeline_newest_adapters(p);
     if (lp) {
-        if (r.have_qi) rc = qi_lora_load(&r.qi, lp, (float)lora_scale, e);
-        else rc = lc_lora_load(&r.lc, lp, (float)lora_scale, e);
+        rc = pipeline_load_adapters(p, lp, (float)lora_scale, e);
         if (!rc) fprintf(stderr, "LoRA: %s (scale %.3g)\n", lp, lora_scale);
     } else fprintf(stderr, "no LoRA given or found in output_dir: validating the base model\n");
     free(lp);
-    int W = 0, H = 0;
-    if (!rc) rc = validation_size(r.cfg, &W, &H, e);
-    int pipeline_size = !config_is_set(r.cfg, "validation_resolution");
+    int sizes[PIPELINE_MAX_SIZES][2], n_sizes = 1;
+    if (!rc && (n_sizes = pipeline_validation_sizes(p, sizes, PIPELINE_MAX_SIZES, e)) < 0) rc = -1;
+    int W = sizes[0][0], H = sizes[0][1];
+    int pipeline_size = !config_is_set(cfg, "validation_resolution");
     if (!rc && n_images == 0 && !prompt) {
         /* the config's evaluation samples, as sheets */
-        const char *od = config_str(r.cfg, "output_dir");
+        const char *od = config_str(cfg, "output_dir");
         char *dir = output ? xstrdup(output) : xasprintf("%s/validation/manual", od && *od ? od : ".");
-        rc = run_context_render_eval(&r, dir, 0, e);
+        rc = pipeline_render_eval(p, dir, 0, e);
         if (!rc) printf("wrote validation sheets to %s/\n", dir);
         free(dir);
-        run_context_close(&r);
+        pipeline_close(p);
+        cli_events_close(&ev);
         return rc;
     }
     if (!rc && !prompt) rc = err_setc(e, EXIT_USAGE, "validate: --prompt is required with --image");
-    int edit = strstr(r.flavour, "edit") != NULL;
+    int edit = fl->max_refs > 0;
     if (!rc && edit && n_images == 0)
-        rc = err_setc(e, EXIT_USAGE, "validate: the %s flavour edits images: give --image REF with --prompt", r.flavour);
+        rc = err_setc(e, EXIT_USAGE, "validate: the %s flavour edits images: give --image REF with --prompt", fl->name);
     if (!rc && !edit && n_images > 0)
-        rc = err_setc(e, EXIT_USAGE, "validate: the %s flavour is text-to-image and takes no --image", r.flavour);
+        rc = err_setc(e, EXIT_USAGE, "validate: the %s flavour is text-to-image and takes no --image", fl->name);
     Image refs[3] = {{0}};
     int nr = 0;
     for (int k = 0; k < n_images && !rc; k++) { rc = image_read(images[k], &refs[k], e); if (!rc) nr++; }
-    if (!rc && nr && pipeline_size) run_context_default_size(&r, refs, nr, &W, &H);
+    if (!rc && nr && pipeline_size) { pipeline_default_size(p, refs, nr, &W, &H); n_sizes = 1; }
+    if (!rc && latents_path && n_sizes > 1)
+        rc = err_setc(e, EXIT_USAGE, "validate: --latents gives one size; validation_resolution lists %d", n_sizes);
     float *lat = NULL;
     if (!rc && latents_path) {
         StFile f;
         if ((rc = st_open(&f, latents_path, e)) == 0) {
             const StTensor *t = st_find(&f, "latents");
-            size_t want = (size_t)(H / 16) * (W / 16) * vae_latent_channels(&r.vae) * 4;
+            size_t want = (size_t)(H / 16) * (W / 16) * pipeline_latent_channels(p) * 4;
             if (!t) rc = err_set(e, "%s: no tensor 'latents'", latents_path);
             else if (t->numel != want) rc = err_set(e, "%s: 'latents' has %zu values; %dx%d needs %zu", latents_path, t->numel, W, H, want);
             else lat = st_to_f32(t);
@@ -155,26 +151,32 @@ int cmd_validate(int argc, char **argv, Err *e) {
     const char *o = output ? output : "validation.png";
     /* validation_preview: OUT.preview.step-<k>.png beside the output */
     char *preview = NULL;
-    if (config_bool(r.cfg, "validation_preview")) {
+    if (config_bool(cfg, "validation_preview")) {
         const char *dot = strrchr(o, '.'), *slash = strrchr(o, '/');
         int stem = dot && (!slash || dot > slash) ? (int)(dot - o) : (int)strlen(o);
         preview = xasprintf("%.*s.preview.", stem, o);
     }
-    if (!rc) {
-        ValidationJob job = {prompt, negative ? negative : config_str(r.cfg, "validation_negative_prompt"), refs, nr, W, H,
-                             seed >= 0 ? (uint64_t)seed : (config_has(r.cfg, "validation_seed") ? (uint64_t)config_int(r.cfg, "validation_seed") : 42), lat, NULL,
-                             preview};
-        rc = run_context_render(&r, &job, &out, &chw, e);
+    /* every size validation_resolution lists: the first as OUT, the others as OUT_WxH.png */
+    for (int si = 0; si < n_sizes && !rc; si++) {
+        if (si) { W = sizes[si][0]; H = sizes[si][1]; }
+        const char *dot = strrchr(o, '.'), *slash = strrchr(o, '/');
+        int stem = dot && (!slash || dot > slash) ? (int)(dot - o) : (int)strlen(o);
+        char *path = si ? xasprintf("%.*s_%dx%d.png", stem, o, W, H) : xstrdup(o);
+        EditRequest req = {.prompt = prompt, .negative = negative ? negative : config_str(cfg, "validation_negative_prompt"),
+                           .refs = refs, .n_refs = nr, .width = W, .height = H,
+                           .seed = seed >= 0 ? (uint64_t)seed : config_validation_seed(cfg), .latents = lat,
+                           .preview_prefix = si ? NULL : preview};
+        rc = pipeline_render(p, &req, &out, &chw, e);
+        if (!rc) rc = write_outputs(&out, chw, path, si ? NULL : out_tensor, e);
+        if (!rc) printf("wrote %s (%dx%d)\n", path, W, H);
+        image_free(&out);
+        free(chw); chw = NULL;
+        free(path);
     }
     free(preview);
-    if (!rc) {
-        rc = write_outputs(&out, chw, o, out_tensor, e);
-        if (!rc) printf("wrote %s (%dx%d)\n", o, W, H);
-    }
-    image_free(&out);
-    free(chw);
     for (int k = 0; k < nr; k++) image_free(&refs[k]);
     free(lat);
-    run_context_close(&r);
+    pipeline_close(p);
+    cli_events_close(&ev);
     return rc;
 }

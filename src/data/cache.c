@@ -110,7 +110,14 @@ int cache_lookup(const CacheKey *k, StFile *out, CacheStatus *status, char *why,
         say(why, why_len, "settings were \"%s\", now \"%s\"", set, k->settings ? k->settings : "");
         goto miss;
     }
-    if (atoi(cnt) != k->n_sources) {
+    char *cnt_end;
+    long n_src = strtol(cnt, &cnt_end, 10);   /* atoi is undefined on out-of-range text */
+    if (cnt_end == cnt || *cnt_end || n_src < 0 || n_src > 1000000) {
+        *status = CACHE_CORRUPT;
+        say(why, why_len, "%s: bad metadata source_count \"%s\"", path, cnt);
+        goto miss;
+    }
+    if (n_src != k->n_sources) {
         *status = CACHE_STALE_SOURCE;
         say(why, why_len, "%s: made from %s sources", path, cnt);
         goto miss;

@@ -1,6 +1,7 @@
 #include "data/captions.h"
 #include "data/discovery.h"
 #include "base/files.h"
+#include "base/utf8.h"
 #include "base/rng.h"
 #include <ctype.h>
 #include <stdlib.h>
@@ -35,7 +36,7 @@ char *caption_file_path(const char *root, const char *rel) {
 }
 
 static void list_add(CaptionList *c, const char *s, size_t n, const CaptionSpec *spec) {
-    c->text = xrealloc(c->text, sizeof(char *) * (c->n + 1));
+    if (c->n == c->cap) { c->cap = c->cap ? 2 * c->cap : 4; c->text = xrealloc(c->text, sizeof(char *) * (size_t)c->cap); }
     c->text[c->n++] = spec->prepend_instance_prompt ? xasprintf("%s %.*s", spec->instance_prompt, (int)n, s)
                                                     : xasprintf("%.*s", (int)n, s);
 }
@@ -56,6 +57,10 @@ int caption_load(const CaptionSpec *spec, const char *root, const char *rel, Cap
         return 0;
     }
     if (spec->strategy == CAPTION_FILENAME) {
+        size_t bad = utf8_invalid_at(rel, strlen(rel));
+        if (bad < strlen(rel))
+            return err_setc(e, EXIT_USAGE, "%s/%s: the file name is not valid UTF-8 (byte 0x%02X at offset %zu), so it cannot be a "
+                            "caption (caption_strategy filename): rename the file", root, rel, (unsigned char)rel[bad], bad);
         const char *slash = strrchr(rel, '/');
         char *stem = path_strip_extension(slash ? slash + 1 : rel);
         for (char *p = stem; *p; p++) if (*p == '_') *p = ' ';
@@ -67,8 +72,15 @@ int caption_load(const CaptionSpec *spec, const char *root, const char *rel, Cap
     if (!file_exists(path)) { err_set(e, "%s: caption file not found", path); free(path); return -1; }
     size_t len = 0;
     char *text = file_read_all(path, &len, e);
+    if (!text) { free(path); return -1; }
+    size_t bad = utf8_invalid_at(text, len);
+    if (bad < len) {
+        err_setc(e, EXIT_USAGE, "%s: caption file is not valid UTF-8 (byte 0x%02X at offset %zu): save it as UTF-8",
+                 path, (unsigned char)text[bad], bad);
+        free(text); free(path);
+        return -1;
+    }
     free(path);
-    if (!text) return -1;
     if (spec->disable_multiline_split) {
         const char *s = text; size_t n = len;
         trim(&s, &n);

@@ -24,6 +24,7 @@ typedef struct CaptionSpec {
 typedef struct CaptionList {
     int n;                             /* 0 for CAPTION_NONE */
     char **text;
+    int cap;                           /* allocated entries of text */
 } CaptionList;
 
 /* Parses a caption_strategy value; NULL (JSON null) means CAPTION_NONE. "instance_prompt" is accepted
@@ -34,7 +35,8 @@ int caption_spec_check(const CaptionSpec *spec, const char *dataset_id, Err *e);
 /* Path of the caption file of an image: root/rel with the extension replaced by ".txt" (malloc'd). */
 char *caption_file_path(const char *root, const char *rel);
 /* The candidate captions of image `rel` under `root`. A missing caption file is an error naming it
- * (message "<path>: caption file not found"). */
+ * (message "<path>: caption file not found"); so is a caption file (or, with the filename strategy,
+ * a file name) that is not valid UTF-8, as Python's decoder refuses it upstream (exit 2). */
 int caption_load(const CaptionSpec *spec, const char *root, const char *rel, CaptionList *out, Err *e);
 void caption_list_free(CaptionList *c);
 /* The caption used for this sample in this epoch ("" when the list is empty). */

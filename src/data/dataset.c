@@ -1,13 +1,17 @@
 #include "data/dataset.h"
 #include "data/discovery.h"
-#include "data/image_io.h"
-#include "data/image_resize.h"
+#include "image/image_io.h"
+#include "image/image_resize.h"
 #include "base/files.h"
 #include "base/rng.h"
+#include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define LIST_MAX 10
+/* The skip reason of an edit image without a reference (data_summary_json lists these as missing pairs). */
+#define NO_REFERENCE_REASON "no reference in dataset \"%s\""
 
 /* Per-set scratch while loading: every discovered file and the item it became (-1 = skipped). */
 typedef struct Scan {
@@ -48,8 +52,19 @@ static void subset_files(Dataset *d, FileList *files) {
  * file is independent); results are then taken in file order so messages and strict failures are
  * the same on every run. */
 static int scan_set(Dataset *d, Scan *sc, int strict, Err *e) {
-    if (discover_images(d->spec.instance_data_dir, &sc->files, e))
+    FileList links;
+    if (discover_images(d->spec.instance_data_dir, &sc->files, &links, e))
         return err_prefix(e, "dataset \"%s\": instance_data_dir", d->spec.id);
+    if (links.n) {
+        char names[1024] = "";
+        size_t k = 0;
+        for (int i = 0; i < links.n && i < LIST_MAX && k < sizeof names; i++)
+            k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", i ? ", " : "", links.rel[i]);
+        log_warn("dataset \"%s\": %s: skipped %d symlinked folder%s whose target was already visited (a link loop "
+                 "such as `a -> .`, or a second link to one folder): %s%s", d->spec.id, d->spec.instance_data_dir, links.n,
+                 links.n == 1 ? "" : "s", names, links.n > LIST_MAX ? " and more" : "");
+    }
+    filelist_free(&links);
     d->n_found = sc->files.n;
     if (d->spec.max_num_samples > 0 && sc->files.n > d->spec.max_num_samples) subset_files(d, &sc->files);
     int n = sc->files.n;
@@ -215,7 +230,7 @@ static int pair_set(DataGroup *g, int s, Scan *scans, char **missing_msg, Err *e
                 it->refs[k].item = -1;
                 if (it->geom.target_w) {
                     char why[256];
-                    snprintf(why, sizeof why, "no reference in dataset \"%s\"", c->spec.id);
+                    snprintf(why, sizeof why, NO_REFERENCE_REASON, c->spec.id);
                     skip_add(d, it->rel, why);
                     it->geom.target_w = it->geom.target_h = 0;
                 }
@@ -538,4 +553,68 @@ void data_summary_print(const DataGroup *g, FILE *f) {
                            "raise repeats or set disable_bucket_pruning)\n", bucket_minimum(g, d));
         }
     }
+}
+
+/* ---- the same report as JSON (the WebUI's dataset page) ---- */
+
+static cJSON *str_or_null(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
+
+cJSON *data_summary_json(DataGroup *g, int max_list) {
+    cJSON *root = cJSON_CreateObject(), *sets = cJSON_AddArrayToObject(root, "datasets");
+    for (int i = 0; i < g->n; i++) {
+        const Dataset *d = &g->sets[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToArray(sets, o);
+        cJSON_AddStringToObject(o, "id", d->spec.id);
+        cJSON_AddItemToObject(o, "instance_data_dir", str_or_null(d->spec.instance_data_dir));
+        cJSON_AddStringToObject(o, "kind", d->spec.is_conditioning ? "conditioning" : d->spec.is_eval ? "eval" : "image");
+        cJSON_AddBoolToObject(o, "disabled", d->spec.disabled);
+        if (d->spec.is_conditioning) {
+            cJSON_AddStringToObject(o, "conditioning_type", cond_name(d->spec.conditioning_type));
+            cJSON_AddItemToObject(o, "source", str_or_null(d->source >= 0 ? g->sets[d->source].spec.id : NULL));
+        }
+        cJSON_AddNumberToObject(o, "found", d->n_found);
+        cJSON_AddNumberToObject(o, "used", d->spec.is_conditioning ? d->n_found - d->n_skipped : d->n_items);
+        cJSON_AddNumberToObject(o, "skipped_count", d->n_skipped);
+        cJSON_AddNumberToObject(o, "missing_captions", d->n_missing_captions);
+        cJSON_AddNumberToObject(o, "max_num_samples", d->spec.max_num_samples);
+        cJSON_AddBoolToObject(o, "captions_replace", d->captions_replace);
+        cJSON *sk = cJSON_AddArrayToObject(o, "skipped");
+        for (int k = 0; k < d->n_skipped && k < max_list; k++) {
+            cJSON *s = cJSON_CreateObject();
+            cJSON_AddStringToObject(s, "file", d->skipped[k].rel);
+            cJSON_AddStringToObject(s, "reason", d->skipped[k].reason);
+            cJSON_AddItemToArray(sk, s);
+        }
+        cJSON *pairs = cJSON_AddArrayToObject(o, "pairs");
+        for (int k = 0; k < d->n_cond; k++) {
+            const char *cid = g->sets[d->cond[k]].spec.id;
+            cJSON *p = cJSON_CreateObject();
+            cJSON_AddStringToObject(p, "with", cid);
+            cJSON_AddNumberToObject(p, "same_path", d->pair[k].matched_exact);
+            cJSON_AddNumberToObject(p, "other_extension", d->pair[k].matched_stem);
+            cJSON_AddNumberToObject(p, "missing", d->pair[k].missing);
+            cJSON_AddNumberToObject(p, "unused_references", d->pair[k].unused);
+            char why[512];
+            snprintf(why, sizeof why, NO_REFERENCE_REASON, cid);
+            cJSON *miss = cJSON_AddArrayToObject(p, "missing_files");
+            for (int s = 0, listed = 0; s < d->n_skipped && listed < max_list; s++)
+                if (!strcmp(d->skipped[s].reason, why)) { cJSON_AddItemToArray(miss, cJSON_CreateString(d->skipped[s].rel)); listed++; }
+            cJSON_AddItemToArray(pairs, p);
+        }
+        cJSON *bk = cJSON_AddArrayToObject(o, "buckets");
+        if (!d->spec.is_conditioning)
+            for (int b = 0; b < d->n_buckets; b++) {
+                cJSON *x = cJSON_CreateObject();
+                cJSON_AddNumberToObject(x, "width", d->bucket_wh[b][0]);
+                cJSON_AddNumberToObject(x, "height", d->bucket_wh[b][1]);
+                cJSON_AddNumberToObject(x, "images", d->bucket_count[b]);
+                cJSON_AddBoolToObject(x, "pruned", !g->opt.disable_bucket_pruning && d->bucket_count[b] * (d->spec.repeats + 1) < bucket_minimum(g, d));
+                cJSON_AddItemToArray(bk, x);
+            }
+        if (!d->spec.is_conditioning) cJSON_AddNumberToObject(o, "bucket_minimum", bucket_minimum(g, d));
+    }
+    cJSON_AddItemToObject(root, "problems", str_or_null(g->problems));
+    if (g->sampler.src) cJSON_AddNumberToObject(root, "batches_per_epoch", sampler_batches_per_epoch(&g->sampler));
+    return root;
 }

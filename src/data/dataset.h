@@ -14,9 +14,9 @@
 #include "base/error.h"
 #include "data/buckets.h"
 #include "data/captions.h"
-#include "data/image.h"
+#include "image/image.h"
 #include "data/pairing.h"
-#include "data/sampler.h"
+#include "data/batch_sampler.h"
 
 /* COND_MASK: a loss mask paired and cropped like reference_strict; never a model input. */
 typedef enum { COND_NONE = 0, COND_REFERENCE_STRICT, COND_REFERENCE_LOOSE, COND_MASK } ConditioningType;
@@ -148,5 +148,11 @@ int data_sample_image(const DataGroup *g, int set, int item, int ref, DataResize
 
 /* Per dataset: images found, skipped (with reasons), pairing status and the bucket table. */
 void data_summary_print(const DataGroup *g, FILE *f);
+/* The same as JSON: {"datasets": [{id, instance_data_dir, kind, disabled, conditioning_type, source, found,
+ * used, skipped_count, missing_captions, skipped: [{file, reason}], pairs: [{with, same_path,
+ * other_extension, missing, unused_references, missing_files}], buckets: [{width, height, images,
+ * pruned}], ...}], "problems", "batches_per_epoch"}; lists hold at most max_list entries. */
+struct cJSON;
+struct cJSON *data_summary_json(DataGroup *g, int max_list);   /* g: the sampler plans its epoch */
 
 #endif

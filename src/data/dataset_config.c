@@ -1,15 +1,17 @@
 #include "data/dataset_config.h"
+#include "models/family.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 int data_bucket_alignment(const Config *c) {
     int a = (int)config_int(c, "aspect_bucket_alignment");
-    const char *family = config_str(c, "model_family");
-    if (family && !strcmp(family, "qwen_image") && a != 32 && !config_bool(c, "i_know_what_i_am_doing")) {
+    const ModelFamily *f = family_find(config_str(c, "model_family"));
+    if (f && f->bucket_alignment && a != f->bucket_alignment && !config_bool(c, "i_know_what_i_am_doing")) {
         if (config_is_set(c, "aspect_bucket_alignment"))
-            log_warn("qwen_image: aspect_bucket_alignment %d replaced by 32, as SimpleTuner does (set i_know_what_i_am_doing to keep it)", a);
-        a = 32;
+            log_warn("%s: aspect_bucket_alignment %d replaced by %d, as SimpleTuner does (set i_know_what_i_am_doing to keep it)", f->name, a,
+                     f->bucket_alignment);
+        a = f->bucket_alignment;
     }
     return a;
 }
@@ -74,7 +76,7 @@ static int spec_from(const Config *c, const DatasetConfig *d, DatasetSpec *s, Er
     if (resolution_type_parse(d->resolution_type, &b->type, e)) return err_prefix(e, "dataset \"%s\"", d->id);
     b->resolution = d->resolution;
     b->alignment = data_bucket_alignment(c);
-    b->rounding = config_has(c, "aspect_bucket_rounding") ? (int)config_int(c, "aspect_bucket_rounding") : 2;
+    b->rounding = (int)config_int(c, "aspect_bucket_rounding");
     b->minimum_image_size = unset0(d->minimum_image_size);
     b->maximum_image_size = unset0(d->maximum_image_size);
     b->target_downsample_size = unset0(d->target_downsample_size);
@@ -118,7 +120,7 @@ int data_specs_from_config(const Config *c, int strict, DataSpecs *out, Err *e) 
         if (spec_from(c, &ds[i], &out->specs[out->n], e)) { data_specs_free(out); return -1; }
         out->n++;
     }
-    out->opt.seed = config_has(c, "seed") ? (uint64_t)config_int(c, "seed") : 0;
+    out->opt.seed = config_run_seed(c);
     out->opt.strict = strict;
     const char *mc = config_str(c, "conditioning_multidataset_sampling");
     out->opt.multi_cond = mc && !strcmp(mc, "combined") ? MULTI_COND_COMBINED : MULTI_COND_RANDOM;

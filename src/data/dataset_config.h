@@ -2,7 +2,7 @@
  * multidatabackend.json): global fallbacks, Qwen's forced bucket alignment, dataset types. */
 #ifndef ST_DATASET_CONFIG_H
 #define ST_DATASET_CONFIG_H
-#include "base/config.h"
+#include "config/config.h"
 #include "data/dataset.h"
 
 typedef struct DataSpecs {

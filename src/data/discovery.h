@@ -13,8 +13,11 @@ typedef struct FileList {
 
 /* 1 when the name ends in an image extension we decode (case-insensitive). */
 int is_image_name(const char *name);
-/* Lists every image under root. An absent or unreadable root is an error naming it. */
-int discover_images(const char *root, FileList *out, Err *e);
+/* Lists every image under root, following symlinks but visiting each real directory once (by device
+ * and inode): a symlinked folder whose target was already visited (a loop such as `a -> .`, or a
+ * second link to one folder) is skipped and its relative path added to *skipped_links (sorted; may
+ * be NULL). An absent or unreadable root is an error naming it. */
+int discover_images(const char *root, FileList *out, FileList *skipped_links, Err *e);
 /* Index of rel in a sorted list, or -1. */
 int filelist_find(const FileList *l, const char *rel);
 void filelist_add(FileList *l, const char *rel);

@@ -1,6 +1,6 @@
 #include "data/synth_write.h"
 #include "base/files.h"
-#include "data/image_io.h"
+#include "image/image_io.h"
 #include "data/synth.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +30,7 @@ static int write_pair(const char *out, const SynthPair *p, const char *name, Err
     return 0;
 }
 
-int synth_dataset_write(const char *out, long count, int refs, int w, int h, uint64_t seed, Err *e) {
+int synth_dataset_write(const char *out, long count, int refs, unsigned edits, int w, int h, uint64_t seed, Err *e) {
     const char *sub1[] = {"images", "reference"}, *sub3[] = {"images", "reference_a", "reference_b", "reference_c"};
     int nsub = refs == 1 ? 2 : 1 + refs;
     for (int k = 0; k < nsub; k++) {
@@ -41,7 +41,7 @@ int synth_dataset_write(const char *out, long count, int refs, int w, int h, uin
     }
     for (long i = 0; i < count; i++) {
         SynthPair p;
-        synth_pair(seed, (int)i, refs, w, h, &p);
+        synth_edit_pair(seed, (int)i, edits, refs, w, h, &p);
         char name[32];
         snprintf(name, sizeof name, "pair_%04ld", i);
         int rc = write_pair(out, &p, name, e);

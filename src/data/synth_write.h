@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include "base/error.h"
 
-int synth_dataset_write(const char *out, long count, int refs, int width, int height, uint64_t seed, Err *e);
+/* edits: a set of SYNTH_EDIT_BIT()s (synth.h); with refs >= 2 the pairs are compose edits. */
+int synth_dataset_write(const char *out, long count, int refs, unsigned edits, int width, int height, uint64_t seed, Err *e);
 
 #endif

@@ -6,29 +6,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+static inline float bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static inline uint32_t f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
 /* exp(x) for x <= 0 (scores minus their running maximum) in straight-line arithmetic the compiler
- * vectorises: 2^n · e^r with n = round(x·log2 e) (clamped at −126 without a branch: exact on
- * integers), r = x − n·ln 2 (two-part constant), e^r by its degree-7 Taylor polynomial on
- * |r| <= ln2/2 (truncation 5e-9; about one float ulp in all, as libm's expf), 2^n from the exponent bits; x < −87
- * (and −inf) give exactly 0 through a sign mask. The scalar expf call was a third of the time of
- * long sequences with narrow heads. */
+ * vectorises: 2^n · e^r with n = round(x·log2 e), r = x − n·ln 2 (two-part constant), e^r by its
+ * degree-7 Taylor polynomial on |r| <= ln2/2 (truncation 5e-9; about one float ulp in all, as libm's
+ * expf), 2^n from the exponent bits; x < −87 (and −inf) give exactly 0. The scalar expf call was a
+ * third of the time of long sequences with narrow heads.
+ * Defined for every input (NaN scores reach here): x is clamped to −87.5 first, so n >= −126 and
+ * 2^n is a normal float; the rounding constant 1.5·2^23 leaves n + 127 in the low bits of a float
+ * whose bits are shifted as an unsigned integer (a float-to-int conversion is undefined for NaN and
+ * ±inf); NaN stays NaN. The selects are bit masks: a float ?: is not vectorised (under the default
+ * -ftrapping-math gcc does not speculate the arithmetic of the other arm). Bit-identical to the
+ * previous version on every x in [−100, 0]. */
 static inline float exp_nonpos(float x) {
-    float t = x * 1.44269504088896341f;
-    float n = (t + 12582912.0f) - 12582912.0f;              /* round to nearest (|t| < 2^22) */
-    n = 0.5f * (n - 126.0f + fabsf(n + 126.0f));             /* max(n, -126) */
-    float r = x - n * 0.693145751953125f - n * 1.42860682030941723e-6f;
+    uint32_t low = 0u - (uint32_t)(x < -87.5f), zero = 0u - (uint32_t)(x < -87.0f);
+    float xc = bits_f32((f32_bits(x) & ~low) | (f32_bits(-87.5f) & low));
+    float rn = xc * 1.44269504088896341f + 12582912.0f;        /* 1.5·2^23 + round(x·log2 e) */
+    float n = rn - 12582912.0f;
+    float r = xc - n * 0.693145751953125f - n * 1.42860682030941723e-6f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
-    union { int32_t i; float f; } s, res, lim;
-    s.i = ((int32_t)n + 127) << 23;
-    res.f = p * s.f;
-    lim.f = x + 87.0f;
-    res.i &= ~(lim.i >> 31);                                 /* 0 below -87 */
-    return res.f;
+    float res = p * bits_f32((f32_bits(rn) + 127u) << 23);   /* · 2^n, n in −126..0 */
+    return bits_f32(f32_bits(res) & ~zero);                  /* 0 below −87 */
 }
 
 /* One row of an online-softmax tile: the new running max over the valid keys, then
  * sr = exp(sr − max) (0 for masked keys) and their sum. Returns the sum; *mx is updated
- * (−inf when no key is valid yet). */
+ * (−inf when no key is valid yet; NaN, and the sum NaN, when a valid score is NaN). */
 __attribute__((target_clones("avx2", "default")))   /* 8 lanes where the CPU has them */
 static float softmax_row(float *sr, int nk, const unsigned char *valid, float *mx) {
     float m = *mx;
@@ -43,7 +48,15 @@ static float softmax_row(float *sr, int nk, const unsigned char *valid, float *m
         for (int k = 0; k < 8; k++) m = a[k] > m ? a[k] : m;
     }
     *mx = m;
-    if (m == -INFINITY) { memset(sr, 0, (size_t)nk * sizeof(float)); return 0; }
+    if (m == -INFINITY) {
+        /* no valid key so far, or only NaN scores (no comparison selects a NaN): the second must come
+         * out NaN, not pass for a fully masked row whose output is 0 */
+        int nan = 0;
+        for (int j = 0; j < nk; j++) nan |= (!valid || valid[j]) && isnan(sr[j]);
+        if (nan) { for (int j = 0; j < nk; j++) sr[j] = NAN; *mx = NAN; return NAN; }
+        memset(sr, 0, (size_t)nk * sizeof(float));
+        return 0;
+    }
     #pragma omp simd
     for (int j = 0; j < nk; j++) sr[j] = exp_nonpos(sr[j] - m);
     if (valid) for (int j = 0; j < nk; j++) if (!valid[j]) sr[j] = 0.0f;

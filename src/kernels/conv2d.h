@@ -1,4 +1,4 @@
-/* conv2d.h — 2-D convolution forward on one image, channel-major (CHW) float buffers.
+/* conv2d.h — 2-D convolution forward and backward on one image, channel-major (CHW) float buffers.
  *
  * Lowered to GEMM: im2col of a band of output rows, then cblas_sgemm (threaded by OpenBLAS'
  * OpenMP pool). The band height is chosen so the im2col buffer stays below CONV2D_COL_FLOATS,
@@ -32,5 +32,15 @@ void conv2d_forward_banded(const float *x, const float *w, const float *b, const
  * capped at CONV2D_COL_FLOATS (what conv2d_forward uses); 0 when no im2col is needed (1x1). */
 size_t conv2d_col_floats_min(const Conv2dShape *s);
 size_t conv2d_col_floats(const Conv2dShape *s);
+
+/* Backward of conv2d_forward for dy [cout, oh, ow]: dx [cin, h, w] is overwritten (NULL: not
+ * wanted); dw [cout, cin, k, k] and db [cout] are accumulated into (either may be NULL), so the
+ * gradients of several images add up. Same lowering: dw += dy·colᵀ and dcol = wᵀ·dy scattered
+ * back (col2im) band by band, in a caller-provided buffer of col_floats floats (at least
+ * conv2d_col_floats_min; the unbanded conv2d_backward allocates conv2d_col_floats). */
+void conv2d_backward(const float *x, const float *w, const float *dy, const Conv2dShape *s,
+                     float *dx, float *dw, float *db);
+void conv2d_backward_banded(const float *x, const float *w, const float *dy, const Conv2dShape *s,
+                            float *col, size_t col_floats, float *dx, float *dw, float *db);
 
 #endif

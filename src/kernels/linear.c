@@ -6,20 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-void weight_rows_f32(const Weight *w, int r0, int nr, float *out) {
-    if (w->quant != QUANT_NONE) { quant_rows_f32(w, r0, nr, out); return; }
-    size_t n = (size_t)nr * w->cols, off = (size_t)r0 * w->cols;
-    const unsigned char *base = w->data;
-    switch (w->dtype) {
-    case DT_F32: memcpy(out, (const float *)w->data + off, n * sizeof(float)); break;
-    case DT_BF16: {
-        const uint16_t *s = (const uint16_t *)(base + off * 2);
-        #pragma omp parallel for schedule(static) if (n > 65536)
-        for (size_t i = 0; i < n; i++) out[i] = bf16_to_f32(s[i]);
-        break;
-    }
-    default: dtype_to_f32(w->dtype, base + off * dtype_size(w->dtype), out, n); break;
-    }
+/* An f32 weight BLAS may read in place: unquantised and float-aligned (else it goes by tiles). */
+static int f32_in_place(const Weight *w) {
+    return w->dtype == DT_F32 && w->quant == QUANT_NONE && (uintptr_t)w->data % sizeof(float) == 0;
 }
 
 static void add_bias(float *y, int ldy, int n, int out, const float *bias) {
@@ -33,7 +22,7 @@ static void add_bias(float *y, int ldy, int n, int out, const float *bias) {
 
 void linear_forward(const float *x, int ldx, int n, const Weight *w, const float *bias, float *y, int ldy, float beta) {
     if (n <= 0) return;
-    if (w->dtype == DT_F32 && w->quant == QUANT_NONE) {
+    if (f32_in_place(w)) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, w->rows, w->cols, 1.0f, x, ldx,
                     (const float *)w->data, w->cols, beta, y, ldy);
     } else {
@@ -52,7 +41,7 @@ void linear_forward(const float *x, int ldx, int n, const Weight *w, const float
 
 void linear_backward_input(const float *dy, int lddy, int n, const Weight *w, float *dx, int lddx, float beta) {
     if (n <= 0) return;
-    if (w->dtype == DT_F32 && w->quant == QUANT_NONE) {
+    if (f32_in_place(w)) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, w->cols, w->rows, 1.0f, dy, lddy,
                     (const float *)w->data, w->cols, beta, dx, lddx);
         return;

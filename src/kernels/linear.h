@@ -8,27 +8,10 @@
 #define ST_KERNELS_LINEAR_H
 #include <stddef.h>
 #include <stdint.h>
-#include "tensor/dtype.h"
+#include "tensor/weight.h"
 
 #define LINEAR_TILE_ROWS 256
 
-/* Frozen-base quantisation (base_model_precision); see tensor/quant.h. */
-typedef enum { QUANT_NONE = 0, QUANT_INT8, QUANT_FP8, QUANT_NF4, QUANT_INT4, QUANT_INT2 } QuantKind;
-
-/* A weight matrix [rows = out, cols = in], row-major, in its storage dtype, or quantised:
- * INT8 / FP8 (e4m3): one byte per value and one scale per row; NF4 / INT4: two values per byte,
- * INT2: four per byte, with one scale per `group` values of a row. */
-typedef struct Weight {
-    DType dtype;          /* DT_F32, DT_BF16, DT_F16 (quant = QUANT_NONE) */
-    const void *data;
-    int rows, cols;
-    QuantKind quant;
-    const float *scale;   /* [rows] (INT8, FP8) or [rows, cols/group] */
-    int group;
-} Weight;
-
-/* Rows [r0, r0+nr) of w as f32 into out [nr, cols]. */
-void weight_rows_f32(const Weight *w, int r0, int nr, float *out);
 
 /* y[n, out] = x[n, in]·Wᵀ (+ bias[out] when non-NULL); beta = 0 overwrites y, 1 accumulates. */
 void linear_forward(const float *x, int ldx, int n, const Weight *w, const float *bias, float *y, int ldy, float beta);

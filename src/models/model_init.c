@@ -2,10 +2,10 @@
  * shrink widths and depths and take the generated vocabulary's ids. */
 #include "models/model_init.h"
 #include "base/files.h"
-#include "models/longcat_image/longcat.h"
+#include "models/family.h"
 #include "models/qwen25vl/model.h"
 #include "models/qwen25vl/tiny_tokenizer.h"
-#include "models/qwen_image/qwen_image.h"
+#include "models/transformer.h"
 #include "models/vae/vae.h"
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -16,94 +16,9 @@
 
 static cJSON *ints(const int *v, int n) { return cJSON_CreateIntArray(v, n); }
 
-static void add_common(cJSON *j, const char *cls) {
+void model_init_config_header(cJSON *j, const char *cls) {
     cJSON_AddStringToObject(j, "_class_name", cls);
     cJSON_AddStringToObject(j, "_diffusers_version", "0.36.0");
-}
-
-static cJSON *qwen_transformer_config(ModelSize s, int zero_cond_t, int text_hidden, int layers) {
-    static const int LAYERS[] = {2, 4, 60}, HEADS[] = {2, 4, 24}, HEAD_DIM[] = {16, 32, 128};
-    static const int AXES[3][3] = {{4, 6, 6}, {8, 12, 12}, {16, 56, 56}};
-    cJSON *j = cJSON_CreateObject();
-    add_common(j, "QwenImageTransformer2DModel");
-    cJSON_AddNumberToObject(j, "attention_head_dim", HEAD_DIM[s]);
-    cJSON_AddItemToObject(j, "axes_dims_rope", ints(AXES[s], 3));
-    cJSON_AddBoolToObject(j, "guidance_embeds", 0);
-    cJSON_AddNumberToObject(j, "in_channels", 64);
-    cJSON_AddNumberToObject(j, "joint_attention_dim", text_hidden);
-    cJSON_AddNumberToObject(j, "num_attention_heads", HEADS[s]);
-    cJSON_AddNumberToObject(j, "num_layers", layers ? layers : LAYERS[s]);
-    cJSON_AddNumberToObject(j, "out_channels", 16);
-    cJSON_AddNumberToObject(j, "patch_size", 2);
-    cJSON_AddBoolToObject(j, "zero_cond_t", zero_cond_t);
-    return j;
-}
-
-static cJSON *longcat_transformer_config(ModelSize s, int text_hidden, int layers, int single) {
-    static const int LAYERS[] = {2, 2, 10}, SINGLE[] = {2, 4, 20}, HEADS[] = {2, 4, 24}, HEAD_DIM[] = {16, 32, 128};
-    static const int AXES[3][3] = {{4, 6, 6}, {8, 12, 12}, {16, 56, 56}};
-    cJSON *j = cJSON_CreateObject();
-    add_common(j, "LongCatImageTransformer2DModel");
-    cJSON_AddNumberToObject(j, "attention_head_dim", HEAD_DIM[s]);
-    cJSON_AddItemToObject(j, "axes_dims_rope", ints(AXES[s], 3));
-    cJSON_AddNumberToObject(j, "in_channels", 64);
-    cJSON_AddNumberToObject(j, "joint_attention_dim", text_hidden);
-    cJSON_AddNumberToObject(j, "num_attention_heads", HEADS[s]);
-    cJSON_AddNumberToObject(j, "num_layers", layers ? layers : LAYERS[s]);
-    cJSON_AddNumberToObject(j, "num_single_layers", single ? single : layers ? 2 * layers : SINGLE[s]);
-    cJSON_AddNumberToObject(j, "patch_size", 1);
-    cJSON_AddNumberToObject(j, "pooled_projection_dim", text_hidden);
-    return j;
-}
-
-/* Qwen-Image's Wan-2.1 VAE with the real latent statistics. */
-static cJSON *qwen_vae_config(ModelSize s) {
-    static const int BASE[] = {4, 8, 96}, MULT[] = {1, 2, 4, 4};
-    static const double MEAN[16] = {-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
-                                    0.4134, -0.0715, 0.5517, -0.3632, -0.1922, -0.9497, 0.2503, -0.2921};
-    static const double STD[16] = {2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
-                                   3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.916};
-    cJSON *j = cJSON_CreateObject();
-    add_common(j, "AutoencoderKLQwenImage");
-    cJSON_AddItemToObject(j, "attn_scales", cJSON_CreateArray());
-    cJSON_AddNumberToObject(j, "base_dim", BASE[s]);
-    cJSON_AddItemToObject(j, "dim_mult", ints(MULT, 4));
-    cJSON_AddNumberToObject(j, "dropout", 0.0);
-    cJSON_AddNumberToObject(j, "input_channels", 3);
-    cJSON_AddItemToObject(j, "latents_mean", cJSON_CreateDoubleArray(MEAN, 16));
-    cJSON_AddItemToObject(j, "latents_std", cJSON_CreateDoubleArray(STD, 16));
-    cJSON_AddNumberToObject(j, "num_res_blocks", 2);
-    cJSON *td = cJSON_CreateArray();
-    cJSON_AddItemToArray(td, cJSON_CreateFalse()); cJSON_AddItemToArray(td, cJSON_CreateTrue()); cJSON_AddItemToArray(td, cJSON_CreateTrue());
-    cJSON_AddItemToObject(j, "temperal_downsample", td);
-    cJSON_AddNumberToObject(j, "z_dim", 16);
-    return j;
-}
-
-/* LongCat's FLUX-layout AutoencoderKL (16 latent channels, no quant convs, real shift/scale). */
-static cJSON *flux_vae_config(ModelSize s) {
-    static const int CH[3][4] = {{8, 16, 16, 16}, {16, 32, 32, 32}, {128, 256, 512, 512}}, GROUPS[] = {4, 8, 32};
-    cJSON *j = cJSON_CreateObject();
-    add_common(j, "AutoencoderKL");
-    cJSON_AddStringToObject(j, "act_fn", "silu");
-    cJSON_AddItemToObject(j, "block_out_channels", ints(CH[s], 4));
-    const char *down[4] = {"DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"};
-    const char *up[4] = {"UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"};
-    cJSON_AddItemToObject(j, "down_block_types", cJSON_CreateStringArray(down, 4));
-    cJSON_AddBoolToObject(j, "force_upcast", 1);
-    cJSON_AddNumberToObject(j, "in_channels", 3);
-    cJSON_AddNumberToObject(j, "latent_channels", 16);
-    cJSON_AddNumberToObject(j, "layers_per_block", 2);
-    cJSON_AddBoolToObject(j, "mid_block_add_attention", 1);
-    cJSON_AddNumberToObject(j, "norm_num_groups", GROUPS[s]);
-    cJSON_AddNumberToObject(j, "out_channels", 3);
-    cJSON_AddNumberToObject(j, "sample_size", s == SIZE_FULL ? 1024 : 32);
-    cJSON_AddNumberToObject(j, "scaling_factor", 0.3611);
-    cJSON_AddNumberToObject(j, "shift_factor", 0.1159);
-    cJSON_AddItemToObject(j, "up_block_types", cJSON_CreateStringArray(up, 4));
-    cJSON_AddBoolToObject(j, "use_post_quant_conv", 0);
-    cJSON_AddBoolToObject(j, "use_quant_conv", 0);
-    return j;
 }
 
 /* Qwen2.5-VL; ids from the generated vocabulary (tiny, small) or the real ones (full). */
@@ -167,16 +82,16 @@ static cJSON *text_encoder_config(ModelSize s, const TinyVocabIds *v, int text_l
 }
 
 /* Each family's published scheduler_config.json (LongCat: FLUX-style values; see specs). */
-static cJSON *scheduler_config(int qwen) {
+static cJSON *scheduler_config(const FamilyScheduler *fs) {
     cJSON *j = cJSON_CreateObject();
-    add_common(j, "FlowMatchEulerDiscreteScheduler");
+    model_init_config_header(j, "FlowMatchEulerDiscreteScheduler");
     cJSON_AddNumberToObject(j, "base_image_seq_len", 256);
     cJSON_AddNumberToObject(j, "base_shift", 0.5);
-    cJSON_AddNumberToObject(j, "max_image_seq_len", qwen ? 8192 : 4096);
-    cJSON_AddNumberToObject(j, "max_shift", qwen ? 0.9 : 1.15);
+    cJSON_AddNumberToObject(j, "max_image_seq_len", fs->max_image_seq_len);
+    cJSON_AddNumberToObject(j, "max_shift", fs->max_shift);
     cJSON_AddNumberToObject(j, "num_train_timesteps", 1000);
-    cJSON_AddNumberToObject(j, "shift", qwen ? 1.0 : 3.0);
-    if (qwen) cJSON_AddNumberToObject(j, "shift_terminal", 0.02);
+    cJSON_AddNumberToObject(j, "shift", fs->shift);
+    if (fs->shift_terminal > 0) cJSON_AddNumberToObject(j, "shift_terminal", fs->shift_terminal);
     else cJSON_AddNullToObject(j, "shift_terminal");
     cJSON_AddStringToObject(j, "time_shift_type", "exponential");
     cJSON_AddBoolToObject(j, "use_dynamic_shifting", 1);
@@ -206,11 +121,6 @@ static cJSON *processor_config(void) {
 static void add_component(cJSON *idx, const char *name, const char *lib, const char *cls) {
     const char *v[2] = {lib, cls};
     cJSON_AddItemToObject(idx, name, cJSON_CreateStringArray(v, 2));
-}
-
-static const char *pipeline_class(int qwen, const char *flavour) {
-    if (qwen) return !strcmp(flavour, "edit-v1") ? "QwenImageEditPipeline" : !strncmp(flavour, "edit", 4) ? "QwenImageEditPlusPipeline" : "QwenImagePipeline";
-    return !strcmp(flavour, "edit") ? "LongCatImageEditPipeline" : "LongCatImagePipeline";
 }
 
 static int write_json(const char *dir, const char *name, const cJSON *j, Err *e) {
@@ -252,21 +162,14 @@ int model_init_dir_is_empty(const char *dir) {
     return empty;
 }
 
-/* Transformer and text encoder are streamed tensor by tensor (full-size layouts are tens of GB);
- * the VAE is small enough to build in memory. */
-static int write_weights(int qwen, ModelSize size, const char *out, const cJSON *tcfg, const cJSON *vcfg, const cJSON *tecfg,
-                         uint64_t seed, Err *e) {
+/* Transformer and text encoder are streamed tensor by tensor (full-size layouts are tens of GB;
+ * full size is stored in bf16 as published, tiny and small as save_full stores them); the VAE is
+ * small enough to build in memory. */
+static int write_weights(const ModelFamily *fam, ModelSize size, const char *out, const cJSON *tcfg, const cJSON *vcfg,
+                         const cJSON *tecfg, uint64_t seed, Err *e) {
     char *tdir = path_join(out, "transformer"), *vdir = path_join(out, "vae"), *edir = path_join(out, "text_encoder");
     char *tfile = path_join(tdir, "diffusion_pytorch_model.safetensors"), *efile = path_join(edir, "model.safetensors");
-    int rc = 0;
-    if (qwen) {
-        QiConfig qc;
-        rc = qi_config_parse(tcfg, &qc, "transformer config", e);
-        if (!rc) rc = qi_write_random(&qc, seed, DT_BF16, tfile, e);
-    } else {
-        /* tiny and small keep their f32 files; full size is stored as published (bf16) */
-        rc = lc_write_random(tcfg, seed, DT_BF16, size == SIZE_FULL ? DT_BF16 : DT_F32, tfile, e);
-    }
+    int rc = fam->transformer->write_random(tcfg, seed, DT_BF16, size == SIZE_FULL ? DT_BF16 : DT_COUNT, tfile, e);
     if (!rc) {
         Vae v;
         rc = vae_init_random(&v, vcfg, seed + 1, DT_BF16, e);
@@ -282,8 +185,10 @@ int model_init_write(const ModelInitSpec *s, Err *e) {
     ModelSize size = s->size;
     int weights = s->weights;
     const uint64_t seed = s->seed;
-    int qwen = !strcmp(family, "qwen_image");
-    if (!qwen && strcmp(family, "longcat_image")) return err_setc(e, EXIT_USAGE, "model family '%s' is not one of qwen_image, longcat_image", family);
+    const ModelFamily *fam = family_require(family, e);
+    if (!fam) return -1;
+    const FamilyFlavour *fl = family_flavour(fam, flavour);
+    if (!fl) return err_setc(e, EXIT_USAGE, "model flavour '%s' is not a flavour of %s", flavour, family);
     if (size == SIZE_FULL && !tok_dir) return err_setc(e, EXIT_USAGE, "a full-size model folder needs the real tokenizer folder");
     TinyVocabIds vocab = {152064, 151643, 151644, 151645, 151652, 151653, 151654, 151655, 151656};
     char *tok_out = path_join(out, "tokenizer");
@@ -294,19 +199,17 @@ int model_init_write(const ModelInitSpec *s, Err *e) {
 
     cJSON *te = text_encoder_config(size, &vocab, s->text_layers);
     int text_hidden = cJSON_GetObjectItemCaseSensitive(te, "hidden_size")->valueint;
-    int zero_cond = qwen && (!strcmp(flavour, "edit-v2+") || !strcmp(flavour, "edit-v3"));
-    cJSON *tr = qwen ? qwen_transformer_config(size, zero_cond, text_hidden, s->layers)
-                     : longcat_transformer_config(size, text_hidden, s->layers, s->single_layers);
-    cJSON *va = qwen ? qwen_vae_config(size) : flux_vae_config(size);
-    cJSON *sc = scheduler_config(qwen), *pc = processor_config(), *idx = cJSON_CreateObject();
-    add_common(idx, pipeline_class(qwen, flavour));
-    const char *proc_name = qwen ? "processor" : "text_processor";
+    cJSON *tr = fam->init_transformer_config(s, fl->zero_cond_t, text_hidden);
+    cJSON *va = fam->init_vae_config(size);
+    cJSON *sc = scheduler_config(&fam->scheduler), *pc = processor_config(), *idx = cJSON_CreateObject();
+    model_init_config_header(idx, fl->pipeline_class);
+    const char *proc_name = fam->processor_folder;
     add_component(idx, proc_name, "transformers", "Qwen2VLProcessor");
     add_component(idx, "scheduler", "diffusers", "FlowMatchEulerDiscreteScheduler");
     add_component(idx, "text_encoder", "transformers", "Qwen2_5_VLForConditionalGeneration");
     add_component(idx, "tokenizer", "transformers", "Qwen2Tokenizer");
-    add_component(idx, "transformer", "diffusers", qwen ? "QwenImageTransformer2DModel" : "LongCatImageTransformer2DModel");
-    add_component(idx, "vae", "diffusers", qwen ? "AutoencoderKLQwenImage" : "AutoencoderKL");
+    add_component(idx, "transformer", "diffusers", fam->transformer_class);
+    add_component(idx, "vae", "diffusers", fam->vae_class);
 
     char *d_tr = path_join(out, "transformer"), *d_va = path_join(out, "vae"), *d_te = path_join(out, "text_encoder");
     char *d_sc = path_join(out, "scheduler"), *d_pc = path_join(out, proc_name);
@@ -316,7 +219,7 @@ int model_init_write(const ModelInitSpec *s, Err *e) {
     if (!rc) rc = write_json(d_te, "config.json", te, e);
     if (!rc) rc = write_json(d_sc, "scheduler_config.json", sc, e);
     if (!rc) rc = write_json(d_pc, "preprocessor_config.json", pc, e);
-    if (!rc && (size != SIZE_FULL || weights)) rc = write_weights(qwen, size, out, tr, va, te, (uint64_t)seed, e);
+    if (!rc && (size != SIZE_FULL || weights)) rc = write_weights(fam, size, out, tr, va, te, (uint64_t)seed, e);
     free(d_tr); free(d_va); free(d_te); free(d_sc); free(d_pc);
     cJSON_Delete(te); cJSON_Delete(tr); cJSON_Delete(va); cJSON_Delete(sc); cJSON_Delete(pc); cJSON_Delete(idx);
     return rc;

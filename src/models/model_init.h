@@ -11,23 +11,14 @@
 #ifndef ST_MODELS_MODEL_INIT_H
 #define ST_MODELS_MODEL_INIT_H
 #include <stdint.h>
+#include <cjson/cJSON.h>
 #include "base/error.h"
-
-typedef enum { SIZE_TINY, SIZE_SMALL, SIZE_FULL } ModelSize;
-
-typedef struct ModelInitSpec {
-    const char *family, *flavour;   /* qwen_image | longcat_image; a flavour of it */
-    ModelSize size;
-    const char *out;                /* folder (created; files of the same names are replaced) */
-    uint64_t seed;                  /* same seed, same bytes */
-    const char *tokenizer_dir;      /* SIZE_FULL: the real tokenizer/ folder to copy */
-    int weights;                    /* SIZE_FULL: also write random weights */
-    int layers;                     /* transformer blocks (LongCat: double blocks); 0 = the size's */
-    int single_layers;              /* LongCat single blocks; 0 = 2 × layers when layers is set */
-    int text_layers;                /* text encoder depth (language layers and vision blocks); 0 = the size's */
-} ModelInitSpec;
+#include "models/model_size.h"
 
 int model_init_write(const ModelInitSpec *s, Err *e);
+/* "_class_name" and "_diffusers_version" of a config.json (the family builders' shared header). */
+void model_init_config_header(cJSON *j, const char *class_name);
+
 /* 1 when dir is absent or has no entries. */
 int model_init_dir_is_empty(const char *dir);
 

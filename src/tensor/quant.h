@@ -9,8 +9,8 @@
 #ifndef ST_QUANT_H
 #define ST_QUANT_H
 #include "base/error.h"
-#include "kernels/linear.h"
 #include "tensor/safetensors.h"
+#include "tensor/weight.h"
 
 /* "no_change", "bf16" → QUANT_NONE; the names above → their kind; else an error naming the key
  * and the supported values (EXIT_USAGE). */
@@ -29,8 +29,5 @@ int weight_quantize(Weight *w, QuantKind k, QuantStorage *storage, Err *e);
 #define QUANT_RELEASE_BYTES ((size_t)4 << 20)
 int weight_quantize_mapped(Weight *w, QuantKind k, QuantStorage *storage, const StSet *source, Err *e);
 void quant_storage_free(QuantStorage *s);
-
-/* Rows [r0, r0+nr) of a quantised weight as f32. */
-void quant_rows_f32(const Weight *w, int r0, int nr, float *out);
 
 #endif

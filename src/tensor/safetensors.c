@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,36 @@ static void st_free_fields(StFile *f) {
     memset(f, 0, sizeof *f);
 }
 
+/* Object members sharing one key anywhere in the header: cJSON keeps both, and the reader would act
+ * on one of them silently (two "__metadata__" members once overflowed the metadata arrays). Returns
+ * the repeated key and, in *where, the key of the object holding it (NULL at the top level). */
+static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static const char *duplicate_key(const cJSON *node, const char *name, const char **where) {
+    if (!cJSON_IsObject(node) && !cJSON_IsArray(node)) return NULL;
+    int n = cJSON_GetArraySize(node);
+    if (cJSON_IsObject(node) && n > 1) {
+        const char **keys = xmalloc((size_t)n * sizeof *keys);
+        int k = 0;
+        for (const cJSON *c = node->child; c; c = c->next) keys[k++] = c->string;
+        qsort(keys, (size_t)k, sizeof *keys, cmp_cstr);
+        const char *dup = NULL;
+        for (int i = 1; i < k && !dup; i++) if (strcmp(keys[i], keys[i - 1]) == 0) dup = keys[i];
+        free(keys);
+        if (dup) { *where = name; return dup; }
+    }
+    for (const cJSON *c = node->child; c; c = c->next) {
+        const char *dup = duplicate_key(c, cJSON_IsObject(node) ? c->string : name, where);
+        if (dup) return dup;
+    }
+    return NULL;
+}
+
+/* A JSON number that is a whole value in [0, max]; checked on the double, because converting an
+ * out-of-range double (1e300, 1.8e19) to an integer type is undefined behaviour. */
+static int whole_in_range(const cJSON *v, double max) {
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= max && v->valuedouble == floor(v->valuedouble);
+}
+
 /* Parses one tensor entry; returns -1 with e set on any malformed field. */
 static int parse_entry(StFile *f, const cJSON *it, uint64_t data_len, StTensor *t, Span *sp, Err *e) {
     const char *path = f->path, *name = it->string;
@@ -49,8 +80,8 @@ static int parse_entry(StFile *f, const cJSON *it, uint64_t data_len, StTensor *
     uint64_t numel = 1;
     for (int d = 0; d < t->ndim; d++) {
         const cJSON *v = cJSON_GetArrayItem(shape, d);
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != (double)(int64_t)v->valuedouble || v->valuedouble > 9e15)
-            return err_set(e, "%s: corrupt safetensors header: tensor '%s' has an invalid dimension", path, name);
+        if (!whole_in_range(v, 9e15))
+            return err_set(e, "%s: corrupt safetensors header: tensor '%s' has an invalid dimension (expected a whole number in 0..9e15)", path, name);
         t->shape[d] = (int64_t)v->valuedouble;
         if (t->shape[d] && numel > UINT64_MAX / (uint64_t)t->shape[d])
             return err_set(e, "%s: corrupt safetensors header: tensor '%s' is too large", path, name);
@@ -58,13 +89,13 @@ static int parse_entry(StFile *f, const cJSON *it, uint64_t data_len, StTensor *
     }
     if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2)
         return err_set(e, "%s: corrupt safetensors header: tensor '%s' data_offsets is not [begin, end]", path, name);
-    double b = cJSON_GetArrayItem(off, 0)->valuedouble, en = cJSON_GetArrayItem(off, 1)->valuedouble;
-    if (!cJSON_IsNumber(cJSON_GetArrayItem(off, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(off, 1)) || b < 0 || en < b || b != (double)(uint64_t)b || en != (double)(uint64_t)en)
-        return err_set(e, "%s: corrupt safetensors header: tensor '%s' has invalid data_offsets", path, name);
-    uint64_t begin = (uint64_t)b, end = (uint64_t)en;
-    if (end > data_len)
-        return err_set(e, "%s: tensor '%s' data_offsets [%llu, %llu] run past the end of the file (data block is %llu bytes; file truncated?)",
-                       path, name, (unsigned long long)begin, (unsigned long long)end, (unsigned long long)data_len);
+    const cJSON *ob = cJSON_GetArrayItem(off, 0), *oe = cJSON_GetArrayItem(off, 1);
+    if (!whole_in_range(ob, 1e300) || !whole_in_range(oe, 1e300) || oe->valuedouble < ob->valuedouble)
+        return err_set(e, "%s: corrupt safetensors header: tensor '%s' has invalid data_offsets (expected whole numbers begin <= end)", path, name);
+    if (oe->valuedouble > (double)data_len)
+        return err_set(e, "%s: tensor '%s' data_offsets [%.17g, %.17g] run past the end of the file (data block is %llu bytes; file truncated?)",
+                       path, name, ob->valuedouble, oe->valuedouble, (unsigned long long)data_len);
+    uint64_t begin = (uint64_t)ob->valuedouble, end = (uint64_t)oe->valuedouble;   /* both <= data_len now */
     if (numel > UINT64_MAX / dtype_size(t->dtype) || end - begin != numel * dtype_size(t->dtype))
         return err_set(e, "%s: tensor '%s' byte size %llu does not match its shape and dtype %s (expected %llu bytes)",
                        path, name, (unsigned long long)(end - begin), dt->valuestring, (unsigned long long)(numel * dtype_size(t->dtype)));
@@ -72,6 +103,29 @@ static int parse_entry(StFile *f, const cJSON *it, uint64_t data_len, StTensor *
     t->numel = (size_t)numel;
     t->nbytes = (size_t)(end - begin);
     sp->begin = begin; sp->end = end; sp->name = t->name;
+    return 0;
+}
+
+/* The format stores tensors back to back: sorted by offset, each begins where the previous one ends
+ * and the last ends at the end of the data block (what the reference reader checks). This compares
+ * every tensor with all before it, so an overlap cannot hide behind a zero-length tensor. */
+static int check_layout(const char *path, Span *spans, int n, uint64_t data_len, Err *e) {
+    qsort(spans, (size_t)n, sizeof *spans, cmp_span);
+    uint64_t covered = 0;
+    const char *last = NULL;
+    for (int i = 0; i < n; i++) {
+        if (spans[i].begin < covered)
+            return err_set(e, "%s: corrupt safetensors header: tensors '%s' and '%s' overlap in the data block (data_offsets [%llu, %llu] begin inside [.., %llu])",
+                           path, last, spans[i].name, (unsigned long long)spans[i].begin, (unsigned long long)spans[i].end, (unsigned long long)covered);
+        if (spans[i].begin > covered)
+            return err_set(e, "%s: corrupt safetensors header: %llu unused bytes before tensor '%s' (data_offsets begin at %llu, the tensors before end at %llu; the format stores tensors back to back)",
+                           path, (unsigned long long)(spans[i].begin - covered), spans[i].name, (unsigned long long)spans[i].begin, (unsigned long long)covered);
+        covered = spans[i].end;
+        last = spans[i].name;
+    }
+    if (covered != data_len)
+        return err_set(e, "%s: corrupt safetensors file: the data block has %llu bytes but its tensors end at byte %llu (trailing bytes)",
+                       path, (unsigned long long)data_len, (unsigned long long)covered);
     return 0;
 }
 
@@ -101,6 +155,12 @@ int st_open(StFile *f, const char *path, Err *e) {
         err_set(e, "%s: corrupt safetensors header: not a valid JSON object", path);
         st_free_fields(f); return -1;
     }
+    const char *where = NULL, *dup = duplicate_key(root, NULL, &where);
+    if (dup) {
+        if (where) err_set(e, "%s: corrupt safetensors header: key '%s' appears twice in '%s'", path, dup, where);
+        else err_set(e, "%s: corrupt safetensors header: key '%s' appears twice", path, dup);
+        cJSON_Delete(root); st_free_fields(f); return -1;
+    }
     uint64_t data_len = len - 8 - hlen;
     const unsigned char *data = p + 8 + hlen;
     int cap = cJSON_GetArraySize(root);
@@ -108,7 +168,7 @@ int st_open(StFile *f, const char *path, Err *e) {
     Span *spans = xcalloc((size_t)cap + 1, sizeof *spans);
     int rc = 0;
     for (const cJSON *it = root->child; it; it = it->next) {
-        if (strcmp(it->string, "__metadata__") == 0) {
+        if (strcmp(it->string, "__metadata__") == 0) {   /* at most once: duplicates were refused above */
             if (!cJSON_IsObject(it)) { rc = err_set(e, "%s: corrupt safetensors header: __metadata__ is not an object", path); break; }
             int m = cJSON_GetArraySize(it);
             f->meta_key = xcalloc((size_t)m + 1, sizeof(char *));
@@ -128,20 +188,9 @@ int st_open(StFile *f, const char *path, Err *e) {
         f->n++;
     }
     cJSON_Delete(root);
-    if (!rc) {
-        qsort(spans, (size_t)f->n, sizeof *spans, cmp_span);
-        for (int i = 1; i < f->n; i++)
-            if (spans[i].begin < spans[i - 1].end && spans[i].end > spans[i].begin) {
-                rc = err_set(e, "%s: corrupt safetensors header: tensors '%s' and '%s' overlap in the data block", path, spans[i - 1].name, spans[i].name);
-                break;
-            }
-    }
+    if (!rc) rc = check_layout(path, spans, f->n, data_len, e);
     free(spans);
-    if (!rc) {
-        qsort(f->t, (size_t)f->n, sizeof *f->t, cmp_tensor_name);
-        for (int i = 1; i < f->n; i++)
-            if (strcmp(f->t[i].name, f->t[i - 1].name) == 0) { rc = err_set(e, "%s: corrupt safetensors header: tensor '%s' appears twice", path, f->t[i].name); break; }
-    }
+    if (!rc) qsort(f->t, (size_t)f->n, sizeof *f->t, cmp_tensor_name);
     if (rc) { st_free_fields(f); return -1; }
     return 0;
 }
@@ -376,6 +425,11 @@ int stset_release(const StSet *s, const void *p, size_t n) {
         return 1;
     }
     return 0;
+}
+
+void stset_release_all(const StSet *s) {
+    for (int i = 0; s && i < s->n; i++)
+        if (s->files[i].map) stset_release(s, s->files[i].map, s->files[i].map_len);
 }
 
 /* ---- streaming writer ---- */

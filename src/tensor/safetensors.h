@@ -58,6 +58,9 @@ const StTensor *stset_at(const StSet *s, int i);
  * mapping is read-only, so a later read simply faults the bytes back in from the file. Returns 1
  * when the range lies in one of the set's files, else 0 (nothing done: never drops other memory). */
 int stset_release(const StSet *s, const void *p, size_t n);
+/* The same for every byte of every file of the set (after the last converted tensor: reading one
+ * tensor maps the kernel's fault-around window of its neighbours back in, up to 64 KiB a fault). */
+void stset_release_all(const StSet *s);
 
 /* Writer: collects tensors (copied) and metadata; writes atomically. */
 typedef struct StWriter {

@@ -9,16 +9,20 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "base/crash_point.h"
 #include "base/files.h"
+#include "base/temp_files.h"
 #include "train/checkpoint.h"
 
 /* ---- names ---------------------------------------------------------------------------------- */
 
-typedef enum { NAME_OTHER, NAME_COMPLETE, NAME_TMP, NAME_OLD } NameKind;
+typedef enum { NAME_OTHER, NAME_COMPLETE, NAME_TMP, NAME_OLD, NAME_DEL } NameKind;
 
-/* "checkpoint-<digits>" → COMPLETE, "checkpoint-<digits>.tmp.<…>" → TMP, ".old.<…>" → OLD. */
-static NameKind name_kind(const char *name, int64_t *step) {
+/* "checkpoint-<digits>" → COMPLETE; with ".tmp.<pid>" → TMP (a save in progress), ".old.<pid>" → OLD
+ * (moved aside while its step is saved again), ".del.<pid>" → DEL (being removed by rotation). */
+static NameKind name_kind(const char *name, int64_t *step, long *pid) {
     const char *p = name;
+    *pid = 0;
     if (strncmp(p, "checkpoint-", 11)) return NAME_OTHER;
     p += 11;
     if (*p < '0' || *p > '9') return NAME_OTHER;
@@ -26,8 +30,12 @@ static NameKind name_kind(const char *name, int64_t *step) {
     long long v = strtoll(p, &end, 10);
     *step = v;
     if (*end == 0) return NAME_COMPLETE;
-    if (!strncmp(end, ".tmp.", 5)) return NAME_TMP;
-    if (!strncmp(end, ".old.", 5)) return NAME_OLD;
+    static const struct { const char *tag; NameKind kind; } TAGS[] = {{"tmp", NAME_TMP}, {"old", NAME_OLD}, {"del", NAME_DEL}};
+    for (size_t i = 0; i < sizeof TAGS / sizeof *TAGS; i++) {
+        long id = temp_name_pid(end, TAGS[i].tag);
+        size_t lt = strlen(TAGS[i].tag);
+        if (id && end[0] == '.' && !strncmp(end + 1, TAGS[i].tag, lt) && end[1 + lt] == '.') { *pid = id; return TAGS[i].kind; }
+    }
     return NAME_OTHER;
 }
 
@@ -39,6 +47,7 @@ static char *checkpoint_dir(const char *output_dir, int64_t step) {
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st; (void)flag; (void)ftw;
+    crash_point("remove %s", path);
     return remove(path);
 }
 
@@ -104,9 +113,11 @@ static int cmp_step(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Crash leftovers: a .tmp. dir is an unfinished save (removed); an .old. dir is a checkpoint that was
- * being replaced (put back when the replacement never arrived, else removed). */
-static int clean_leftover(const char *output_dir, const char *name, NameKind kind, int64_t step, Err *e) {
+/* Crash leftovers of a process that is gone (a live run's are its work in progress): a .tmp. dir is
+ * an unfinished save (removed); an .old. dir is a checkpoint that was being replaced (put back when
+ * the replacement never arrived, else removed); a .del. dir was being rotated out (removed). */
+static int clean_leftover(const char *output_dir, const char *name, NameKind kind, int64_t step, long pid, Err *e) {
+    if (temp_owner_alive(pid)) return 0;
     char *path = path_join(output_dir, name);
     int rc = 0;
     if (kind == NAME_OLD) {
@@ -118,6 +129,9 @@ static int clean_leftover(const char *output_dir, const char *name, NameKind kin
             rc = dir_remove_tree(path, e);
         }
         free(final);
+    } else if (kind == NAME_DEL) {
+        log_warn("removing %s (an interrupted checkpoints_total_limit rotation had begun to delete it)", path);
+        rc = dir_remove_tree(path, e);
     } else {
         log_warn("removing incomplete checkpoint %s (left by an interrupted save)", path);
         rc = dir_remove_tree(path, e);
@@ -127,8 +141,9 @@ static int clean_leftover(const char *output_dir, const char *name, NameKind kin
 }
 
 /* Names in output_dir of one kind (malloc'd array of malloc'd names). */
-static int scan_names(const char *output_dir, int want_leftovers, char ***names, int64_t **steps, NameKind **kinds, Err *e) {
-    *names = NULL; *steps = NULL; *kinds = NULL;
+static int scan_names(const char *output_dir, int want_leftovers, char ***names, int64_t **steps, NameKind **kinds,
+                      long **pids, Err *e) {
+    *names = NULL; *steps = NULL; *kinds = NULL; *pids = NULL;
     DIR *d = opendir(output_dir);
     if (!d) {
         if (errno == ENOENT) return 0;
@@ -138,15 +153,17 @@ static int scan_names(const char *output_dir, int want_leftovers, char ***names,
     struct dirent *de;
     while ((de = readdir(d))) {
         int64_t step;
-        NameKind k = name_kind(de->d_name, &step);
+        long pid;
+        NameKind k = name_kind(de->d_name, &step, &pid);
         if (k == NAME_OTHER || (k == NAME_COMPLETE) == want_leftovers) continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
             *names = xrealloc(*names, (size_t)cap * sizeof **names);
             *steps = xrealloc(*steps, (size_t)cap * sizeof **steps);
             *kinds = xrealloc(*kinds, (size_t)cap * sizeof **kinds);
+            *pids = xrealloc(*pids, (size_t)cap * sizeof **pids);
         }
-        (*names)[n] = xstrdup(de->d_name); (*steps)[n] = step; (*kinds)[n] = k;
+        (*names)[n] = xstrdup(de->d_name); (*steps)[n] = step; (*kinds)[n] = k; (*pids)[n] = pid;
         n++;
     }
     closedir(d);
@@ -159,13 +176,14 @@ static void free_names(char **names, int n) {
 }
 
 int checkpoint_list(const char *output_dir, int64_t **steps, Err *e) {
-    char **names; NameKind *kinds; int64_t *st;
-    int n = scan_names(output_dir, 1, &names, &st, &kinds, e), rc = 0;
-    for (int i = 0; i < n && !rc; i++) rc = clean_leftover(output_dir, names[i], kinds[i], st[i], e);
-    free_names(names, n > 0 ? n : 0); free(st); free(kinds);
+    char **names; NameKind *kinds; int64_t *st; long *pids;
+    int n = scan_names(output_dir, 1, &names, &st, &kinds, &pids, e), rc = 0;
+    for (int i = 0; i < n && !rc; i++) rc = clean_leftover(output_dir, names[i], kinds[i], st[i], pids[i], e);
+    free_names(names, n > 0 ? n : 0); free(st); free(kinds); free(pids);
     if (n < 0 || rc) return -1;
-    n = scan_names(output_dir, 0, &names, steps, &kinds, e);
+    n = scan_names(output_dir, 0, &names, steps, &kinds, &pids, e);
     if (n < 0) return -1;
+    free(pids);
     int kept = 0;
     for (int i = 0; i < n; i++) {
         char *path = path_join(output_dir, names[i]);
@@ -177,8 +195,10 @@ int checkpoint_list(const char *output_dir, int64_t **steps, Err *e) {
     return kept;
 }
 
-/* Removes the lowest steps until total_limit remain, never the checkpoint just written. */
-static int rotate(const char *output_dir, int64_t keep_step, int total_limit, Err *e) {
+/* Removes the lowest steps until total_limit remain, never the checkpoint just written. Each one is
+ * first renamed to checkpoint-<step>.del.<pid> (and the rename made durable), so a kill while its
+ * files are being deleted never leaves a half checkpoint under a name that resume would pick. */
+int checkpoint_rotate(const char *output_dir, int64_t keep_step, int total_limit, Err *e) {
     if (total_limit <= 0) return 0;
     int64_t *steps;
     int n = checkpoint_list(output_dir, &steps, e);
@@ -187,9 +207,15 @@ static int rotate(const char *output_dir, int64_t keep_step, int total_limit, Er
     for (int i = 0; i < n && excess > 0 && !rc; i++) {
         if (steps[i] == keep_step) continue;
         char *path = checkpoint_dir(output_dir, steps[i]);
+        char *trash = xasprintf("%s.del.%d", path, (int)getpid());
         log_info("removing %s (checkpoints_total_limit %d)", path, total_limit);
-        rc = dir_remove_tree(path, e);
-        free(path);
+        if (rename(path, trash) != 0) rc = err_set(e, "cannot move %s to %s for removal: %s", path, trash, strerror(errno));
+        else {
+            dir_fsync(output_dir);
+            crash_point("rotate checkpoint-%" PRId64, steps[i]);
+            rc = dir_remove_tree(trash, e);
+        }
+        free(path); free(trash);
         excess--;
     }
     free(steps);
@@ -239,9 +265,11 @@ int checkpoint_save(const char *output_dir, const TrainingState *ts, const Check
     dir_remove_tree(tmp, &ignore);
     int rc = dir_make(tmp, e);
     if (!rc) rc = write_parts(tmp, ts, parts, n_parts, e);
+    if (!rc) crash_point("checkpoint-%" PRId64 " commit", ts->global_step);
     if (!rc) rc = commit_dir(output_dir, tmp, final, e);
     if (rc) dir_remove_tree(tmp, &ignore);
-    if (!rc) rc = rotate(output_dir, ts->global_step, total_limit, e);
+    if (!rc) crash_point("checkpoint-%" PRId64 " rotate", ts->global_step);
+    if (!rc) rc = checkpoint_rotate(output_dir, ts->global_step, total_limit, e);
     if (!rc && out_path) *out_path = final;
     else free(final);
     free(tmp);

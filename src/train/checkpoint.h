@@ -12,7 +12,9 @@
  * fsynced, then the directory is renamed to checkpoint-<step> and output_dir is fsynced. A directory
  * named exactly checkpoint-<digits> is therefore complete; *.tmp.* leftovers of a crash are ignored
  * and removed. Re-saving an existing step moves the old one aside (checkpoint-<step>.old.<pid>) until
- * the new one is in place; a crash in between leaves the old one, which the next scan puts back. */
+ * the new one is in place; a crash in between leaves the old one, which the next scan puts back.
+ * Rotation renames a checkpoint to checkpoint-<step>.del.<pid> before deleting it. Leftovers
+ * (.tmp., .old., .del.) are cleaned only when their pid is not a live run of this program. */
 #ifndef ST_TRAIN_CHECKPOINT_H
 #define ST_TRAIN_CHECKPOINT_H
 #include <stddef.h>
@@ -58,6 +60,12 @@ CheckpointPart checkpoint_part_blob(const CheckpointBlob *b);
  * *out_path (optional) receives the final directory (malloc'd). */
 int checkpoint_save(const char *output_dir, const TrainingState *ts, const CheckpointPart *parts, int n_parts,
                     int total_limit, char **out_path, Err *e);
+
+/* Removes the lowest checkpoints (never keep_step) until total_limit remain (<= 0: keep all); each is
+ * renamed to checkpoint-<step>.del.<pid> before its files are deleted, so a kill never leaves a half
+ * checkpoint under a name resume would pick. checkpoint_save calls it; a run calls it once more at
+ * its end, for a rotation that a kill interrupted at the last step. */
+int checkpoint_rotate(const char *output_dir, int64_t keep_step, int total_limit, Err *e);
 
 /* Complete checkpoints in output_dir, sorted by step ascending; also cleans crash leftovers.
  * Returns the count (0 when output_dir does not exist), or -1 with e set. */

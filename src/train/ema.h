@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include "base/error.h"
 #include "tensor/safetensors.h"
-#include "train/param.h"
+#include "tensor/param.h"
 
 typedef struct EmaConfig {
     double decay;              /* ema_decay (0.995) */

@@ -7,7 +7,7 @@
 #ifndef ST_TRAIN_GRAD_CLIP_H
 #define ST_TRAIN_GRAD_CLIP_H
 #include "base/error.h"
-#include "train/param.h"
+#include "tensor/param.h"
 
 typedef enum { GRAD_CLIP_VALUE, GRAD_CLIP_NORM } GradClipMethod;
 

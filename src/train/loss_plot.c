@@ -1,7 +1,7 @@
 #include "train/loss_plot.h"
 #include "base/files.h"
-#include "data/image_io.h"
-#include "infer/compose.h"
+#include "image/image_io.h"
+#include "image/sheet.h"
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>

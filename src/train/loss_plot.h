@@ -5,7 +5,7 @@
 #define ST_TRAIN_LOSS_PLOT_H
 #include <stdint.h>
 #include "base/error.h"
-#include "data/image.h"
+#include "image/image.h"
 
 /* Reads "step" and "loss" of every JSONL line; steps ascending, one entry per step (malloc'd). */
 int loss_log_read(const char *jsonl_path, int64_t **steps, double **losses, int *n, Err *e);

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 #include "train/lr_schedule.h"
+#include "config/config.h"
 
 static const struct { LrKind kind; const char *name; } NAMES[] = {
     { LR_CONSTANT, "constant" }, { LR_CONSTANT_WITH_WARMUP, "constant_with_warmup" }, { LR_LINEAR, "linear" },
@@ -15,11 +16,12 @@ const char *lr_schedule_supported_names(void) {
 
 void lr_schedule_keys_init(LrScheduleKeys *k) {
     memset(k, 0, sizeof *k);
+    /* SimpleTuner's defaults, as the options table holds them */
     k->lr_scheduler = "constant_with_warmup";
-    k->learning_rate = 4e-7;
-    k->lr_num_cycles = 1;
-    k->lr_power = 0.8;
-    k->lr_end = 4e-7;
+    k->learning_rate = option_default_num("learning_rate");
+    k->lr_num_cycles = option_default_num("lr_num_cycles");
+    k->lr_power = option_default_num("lr_power");
+    k->lr_end = option_default_num("lr_end");
 }
 
 int lr_schedule_init(LrSchedule *s, const LrScheduleKeys *k, Err *e) {

@@ -45,7 +45,7 @@ typedef struct LrScheduleKeys {
     int64_t lr_warmup_steps, max_train_steps;
     double lr_num_cycles, lr_power, lr_end;
 } LrScheduleKeys;
-/* SimpleTuner's defaults: constant_with_warmup, lr 4e-7, warmup 0, cycles 1, power 0.8, end 4e-7. */
+/* SimpleTuner's defaults (constant_with_warmup; the numbers from the options table). */
 void lr_schedule_keys_init(LrScheduleKeys *k);
 
 const char *lr_schedule_supported_names(void);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "train/optim.h"
-#include "train/optim_update.h"
+#include "train/optim_internal.h"
 
 /* Which state buffers a method keeps. */
 static int uses_m(const OptimConfig *c) { return c->kind != OPTIM_ADAMW_BF16 && (c->kind != OPTIM_OPTIMI_SGD || c->momentum != 0); }

@@ -19,7 +19,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "tensor/safetensors.h"
-#include "train/param.h"
+#include "tensor/param.h"
 
 typedef enum {
     OPTIM_ADAMW_BF16, OPTIM_TORCH_ADAMW, OPTIM_OPTIMI_ADAMW, OPTIM_OPTIMI_LION, OPTIM_OPTIMI_SGD

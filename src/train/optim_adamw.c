@@ -12,7 +12,7 @@
  * Both are p − lr·m̂/(√v̂ + eps) with the bias-corrected moments m̂, v̂: they differ in rounding and in
  * their defaults (see optim.h), not in the rule. */
 #include <math.h>
-#include "train/optim_update.h"
+#include "train/optim_internal.h"
 
 void adamw_torch_update(const OptimConfig *c, int64_t t, double lr, float *p, const float *g,
                         float *m, float *v, float *vmax, size_t n) {

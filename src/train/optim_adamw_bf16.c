@@ -18,7 +18,7 @@
  *   p ← p − lr·√(1−β2^t) · m / denom */
 #include <math.h>
 #include "tensor/dtype.h"
-#include "train/optim_update.h"
+#include "train/optim_internal.h"
 
 /* Elements per random stream: streams are derived from (step seed, chunk index) so results do not
  * depend on how the loop is split between threads. */

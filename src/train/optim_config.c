@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "train/optim.h"
+#include "config/config.h"
 
 static const struct { OptimKind kind; const char *name; } NAMES[] = {
     { OPTIM_ADAMW_BF16, "adamw_bf16" },     { OPTIM_TORCH_ADAMW, "torch-adamw" },
@@ -214,7 +215,7 @@ int optim_config_resolve(const OptimUserKeys *k, OptimConfig *out, Err *e) {
                         optim_supported_names());
     config_defaults((OptimKind)kind, out);
     out->lr = k->learning_rate;
-    if (isnan(out->lr)) out->lr = 4e-7; /* SimpleTuner's learning_rate default */
+    if (isnan(out->lr)) out->lr = option_default_num("learning_rate");
     if (k->optimizer_config && *k->optimizer_config && apply_optimizer_config(out, k->optimizer_config, e))
         return -1;
     if (!isnan(k->optimizer_beta1) && !isnan(k->optimizer_beta2)) {

@@ -3,7 +3,7 @@
  *   u ← sign(m + (1−β1)(g − m))       (sign(0) = 0)
  *   m ← m + (1−β2)(g − m)
  *   p ← p − lr·u */
-#include "train/optim_update.h"
+#include "train/optim_internal.h"
 
 static inline float signf(float x) { return (float)((x > 0) - (x < 0)); }
 

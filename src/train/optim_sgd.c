@@ -6,7 +6,7 @@
  *   otherwise:       m ← μ·m + g, u = m
  *   p ← p − lr·u
  * optimi's SGD has no nesterov option (SimpleTuner drops it with a warning). */
-#include "train/optim_update.h"
+#include "train/optim_internal.h"
 
 void sgd_update(const OptimConfig *c, int64_t t, double lr, float *p, const float *g, float *m, size_t n) {
     const int decoupled = c->decouple_wd || c->decouple_lr;

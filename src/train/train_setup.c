@@ -24,7 +24,7 @@ int trainer_config_from(const Config *c, TrainerConfig *t, Err *e) {
     t->checkpoint_every = config_has(c, "checkpoint_step_interval") ? config_int(c, "checkpoint_step_interval") : 0;
     t->checkpoints_total_limit = config_has(c, "checkpoints_total_limit") ? (int)config_int(c, "checkpoints_total_limit") : 0;
     t->resume_from = str_or_null(c, "resume_from_checkpoint");
-    t->seed = config_has(c, "seed") ? (uint64_t)config_int(c, "seed") : 42;
+    t->seed = config_run_seed(c);
 
     flow_config_init(&t->flow);
     if (config_has(c, "flow_sigmoid_scale")) t->flow.sigmoid_scale = config_num(c, "flow_sigmoid_scale");

@@ -1,7 +1,7 @@
 /* train_setup.h — the trainer's settings from a loaded SimpleTuner configuration. */
 #ifndef ST_TRAIN_SETUP_H
 #define ST_TRAIN_SETUP_H
-#include "base/config.h"
+#include "config/config.h"
 #include "train/trainer.h"
 
 /* Fills everything but max_train_steps when only num_train_epochs is given (the caller knows the

@@ -1,15 +1,19 @@
 #include "train/trainer.h"
+#include "base/crash_point.h"
 #include "base/interrupt.h"
+#include "base/temp_files.h"
 #include "train/loss_plot.h"
-#include "train/progress.h"
+#include "train/train_log.h"
 #include "base/files.h"
 #include "models/latent_pack.h"
 #include "train/checkpoint.h"
 #include "train/grad_clip.h"
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Growable scratch for one sample's tensors (sizes vary between buckets). */
 typedef struct Scratch {
@@ -88,8 +92,12 @@ static int train_sample(const TrainerConfig *cfg, Denoiser *m, const TrainSample
         weight = sc->weight;
     }
     *loss = flow_loss(&cfg->flow, 1, 1, plane * C, sc->pred, sc->target, weight, &sigma, sc->dpred);
-    if (!isfinite(*loss)) return err_set(e, "loss is %f at step %lld (sigma %.4f): training diverged", *loss, (long long)step + 1, sigma);
+    if (!isfinite(*loss))
+        return err_set(e, "step %lld: the loss is %g (sigma %.4f): training diverged (learning_rate too high?); stopped "
+                          "before the optimizer step, nothing of step %lld is logged or checkpointed",
+                       (long long)step + 1, *loss, sigma, (long long)step + 1);
     for (size_t i = 0; i < n_lat; i++) sc->dpred[i] *= (float)scale;
+    crash_point("step %lld backward", (long long)step + 1);
     return m->backward(m->self, sc->dpred, e);
 }
 
@@ -116,7 +124,11 @@ static int write_weights(void *ctx, const char *dir, Err *e) {
     return rc;
 }
 
-static int save_checkpoint(const TrainerConfig *cfg, Denoiser *m, Optimizer *o, Ema *ema, SampleSource *src,
+static void emit(const TrainerHooks *h, const TrainEvent *ev) {
+    if (h && h->on_event) h->on_event(h->event_ctx, ev);
+}
+
+static int save_checkpoint(const TrainerConfig *cfg, const TrainerHooks *h, Denoiser *m, Optimizer *o, Ema *ema, SampleSource *src,
                            const Rng *rng, int64_t step, Err *e) {
     TrainingState ts = {0};
     ts.global_step = step;
@@ -134,37 +146,74 @@ static int save_checkpoint(const TrainerConfig *cfg, Denoiser *m, Optimizer *o, 
     parts[n++] = checkpoint_part_blob(&samp_blob);
     char *where = NULL;
     int rc = checkpoint_save(cfg->output_dir, &ts, parts, n, cfg->checkpoints_total_limit, &where, e);
-    if (!rc && !cfg->quiet) log_info("saved checkpoint %s", where);
+    if (!rc) emit(h, &(TrainEvent){.kind = TRAIN_EV_CHECKPOINT, .step = step, .total = cfg->max_train_steps, .path = where});
     free(where); free(sampler);
     return rc;
 }
 
-/* Restores weights, optimizer, EMA, RNG and sampler from a checkpoint dir; returns its step. */
-static int resume(const TrainerConfig *cfg, Denoiser *m, Optimizer *o, Ema *ema, SampleSource *src, Rng *rng,
-                  int64_t *step, char **dir_out, Err *e) {
-    char *dir = NULL;
-    if (checkpoint_resolve(cfg->output_dir, cfg->resume_from, &dir, e)) return -1;
-    *dir_out = dir;
-    if (!dir) return 0; /* "latest" with no checkpoint yet: start fresh */
-    TrainingState ts = {0};
-    if (training_state_read(dir, &ts, e)) return -1;
-    *step = ts.global_step;
-    training_state_free(&ts);
+/* The trainable parameters of a checkpoint, checked whole (every name, size and value finite)
+ * before any is copied in. */
+static int load_params(Denoiser *m, const char *dir, Err *e) {
     char *wpath = path_join(dir, TRAINABLE_FILE);
     StFile f;
-    int rc = st_open(&f, wpath, e);
-    if (!rc) {
-        for (int i = 0; i < m->n_params && !rc; i++) {
-            const StTensor *t = st_find(&f, m->params[i].name);
-            if (!t) rc = err_set(e, "%s: parameter '%s' missing from the checkpoint", wpath, m->params[i].name);
-            else if (t->numel != m->params[i].numel || t->dtype != DT_F32)
-                rc = err_set(e, "%s: parameter '%s' has %zu %s values, expected %zu F32", wpath, t->name, t->numel, dtype_name(t->dtype), m->params[i].numel);
-            else memcpy(m->params[i].value, t->data, t->numel * sizeof(float));
+    int rc = st_open(&f, wpath, e), opened = !rc;
+    for (int i = 0; i < m->n_params && !rc; i++) {
+        const StTensor *t = st_find(&f, m->params[i].name);
+        if (!t) rc = err_set(e, "%s: parameter '%s' missing from the checkpoint", wpath, m->params[i].name);
+        else if (t->numel != m->params[i].numel || t->dtype != DT_F32)
+            rc = err_set(e, "%s: parameter '%s' has %zu %s values, expected %zu F32", wpath, t->name, t->numel, dtype_name(t->dtype), m->params[i].numel);
+        else {
+            const char *v = t->data;   /* may be unaligned in a damaged file: read by memcpy */
+            for (size_t j = 0; j < t->numel && !rc; j++) {
+                float x;
+                memcpy(&x, v + j * sizeof x, sizeof x);
+                if (!isfinite(x)) rc = err_set(e, "%s: parameter '%s' has a non-finite value (%g) at index %zu", wpath, t->name, x, j);
+            }
         }
-        st_close(&f);
     }
+    for (int i = 0; i < m->n_params && !rc; i++)
+        memcpy(m->params[i].value, st_find(&f, m->params[i].name)->data, m->params[i].numel * sizeof(float));
+    if (opened) st_close(&f);
     free(wpath);
-    if (rc) return -1;
+    return rc;
+}
+
+/* The checkpoint's exported weights (pytorch_lora_weights.safetensors, what users load) must be what
+ * its trainable parameters give: the model saves the restored parameters to a temp file and the two
+ * are compared tensor by tensor (names, dtypes, shapes, bytes). A damaged, truncated or foreign file
+ * is caught here instead of being handed on. */
+static int check_exported(const TrainerConfig *cfg, Denoiser *m, const char *dir, Err *e) {
+    char *theirs = path_join(dir, CKPT_LORA_FILE);
+    char *mine = xasprintf("%s/exported-weights-check.tmp.%ld", cfg->output_dir, (long)getpid());
+    StFile a, b;
+    int rc = m->save(m->self, mine, e), open_a = 0, open_b = 0;
+    if (!rc) rc = st_open(&a, mine, e), open_a = !rc;
+    if (!rc) rc = st_open(&b, theirs, e), open_b = !rc;
+    if (!rc && a.n != b.n) rc = err_set(e, "%s: %d tensors, the checkpoint's parameters give %d", theirs, b.n, a.n);
+    for (int i = 0; i < a.n && !rc; i++) {
+        const StTensor *x = &a.t[i], *y = st_find(&b, x->name);
+        if (!y) rc = err_set(e, "%s: tensor '%s' is missing", theirs, x->name);
+        else if (y->dtype != x->dtype || y->ndim != x->ndim || y->nbytes != x->nbytes || memcmp(y->shape, x->shape, (size_t)x->ndim * sizeof *x->shape))
+            rc = err_set(e, "%s: tensor '%s' has another dtype or shape than the checkpoint's parameters give", theirs, x->name);
+        else if (memcmp(y->data, x->data, x->nbytes))
+            rc = err_set(e, "%s: tensor '%s' differs from the checkpoint's trainable parameters", theirs, x->name);
+    }
+    if (open_a) st_close(&a);
+    if (open_b) st_close(&b);
+    unlink(mine);
+    free(mine); free(theirs);
+    return rc;
+}
+
+/* Restores weights, optimizer, EMA, RNG and sampler from one checkpoint directory, checking every
+ * file; any failure means the checkpoint cannot be used. */
+static int resume_from_dir(const TrainerConfig *cfg, Denoiser *m, Optimizer *o, Ema *ema, SampleSource *src, Rng *rng,
+                           const char *dir, int64_t *step, Err *e) {
+    TrainingState ts = {0};
+    if (training_state_read(dir, &ts, e)) return -1;
+    int64_t at = ts.global_step;
+    training_state_free(&ts);
+    if (load_params(m, dir, e) || check_exported(cfg, m, dir, e)) return -1;
     if (checkpoint_load_optimizer(dir, o, e)) return -1;
     if (ema && checkpoint_load_ema(dir, ema, e)) return -1;
     size_t len = 0;
@@ -176,19 +225,53 @@ static int resume(const TrainerConfig *cfg, Denoiser *m, Optimizer *o, Ema *ema,
     char *s = checkpoint_read_blob(dir, "sampler_state", &len, e);
     if (!s) return -1;
     char *txt = xmalloc(len + 1); memcpy(txt, s, len); txt[len] = 0; free(s);
-    rc = src->state_load ? src->state_load(src->self, txt, e) : 0;
+    int rc = src->state_load ? src->state_load(src->self, txt, e) : 0;
     free(txt);
+    if (!rc) *step = at;
     return rc;
 }
 
-static FILE *open_log(const char *dir, const char *name, const char *header, Err *e) {
-    char *p = path_join(dir, name);
-    int fresh = !file_exists(p);
-    FILE *f = fopen(p, "a");
-    if (!f) err_set(e, "%s: cannot open for writing", p);
-    else if (fresh && header) fputs(header, f);
-    free(p);
-    return f;
+/* resume_from_checkpoint: "latest" takes the highest checkpoint that loads whole, warning about each
+ * damaged one it passes over (a kill can only leave complete ones, but disks and users damage files);
+ * a named checkpoint must load whole. Every load overwrites all the state, so a failed attempt leaves
+ * nothing behind once a later one succeeds. *dir_out is NULL when there is nothing to resume. */
+static int resume(const TrainerConfig *cfg, Denoiser *m, Optimizer *o, Ema *ema, SampleSource *src, Rng *rng,
+                  int64_t *step, char **dir_out, Err *e) {
+    *dir_out = NULL;
+    if (strcmp(cfg->resume_from, "latest")) {
+        char *dir = NULL;
+        if (checkpoint_resolve(cfg->output_dir, cfg->resume_from, &dir, e)) return -1;
+        if (resume_from_dir(cfg, m, o, ema, src, rng, dir, step, e)) { free(dir); return err_prefix(e, "resume_from_checkpoint"); }
+        *dir_out = dir;
+        return 0;
+    }
+    int64_t *steps;
+    int n = checkpoint_list(cfg->output_dir, &steps, e);
+    if (n < 0) return -1;
+    for (int i = n - 1; i >= 0 && !*dir_out; i--) {
+        char *dir = xasprintf("%s/checkpoint-%" PRId64, cfg->output_dir, steps[i]);
+        Err why = {0};
+        if (!resume_from_dir(cfg, m, o, ema, src, rng, dir, step, &why)) { *dir_out = dir; break; }
+        log_warn("%s is damaged and is not resumed from: %s%s", dir, why.msg, i ? "; trying the previous checkpoint" : "");
+        free(dir);
+    }
+    free(steps);
+    if (n > 0 && !*dir_out)
+        return err_set(e, "resume_from_checkpoint=latest: no checkpoint in %s can be resumed (each one is damaged, see the "
+                          "warnings above); move them away to start afresh", cfg->output_dir);
+    return 0;
+}
+
+/* Temp files of killed runs in output_dir (final weights, loss curve, validation sheets, the logs'
+ * rewrite) and unfinished checkpoint directories: nobody will finish them. */
+static int clean_leftovers(const char *output_dir, Err *e) {
+    int64_t *steps = NULL;
+    if (checkpoint_list(output_dir, &steps, e) < 0) return -1;
+    free(steps);
+    int removed = 0;
+    if (temp_files_clean(output_dir, 1, &removed, e)) return -1;
+    if (removed) log_warn("removed %d temp file%s left in %s by killed runs", removed, removed == 1 ? "" : "s", output_dir);
+    return 0;
 }
 
 /* Validation with the weights ema_validation asks for (the EMA ones swapped in and back out). */
@@ -221,47 +304,89 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
     Rng rng;
     rng_seed_stream(&rng, cfg->seed, 0x7452);
     int64_t step = 0;
-    int rc = 0;
+    /* data parallel: every rank runs this loop; rank 0 alone writes (logs, checkpoints, sheets, weights) */
+    const Parallel *par = cfg->par;
+    const int writer = !par || par->rank == 0, ranks = par ? par->size : 1;
+    int rc = writer ? clean_leftovers(cfg->output_dir, e) : 0;
     char *resumed_dir = NULL;
-    if (cfg->resume_from && *cfg->resume_from) {
+    if (!rc && cfg->resume_from && *cfg->resume_from) {
         rc = resume(cfg, m, &opt, ema, src, &rng, &step, &resumed_dir, e);
-        if (!rc && resumed_dir) { out->resumed_from = step; if (!cfg->quiet) log_info("resumed from %s (step %lld)", resumed_dir, (long long)step); }
+        if (!rc && resumed_dir) {
+            out->resumed_from = step;
+            emit(hooks, &(TrainEvent){.kind = TRAIN_EV_RESUMED, .step = step, .total = cfg->max_train_steps, .path = resumed_dir});
+        }
     }
     free(resumed_dir);
-    FILE *jl = NULL, *csv = NULL;
-    if (!rc) jl = open_log(cfg->output_dir, "training_log.jsonl", NULL, e);
-    if (jl) csv = open_log(cfg->output_dir, "training_log.csv", "step,epoch,loss,lr,grad_norm,sigma_mean\n", e);
-    if (!jl || !csv) rc = -1;
+    /* the steps after the one resumed (or all, when starting afresh) will be trained and logged again */
+    TrainLog log = {0};
+    if (!rc && writer) rc = train_log_open(&log, cfg->output_dir, step, e);
 
-    const int B = cfg->train_batch_size, A = cfg->gradient_accumulation_steps;
+    /* the step's global batch: train_batch_size per rank */
+    const int B = cfg->train_batch_size * ranks, A = cfg->gradient_accumulation_steps;
     TrainSample *batch = xcalloc((size_t)B, sizeof *batch);
     Scratch sc = {0};
-    const double scale = 1.0 / ((double)B * A);
-    if (!rc && step == 0 && hooks && hooks->validate && hooks->validate_every > 0)
+    /* one flat buffer for the all-reduce: every gradient, then loss sum, sigma sum, samples, stop */
+    size_t n_grad = 0;
+    for (int i = 0; i < m->n_params; i++) n_grad += m->params[i].numel;
+    float *flat = ranks > 1 ? xmalloc((n_grad + 4) * sizeof(float)) : NULL;
+    if (!rc && writer && step == 0 && hooks && hooks->validate && hooks->validate_every > 0) {
+        crash_point("validate 0");
         rc = hooks->validate(hooks->validate_ctx, 0, NULL, e);
+    }
     int64_t start_step = step;
-    Progress prog;
-    progress_init(&prog, stderr, start_step, cfg->max_train_steps);
-    char *jsonl_path = path_join(cfg->output_dir, "training_log.jsonl"), *plot_path = path_join(cfg->output_dir, "loss_curve.png");
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    emit(hooks, &(TrainEvent){.kind = TRAIN_EV_START, .step = start_step, .total = cfg->max_train_steps});
+    char *jsonl_path = path_join(cfg->output_dir, TRAIN_LOG_JSONL), *plot_path = path_join(cfg->output_dir, "loss_curve.png");
     while (!rc && step < cfg->max_train_steps) {
         for (int i = 0; i < m->n_params; i++) memset(m->params[i].grad, 0, m->params[i].numel * sizeof(float));
         double loss_sum = 0, sigma_sum = 0;
         int count = 0;
+        /* each sample draws its noise from its own stream (step seed, the sample's index among the
+         * step's samples): the same numbers whichever rank computes it, and k micro-batches of one
+         * equal one batch of k */
+        const uint64_t step_seed = rng_u64(&rng);
+        uint64_t first = 0;
         for (int a = 0; a < A && !rc; a++) {
             int n = 0;
             if ((rc = src->next_batch(src->self, batch, B, &n, e))) break;
             if (n < 1) { rc = err_set(e, "the dataset produced an empty batch"); break; }
-            double bscale = 1.0 / ((double)n * A);
-            for (int s = 0; s < n && !rc; s++) {
+            const double bscale = 1.0 / ((double)n * A);
+            int lo, hi;
+            parallel_share(par, n, &lo, &hi);
+            for (int s = lo; s < hi && !rc; s++) {
                 double l = 0; float sig = 0;
-                rc = train_sample(cfg, m, &batch[s], &rng, step, n == B ? scale : bscale, &sc, &l, &sig, e);
+                Rng srng;
+                rng_seed_stream(&srng, step_seed, first + (uint64_t)s);
+                rc = train_sample(cfg, m, &batch[s], &srng, step, bscale, &sc, &l, &sig, e);
                 loss_sum += l; sigma_sum += sig; count++;
             }
+            first += (uint64_t)n;
         }
         if (rc) break;
+        int stop_agreed = 0;
+        if (ranks > 1) {
+            /* the gradients summed over ranks, and with them the step's statistics and a stop request
+             * (Ctrl-C reaches the ranks at different moments; they must stop after the same step) */
+            size_t off = 0;
+            for (int i = 0; i < m->n_params; i++) { memcpy(flat + off, m->params[i].grad, m->params[i].numel * sizeof(float)); off += m->params[i].numel; }
+            int stop_here = interrupt_take();
+            flat[off] = (float)loss_sum; flat[off + 1] = (float)sigma_sum; flat[off + 2] = (float)count; flat[off + 3] = (float)stop_here;
+            if ((rc = parallel_sum_floats(par, flat, n_grad + 4, e))) break;
+            off = 0;
+            for (int i = 0; i < m->n_params; i++) { memcpy(m->params[i].grad, flat + off, m->params[i].numel * sizeof(float)); off += m->params[i].numel; }
+            loss_sum = flat[off]; sigma_sum = flat[off + 1]; count = (int)lrintf(flat[off + 2]); stop_agreed = flat[off + 3] > 0;
+        }
         double gnorm = cfg->max_grad_norm > 0 ? grad_clip(m->params, m->n_params, cfg->clip_method, cfg->max_grad_norm)
                                               : grad_global_norm(m->params, m->n_params);
+        if (!isfinite(gnorm)) {   /* a NaN/Inf gradient would turn every weight into NaN: stop before it lands */
+            rc = err_set(e, "step %lld: the gradient norm is %g (loss %g): training diverged (learning_rate too high?); stopped "
+                            "before the optimizer step, nothing of step %lld is logged or checkpointed",
+                         (long long)step + 1, gnorm, loss_sum / count, (long long)step + 1);
+            break;
+        }
         double lr = lr_schedule_at(&cfg->lr, step);
+        crash_point("step %lld optimizer", (long long)step + 1);
         optim_step(&opt, lr);
         step++;
         if (ema) ema_step(ema, step);
@@ -269,48 +394,54 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
         if (out->steps_done == 0 && step == start_step + 1) out->first_loss = loss;
         out->last_loss = loss;
         int64_t epoch = src->epoch ? src->epoch(src->self) : 0;
-        fprintf(jl, "{\"step\": %lld, \"epoch\": %lld, \"loss\": %.9g, \"lr\": %.9g, \"grad_norm\": %.9g, \"sigma_mean\": %.6g}\n",
-                (long long)step, (long long)epoch, loss, lr, gnorm, sigma_sum / count);
-        fprintf(csv, "%lld,%lld,%.9g,%.9g,%.9g,%.6g\n", (long long)step, (long long)epoch, loss, lr, gnorm, sigma_sum / count);
-        fflush(jl); fflush(csv);
-        if (!cfg->quiet) progress_step(&prog, step, loss, lr, gnorm);
-        int ckpt = cfg->checkpoint_every > 0 && step % cfg->checkpoint_every == 0;
-        if (ckpt || step == cfg->max_train_steps) {
-            progress_break(&prog);
-            rc = save_checkpoint(cfg, m, &opt, ema, src, &rng, step, e);
-            if (!rc) rc = loss_plot_write(jsonl_path, plot_path, e);
-        }
-        if (!rc && hooks && hooks->validate && hooks->validate_every > 0 &&
+        TrainLogEntry le = {step, epoch, loss, lr, gnorm, sigma_sum / count};
+        if (writer && (rc = train_log_step(&log, &le, e))) break;
+        crash_point("step %lld checkpoint", (long long)step);
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        emit(hooks, &(TrainEvent){.kind = TRAIN_EV_STEP, .step = step, .total = cfg->max_train_steps, .epoch = epoch, .loss = loss,
+                                  .lr = lr, .grad_norm = gnorm, .seconds = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec)});
+        /* validation before the checkpoint of the same step: a run stopped while rendering resumes from
+         * the checkpoint before, trains this step again (bit for bit) and renders it again, so a
+         * checkpoint's step always has its validation sheets */
+        if (writer && hooks && hooks->validate && hooks->validate_every > 0 &&
             (step % hooks->validate_every == 0 || step == cfg->max_train_steps)) {
-            progress_break(&prog);
+            crash_point("validate %lld", (long long)step);
             rc = validate_with_ema(hooks, ema, step, e);
         }
-        /* Ctrl-C / SIGTERM (held pending by main): keep this step in a checkpoint and stop cleanly */
-        if (!rc && step < cfg->max_train_steps && interrupt_take()) {
-            interrupt_release();
-            progress_break(&prog);
-            log_info("interrupted: saving a checkpoint at step %lld (resume_from_checkpoint=latest continues)", (long long)step);
-            if (!ckpt) rc = save_checkpoint(cfg, m, &opt, ema, src, &rng, step, e);
+        int ckpt = cfg->checkpoint_every > 0 && step % cfg->checkpoint_every == 0;
+        if (!rc && writer && (ckpt || step == cfg->max_train_steps)) {
+            rc = train_log_sync(&log, e);
+            if (!rc) rc = save_checkpoint(cfg, hooks, m, &opt, ema, src, &rng, step, e);
             if (!rc) rc = loss_plot_write(jsonl_path, plot_path, e);
+        }
+        /* Ctrl-C / SIGTERM (held pending by main): keep this step in a checkpoint and stop cleanly */
+        if (!rc && step < cfg->max_train_steps && (ranks > 1 ? stop_agreed : interrupt_take())) {
+            interrupt_release();
+            emit(hooks, &(TrainEvent){.kind = TRAIN_EV_INTERRUPTED, .step = step, .total = cfg->max_train_steps});
+            if (writer && !ckpt) rc = train_log_sync(&log, e);
+            if (writer && !ckpt && !rc) rc = save_checkpoint(cfg, hooks, m, &opt, ema, src, &rng, step, e);
+            if (writer && !rc) rc = loss_plot_write(jsonl_path, plot_path, e);
             out->interrupted = 1;
             break;
         }
     }
-    progress_break(&prog);
     /* a run resumed at its last step trains nothing: the curve is still drawn from the log */
-    if (!rc && step == start_step && file_exists(jsonl_path)) rc = loss_plot_write(jsonl_path, plot_path, e);
+    if (!rc && writer && step == start_step && file_exists(jsonl_path)) rc = loss_plot_write(jsonl_path, plot_path, e);
     free(jsonl_path); free(plot_path);
     out->steps_done = step;
-    if (!rc && !out->interrupted) {
+    if (!rc && !out->interrupted && writer) {
         /* the final weights, as diffusers and ComfyUI load them (EMA weights when EMA is on) */
         out->final_weights = path_join(cfg->output_dir, CKPT_LORA_FILE);
+        crash_point("final-save");
         if (ema) ema_swap(ema);
         rc = m->save(m->self, out->final_weights, e);
         if (ema) ema_swap(ema);
+        /* a kill during the last step's rotation leaves more checkpoints than the limit */
+        if (!rc) rc = checkpoint_rotate(cfg->output_dir, step, cfg->checkpoints_total_limit, e);
     }
-    if (jl) fclose(jl);
-    if (csv) fclose(csv);
-    free(batch);
+    if (writer) train_log_close(&log);
+    free(batch); free(flat);
     scratch_free(&sc);
     if (ema) ema_free(ema);
     optim_free(&opt);

@@ -5,7 +5,8 @@
  * x_σ = (1−σ)x0 + σε, the denoiser predicts the velocity of the target tokens given x_σ ⊕ the clean
  * reference latents, the loss compares it with v = ε − x0, and its gradient (scaled by
  * 1/(batch·accumulation), so k micro-batches equal one batch of k) flows back into the trainable
- * parameters. Then: clip, learning rate of the step, optimizer, EMA, log, checkpoint, validation.
+ * parameters. Then: clip (a non-finite gradient norm stops the run here, before anything of the step
+ * is applied), learning rate of the step, optimizer, EMA, log, validation, checkpoint.
  *
  * Every random number comes from one Rng whose state is checkpointed together with the optimizer,
  * EMA, sample source and weights, so a resumed run reproduces an uninterrupted one bit for bit. */
@@ -15,12 +16,13 @@
 #include <stdio.h>
 #include "base/error.h"
 #include "base/rng.h"
-#include "train/denoiser.h"
+#include "models/denoiser.h"
 #include "train/ema.h"
 #include "train/flow_objective.h"
 #include "train/grad_clip.h"
 #include "train/lr_schedule.h"
 #include "train/optim.h"
+#include "train/parallel.h"
 
 /* One training sample as the caches deliver it (buffers owned by the source). */
 typedef struct TrainSample {
@@ -62,7 +64,7 @@ typedef struct TrainerConfig {
     FlowConfig flow;
     OptimConfig optim;
     LrSchedule lr;
-    int quiet;                     /* no progress line */
+    const Parallel *par;           /* data-parallel ranks (train/parallel.h); NULL = one process */
 } TrainerConfig;
 
 /* Called at step 0 and every validation interval (may be NULL). variant is NULL for the weights
@@ -72,7 +74,27 @@ typedef int (*ValidateFn)(void *ctx, int64_t step, const char *variant, Err *e);
 /* SimpleTuner's ema_validation: which weights validation renders when use_ema is on. */
 typedef enum { EMA_VALIDATE_ONLY = 0, EMA_VALIDATE_NONE, EMA_VALIDATE_COMPARISON } EmaValidation;
 
+/* What the loop reports (the caller prints or streams it; nothing is printed here). */
+typedef enum {
+    TRAIN_EV_START,        /* step = first step of this run, total = max_train_steps */
+    TRAIN_EV_RESUMED,      /* step, path = the checkpoint resumed */
+    TRAIN_EV_STEP,         /* step, total, epoch, loss, lr, grad_norm, seconds since this run's start */
+    TRAIN_EV_CHECKPOINT,   /* step, path = the checkpoint folder written */
+    TRAIN_EV_INTERRUPTED,  /* step: Ctrl-C / SIGTERM, a checkpoint of this step follows */
+} TrainEventKind;
+
+typedef struct TrainEvent {
+    TrainEventKind kind;
+    int64_t step, total, epoch;
+    double loss, lr, grad_norm, seconds;
+    const char *path;
+} TrainEvent;
+
+typedef void (*TrainEventFn)(void *ctx, const TrainEvent *ev);
+
 typedef struct TrainerHooks {
+    TrainEventFn on_event;         /* may be NULL */
+    void *event_ctx;
     ValidateFn validate;
     void *validate_ctx;
     int64_t validate_every;        /* 0 = never */
@@ -88,9 +110,12 @@ typedef struct TrainResult {
 } TrainResult;
 
 /* Runs to max_train_steps. Writes output_dir/training_log.jsonl and .csv (step, epoch, loss, lr,
- * grad_norm, sigma mean), checkpoints with loss_curve.png refreshed beside the log, and the final
- * weights (EMA weights when use_ema). A pending SIGINT/SIGTERM (base/interrupt.h) ends the run
- * after the current step with a checkpoint and out->interrupted set (not an error). */
+ * grad_norm, sigma mean; train/train_log.h), checkpoints with loss_curve.png refreshed beside the log,
+ * and the final weights (EMA weights when use_ema). A pending SIGINT/SIGTERM (base/interrupt.h) ends
+ * the run after the current step with a checkpoint and out->interrupted set (not an error).
+ * Crash safety: at the start, leftovers of killed runs in output_dir are removed (temp files,
+ * unfinished or half-rotated checkpoints); resume_from "latest" passes over damaged checkpoints with a
+ * warning; the logs are cut back to the step resumed from. */
 int trainer_run(const TrainerConfig *cfg, Denoiser *model, SampleSource *src, const TrainerHooks *hooks,
                 TrainResult *out, Err *e);
 void train_result_free(TrainResult *r);

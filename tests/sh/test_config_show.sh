@@ -1,32 +1,28 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # `simpletuner config show` on SimpleTuner's example presets (paths adapted): exit codes and marks.
-set -u
-BIN=${BIN:-build/simpletuner}
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+BIN=$(st_bin)
 P=tests/data/config/presets
-out=$(mktemp); err=$(mktemp)
-trap 'rm -f "$out" "$err"' EXIT
-fail() { echo "FAIL: $*"; echo "--- stdout"; head -20 "$out"; echo "--- stderr"; cat "$err"; exit 1; }
+st_workdir
+out=$ST_DIR/out; err=$ST_DIR/err
 
-"$BIN" config --help >"$out" 2>"$err" || fail "config --help exit $?"
-grep -q "simpletuner config show" "$out" || fail "help text"
+run_log "$out" "$BIN" config --help
+expect_grep -F "simpletuner config show" "$out"
 
 for preset in qwen_image.peft-lora longcat-image.peft-lora; do
-    "$BIN" config show --config "$P/$preset/config.json" >"$out" 2>"$err" || fail "$preset: exit $?"
-    grep -q '^model_type = "lora"  # implemented, from ' "$out" || fail "$preset: model_type mark"
-    grep -q '^hub_model_id = ".*"  # ignored, from ' "$out" || fail "$preset: hub_model_id mark"
-    grep -q '^use_dora = false  # default$' "$out" || fail "$preset: use_dora default"
-    grep -q '^dataset dreambooth-' "$out" || fail "$preset: datasets"
-    grep -q '^ignored, no effect here: .*hub_model_id' "$err" || fail "$preset: ignored log"
+    "$BIN" config show --config "$P/$preset/config.json" >"$out" 2>"$err" || { cat "$err"; fail "$preset: exit $?"; }
+    expect_grep '^model_type = "lora"  # implemented, from ' "$out"
+    expect_grep '^hub_model_id = ".*"  # ignored, from ' "$out"
+    expect_grep '^use_dora = false  # default$' "$out"
+    expect_grep '^dataset dreambooth-' "$out"
+    expect_grep '^ignored, no effect here: .*hub_model_id' "$err"
 done
-grep -q '^flow_schedule_shift = 0  # implemented' "$out" || fail "auto shift rule"
+expect_grep '^flow_schedule_shift = 0  # implemented' "$out"
 
-"$BIN" config show --config "$P/longcat-image-edit.lycoris-lokr/config.json" >"$out" 2>"$err"
-rc=$?
-[ $rc = 2 ] || fail "lycoris preset: exit $rc, expected 2"
-grep -q "error: $P/longcat-image-edit.lycoris-lokr/config.json: not supported yet: lora_type=lycoris" "$err" || fail "lycoris message"
+expect_fail -c 2 "$BIN" config show --config "$P/longcat-image-edit.lycoris-lokr/config.json"
+expect_grep -F "error: $P/longcat-image-edit.lycoris-lokr/config.json: not supported yet: lora_type=lycoris"
 
-"$BIN" config show --config "$P/qwen_image.peft-lora/config.json" lora_rnak=4 >"$out" 2>"$err"
-rc=$?
-[ $rc = 2 ] || fail "typo: exit $rc"
-grep -q "error: command line: unknown option 'lora_rnak' (did you mean 'lora_rank'?)" "$err" || fail "typo message"
+expect_fail -c 2 "$BIN" config show --config "$P/qwen_image.peft-lora/config.json" lora_rnak=4
+expect_grep -F "error: command line: unknown option 'lora_rnak' (did you mean 'lora_rank'?)"
 echo "config show: presets load, lycoris and typos rejected"

@@ -1,20 +1,20 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # examples list / copy: presets listed, copy rewrites the preset's own paths and loads, errors named.
-set -e
-BIN=$(cd "$(dirname "${BIN:-build/simpletuner}")" && pwd)/$(basename "${BIN:-build/simpletuner}")
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+BIN=$(st_bin)
 export SIMPLETUNER_EXAMPLES_DIR=$(pwd)/examples
-d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
-"$BIN" examples list > "$d/list"
-for p in qwen_image.edit-v1-lora qwen_image.edit-v2-lora longcat_image.edit-lora; do grep -q "^  $p " "$d/list"; done
+st_workdir
+d=$ST_DIR
+run_log "$d/list" "$BIN" examples list
+for p in qwen_image.edit-v1-lora qwen_image.edit-v2-lora longcat_image.edit-lora; do expect_grep "^  $p " "$d/list"; done
 cd "$d"
-"$BIN" examples copy longcat_image.edit-lora > /dev/null
-grep -q '"data_backend_config": "config/longcat_image.edit-lora/multidatabackend.json"' config/longcat_image.edit-lora/config.json
-"$BIN" config show --config config/longcat_image.edit-lora/config.json > show.txt 2>&1
-grep -q "ref-images" show.txt
-set +e
-"$BIN" examples copy longcat_image.edit-lora > /dev/null 2> err; rc=$?
-test $rc = 1 && grep -q "already exists; not overwriting" err || exit 1
-"$BIN" examples copy no.such.preset 2> err; rc=$?
-set -e
-test $rc = 2 && grep -q "no preset named 'no.such.preset'" err
+expect_ok "$BIN" examples copy longcat_image.edit-lora
+expect_grep -F '"data_backend_config": "config/longcat_image.edit-lora/multidatabackend.json"' config/longcat_image.edit-lora/config.json
+run_log show.txt "$BIN" config show --config config/longcat_image.edit-lora/config.json
+expect_grep -F "ref-images" show.txt
+expect_fail -c 1 "$BIN" examples copy longcat_image.edit-lora
+expect_grep -F "already exists; not overwriting"
+expect_fail -c 2 "$BIN" examples copy no.such.preset
+expect_grep -F "no preset named 'no.such.preset'"
 echo ok

@@ -1,13 +1,14 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # LongCat-Image-Edit end to end as the Japanese quickstart sets it up: the reference set has neither
 # dataset_type nor conditioning_type (treated as reference_strict), int8 base, gradient
 # checkpointing; then the quickstart's `simpletuner validate --model_family longcat_image ...`
 # picking up config/config.json.
-set -e
-BIN=$(cd "$(dirname "${BIN:-build/simpletuner}")" && pwd)/$(basename "${BIN:-build/simpletuner}")
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+BIN=$(st_bin)
 MODEL=$(pwd)/tests/data/models/longcat_edit
-d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
-cd "$d"
+st_workdir
+cd "$ST_DIR"
 "$BIN" make-dataset --kind edit-pairs --out data --count 3 --size 64x64 > /dev/null
 mkdir -p config
 cat > config/multidatabackend.json <<JSON
@@ -37,28 +38,29 @@ cat > config/config.json <<JSON
   "model_kwargs": {"match_target_res": true}
 }
 JSON
-"$BIN" cache --config config/config.json > cache.log 2>&1 || { cat cache.log; exit 1; }
-grep -q "caches: 0 VAE latents reused, 6 computed" cache.log
-"$BIN" train --config config/config.json > train.log 2>&1 || { cat train.log; exit 1; }
-grep -q "caches: 6 VAE latents reused, 0 computed" train.log
-grep -q "peak memory:" train.log
-grep -q "treated as reference_strict\|reference_strict" train.log || true
-test -f output/pytorch_lora_weights.safetensors && test -f output/validation/step-3/00.png
-"$BIN" validate --model_family longcat_image --model_flavour edit --validation_resolution 64x64 \
-    --validation_guidance 4.5 --validation_num_inference_steps 2 > val.log 2>&1 || { cat val.log; exit 1; }
-grep -q "LoRA: output/pytorch_lora_weights.safetensors" val.log
-test -f output/validation/manual/00.png
+run_log cache.log "$BIN" cache --config config/config.json
+expect_grep -F "caches: 0 VAE latents reused, 6 computed" cache.log
+run_log train.log "$BIN" train --config config/config.json
+expect_grep -F "caches: 6 VAE latents reused, 0 computed" train.log
+expect_grep -F "peak memory:" train.log
+# the reference set without dataset_type/conditioning_type is paired as reference_strict
+expect_grep -F 'dataset "ref-images" (data/reference, reference_strict of "edit-images")' train.log
+expect_file output/pytorch_lora_weights.safetensors output/validation/step-3/00.png
+run_log val.log "$BIN" validate --model_family longcat_image --model_flavour edit --validation_resolution 64x64 \
+    --validation_guidance 4.5 --validation_num_inference_steps 2
+expect_grep -F "LoRA: output/pytorch_lora_weights.safetensors" val.log
+expect_file output/validation/manual/00.png
 # in-training validation samples as `validate` (and diffusers) do, one t for every token even though
 # LongCat edit training gives the reference tokens t = 0: the step-3 sheet is the validate sheet
-cmp output/validation/step-3/00.png output/validation/manual/00.png || { echo "in-training validation differs from validate"; exit 1; }
+expect_same_file output/validation/step-3/00.png output/validation/manual/00.png "in-training validation differs from validate"
 # init_lora continues from the trained LoRA: with learning rate 0 the in-training sheet is the trained one
-"$BIN" train --config config/config.json output_dir=out_init init_lora=output/pytorch_lora_weights.safetensors \
-    learning_rate=0 max_train_steps=1 validation_step_interval=1 > init.log 2>&1 || { cat init.log; exit 1; }
-grep -q "LoRA initialised from" init.log
-cmp out_init/validation/step-1/00.png output/validation/step-3/00.png
+run_log init.log "$BIN" train --config config/config.json output_dir=out_init init_lora=output/pytorch_lora_weights.safetensors \
+    learning_rate=0 max_train_steps=1 validation_step_interval=1
+expect_grep -F "LoRA initialised from" init.log
+expect_same_file out_init/validation/step-1/00.png output/validation/step-3/00.png "init_lora with learning rate 0 renders the trained LoRA"
 # a text_embeds dataset (SimpleTuner's layout) chooses where prompt embeddings are cached
 sed 's#^\]#, {"id": "text-embeds", "type": "local", "dataset_type": "text_embeds", "default": true, "cache_dir": "cache/text/custom"}]#' \
     config/multidatabackend.json > config/mdb_text.json
-"$BIN" cache --config config/config.json data_backend_config=config/mdb_text.json > cache2.log 2>&1 || { cat cache2.log; exit 1; }
-test -d cache/text/custom/edit-images
+run_log cache2.log "$BIN" cache --config config/config.json data_backend_config=config/mdb_text.json
+check test -d cache/text/custom/edit-images -- "prompt embeddings in the text_embeds dataset's cache_dir"
 echo ok

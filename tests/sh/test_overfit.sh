@@ -1,12 +1,13 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # The trainer learns: full fine-tuning of the small init-model Qwen-Image edit model on 4 synthetic
 # edit pairs (batch 4) halves the loss — the mean of the last 20 optimizer steps is at most half the mean of
 # the first 20 (measured: about 0.2 of it). Zero gradients, a skipped optimizer step or a wrong
 # target would leave the ratio near 1. Deterministic (fixed seeds).
-set -e
-BIN=$(cd "$(dirname "${BIN:-build/simpletuner}")" && pwd)/$(basename "${BIN:-build/simpletuner}")
-d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
-cd "$d"
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+BIN=$(st_bin)
+st_workdir
+cd "$ST_DIR"
 export OMP_NUM_THREADS=2
 "$BIN" init-model --family qwen_image --flavour edit-v2 --size small --out model --seed 0 > /dev/null
 "$BIN" make-dataset --kind edit-pairs --out ds --count 4 --size 64x64 > /dev/null
@@ -19,9 +20,9 @@ JSON
 "$BIN" train model_family=qwen_image model_flavour=edit-v2 pretrained_model_name_or_path=model model_type=full \
     optimizer=torch-adamw learning_rate=2e-3 lr_scheduler=constant max_train_steps=120 train_batch_size=4 seed=1 \
     num_eval_images=0 checkpoint_step_interval=1000 output_dir=out data_backend_config=mdb.json cache_dir=cache > train.log 2>&1 \
-    || { cat train.log; exit 1; }
-test "$(wc -l < out/training_log.jsonl)" = 120
+    || { cat train.log; fail "training"; }
+expect_eq "$(wc -l < out/training_log.jsonl)" 120 "logged steps"
 sed 's/.*"loss": \([^,]*\),.*/\1/' out/training_log.jsonl | awk '
     NR <= 20 { first += $1 } NR > 100 { last += $1 }
     END { printf "loss: first 20 steps %.4f, last 20 steps %.4f (ratio %.3f)\n", first / 20, last / 20, last / first;
-          exit (last <= 0.5 * first) ? 0 : 1 }'
+          exit (last <= 0.5 * first) ? 0 : 1 }' || fail "the loss did not halve"

@@ -1,12 +1,13 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # End to end on a real model folder (tiny random weights): train a LoRA with checkpoints and
 # validation sheets, resume from the latest checkpoint, validate with flags, and the errors a user
 # meets first (missing pairs, unknown keys).
-set -e
-BIN=$(cd "$(dirname "${BIN:-build/simpletuner}")" && pwd)/$(basename "${BIN:-build/simpletuner}")
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+BIN=$(st_bin)
 MODEL=$(pwd)/tests/data/models/qwenimage_edit
-d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
-cd "$d"
+st_workdir
+cd "$ST_DIR"
 export OMP_NUM_THREADS=2
 "$BIN" make-dataset --kind edit-pairs --out ds --count 3 --size 64x64 > /dev/null
 cat > multidatabackend.json <<JSON
@@ -30,77 +31,69 @@ cat > config.json <<JSON
   "model_kwargs": {"match_target_res": true}
 }
 JSON
-"$BIN" train --config config.json > train.log 2>&1 || { cat train.log; exit 1; }
-test -f out/pytorch_lora_weights.safetensors
-test -f out/checkpoint-2/pytorch_lora_weights.safetensors && test -f out/checkpoint-4/training_state.json
-test "$(wc -l < out/training_log.csv)" = 5
-test -f out/validation/step-0/00.png && test -f out/validation/step-4/00.png
-grep -q "caches: 0 VAE latents reused, 6 computed" train.log
+run_log train.log "$BIN" train --config config.json
+expect_file out/pytorch_lora_weights.safetensors out/checkpoint-2/pytorch_lora_weights.safetensors out/checkpoint-4/training_state.json
+expect_eq "$(wc -l < out/training_log.csv)" 5 "CSV lines (header + 4 steps)"
+expect_file out/validation/step-0/00.png out/validation/step-4/00.png
+expect_grep -F "caches: 0 VAE latents reused, 6 computed" train.log
 # edit-v1 prepares each reference for the text encoder once (the conditioning_image_embeds cache)
-grep -q "conditioning image embeds (.*conditioning_image_embeds): 0 reused, 3 computed" train.log || { cat train.log; exit 1; }
+expect_grep "conditioning image embeds \(.*conditioning_image_embeds\): 0 reused, 3 computed" train.log
 # the in-training sheet of the last step is what `validate` renders with the saved LoRA
-"$BIN" validate --config config.json --output vsheets > vsheets.log 2>&1 || { cat vsheets.log; exit 1; }
-cmp out/validation/step-4/00.png vsheets/00.png
-test -f out/loss_curve.png
+run_log vsheets.log "$BIN" validate --config config.json --output vsheets
+expect_same_file out/validation/step-4/00.png vsheets/00.png "in-training sheet = validate's"
+expect_file out/loss_curve.png
 # resume continues from the latest checkpoint and reuses every cache entry
-"$BIN" train --config config.json max_train_steps=6 resume_from_checkpoint=latest > resume.log 2>&1 || { cat resume.log; exit 1; }
-grep -q "resumed from out/checkpoint-4" resume.log
-grep -q "caches: 6 VAE latents reused, 0 computed; 3 prompt embeddings reused, 0 computed" resume.log
-grep -q "conditioning image embeds (.*): 3 reused, 0 computed" resume.log
-test "$(wc -l < out/training_log.csv)" = 7
+run_log resume.log "$BIN" train --config config.json max_train_steps=6 resume_from_checkpoint=latest
+expect_grep -F "resumed from out/checkpoint-4" resume.log
+expect_grep -F "caches: 6 VAE latents reused, 0 computed; 3 prompt embeddings reused, 0 computed" resume.log
+expect_grep "conditioning image embeds \(.*\): 3 reused, 0 computed" resume.log
+expect_eq "$(wc -l < out/training_log.csv)" 7 "CSV lines after the resume"
 # init_lora: training starts from a LoRA file (with learning rate 0 it ends where it started); a rank
 # that does not match is an error naming init_lora
-"$BIN" train --config config.json output_dir=out_init init_lora=out/pytorch_lora_weights.safetensors learning_rate=0 \
-    max_train_steps=1 num_eval_images=0 > init.log 2>&1 || { cat init.log; exit 1; }
-grep -q "LoRA initialised from out/pytorch_lora_weights.safetensors" init.log
-"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 1 --lora out/pytorch_lora_weights.safetensors --output i1.png > /dev/null 2>&1
-"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 1 --lora out_init/pytorch_lora_weights.safetensors --output i2.png > /dev/null 2>&1
-cmp i1.png i2.png
-set +e
-"$BIN" train --config config.json output_dir=out_init2 init_lora=out/pytorch_lora_weights.safetensors lora_rank=8 > init2.log 2>&1; rc=$?
-set -e
-test $rc = 2 && grep -q "init_lora .*rank 4.*lora_rank" init2.log || { cat init2.log; exit 1; }
+run_log init.log "$BIN" train --config config.json output_dir=out_init init_lora=out/pytorch_lora_weights.safetensors learning_rate=0 \
+    max_train_steps=1 num_eval_images=0
+expect_grep -F "LoRA initialised from out/pytorch_lora_weights.safetensors" init.log
+V=(validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red")
+expect_ok "$BIN" "${V[@]}" --seed 1 --lora out/pytorch_lora_weights.safetensors --output i1.png
+expect_ok "$BIN" "${V[@]}" --seed 1 --lora out_init/pytorch_lora_weights.safetensors --output i2.png
+expect_same_file i1.png i2.png "init_lora with learning rate 0 keeps the LoRA"
+expect_fail -c 2 "$BIN" train --config config.json output_dir=out_init2 init_lora=out/pytorch_lora_weights.safetensors lora_rank=8
+expect_grep "init_lora .*rank 4.*lora_rank"
 # text_encoder_1_precision quantises the text encoder; its embeddings are cached under their own identity
-"$BIN" cache --config config.json text_encoder_1_precision=int8-quanto > teq.log 2>&1 || { cat teq.log; exit 1; }
-grep -q "quantising the text encoder to int8" teq.log
-grep -q "3 prompt embeddings reused, 0 computed" teq.log && { echo "int8 text encoder reused the bf16 embeddings"; exit 1; }
-grep -q "0 prompt embeddings reused, 3 computed" teq.log
+run_log teq.log "$BIN" cache --config config.json text_encoder_1_precision=int8-quanto
+expect_grep -F "quantising the text encoder to int8" teq.log
+expect_no_grep -F "3 prompt embeddings reused, 0 computed" teq.log
+expect_grep -F "0 prompt embeddings reused, 3 computed" teq.log
 # validate with flags: requested size, same seed same pixels, other seed other pixels
-"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 1 --output a.png > /dev/null 2>&1
-"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 1 --output b.png > /dev/null 2>&1
-"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 2 --output c.png > /dev/null 2>&1
-cmp a.png b.png
-! cmp -s a.png c.png
-file a.png | grep -q "64 x 64"
+expect_ok "$BIN" "${V[@]}" --seed 1 --output a.png
+expect_ok "$BIN" "${V[@]}" --seed 1 --output b.png
+expect_ok "$BIN" "${V[@]}" --seed 2 --output c.png
+expect_same_file a.png b.png "same seed, same pixels"
+expect_diff_file a.png c.png "another seed gives another image"
+file a.png > a.type
+expect_grep -F "64 x 64" a.type
 # a LoRA with B = 0 (lora_scale 0) renders exactly the base model
-"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 1 --lora_scale 0 --output z.png > /dev/null 2>&1
+expect_ok "$BIN" "${V[@]}" --seed 1 --lora_scale 0 --output z.png
 mv out/pytorch_lora_weights.safetensors lora.safetensors; mv out keep_out
-"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt "make it red" --seed 1 --output base.png > base.log 2>&1
-grep -q "validating the base model" base.log
-cmp z.png base.png
-! cmp -s a.png base.png
+run_log base.log "$BIN" "${V[@]}" --seed 1 --output base.png
+expect_grep -F "validating the base model" base.log
+expect_same_file z.png base.png "lora_scale 0 renders the base model"
+expect_diff_file a.png base.png "a LoRA changes the output"
 mv keep_out out
 # text-to-image through the base flavour, and an edit flavour asking for its reference
-"$BIN" validate --config config.json model_flavour=v1.0 --prompt "a red square" --output t2i.png > /dev/null 2>&1
-file t2i.png | grep -q "64 x 64"
-set +e
-"$BIN" validate --config config.json --prompt "make it red" --output x.png > err0.log 2>&1; rc=$?
-set -e
-test $rc = 2 && grep -q "give --image REF" err0.log
-set +e
-"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt p --seed abc > err1.log 2>&1; rc=$?
-"$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt p --lora_scale > err1b.log 2>&1; rc2=$?
-set -e
-test $rc = 2 && grep -q "seed expects a non-negative integer, got 'abc'" err1.log
-test $rc2 = 2 && grep -q "lora_scale needs a value" err1b.log
+expect_ok "$BIN" validate --config config.json model_flavour=v1.0 --prompt "a red square" --output t2i.png
+file t2i.png > t2i.type
+expect_grep -F "64 x 64" t2i.type
+expect_fail -c 2 "$BIN" validate --config config.json --prompt "make it red" --output x.png
+expect_grep -F "give --image REF"
+expect_fail -c 2 "$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt p --seed abc
+expect_grep -F "seed expects a non-negative integer, got 'abc'"
+expect_fail -c 2 "$BIN" validate --config config.json --image ds/reference/pair_0000.png --prompt p --lora_scale
+expect_grep -F "lora_scale needs a value"
 # errors: a missing reference pair, an unknown key
 rm ds/reference/pair_0002.png
-set +e
-"$BIN" train --config config.json output_dir=out2 > err.log 2>&1; rc=$?
-set -e
-test $rc != 0 && grep -q "pair_0002.png" err.log
-set +e
-"$BIN" train --config config.json lora_rnak=4 > err2.log 2>&1; rc=$?
-set -e
-test $rc = 2 && grep -q "did you mean 'lora_rank'" err2.log
+expect_fail "$BIN" train --config config.json output_dir=out2
+expect_grep -F "pair_0002.png"
+expect_fail -c 2 "$BIN" train --config config.json lora_rnak=4
+expect_grep -F "did you mean 'lora_rank'"
 echo ok

@@ -27,6 +27,18 @@ static int write_lora(void *ctx, const char *dir, Err *e) {
     return rc;
 }
 
+/* A second file in the checkpoint (so a deletion can be stopped half way). */
+static int write_lora_as_optimizer(void *ctx, const char *dir, Err *e) {
+    const float *v = ctx;
+    StWriter w; stw_init(&w);
+    int64_t shape[1] = { 2 };
+    stw_add_f32(&w, "x", 1, shape, v);
+    char *path = path_join(dir, CKPT_OPTIMIZER_FILE);
+    int rc = stw_write(&w, path, e);
+    free(path); stw_free(&w);
+    return rc;
+}
+
 static int write_fails(void *ctx, const char *dir, Err *e) {
     (void)ctx; (void)dir;
     return err_set(e, "disk full");
@@ -119,6 +131,9 @@ static void test_rotation(void **st) {
     save_simple(out, 25, 2);
     assert_false(exists(out, "checkpoint-20"));
     assert_true(exists(out, "checkpoint-25") && exists(out, "checkpoint-30"));
+    char cmd[600];   /* rotation moves a checkpoint to a trash name before deleting: none is left over */
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q '\\.del\\.'", out);
+    assert_int_not_equal(system(cmd), 0);
     save_simple(out, 40, 0); /* 0: no limit */
     int64_t *steps; Err e;
     assert_int_equal(checkpoint_list(out, &steps, &e), 3);
@@ -267,7 +282,31 @@ static void test_training_state_errors(void **st) {
     write_text(p, "[1]");
     assert_int_equal(training_state_read(out, &ts, &e), -1);
     assert_contains(e.msg, "not a JSON object");
-    write_text(p, "{\"global_step\": 7}"); /* missing keys: SimpleTuner's defaults */
+    static const char *const BAD[][2] = {
+        {"{\"global_step\": -5}", "'global_step' must be a whole number >= 0, got -5"},
+        {"{\"global_step\": 3, \"epoch\": -1}", "'epoch' must be a whole number >= 0, got -1"},
+        {"{\"global_step\": 3, \"epoch_step\": -2}", "'epoch_step' must be a whole number >= 0"},
+        {"{\"global_step\": 1e300}", "'global_step' must be a whole number >= 0"},
+        {"{\"global_step\": 3, \"repeats\": {\"a\": -1}}", "repeats['a'] must be a count >= 0"},
+        {"{\"global_step\": 3, ", "not a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++) {
+        write_text(p, BAD[i][0]);
+        assert_int_equal(training_state_read(out, &ts, &e), -1);
+        assert_contains(e.msg, p);
+        assert_contains(e.msg, BAD[i][1]);
+    }
+    /* in a folder checkpoint-<N>, global_step must be N */
+    char *c12 = path_join(out, "checkpoint-12"), *p12 = path_join(c12, CKPT_STATE_FILE);
+    assert_int_equal(dir_make(c12, &e), 0);
+    write_text(p12, "{\"global_step\": 11}");
+    assert_int_equal(training_state_read(c12, &ts, &e), -1);
+    assert_contains(e.msg, "global_step 11 disagrees with its folder name (checkpoint-12)");
+    write_text(p12, "{\"global_step\": 12}");
+    assert_int_equal(training_state_read(c12, &ts, &e), 0);
+    training_state_free(&ts);
+    free(c12); free(p12);
+    write_text(p, "{\"global_step\": 7}"); /* missing keys: SimpleTuner's defaults; another folder name: no check */
     assert_int_equal(training_state_read(out, &ts, &e), 0);
     assert_true(ts.global_step == 7 && ts.epoch_step == 0 && ts.epoch == 1 && ts.n_exhausted == 0);
     training_state_free(&ts);
@@ -275,12 +314,94 @@ static void test_training_state_errors(void **st) {
     tmpdir_remove(out);
 }
 
+static long dead_pid(void) {
+    pid_t p = fork();
+    if (p == 0) _exit(0);
+    int st;
+    waitpid(p, &st, 0);
+    return (long)p;
+}
+
+/* Leftovers of a killed process go (an unfinished save, a rotation that had begun deleting, a step
+ * moved aside); those of a live run of this program (here: this process) are its work in progress. */
+static void test_leftovers_only_of_dead_runs(void **st) {
+    (void)st;
+    char *out = tmpdir_make();
+    save_simple(out, 10, 0);
+    long dead = dead_pid(), me = (long)getpid();
+    char *names[4] = {xasprintf("checkpoint-20.tmp.%ld", dead), xasprintf("checkpoint-5.del.%ld", dead),
+                      xasprintf("checkpoint-30.tmp.%ld", me), xasprintf("checkpoint-6.del.%ld", me)};
+    Err e;
+    for (int i = 0; i < 4; i++) {
+        char *p = path_join(out, names[i]), *f = path_join(p, CKPT_STATE_FILE);
+        assert_int_equal(dir_make(p, &e), 0);
+        write_text(f, "{}");   /* even a complete-looking one: its name says it is not */
+        free(p); free(f);
+    }
+    int64_t *steps;
+    assert_int_equal(checkpoint_list(out, &steps, &e), 1);
+    assert_true(steps[0] == 10);
+    free(steps);
+    assert_false(exists(out, names[0]));
+    assert_false(exists(out, names[1]));
+    assert_true(exists(out, names[2]));
+    assert_true(exists(out, names[3]));
+    char *dir;
+    assert_int_equal(checkpoint_resolve(out, "latest", &dir, &e), 0);
+    char *c10 = path_join(out, "checkpoint-10");
+    assert_string_equal(dir, c10);
+    free(dir); free(c10);
+    for (int i = 0; i < 4; i++) free(names[i]);
+    tmpdir_remove(out);
+}
+
+/* A kill while rotation deletes an old checkpoint (SIMPLETUNER_CRASH_AT, base/crash_point.h): the old
+ * one is never left half-deleted under its own name, and the next listing removes the rest. */
+static void test_kill_during_rotation(void **st) {
+    (void)st;
+    static const char *const POINTS[] = {"rotate checkpoint-10", "checkpoint-10.del.", "checkpoint-30 rotate"};
+    for (int k = 0; k < 3; k++) {
+        char *out = tmpdir_make();
+        save_simple(out, 10, 2); save_simple(out, 20, 2);
+        pid_t pid = fork();
+        if (pid == 0) {
+            setenv("SIMPLETUNER_CRASH_AT", POINTS[k], 1);
+            float v[2] = {30, 1};
+            CheckpointPart parts[2] = {{"LoRA weights", write_lora, v}, {"optimizer", write_lora_as_optimizer, v}};
+            TrainingState ts = {.global_step = 30, .epoch = 1};
+            Err e;
+            checkpoint_save(out, &ts, parts, 2, 2, NULL, &e);
+            _exit(2);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) fail_msg("%s: the crash point was not reached", POINTS[k]);
+        /* what resume sees: only complete checkpoints under their normal names */
+        assert_true(exists(out, "checkpoint-30") && exists(out, "checkpoint-20"));
+        if (exists(out, "checkpoint-10")) {
+            assert_int_equal(k, 2);   /* killed before rotation began: 10 is whole */
+            char *c10 = path_join(out, "checkpoint-10");
+            assert_true(lora_step(c10) == 10);
+            free(c10);
+        }
+        int64_t *steps; Err e;
+        int n = checkpoint_list(out, &steps, &e);
+        assert_int_equal(n, k == 2 ? 3 : 2);
+        free(steps);
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "ls '%s' | grep -q '\\.del\\.'", out);
+        assert_int_not_equal(system(cmd), 0);   /* the trash went with the listing */
+        tmpdir_remove(out);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_save_contents_and_load), cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_resave_same_step), cmocka_unit_test(test_failed_part_leaves_nothing),
         cmocka_unit_test(test_leftovers_and_resolve), cmocka_unit_test(test_killed_writer),
-        cmocka_unit_test(test_training_state_errors),
+        cmocka_unit_test(test_training_state_errors), cmocka_unit_test(test_leftovers_only_of_dead_runs),
+        cmocka_unit_test(test_kill_during_rotation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* Validation sheets: layout sizes, caption wrapping and glyph drawing. */
 #include "test_util.h"
-#include "infer/compose.h"
+#include "image/sheet.h"
 
 static Image solid(int w, int h, uint8_t v) {
     Image im = {w, h, 3, malloc((size_t)w * h * 3)};

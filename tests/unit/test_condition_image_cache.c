@@ -5,19 +5,19 @@
 #include "test_util.h"
 #include "test_vae_fixtures.h"
 #include "base/files.h"
-#include "data/image_io.h"
-#include "data/image_resize.h"
+#include "image/image_io.h"
+#include "image/image_resize.h"
 #include "data/synth.h"
 #include "models/model_dir.h"
-#include "train/edit_data.h"
-#include "train/prompt_glue.h"
+#include "pipeline/edit_data.h"
+#include "pipeline/prompt_encoder.h"
 
 #define MODEL "tests/data/models/qwenimage_edit"
 
 static PromptEncoder *open_encoder(ModelDir *md) {
     Err e = {0};
     PromptEncoder *pe = NULL;
-    if (model_dir_open(md, MODEL, &e) || prompt_encoder_open(&pe, md, "qwen_image", "edit-v1", QUANT_NONE, &e)) fail_msg("%s", e.msg);
+    if (model_dir_open(md, MODEL, &e) || prompt_encoder_open(&pe, md, QV_PROMPT_QWEN_EDIT_V1, QUANT_NONE, &e)) fail_msg("%s", e.msg);
     return pe;
 }
 
@@ -34,7 +34,7 @@ static void test_same_embedding_as_direct(void **state) {
     if (prompt_encoder_condition_pixels(pe, &ref, &px, &e)) fail_msg("%s", e.msg);
     const StTensor *pv = stw_find(&px, "pixel_values"), *g = stw_find(&px, "image_grid_thw");
     assert_non_null(pv); assert_non_null(g);
-    ConditionPixels cp = {pv->data, {0}};
+    ConditionPixels cp = {pv->data, {0}, pv->shape[1]};
     memcpy(cp.grid, g->data, sizeof cp.grid);
     StWriter out; stw_init(&out);
     if (prompt_encoder_processed_to_writer(pe, prompt, &cp, 1, &out, &e)) fail_msg("%s", e.msg);
@@ -42,6 +42,13 @@ static void test_same_embedding_as_direct(void **state) {
     assert_non_null(pe2);
     assert_int_equal(pe2->shape[0], L); assert_int_equal(pe2->shape[1], dim);
     assert_memory_equal(pe2->data, direct, (size_t)L * dim * sizeof(float));
+    /* prepared rows of another width (another model's processor) are refused, not read past their end */
+    StWriter bad; stw_init(&bad);
+    ConditionPixels wide = cp;
+    wide.values = pv->shape[1] * 2;
+    assert_int_equal(prompt_encoder_processed_to_writer(pe, prompt, &wide, 1, &bad, &e), -1);
+    assert_contains(e.msg, "this text encoder takes");
+    stw_free(&bad);
     stw_free(&px); stw_free(&out); free(direct); image_free(&ref);
     prompt_encoder_close(pe); model_dir_close(&md);
 }
@@ -70,7 +77,7 @@ static void run_open(Run *r, const char *root, PromptEncoder *pe) {
     assert_int_equal(vae_init_random(&r->vae, cfg, 1, DT_F32, &e), 0);
     cJSON_Delete(cfg);
     r->d = (EditData){.group = &r->g, .vae = &r->vae, .resize = image_resize_lanczos, .encode_prompt = prompt_encoder_to_writer,
-                      .encode_ctx = pe, .model_id = "test/edit-v1", .text_dir = r->p[4], .seed = 7, .quiet = 1, .cie_dir = r->p[5],
+                      .encode_ctx = pe, .model_id = "test/edit-v1", .vae_id = "test/vae", .text_dir = r->p[4], .seed = 7, .cie_dir = r->p[5],
                       .condition_pixels = prompt_encoder_condition_pixels, .encode_processed = prompt_encoder_processed_to_writer};
 }
 

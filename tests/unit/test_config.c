@@ -120,6 +120,43 @@ static void test_nearest_names(void **state) {
     }
 }
 
+/* Numbers are finite decimals, from a file or the command line: inf, Infinity, nan, hex and values
+ * that overflow a double are refused naming the option (exit 2). */
+static void test_non_finite_numbers(void **state) {
+    Fx *f = *state;
+    static const char *const TEXTS[] = {"inf", "Infinity", "-inf", "nan", "NaN", "0x10", "1e999", "-1e999", "1e", ".", "1.2.3"};
+    for (size_t i = 0; i < sizeof TEXTS / sizeof *TEXTS; i++) {
+        char member[128], arg[128];
+        snprintf(member, sizeof member, "\"learning_rate\": \"%s\"", TEXTS[i]);
+        assert_int_equal(load_json(&f->c, &f->e, f->dir, member, NULL), -1);
+        assert_int_equal(f->e.code, EXIT_USAGE);
+        assert_contains(f->e.msg, "option 'learning_rate' expects a");
+        assert_contains(f->e.msg, TEXTS[i]);
+        snprintf(arg, sizeof arg, "learning_rate=%s", TEXTS[i]);
+        assert_int_equal(load_json(&f->c, &f->e, f->dir, "", arg), -1);
+        assert_int_equal(f->e.code, EXIT_USAGE);
+        assert_contains(f->e.msg, "command line: option 'learning_rate' expects a");
+    }
+    assert_int_equal(load_json(&f->c, &f->e, f->dir, "", "learning_rate=0x10"), -1);
+    assert_contains(f->e.msg, "expects a finite decimal number, got \"0x10\"");
+    /* a JSON number too large for a double (cJSON makes it infinity) */
+    assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"learning_rate\": 1e999", NULL), -1);
+    assert_contains(f->e.msg, "option 'learning_rate' expects a finite number");
+    assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"max_grad_norm\": -1e999", NULL), -1);
+    assert_contains(f->e.msg, "option 'max_grad_norm' expects a finite number");
+    /* what JSON itself allows still loads, as text or number */
+    static const char *const GOOD[] = {"1e-4", "0.5", "+2", "3.", ".25", "1E+3", " 7 "};
+    static const double WANT[] = {1e-4, 0.5, 2, 3, 0.25, 1000, 7};
+    for (size_t i = 0; i < sizeof GOOD / sizeof *GOOD; i++) {
+        char arg[64];
+        snprintf(arg, sizeof arg, "max_grad_norm=%s", GOOD[i]);
+        if (load_json(&f->c, &f->e, f->dir, "", arg)) fail_msg("%s: %s", arg, f->e.msg);
+        assert_true(config_num(f->c, "max_grad_norm") == WANT[i]);
+        config_free(f->c);
+        f->c = NULL;
+    }
+}
+
 static void test_wrong_type_messages(void **state) {
     Fx *f = *state;
     assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"lora_rank\": \"sixteen\"", NULL), -1);
@@ -134,7 +171,7 @@ static void test_wrong_type_messages(void **state) {
     assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"validation_prompt\": {\"a\": 1}, \"lora_rank\": [1]", NULL), -1);
     assert_contains(f->e.msg, "option 'lora_rank' expects a number, got [1]");
     assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"train_batch_size\": 1.5", NULL), -1);
-    assert_contains(f->e.msg, "option 'train_batch_size' expects a whole number, got 1.5");
+    assert_contains(f->e.msg, "option 'train_batch_size' expects a whole number in [1, 4096], got 1.5");
     assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"report_to\": false", NULL), -1);
     assert_contains(f->e.msg, "option 'report_to' has value 'false'; expected one of: simpletuner, tensorboard");
 }
@@ -289,9 +326,9 @@ static void test_validation_resolution_rule(void **state) {
     assert_int_equal(wh[0][0], 1024); assert_int_equal(wh[0][1], 768);
     assert_int_equal(wh[1][0], 2000); assert_int_equal(wh[2][1], 504);
     config_free(f->c);
-    assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"validation_resolution\": \"1024xabc\"", NULL), 0);
-    assert_int_equal(config_validation_resolutions(f->c, wh, 4, &f->e), -1);
-    assert_contains(f->e.msg, "validation_resolution '1024xabc': '1024xabc' is not WxH, a pixel edge or megapixels");
+    /* refused while the configuration is read, before any work */
+    assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"validation_resolution\": \"1024xabc\"", NULL), -1);
+    assert_contains(f->e.msg, "validation_resolution '1024xabc': '1024xabc' is not WxH");
 }
 
 static void test_lr_scheduler_rules(void **state) {
@@ -464,6 +501,7 @@ static void test_config_unsupported_helper(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_comments_dashes_env, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_non_finite_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_unset_is_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_comment_edge_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_in_dataset_file, setup, teardown),

@@ -106,6 +106,10 @@ static void test_classification_lists(void **state) {
     (void)state;
     Err e = {0};
     if (option_support_validate(&e)) fail_msg("%s", e.msg);
+    if (option_help_validate(&e)) fail_msg("%s", e.msg);
+    assert_non_null(option_help("lora_rank"));
+    assert_ptr_equal(option_help("checkpointing_steps"), option_help("checkpoint_step_interval"));   /* aliases */
+    assert_null(option_help("push_to_hub"));
     /* what the trainer, data and validation engineers consume must never be rejected */
     static const char *const MUST[] = {"lora_rank", "learning_rate", "optimizer", "lr_scheduler", "max_train_steps",
         "train_batch_size", "gradient_accumulation_steps", "validation_step_interval", "validation_guidance",

@@ -2,7 +2,7 @@
 #ifndef ST_TEST_CONFIG_UTIL_H
 #define ST_TEST_CONFIG_UTIL_H
 #include "test_util.h"
-#include "base/config.h"
+#include "config/config.h"
 
 /* A minimal dataset file in dir; returns its malloc'd path. */
 static inline char *write_min_data(const char *dir) {

@@ -88,6 +88,25 @@ static void test_corrupt_and_partial(void **state) {
     /* recompute repairs it */
     store_latent(&k, 1);
     assert_int_equal(look(&k, why, sizeof why), CACHE_HIT);
+    /* metadata the checksum does not cover: a source_count that is not a small number is corrupt
+     * (atoi on it was undefined), not a crash or a stale miss */
+    const char *counts[] = {"99999999999999999999", "-1", "1x", ""};
+    for (int i = 0; i < 4; i++) {
+        StFile sf;
+        assert_int_equal(st_open(&sf, entry, &e), 0);
+        StWriter w; stw_init(&w);
+        for (int t = 0; t < sf.n; t++) stw_add(&w, sf.t[t].name, sf.t[t].dtype, sf.t[t].ndim, sf.t[t].shape, sf.t[t].data);
+        for (int m = 0; m < sf.n_meta; m++) stw_set_meta(&w, sf.meta_key[m], strcmp(sf.meta_key[m], "source_count") ? sf.meta_val[m] : counts[i]);
+        st_close(&sf);
+        char *tmpe = xasprintf("%s.x", entry);
+        assert_int_equal(stw_write(&w, tmpe, &e), 0);
+        stw_free(&w);
+        assert_int_equal(rename(tmpe, entry), 0);
+        free(tmpe);
+        assert_int_equal(look(&k, why, sizeof why), CACHE_CORRUPT);
+        assert_contains(why, "bad metadata source_count");
+    }
+    store_latent(&k, 1);
     /* a crash mid-write leaves only a temp file: the entry stays absent, never half-read */
     unlink(entry);
     char *tmp = xasprintf("%s.tmp.12345", entry);

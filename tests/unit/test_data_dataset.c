@@ -4,7 +4,7 @@
 #include "test_data_helpers.h"
 #include "data/dataset.h"
 #include "data/dataset_cache.h"
-#include "data/image_resize.h"
+#include "image/image_resize.h"
 
 typedef struct Fix {
     char *root, *edits, *ra, *rb;

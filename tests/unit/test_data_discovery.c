@@ -10,7 +10,7 @@ static void test_discovery_recursive_sorted(void **state) {
     make_text(d, "sub/a.jpeg", "x"); make_text(d, "notes.txt", "x"); make_text(d, "a.gif", "x");
     make_text(d, ".hidden/z.png", "x"); make_text(d, "._a.jpg", "x"); make_text(d, "noext", "x");
     FileList l; Err e = {0};
-    assert_int_equal(discover_images(d, &l, &e), 0);
+    assert_int_equal(discover_images(d, &l, NULL, &e), 0);
     assert_int_equal(l.n, 4);
     assert_string_equal(l.rel[0], "a.jpg");
     assert_string_equal(l.rel[1], "b.PNG");
@@ -20,10 +20,52 @@ static void test_discovery_recursive_sorted(void **state) {
     assert_int_equal(filelist_find(&l, "sub/a.jpg"), -1);
     filelist_free(&l);
     char *missing = path_join(d, "nope");
-    assert_int_equal(discover_images(missing, &l, &e), -1);
+    assert_int_equal(discover_images(missing, &l, NULL, &e), -1);
     char want[1024]; snprintf(want, sizeof want, "%s: directory not found", missing);
     assert_string_equal(e.msg, want);
     free(missing);
+    tmpdir_remove(d);
+}
+
+static void make_link(const char *root, const char *rel, const char *target) {
+    char *p = path_join(root, rel);
+    assert_int_equal(symlink(target, p), 0);
+    free(p);
+}
+
+/* Symlink loops (`a -> .`, `b -> .`) ran forever or multiplied the images; now each real folder is
+ * visited once and the skipped links are named. A linked folder that is not otherwise reachable is
+ * still followed, and a folder reached directly and through a link keeps its real path. */
+static void test_discovery_symlink_loops(void **state) {
+    (void)state;
+    char *d = tmpdir_make();
+    for (int i = 0; i < 4; i++) { char n[32]; snprintf(n, sizeof n, "img%d.png", i); make_text(d, n, "x"); }
+    make_text(d, "sub/s.png", "x"); make_text(d, "sub/deeper/t.png", "x");
+    char *outside = tmpdir_make();
+    make_text(outside, "o.jpg", "x");
+    make_link(d, "a", ".");
+    make_link(d, "b", ".");
+    make_link(d, "sub/deeper/up", "../..");
+    make_link(d, "0link", "sub");          /* sorts before "sub": the real path still wins */
+    make_link(d, "ext", outside);          /* only reachable through the link: followed */
+    make_link(d, "dangling", "nowhere");
+    FileList l, links; Err e = {0};
+    assert_int_equal(discover_images(d, &l, &links, &e), 0);
+    const char *want[] = {"ext/o.jpg", "img0.png", "img1.png", "img2.png", "img3.png", "sub/deeper/t.png", "sub/s.png"};
+    assert_int_equal(l.n, 7);
+    for (int i = 0; i < 7; i++) assert_string_equal(l.rel[i], want[i]);
+    const char *skipped[] = {"0link", "a", "b", "sub/deeper/up"};
+    assert_int_equal(links.n, 4);
+    for (int i = 0; i < 4; i++) assert_string_equal(links.rel[i], skipped[i]);
+    filelist_free(&l); filelist_free(&links);
+    /* a link loop inside a linked folder is caught too */
+    make_link(outside, "again", ".");
+    assert_int_equal(discover_images(d, &l, &links, &e), 0);
+    assert_int_equal(l.n, 7);
+    assert_int_equal(links.n, 5);
+    assert_string_equal(links.rel[3], "ext/again");
+    filelist_free(&l); filelist_free(&links);
+    tmpdir_remove(outside);
     tmpdir_remove(d);
 }
 
@@ -86,6 +128,53 @@ static void test_captions_strategies(void **state) {
     tmpdir_remove(d);
 }
 
+/* Caption files that are not UTF-8 (Latin-1 "café", a lone continuation byte, an overlong "/", a
+ * UTF-16 surrogate) fail naming the file, as Python's decoder fails upstream; valid multi-byte text
+ * passes. A file name that is not UTF-8 cannot be a filename-strategy caption. */
+static void test_caption_not_utf8(void **state) {
+    (void)state;
+    char *d = tmpdir_make();
+    Err e = {0};
+    CaptionList c;
+    CaptionSpec tf = { CAPTION_TEXTFILE, NULL, 0, 0, 0 };
+    make_text(d, "ok.txt", "caf\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80\n");
+    assert_int_equal(caption_load(&tf, d, "ok.png", &c, &e), 0);
+    assert_string_equal(c.text[0], "caf\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80");
+    caption_list_free(&c);
+    const char *bad[] = {"caf\xE9 au lait", "a \x80 b", "over\xC0\xAFlong", "sur\xED\xA0\x80rogate", "cut \xE2\x9C"};
+    const size_t at[] = {3, 2, 4, 3, 4};
+    for (int i = 0; i < 5; i++) {
+        make_text(d, "sub/bad.txt", bad[i]);
+        assert_int_equal(caption_load(&tf, d, "sub/bad.png", &c, &e), -1);
+        char want[1024];
+        snprintf(want, sizeof want, "%s/sub/bad.txt: caption file is not valid UTF-8 (byte 0x%02X at offset %zu)", d, (unsigned char)bad[i][at[i]], at[i]);
+        assert_contains(e.msg, want);
+        assert_int_equal(e.code, EXIT_USAGE);
+    }
+    CaptionSpec fn = { CAPTION_FILENAME, NULL, 0, 0, 0 };
+    assert_int_equal(caption_load(&fn, d, "sub/caf\xE9.png", &c, &e), -1);
+    assert_contains(e.msg, "sub/caf\xE9.png: the file name is not valid UTF-8");
+    tmpdir_remove(d);
+}
+
+/* Many caption lines (each a candidate) load in linear time: the list grows geometrically. */
+static void test_caption_many_lines(void **state) {
+    (void)state;
+    char *d = tmpdir_make();
+    size_t n = 200000;
+    char *text = malloc(n * 8 + 1), *w = text;
+    for (size_t i = 0; i < n; i++) w += sprintf(w, "l%05zu\n", i % 100000);
+    make_text(d, "a.txt", text);
+    free(text);
+    CaptionSpec tf = { CAPTION_TEXTFILE, NULL, 0, 0, 0 };
+    CaptionList c; Err e = {0};
+    assert_int_equal(caption_load(&tf, d, "a.png", &c, &e), 0);
+    assert_int_equal(c.n, (int)n);
+    assert_string_equal(c.text[n - 1], "l99999");
+    caption_list_free(&c);
+    tmpdir_remove(d);
+}
+
 static void test_caption_parse_and_check(void **state) {
     (void)state;
     Err e = {0};
@@ -104,7 +193,7 @@ static void test_caption_parse_and_check(void **state) {
 static void test_caption_pick_and_dropout_deterministic(void **state) {
     (void)state;
     char *t[4] = { "a", "b", "c", "d" };
-    CaptionList c = { 4, t };
+    CaptionList c = { .n = 4, .text = t };
     int seen[4] = {0}, changed = 0;
     for (int ep = 1; ep <= 40; ep++) {
         const char *x = caption_pick(&c, 42, ep, "ds", "img.png");
@@ -131,8 +220,11 @@ static void test_caption_pick_and_dropout_deterministic(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_discovery_recursive_sorted),
+        cmocka_unit_test(test_discovery_symlink_loops),
         cmocka_unit_test(test_path_helpers),
         cmocka_unit_test(test_captions_strategies),
+        cmocka_unit_test(test_caption_not_utf8),
+        cmocka_unit_test(test_caption_many_lines),
         cmocka_unit_test(test_caption_parse_and_check),
         cmocka_unit_test(test_caption_pick_and_dropout_deterministic),
     };

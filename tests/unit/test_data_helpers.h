@@ -3,7 +3,7 @@
 #define ST_TEST_DATA_HELPERS_H
 #include "test_util.h"
 #include "base/files.h"
-#include "data/image_io.h"
+#include "image/image_io.h"
 
 /* Creates root/rel (and its folders) holding a w x h PNG filled with a colour derived from `tint`. */
 static inline void make_png(const char *root, const char *rel, int w, int h, int tint) {

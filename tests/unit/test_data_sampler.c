@@ -1,7 +1,7 @@
 /* Batch sampler: one bucket of one dataset per batch, repeats, pruning, weights, determinism and
  * exact resume from (epoch, position); random reference choice per path and epoch. */
 #include "test_util.h"
-#include "data/sampler.h"
+#include "data/batch_sampler.h"
 
 static void test_batches_single_bucket_and_repeats(void **state) {
     (void)state;

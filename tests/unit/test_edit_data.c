@@ -3,9 +3,9 @@
 #include "test_util.h"
 #include "test_vae_fixtures.h"
 #include "base/files.h"
-#include "data/image_io.h"
+#include "image/image_io.h"
 #include "data/synth.h"
-#include "train/edit_data.h"
+#include "pipeline/edit_data.h"
 
 static int nearest_resize(const Image *src, int w, int h, Image *out, Err *e) {
     (void)e;
@@ -82,7 +82,7 @@ static void run_open(Run *r, const char *root) {
     assert_int_equal(vae_init_random(&r->vae, cfg, 1, DT_F32, &e), 0);
     cJSON_Delete(cfg);
     r->d = (EditData){.group = &r->g, .vae = &r->vae, .resize = nearest_resize, .encode_prompt = fake_encode, .encode_ctx = &r->enc,
-                      .model_id = "test/model", .text_dir = r->text, .seed = 7, .quiet = 1};
+                      .model_id = "test/model", .vae_id = "test/vae", .text_dir = r->text, .seed = 7};
 }
 
 static void run_close(Run *r) {
@@ -140,6 +140,44 @@ static void test_cache_build_reuse_invalidate(void **state) {
     tmpdir_remove(root);
 }
 
+/* A prompt embedding of the wrong rank (a 1-D tensor) in a cache entry: the sample source refuses it
+ * naming the entry instead of taking sizes from dims it does not have; an encoder error on a
+ * caption names the caption file. */
+static int flat_encode(void *ctx, const char *prompt, const Image *refs, int n, StWriter *out, Err *e) {
+    (void)ctx; (void)refs; (void)n; (void)e;
+    float v[5] = {1, 2, 3, 4, 5};
+    int64_t len = 5;
+    stw_add_f32(out, "prompt_embeds", 1, &len, v);
+    return strstr(prompt, "too long") ? err_setc(e, EXIT_USAGE, "prompt too long") : 0;
+}
+
+static void test_bad_cached_shapes(void **state) {
+    (void)state;
+    char *root = tmpdir_make();
+    write_pairs(root, 1);
+    Run r; Err e = {0};
+    EditCacheStats s;
+    run_open(&r, root);
+    r.d.encode_prompt = flat_encode;
+    if (edit_data_cache_all(&r.d, &s, &e)) fail_msg("%s", e.msg);
+    SampleSource src = edit_data_source(&r.d);
+    TrainSample ts[1]; int n = 0;
+    assert_int_equal(src.next_batch(src.self, ts, 1, &n, &e), -1);
+    assert_contains(e.msg, "cache entry tensor 'prompt_embeds' has 1 dims (expected 2");
+    run_close(&r);
+    char *cap = path_join(root, "images/p0.txt");
+    write_text(cap, "this caption is too long");
+    run_open(&r, root);
+    r.d.encode_prompt = flat_encode;
+    assert_int_equal(edit_data_cache_all(&r.d, &s, &e), -1);
+    char want[1024];
+    snprintf(want, sizeof want, "caching dataset \"edits\": %s: prompt too long", cap);
+    assert_string_equal(e.msg, want);
+    run_close(&r);
+    free(cap);
+    tmpdir_remove(root);
+}
+
 typedef struct { int calls, max_images; } CountEnc;
 static int counting_encode(void *ctx, const char *prompt, const Image *refs, int n, StWriter *out, Err *e) {
     CountEnc *c = ctx;
@@ -194,7 +232,7 @@ static void test_mask_dataset(void **state) {
     cJSON_Delete(cfg);
     CountEnc enc = {0, 0};
     EditData d = {.group = &g, .vae = &vae, .resize = nearest_resize, .encode_prompt = counting_encode, .encode_ctx = &enc,
-                  .model_id = "test/model", .text_dir = text, .seed = 7, .quiet = 1};
+                  .model_id = "test/model", .vae_id = "test/vae", .text_dir = text, .seed = 7};
     EditCacheStats st;
     if (edit_data_cache_all(&d, &st, &e)) fail_msg("%s", e.msg);
     assert_int_equal(st.vae_built, 6);            /* 2 edit + 2 reference latents + 2 masks */
@@ -263,7 +301,7 @@ static void test_reference_captions_cached(void **state) {
     cJSON_Delete(cfg);
     CountEnc enc = {0, 0};
     EditData d = {.group = &g, .vae = &v, .resize = nearest_resize, .encode_prompt = counting_encode, .encode_ctx = &enc,
-                  .model_id = "test/model", .text_dir = text, .seed = 7, .quiet = 1};
+                  .model_id = "test/model", .vae_id = "test/vae", .text_dir = text, .seed = 7};
     EditCacheStats st;
     if (edit_data_cache_all(&d, &st, &e)) fail_msg("%s", e.msg);
     assert_int_equal(st.text_built, 4);           /* per image: its instruction and the reference caption */
@@ -292,6 +330,7 @@ static void test_reference_captions_cached(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_build_reuse_invalidate),
+        cmocka_unit_test(test_bad_cached_shapes),
         cmocka_unit_test(test_mask_dataset),
         cmocka_unit_test(test_reference_captions_cached),
     };

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include "test_util.h"
 #include "base/hub.h"
+#include "pipeline/pipeline.h"
 
 typedef struct { char *dir; char *saved_home; } Fx;
 
@@ -131,22 +132,6 @@ static void test_not_found_lists_every_place(void **state) {
     assert_string_equal(e.msg, want);
 }
 
-static void test_flavour_hub_ids(void **state) {
-    (void)state;
-    assert_string_equal(model_default_hub_id("qwen_image", "edit-v1"), "Qwen/Qwen-Image-Edit");
-    assert_string_equal(model_default_hub_id("qwen_image", "edit-v2"), "Qwen/Qwen-Image-Edit-2509");
-    assert_string_equal(model_default_hub_id("qwen_image", "edit-v2+"), "Qwen/Qwen-Image-Edit-2509");
-    assert_string_equal(model_default_hub_id("qwen_image", "edit-v3"), "Qwen/Qwen-Image-Edit-2511");
-    assert_string_equal(model_default_hub_id("qwen_image", "v1.0"), "Qwen/Qwen-Image");
-    assert_string_equal(model_default_hub_id("qwen_image", "v2.0"), "Qwen/Qwen-Image-2512");
-    assert_string_equal(model_default_hub_id("qwen_image", NULL), "Qwen/Qwen-Image-2512");
-    assert_string_equal(model_default_hub_id("longcat_image", "final"), "meituan-longcat/LongCat-Image");
-    assert_string_equal(model_default_hub_id("longcat_image", "dev"), "meituan-longcat/LongCat-Image-Dev");
-    assert_string_equal(model_default_hub_id("longcat_image", "edit"), "meituan-longcat/LongCat-Image-Edit");
-    assert_null(model_default_hub_id("flux", "dev"));
-    assert_null(model_default_hub_id("qwen_image", "edit-v9"));
-}
-
 static void test_config_model_dir(void **state) {
     Fx *f = *state;
     mk(f->dir, "hub/models--meituan-longcat--LongCat-Image-Edit/snapshots/s1");
@@ -166,7 +151,7 @@ static void test_config_model_dir(void **state) {
     assert_int_equal(chdir(cwd), 0);
     if (rc) fail_msg("%s", e.msg);
     char *out = NULL;
-    assert_int_equal(config_model_dir(c, &out, &e), 0);
+    assert_int_equal(pipeline_locate_model(c, &out, &e), 0);
     assert_non_null(strstr(out, "models--meituan-longcat--LongCat-Image-Edit/snapshots/s1"));
     free(out);
     config_free(c);
@@ -179,7 +164,6 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_hf_home_and_single_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_default_home_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_found_lists_every_place, setup, teardown),
-        cmocka_unit_test(test_flavour_hub_ids),
         cmocka_unit_test_setup_teardown(test_config_model_dir, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

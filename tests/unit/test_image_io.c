@@ -2,7 +2,7 @@
  * EXIF orientation in JPEG/PNG/WebP, corrupt files reported by path, PNG 8/16-bit round trips.
  * All fixtures are written here with libjpeg / libpng / libwebp. */
 #include "test_util.h"
-#include "data/image_io.h"
+#include "image/image_io.h"
 #include "base/files.h"
 #include <jpeglib.h>
 #include <png.h>
@@ -481,6 +481,30 @@ static void test_damaged_files_never_crash(void **state) {
     tmpdir_remove(d);
 }
 
+/* Inputs the fuzzer (make fuzz) found, kept as regressions. A 136-byte CMYK JPEG whose header
+ * claims 255x45073 pixels: libjpeg would make grey rows for every row the data lacks (12 s under
+ * the sanitizers); decoding now stops at the end of the data with the truncation error. */
+static void test_fuzz_regressions(void **state) {
+    (void)state;
+    static const uint8_t tall_jpeg[136] =
+        "\xff\xd8\xff\x01\x00\x00\x01\x00\x01\x00\x00\xff\x00\x25\x01\x3b\x00\x01\x00\x01\x00\x00\xff\xdb"
+        "\x00\x43\x00\x06\x04\x01\x00\x61\x00\x00\x05\x85\xfc\x0c\x00\x05\x04\x06\x06\x41\x64\x6f\x62\x65"
+        "\x00\x64\x00\xf8\x00\x00\x00\xff\xdb\x00\x43\x00\x06\x04\x05\x06\x05\x04\x06\x06\xbc\xbc\x0a\x10"
+        "\x0a\x0a\x09\x09\x0a\x14\xff\xd8\xff\x0e\x0f\x0c\x21\x10\x17\x14\x30\x25\x29\x29\x28\xff\xc0\x00"
+        "\x14\x08\xb0\x11\x00\xff\x04\x43\x11\x00\x4d\x11\x00\x59\x11\x00\x4b\x11\x00\x00\xfa\xff\xda\x00"
+        "\x0e\x04\x43\x00\x4d\x00\x59\x00\x4b\x10\x00\x3f\x00\xcf\x01\xd9";
+    Image im; Err e = {0};
+    assert_int_equal(image_decode(tall_jpeg, sizeof tall_jpeg, "tall.jpg", &im, &e), -1);
+    assert_string_equal(e.msg, "tall.jpg: corrupt JPEG: Premature end of JPEG file");
+    assert_null(im.data);
+    /* an animated WebP (VP8X with the animation flag and an ANIM chunk) is refused by name */
+    uint8_t anim[44] = "RIFF\0\0\0\0WEBPVP8X";
+    anim[4] = sizeof anim - 8; anim[16] = 10; anim[20] = 0x02;
+    memcpy(anim + 30, "ANIM", 4); anim[34] = 6;
+    assert_int_equal(image_decode(anim, sizeof anim, "a.webp", &im, &e), -1);
+    assert_string_equal(e.msg, "a.webp: not supported yet: animated WebP");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_png_color_types),
@@ -492,6 +516,7 @@ int main(void) {
         cmocka_unit_test(test_crop),
         cmocka_unit_test(test_damaged_files_never_crash),
         cmocka_unit_test(test_exif_parser),
+        cmocka_unit_test(test_fuzz_regressions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

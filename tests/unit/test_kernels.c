@@ -210,10 +210,37 @@ static void test_attention(void **state) {
     }
 }
 
+/* Non-finite scores (a NaN activation, or q so large that q·k overflows to ±inf) reach the
+ * vectorised exp of the softmax: no undefined behaviour (run under SANITIZE=1), the bad query row
+ * comes out NaN instead of silently finite, and every other row is untouched. */
+static void test_attention_nonfinite(void **state) {
+    (void)state;
+    Rng r; rng_seed(&r, 9);
+    int S = ATTN_TK + 9, H = 2, D = 8, ld = H * D; size_t n = (size_t)S * ld;
+    Att a = {randv(&r, n, 1), randv(&r, n, 1), randv(&r, n, 1), malloc(n * 4), malloc(H * S * 4), randv(&r, n, 1), S, H, D, NULL};
+    float *clean = malloc(n * 4);
+    att_loss(&a);
+    memcpy(clean, a.o, n * 4);
+    a.q[0] = NAN;                                    /* row 0, head 0 */
+    for (int d = 0; d < D; d++) a.q[1 * ld + d] = 1e38f * (d % 2 ? 1.0f : -1.0f);   /* row 1, head 0: ±inf scores */
+    for (int d = 0; d < D; d++) a.q[2 * ld + d] = -3e37f;                          /* row 2, head 0: -inf scores */
+    att_loss(&a);
+    for (int d = 0; d < D; d++) assert_true(isnan(a.o[d]));
+    for (int i = 3; i < S; i++)
+        for (int c = 0; c < ld; c++) assert_true(fabsf(a.o[(size_t)i * ld + c] - clean[(size_t)i * ld + c]) <= 1e-6f);
+    for (int i = 0; i < 3; i++)
+        for (int c = D; c < ld; c++) assert_true(fabsf(a.o[(size_t)i * ld + c] - clean[(size_t)i * ld + c]) <= 1e-6f);
+    float *dq = malloc(n * 4), *dk = malloc(n * 4), *dv = malloc(n * 4);
+    attention_backward(a.g, ld, a.q, a.k, a.v, ld, a.o, a.lse, S, H, D, NULL, dq, dk, dv, ld);
+    for (int i = 3; i < S; i++) assert_true(isfinite(dq[(size_t)i * ld + D]));   /* head 1 never saw the bad rows */
+    free(a.q); free(a.k); free(a.v); free(a.o); free(a.lse); free(a.g); free(clean); free(dq); free(dk); free(dv);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear_lora), cmocka_unit_test(test_norms), cmocka_unit_test(test_activations),
         cmocka_unit_test(test_modulation), cmocka_unit_test(test_rope), cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_attention_nonfinite),
     };
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

@@ -5,7 +5,7 @@
 #include "test_util.h"
 #include "models/longcat_image/longcat.h"
 #include "base/rng.h"
-#include "models/longcat_image/denoiser.h"
+#include "models/transformer.h"
 #include <math.h>
 
 static const char *TINY = "{\"_class_name\": \"LongCatImageTransformer2DModel\", \"num_layers\": 1, \"num_single_layers\": 1,"
@@ -40,12 +40,30 @@ static LcInput input_of(const Case *c) {
                       .txt_ids = c->txt_ids, .img_ids = c->img_ids };
 }
 
-static LcModel tiny_model(uint64_t seed) {
-    LcModel m; Err e = { 0 };
+/* Built in place: the model's linear layers are registered by address. */
+static void tiny_model(LcModel *m, uint64_t seed) {
+    Err e = { 0 };
     cJSON *cfg = cJSON_Parse(TINY);
-    assert_int_equal(lc_init_random(&m, cfg, seed, DT_F32, &e), 0);
+    assert_int_equal(lc_init_random(m, cfg, seed, DT_F32, &e), 0);
     cJSON_Delete(cfg);
-    return m;
+}
+
+static int add_lora(LcModel *m, const char *const *targets, int n, int rank, float alpha, uint64_t seed, Err *e) {
+    LoraSpec s = { rank, alpha, 0.0f, targets, n, seed };
+    return linear_set_attach_lora(&m->linears, &s, e);
+}
+
+/* B random (B = 0 would make dA vanish). */
+static void randomize_b(LcModel *m, Rng *r, float std) {
+    for (int i = 0; i < m->linears.n; i++) {
+        int rank; float *A, *B;
+        const Linear *l = m->linears.l[i];
+        if (l->ad && !lora_adapter_factors(l->ad, &rank, &A, &B)) rng_fill_normal(r, B, (size_t)l->out * rank, 0, std);
+    }
+}
+
+static void set_dropout(LcModel *m, float p) {
+    for (int i = 0; i < m->linears.n; i++) if (m->linears.l[i]->ad) m->linears.l[i]->ad->dropout = p;
 }
 
 static double loss_of(LcModel *m, const Case *c, int keep) {
@@ -64,17 +82,17 @@ static double loss_of(LcModel *m, const Case *c, int keep) {
  * samples of every trainable tensor, edit case with per-token timesteps (reference at t = 0). */
 static void test_lora_grads_fd(void **state) {
     (void)state;
-    LcModel m = tiny_model(11);
+    LcModel m; tiny_model(&m, 11);
     Err e = { 0 };
-    assert_int_equal(lc_lora_add(&m, NULL, 0, 3, 6.0f, 5, &e), 0);
-    assert_int_equal(m.n_lora, 4 + 3);      /* double: to_q/k/v/out.0; single: to_q/k/v */
+    assert_int_equal(add_lora(&m, NULL, 0, 3, 6.0f, 5, &e), 0);
+    assert_int_equal(linear_set_n_adapters(&m.linears), 4 + 3);      /* double: to_q/k/v/out.0; single: to_q/k/v */
     Rng r; rng_seed(&r, 9);
-    for (int i = 0; i < m.n_lora; i++) rng_fill_normal(&r, m.lora[i].B, (size_t)m.lora[i].out * m.lora[i].rank, 0, 0.3f);
+    randomize_b(&m, &r, 0.3f);
     Case c = case_make(1, 3, 1, 21);
     c.per_token = 1;
     for (int i = 4; i < 8; i++) c.t[i] = 0;
     int np; const TrainParam *tp = lc_train_params(&m, &np);
-    assert_int_equal(np, 2 * m.n_lora);
+    assert_int_equal(np, 2 * linear_set_n_adapters(&m.linears));
     for (int ck = 0; ck < 2; ck++) {
         m.checkpointing = ck;
         lc_zero_grads(&m);
@@ -102,15 +120,15 @@ static void test_lora_grads_fd(void **state) {
  * input gradients under dropout match finite differences of the same masked forward. */
 static void test_lora_dropout(void **state) {
     (void)state;
-    LcModel m = tiny_model(16);
+    LcModel m; tiny_model(&m, 16);
     Err e = { 0 };
-    assert_int_equal(lc_lora_add(&m, NULL, 0, 3, 6.0f, 5, &e), 0);
+    assert_int_equal(add_lora(&m, NULL, 0, 3, 6.0f, 5, &e), 0);
     Rng r; rng_seed(&r, 10);
-    for (int i = 0; i < m.n_lora; i++) rng_fill_normal(&r, m.lora[i].B, (size_t)m.lora[i].out * m.lora[i].rank, 0, 0.3f);
+    randomize_b(&m, &r, 0.3f);
     Case c = case_make(2, 3, 1, 23);
     double infer = loss_of(&m, &c, 0), train0 = loss_of(&m, &c, 1);
     assert_true(infer == train0);                     /* dropout 0: training = inference */
-    m.lora_dropout = 0.3f; m.dropout_seed = 12345;
+    set_dropout(&m, 0.3f); m.dropout_seed = 12345;
     double a = loss_of(&m, &c, 1), b = loss_of(&m, &c, 1);
     assert_true(a == b);                              /* same seed, same masks */
     assert_true(fabs(a - infer) > 1e-4 * fabs(infer)); /* the masks change the training forward */
@@ -151,7 +169,7 @@ static void test_lora_dropout(void **state) {
 /* Input gradients against finite differences (full-gradient mode, t2i, batch 2). */
 static void test_input_grads_fd(void **state) {
     (void)state;
-    LcModel m = tiny_model(12);
+    LcModel m; tiny_model(&m, 12);
     lc_enable_full_grads(&m);
     Err e = { 0 };
     Case c = case_make(2, 2, 0, 22);
@@ -183,42 +201,42 @@ static float *forward_of(LcModel *m, const Case *c) {
 
 static void test_lora_save_load(void **state) {
     (void)state;
-    LcModel m = tiny_model(13);
+    LcModel m; tiny_model(&m, 13);
     Err e = { 0 };
     const char *targets[] = { "to_qkv", "proj_mlp", "attn.to_out.0" };
-    assert_int_equal(lc_lora_add(&m, targets, 3, 2, 4.0f, 1, &e), 0);
-    assert_int_equal(m.n_lora, 2);   /* single proj_mlp and double to_out.0 (no fused to_qkv in diffusers naming) */
+    assert_int_equal(add_lora(&m, targets, 3, 2, 4.0f, 1, &e), 0);
+    assert_int_equal(linear_set_n_adapters(&m.linears), 2);   /* single proj_mlp and double to_out.0 (no fused to_qkv in diffusers naming) */
     Rng r; rng_seed(&r, 3);
-    for (int i = 0; i < m.n_lora; i++) rng_fill_normal(&r, m.lora[i].B, (size_t)m.lora[i].out * m.lora[i].rank, 0, 0.5f);
+    randomize_b(&m, &r, 0.5f);
     Case c = case_make(1, 3, 1, 23);
     float *a = forward_of(&m, &c);
     char *dir = tmpdir_make(), path[600];
     snprintf(path, sizeof path, "%s/pytorch_lora_weights.safetensors", dir);
-    assert_int_equal(lc_lora_save(&m, path, DT_F32, &e), 0);
-    LcModel m2 = tiny_model(13);
-    assert_int_equal(lc_lora_load(&m2, path, 1.0f, &e), 0);
-    assert_int_equal(m2.n_lora, 2);
+    assert_int_equal(linear_set_save_adapters(&m.linears, path, DT_F32, &e), 0);
+    LcModel m2; tiny_model(&m2, 13);
+    assert_int_equal(linear_set_load_adapters(&m2.linears, path, 1.0f, &e), 0);
+    assert_int_equal(linear_set_n_adapters(&m2.linears), 2);
     float *b = forward_of(&m2, &c);
     double base = 0, diff = 0;
     for (int i = 0; i < c.N * 8; i++) { diff = fmax(diff, fabs(a[i] - b[i])); base = fmax(base, fabs(a[i])); }
     assert_true(diff <= 1e-5 * base);
     /* the adapter changes the output (the test is not vacuous) */
-    LcModel m3 = tiny_model(13);
+    LcModel m3; tiny_model(&m3, 13);
     float *plain = forward_of(&m3, &c);
     double d3 = 0;
     for (int i = 0; i < c.N * 8; i++) d3 = fmax(d3, fabs(a[i] - plain[i]));
     assert_true(d3 > 1e-3 * base);
     /* strength 0 is the base model; strength s scales the (linear in B) adapter delta at the first
      * layer it touches, so the output moves part of the way */
-    LcModel m4 = tiny_model(13);
-    assert_int_equal(lc_lora_load(&m4, path, 0.0f, &e), 0);
+    LcModel m4; tiny_model(&m4, 13);
+    assert_int_equal(linear_set_load_adapters(&m4.linears, path, 0.0f, &e), 0);
     float *zero = forward_of(&m4, &c);
     double d4 = 0;
     for (int i = 0; i < c.N * 8; i++) d4 = fmax(d4, fabs(zero[i] - plain[i]));
     assert_true(d4 <= 1e-6 * base);
     lc_free(&m4);
-    LcModel m5 = tiny_model(13);
-    assert_int_equal(lc_lora_load(&m5, path, 0.5f, &e), 0);
+    LcModel m5; tiny_model(&m5, 13);
+    assert_int_equal(linear_set_load_adapters(&m5.linears, path, 0.5f, &e), 0);
     float *half = forward_of(&m5, &c);
     double dh = 0, dfull = 0;
     for (int i = 0; i < c.N * 8; i++) { dh += fabs(half[i] - plain[i]); dfull += fabs(a[i] - plain[i]); }
@@ -227,7 +245,7 @@ static void test_lora_save_load(void **state) {
     lc_free(&m5);
     /* no module matches -> named error */
     const char *bad[] = { "nonexistent" };
-    assert_int_equal(lc_lora_add(&m3, bad, 1, 2, 2.0f, 1, &e), -1);
+    assert_int_equal(add_lora(&m3, bad, 1, 2, 2.0f, 1, &e), -1);
     assert_contains(e.msg, "nonexistent");
     free(a); free(b); free(plain);
     lc_free(&m); lc_free(&m2); lc_free(&m3);
@@ -239,7 +257,7 @@ static void test_lora_save_load(void **state) {
  * different ones change the output; batch 2 equals two batch-1 runs. */
 static void test_per_token_and_batch(void **state) {
     (void)state;
-    LcModel m = tiny_model(14);
+    LcModel m; tiny_model(&m, 14);
     lc_enable_full_grads(&m);
     Err e = { 0 };
     Case c = case_make(2, 3, 1, 24);
@@ -299,14 +317,18 @@ static void test_config_errors(void **state) {
  * target (edit sample, one reference, SimpleTuner's per-token conditioning). */
 static void test_denoiser_trains(void **state) {
     (void)state;
-    LcModel m = tiny_model(15);
+    Transformer t;
     Err e = { 0 };
+    cJSON *cfg = cJSON_Parse(TINY);
+    assert_int_equal(transformer_init_random(&t, &LONGCAT_IMAGE_TRANSFORMER, cfg, 15, DT_F32, &e), 0);
+    cJSON_Delete(cfg);
     const char *targets[] = { "to_q", "to_k", "to_v", "to_out.0", "proj_out" };   /* proj_out: also the final projection */
-    assert_int_equal(lc_lora_add(&m, targets, 5, 4, 4.0f, 2, &e), 0);
-    LcDenoiser d; Denoiser dn;
-    lc_denoiser_init(&d, &m, &dn);
-    d.per_token_refs = 1;
-    assert_int_equal(dn.n_params, 2 * m.n_lora);
+    LoraSpec ls = { 4, 4.0f, 0.0f, targets, 5, 2 };
+    assert_int_equal(linear_set_attach_lora(t.linears, &ls, &e), 0);
+    transformer_bind_denoiser(&t);
+    t.refs_t0_in_training = 1;
+    Denoiser dn = t.den;
+    assert_int_equal(dn.n_params, 2 * linear_set_n_adapters(t.linears));
     Rng r; rng_seed(&r, 4);
     float tok[8 * 8], txt[3 * 12], target[4 * 8], pred[4 * 8], dpred[4 * 8];
     rng_fill_normal(&r, tok, 64, 0, 1); rng_fill_normal(&r, txt, 36, 0, 1); rng_fill_normal(&r, target, 32, 0, 1);
@@ -319,30 +341,33 @@ static void test_denoiser_trains(void **state) {
         for (int i = 0; i < 32; i++) { double df = pred[i] - target[i]; loss += df * df / 32; dpred[i] = (float)(2 * df / 32); }
         if (step == 0) first = loss;
         last = loss;
-        lc_zero_grads(&m);
+        for (int p = 0; p < dn.n_params; p++) memset(dn.params[p].grad, 0, dn.params[p].numel * sizeof(float));
         assert_int_equal(dn.backward(dn.self, dpred, &e), 0);
         for (int p = 0; p < dn.n_params; p++)
             for (size_t j = 0; j < dn.params[p].numel; j++) dn.params[p].value[j] -= 0.5f * dn.params[p].grad[j];
     }
     if (!(last < 0.7 * first)) fail_msg("loss %g -> %g did not fall", first, last);
-    /* per-token conditioning changes the prediction compared with one σ for every token */
+    /* per-token conditioning (training forwards only) changes the prediction compared with one σ for
+     * every token, which inference forwards always use */
     float p2[32];
-    in.training = 0;
     assert_int_equal(dn.forward(dn.self, &in, pred, &e), 0);
-    d.per_token_refs = 0;
+    in.training = 0;
     assert_int_equal(dn.forward(dn.self, &in, p2, &e), 0);
     double diff = 0;
     for (int i = 0; i < 32; i++) diff = fmax(diff, fabs(pred[i] - p2[i]));
     assert_true(diff > 1e-5);
-    lc_denoiser_free(&d);
-    lc_free(&m);
+    t.refs_t0_in_training = 0;
+    in.training = 1;
+    assert_int_equal(dn.forward(dn.self, &in, pred, &e), 0);
+    for (int i = 0; i < 32; i++) assert_true(pred[i] == p2[i]);
+    transformer_free(&t);
 }
 
 /* A transformer folder written by lc_save_full loads back (config.json + safetensors) to the same
  * forward; a missing tensor is named. */
 static void test_folder_load(void **state) {
     (void)state;
-    LcModel m = tiny_model(16);
+    LcModel m; tiny_model(&m, 16);
     Err e = { 0 };
     char *dir = tmpdir_make(), path[600];
     snprintf(path, sizeof path, "%s/config.json", dir); write_text(path, TINY);

@@ -2,9 +2,9 @@
  * after a resume, bad lines named), the curve drawing, and the progress line's durations. */
 #include "test_util.h"
 #include "base/error.h"
-#include "data/image_io.h"
+#include "image/image_io.h"
 #include "train/loss_plot.h"
-#include "train/progress.h"
+#include "pipeline/progress.h"
 
 static int count_color(const Image *im, uint8_t r, uint8_t g, uint8_t b) {
     int n = 0;

@@ -69,7 +69,7 @@ static size_t qwen_numel(const char *dir) {
     QiModel m; Err e = {0};
     if (qi_load(&m, p, &e)) fail_msg("%s", e.msg);
     size_t n = 0;
-    for (int i = 0; i < qi_linear_count(&m); i++) n += (size_t)qi_linear_at(&m, i)->w.rows * qi_linear_at(&m, i)->w.cols;
+    for (int i = 0; i < m.linears.n; i++) n += (size_t)m.linears.l[i]->out * m.linears.l[i]->in;
     qi_free(&m); free(p);
     return n;
 }

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <omp.h>
 #include "train/optim.h"
-#include "train/optim_update.h"
+#include "train/optim_internal.h"
 #include "train/grad_clip.h"
 #include "tensor/dtype.h"
 

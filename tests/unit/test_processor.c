@@ -5,7 +5,7 @@
  * with Lanczos, smart_resize + bicubic, CLIP normalisation, patch order). All must match exactly. */
 #include "test_util.h"
 #include "models/qwen25vl/processor.h"
-#include "data/image_resize.h"
+#include "image/image_resize.h"
 #include "tensor/safetensors.h"
 #include <math.h>
 

@@ -3,9 +3,12 @@
 #include "test_util.h"
 #include <math.h>
 #include "models/qwen_image/qwen_image.h"
+#include "kernels/linear.h"
 #include "tensor/quant.h"
 #include "base/files.h"
 #include "base/meminfo.h"
+#include "models/family.h"
+#include "models/transformer.h"
 
 /* Element by element, from the format's definition (quant.h): the fast table-driven path must match it
  * bit for bit. */
@@ -180,7 +183,7 @@ static void test_quantised_forward(void **state) {
     struct { QuantKind k; double tol; } cases[] = {{QUANT_INT8, 0.02}, {QUANT_FP8, 0.08}, {QUANT_NF4, 0.25}, {QUANT_INT4, 0.25}};
     for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
         assert_int_equal(qi_init_random(&m, &c, 3, DT_BF16, &e), 0);
-        assert_int_equal(qi_quantize_base(&m, cases[t].k, &e), 0);
+        assert_int_equal(linear_set_quantize(&m.linears, cases[t].k, &e), 0);
         assert_int_equal(qi_forward(&m, &in, out, NULL, &e), 0);
         double err = max_rel(out, ref, 12 * 16);
         if (getenv("QUANT_VERBOSE")) fprintf(stderr, "%s forward rel error %.4f\n", quant_name(cases[t].k), err);
@@ -268,6 +271,41 @@ static void test_quantize_releases_mapped_pages(void **state) {
     free(p); tmpdir_remove(d);
 }
 
+/* Both families' transformers, loaded as train loads them: quantising the base (linear_set_quantize)
+ * drops the checkpoint pages the load touched, so the mapping's resident share ends small. */
+static void test_loaded_transformer_releases_pages(void **state) {
+    (void)state;
+    for (int f = 0; MODEL_FAMILIES[f]; f++) {
+        const ModelFamily *fam = MODEL_FAMILIES[f];
+        char *d = tmpdir_make(), *w = path_join(d, "diffusion_pytorch_model.safetensors"), *c = path_join(d, "config.json");
+        ModelInitSpec spec = {fam->name, NULL, SIZE_SMALL, d, 0, NULL, 0, 2, 0, 0};
+        cJSON *j = fam->init_transformer_config(&spec, 0, 64);
+        char *txt = cJSON_Print(j);
+        Err e = {0};
+        assert_int_equal(file_write_atomic(c, txt, strlen(txt), &e), 0);
+        assert_int_equal(fam->transformer->write_random(j, 3, DT_BF16, DT_BF16, w, &e), 0);
+        free(txt); cJSON_Delete(j);
+        Transformer t;
+        if (transformer_load(&t, fam->transformer, d, &e)) fail_msg("%s", e.msg);
+        /* every frozen weight read once (as a first forward would): all its pages resident */
+        double sum = 0;
+        const unsigned char *any = NULL;
+        for (int i = 0; i < t.linears->n; i++) {
+            const Weight *wt = t.linears->l[i]->w;
+            const unsigned char *p = wt->data;
+            if (!any) any = p;
+            for (size_t k = 0; k < (size_t)wt->rows * wt->cols * dtype_size(wt->dtype); k += 512) sum += p[k];
+        }
+        long before = mem_mapping_rss_kib(any);
+        assert_int_equal(linear_set_quantize(t.linears, QUANT_NF4, &e), 0);
+        long after = mem_mapping_rss_kib(any);
+        if (getenv("QUANT_VERBOSE")) fprintf(stderr, "%s: mapping %ld KiB resident before quantising, %ld after (sum %g)\n", fam->name, before, after, sum);
+        if (!(before > 1024 && after * 8 < before)) fail_msg("%s: %ld KiB of the checkpoint resident before quantising, %ld after", fam->name, before, after);
+        transformer_free(&t);
+        free(w); free(c); tmpdir_remove(d);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
@@ -275,6 +313,7 @@ int main(void) {
         cmocka_unit_test(test_int_codes_exact),
         cmocka_unit_test(test_quantised_forward),
         cmocka_unit_test(test_quantize_releases_mapped_pages),
+        cmocka_unit_test(test_loaded_transformer_releases_pages),
     };
     return cmocka_run_group_tests_name("quant", tests, NULL, NULL);
 }

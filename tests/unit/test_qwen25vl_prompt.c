@@ -78,12 +78,58 @@ static void test_text_to_image_layouts(void **s) {
     assert_int_equal(qv_prompt_ids(QV_PROMPT_QWEN_EDIT_V1, tok, &c, "x", nt, 2, &p, &e), -1);
     assert_contains(e.msg, "exactly one");
     assert_int_equal(qv_prompt_ids(QV_PROMPT_QWEN_T2I, tok, &c, "x", nt, 1, &p, &e), -1);
-    QvPromptKind k;
-    assert_int_equal(qv_prompt_kind("qwen_image", "edit-v2+", &k, &e), 0); assert_int_equal(k, QV_PROMPT_QWEN_EDIT_V2);
-    assert_int_equal(qv_prompt_kind("qwen_image", "v1.0", &k, &e), 0); assert_int_equal(k, QV_PROMPT_QWEN_T2I);
-    assert_int_equal(qv_prompt_kind("longcat_image", "final", &k, &e), 0); assert_int_equal(k, QV_PROMPT_LONGCAT_T2I);
-    assert_int_equal(qv_prompt_kind("longcat_image", "edit", &k, &e), 0); assert_int_equal(k, QV_PROMPT_LONGCAT_EDIT);
-    assert_int_equal(qv_prompt_kind("flux", "dev", &k, &e), -1);
+    tokenizer_free(tok);
+}
+
+/* "a" followed by k times " a": one token per " a" on the Qwen vocabulary. */
+static char *a_words(int k) {
+    char *t = malloc(2 * (size_t)k + 2), *w = t;
+    *w++ = 'a';
+    for (int i = 0; i < k; i++) { *w++ = ' '; *w++ = 'a'; }
+    *w = 0;
+    return t;
+}
+
+/* Long prompts: Qwen-Image's transformer has 4096 text positions and its edit pipelines do not
+ * truncate, so a longer prompt embedding is refused before the text encoder runs (exit 2), exactly
+ * at the boundary; LongCat truncates its text to 512 tokens, so an 8000-word caption is processed. */
+static void test_long_prompts(void **s) {
+    (void)s;
+    Tokenizer *tok = load_tok();
+    QvConfig c; memset(&c, 0, sizeof c);
+    c.image_token_id = QWEN_TOKEN_IMAGE_PAD; c.vision_start_token_id = QWEN_TOKEN_VISION_START;
+    c.vision_end_token_id = QWEN_TOKEN_VISION_END; c.video_token_id = 151656; c.vision.merge = 2;
+    QvPromptIds p; Err e = {0};
+    int64_t img[1] = {1369};                            /* a 1 MP reference */
+    char *t = a_words(0);
+    assert_int_equal(qv_prompt_ids(QV_PROMPT_QWEN_EDIT_V1, tok, &c, t, img, 1, &p, &e), 0);
+    int base = p.keep1 - p.keep0;                       /* rows with a one-token text */
+    assert_int_equal(base, 1369 + 2 + 1 + 5);
+    qv_prompt_ids_free(&p); free(t);
+    t = a_words(QV_QWEN_MAX_TEXT_ROWS - base);
+    assert_int_equal(qv_prompt_ids(QV_PROMPT_QWEN_EDIT_V1, tok, &c, t, img, 1, &p, &e), 0);
+    assert_int_equal(p.keep1 - p.keep0, QV_QWEN_MAX_TEXT_ROWS);
+    qv_prompt_ids_free(&p); free(t);
+    t = a_words(QV_QWEN_MAX_TEXT_ROWS - base + 1);
+    assert_int_equal(qv_prompt_ids(QV_PROMPT_QWEN_EDIT_V1, tok, &c, t, img, 1, &p, &e), -1);
+    assert_contains(e.msg, "prompt too long: 4097 tokens of prompt embedding");
+    assert_int_equal(e.code, EXIT_USAGE);
+    free(t);
+    /* 8000 words: refused for Qwen-Image (edit-v2, one 384² reference), processed for LongCat */
+    static const char *WORDS[] = {"make", "the", "sky", "darker", "and", "add", "a", "small", "red", "boat", "near", "shore"};
+    char *words = malloc(8000 * 8), *w = words;
+    for (int i = 0; i < 8000; i++) w += sprintf(w, "%s%s", i ? " " : "", WORDS[i % 12]);
+    int64_t small[1] = {196};
+    assert_int_equal(qv_prompt_ids(QV_PROMPT_QWEN_EDIT_V2, tok, &c, words, small, 1, &p, &e), -1);
+    assert_contains(e.msg, "prompt too long");
+    int64_t lc[1] = {324};
+    assert_int_equal(qv_prompt_ids(QV_PROMPT_LONGCAT_EDIT, tok, &c, words, lc, 1, &p, &e), 0);
+    int n = 0;
+    for (int i = 0; i < p.L; i++) n += p.mask[i] == 0;
+    assert_int_equal(n, 0);                             /* 512 real text tokens: no padding */
+    assert_int_equal(p.keep1 - p.keep0, 2 + 324 + 512);
+    qv_prompt_ids_free(&p);
+    free(words);
     tokenizer_free(tok);
 }
 
@@ -215,6 +261,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_quotation),
         cmocka_unit_test(test_text_to_image_layouts),
+        cmocka_unit_test(test_long_prompts),
         cmocka_unit_test(test_pipeline_prompt_embeds),
         cmocka_unit_test(test_quantised_encoder),
     };

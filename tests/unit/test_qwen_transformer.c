@@ -38,36 +38,44 @@ static double loss_of(QiModel *m, Case *k) {
     return s;
 }
 
-static void make_model_dropout(QiModel *m, int zct, int with_lora, float b_std, float dropout) {
+static void make_model_d(QiModel *m, int zct, int with_lora, float b_std, float dropout) {
     QiConfig c = tiny(); c.zero_cond_t = zct;
     Err e = {0};
     assert_int_equal(qi_init_random(m, &c, 5, DT_F32, &e), 0);
     if (with_lora) {
         static const char *const T[] = {"to_q", "to_v", "add_k_proj", "img_mlp.net.2", "proj_out"};
-        QiLoraSpec s = {4, 8.0f, dropout, T, 5};
+        LoraSpec s = {4, 8.0f, dropout, T, 5, 9};
         Rng r; rng_seed(&r, 9);
-        assert_int_equal(qi_lora_attach(m, &s, &r, &e), 0);
-        for (int i = 0, n = qi_linear_count(m); i < n; i++) {
-            QiLinear *l = qi_linear_at(m, i);
-            if (l->r) rng_fill_normal(&r, l->B, (size_t)l->w.rows * l->r, 0, b_std);
+        assert_int_equal(linear_set_attach_lora(&m->linears, &s, &e), 0);
+        for (int i = 0; i < m->linears.n; i++) {
+            int rank; float *A, *B;
+            const Linear *l = m->linears.l[i];
+            if (l->ad && !lora_adapter_factors(l->ad, &rank, &A, &B)) rng_fill_normal(&r, B, (size_t)l->out * rank, 0, b_std);
         }
     }
-    qi_collect_params(m);
 }
 
-static void make_model(QiModel *m, int zct, int with_lora, float b_std) { make_model_dropout(m, zct, with_lora, b_std, 0.0f); }
+static void make_model(QiModel *m, int zct, int with_lora, float b_std) { make_model_d(m, zct, with_lora, b_std, 0.0f); }
+
+/* The adapters' trainable parameters. */
+static TrainParam *params_of(QiModel *m, int *n) { return (TrainParam *)linear_set_params(&m->linears, n); }
 
 static void test_lora_gradients_fd(void **state) {
     (void)state;
-    for (int zct = 0; zct < 2; zct++) {
-        QiModel m; make_model(&m, zct, 1, 0.3f);
+    /* zero_cond_t off/on; the last round with lora_dropout 0.3 (every training forward of the check
+     * uses the same dropout seed, so the masks are the same in the analytic and numeric passes) */
+    for (int round = 0; round < 3; round++) {
+        int zct = round == 1;
+        QiModel m; make_model_d(&m, zct, 1, 0.3f, round == 2 ? 0.3f : 0.0f);
         Case k; case_init(&k, zct);
+        k.in.dropout_seed = 1234;
         loss_of(&m, &k);
         Err e = {0};
         float dimg[20 * 16];
         assert_int_equal(qi_backward(&m, k.g, dimg, NULL, &e), 0);
-        for (int p = 0; p < m.n_params; p++) {
-            TrainParam *tp = &m.params[p];
+        int np; TrainParam *params = params_of(&m, &np);
+        for (int p = 0; p < np; p++) {
+            TrainParam *tp = &params[p];
             float *g = malloc(tp->numel * sizeof(float));
             memcpy(g, tp->grad, tp->numel * sizeof(float));
             /* errors relative to the tensor's largest gradient: float32 forward noise is ~1e-4 absolute here */
@@ -100,32 +108,26 @@ static void test_lora_gradients_fd(void **state) {
     }
 }
 
-/* Gradient checkpointing gives the gradients of keeping every activation, also with LoRA dropout
- * (the recomputation redraws the same masks) — on the MLP's wide input too (img_mlp.net.2). */
 static void test_checkpointing_equal(void **state) {
     (void)state;
     float g0[4096], g1[4096];
-    const float drops[2] = {0.0f, 0.25f};
-    for (int d = 0; d < 2; d++) {
-        size_t n0 = 0;
-        for (int ck = 0; ck < 2; ck++) {
-            QiModel m; make_model_dropout(&m, 1, 1, 0.3f, drops[d]);
-            m.checkpointing = ck;
-            Case k; case_init(&k, 1);
-            Rng dr; rng_seed(&dr, 77);
-            k.in.rng = &dr;
-            Err e = {0};
-            loss_of(&m, &k);
-            float dimg[20 * 16];
-            assert_int_equal(qi_backward(&m, k.g, dimg, NULL, &e), 0);
-            size_t off = 0;
-            for (int p = 0; p < m.n_params && off < 4096; p++)
-                for (size_t i = 0; i < m.params[p].numel && off < 4096; i++) (ck ? g1 : g0)[off++] = m.params[p].grad[i];
-            n0 = off;
-            qi_free(&m);
-        }
-        for (size_t i = 0; i < n0; i++) assert_true(g0[i] == g1[i]);
+    size_t n0 = 0;
+    for (int ck = 0; ck < 2; ck++) {
+        QiModel m; make_model_d(&m, 1, 1, 0.3f, 0.3f);   /* with dropout: the recompute must redraw the same masks */
+        m.checkpointing = ck;
+        Case k; case_init(&k, 1);
+        k.in.dropout_seed = 77;
+        Err e = {0};
+        loss_of(&m, &k);
+        assert_int_equal(qi_backward(&m, k.g, NULL, NULL, &e), 0);
+        size_t off = 0;
+        int np; TrainParam *params = params_of(&m, &np);
+        for (int p = 0; p < np && off < 4096; p++)
+            for (size_t i = 0; i < params[p].numel && off < 4096; i++) (ck ? g1 : g0)[off++] = params[p].grad[i];
+        n0 = off;
+        qi_free(&m);
     }
+    for (size_t i = 0; i < n0; i++) assert_true(g0[i] == g1[i]);
 }
 
 static void test_lora_zero_and_files(void **state) {
@@ -144,7 +146,7 @@ static void test_lora_zero_and_files(void **state) {
     make_model(&m, 0, 1, 0.3f);
     assert_int_equal(qi_forward(&m, &k.in, out, NULL, &e), 0);
     char *d = tmpdir_make(), *p = path_join(d, "pytorch_lora_weights.safetensors");
-    assert_int_equal(qi_lora_save(&m, p, DT_F32, &e), 0);
+    assert_int_equal(linear_set_save_adapters(&m.linears, p, DT_F32, &e), 0);
     StFile f;
     assert_int_equal(st_open(&f, p, &e), 0);
     assert_non_null(st_find(&f, "transformer.transformer_blocks.0.attn.to_q.lora_A.weight"));
@@ -173,7 +175,7 @@ static void test_lora_zero_and_files(void **state) {
     const char *files[2] = {p, pc};
     for (int t = 0; t < 2; t++) {
         QiModel m2; make_model(&m2, 0, 0, 0);
-        if (qi_lora_load(&m2, files[t], 1.0f, &e)) fail_msg("%s", e.msg);
+        if (linear_set_load_adapters(&m2.linears, files[t], 1.0f, &e)) fail_msg("%s", e.msg);
         assert_int_equal(qi_forward(&m2, &k.in, out2, NULL, &e), 0);
         for (int i = 0; i < 20 * 16; i++) assert_true(fabsf(out2[i] - out[i]) <= 1e-5f * (1 + fabsf(out[i])));
         qi_free(&m2);
@@ -181,11 +183,29 @@ static void test_lora_zero_and_files(void **state) {
     /* a LoRA for another model is refused with a clear message */
     QiConfig c = tiny(); c.dim = 32; c.head_dim = 16; c.axes[2] = 12;
     QiModel big; assert_int_equal(qi_init_random(&big, &c, 1, DT_F32, &e), 0);
-    assert_int_not_equal(qi_lora_load(&big, p, 1.0f, &e), 0);
+    assert_int_not_equal(linear_set_load_adapters(&big.linears, p, 1.0f, &e), 0);
     assert_contains(e.msg, "a LoRA for another model size?");
     qi_free(&big);
     qi_free(&m); qi_free(&m0);
     free(p); free(pc); tmpdir_remove(d);
+}
+
+/* Text token t sits at RoPE position M + t (M = half the largest grid side) in diffusers' table of
+ * 4096 positions: a prompt reaching past it is refused before any work. */
+static void test_text_positions_limit(void **state) {
+    (void)state;
+    QiModel m; make_model(&m, 0, 0, 0);
+    int L = 4096 - 10;                                   /* a 20x20 grid: M = 10 */
+    float *txt = calloc((size_t)(L + 1) * 12, sizeof(float)), *img = calloc(400 * 16, sizeof(float)), *out = malloc(400 * 16 * sizeof(float));
+    QiInput in = {0};
+    in.n_img = 1; in.img_h[0] = 20; in.img_w[0] = 20; in.img = img; in.txt = txt; in.txt_len = L + 1; in.timestep = 0.5f;
+    Err e = {0};
+    assert_int_equal(qi_forward(&m, &in, out, NULL, &e), -1);
+    assert_contains(e.msg, "transformer: 4087 prompt rows after the image grids' 10 positions exceed the 4096 text positions");
+    in.txt_len = 16;   /* well inside: runs */
+    assert_int_equal(qi_forward(&m, &in, out, NULL, &e), 0);
+    free(txt); free(img); free(out);
+    qi_free(&m);
 }
 
 int main(void) {
@@ -193,6 +213,7 @@ int main(void) {
         cmocka_unit_test(test_lora_gradients_fd),
         cmocka_unit_test(test_checkpointing_equal),
         cmocka_unit_test(test_lora_zero_and_files),
+        cmocka_unit_test(test_text_positions_limit),
     };
     return cmocka_run_group_tests_name("qwen_transformer", tests, NULL, NULL);
 }

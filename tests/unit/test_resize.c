@@ -3,8 +3,8 @@
  * reproduced bit for bit: Lanczos up (80x60 -> 1184x896), Lanczos down (-> 592x448), bicubic
  * (-> 588x448, the processor's smart_resize), and the edit-plus condition images. */
 #include "test_util.h"
-#include "data/image_io.h"
-#include "data/image_resize.h"
+#include "image/image_io.h"
+#include "image/image_resize.h"
 #include "models/qwen25vl/processor.h"
 
 #define D "tests/data/processor/"

@@ -2,6 +2,7 @@
 #include "test_util.h"
 #include "tensor/safetensors.h"
 #include "base/files.h"
+#include "kernels/linear.h"
 #include <math.h>
 
 static void write_raw(const char *path, const char *header, const void *data, size_t n) {
@@ -75,6 +76,108 @@ static void test_corrupt(void **state) {
     expect_open_error("{\"a\": {\"dtype\": \"Q4\", \"shape\": [2], \"data_offsets\": [0, 8]}}", 8, "unsupported dtype 'Q4'");
     expect_open_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [8, 0]}}", 8, "invalid data_offsets");
     expect_open_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [-2], \"data_offsets\": [0, 8]}}", 8, "invalid dimension");
+}
+
+/* Duplicate keys at any level (cJSON keeps both members): two __metadata__ objects overflowed the
+ * metadata arrays; two tensors of one name or two dtypes of one tensor would be read silently. */
+static void test_duplicate_keys(void **state) {
+    (void)state;
+    expect_open_error("{\"__metadata__\": {\"b\": \"2\", \"c\": \"3\", \"d\": \"4\"}, \"__metadata__\": {\"a\": \"1\"}, "
+                      "\"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}", 4, "key '__metadata__' appears twice");
+    expect_open_error("{\"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}, "
+                      "\"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 8]}}", 8, "key 'x' appears twice");
+    expect_open_error("{\"x\": {\"dtype\": \"F32\", \"dtype\": \"BF16\", \"shape\": [1], \"data_offsets\": [0, 4]}}", 4,
+                      "key 'dtype' appears twice in 'x'");
+    expect_open_error("{\"__metadata__\": {\"k\": \"1\", \"k\": \"2\"}, \"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}", 4,
+                      "key 'k' appears twice in '__metadata__'");
+}
+
+/* Shape and offset numbers are doubles in JSON: out-of-range or fractional values are refused before
+ * any conversion to an integer (which would be undefined behaviour for 1e300 or 1.8e19). */
+static void test_number_ranges(void **state) {
+    (void)state;
+    const char *dims[] = {"1e300", "1e30", "1.8e19", "-1", "2.5", "1e999"};
+    for (size_t i = 0; i < sizeof dims / sizeof *dims; i++) {
+        char h[256];
+        snprintf(h, sizeof h, "{\"a\": {\"dtype\": \"F32\", \"shape\": [%s], \"data_offsets\": [0, 8]}}", dims[i]);
+        expect_open_error(h, 8, "invalid dimension");
+    }
+    const char *offs[][2] = {{"1e300", "1e300"}, {"0", "1.8e19"}, {"0", "1e30"}, {"-1", "7"}, {"0.5", "8.5"}, {"0", "1e999"}};
+    const char *want[] = {"run past the end", "run past the end", "run past the end", "invalid data_offsets", "invalid data_offsets", "invalid data_offsets"};
+    for (size_t i = 0; i < sizeof offs / sizeof *offs; i++) {
+        char h[256];
+        snprintf(h, sizeof h, "{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [%s, %s]}}", offs[i][0], offs[i][1]);
+        expect_open_error(h, 8, want[i]);
+    }
+}
+
+/* Tensors lie back to back and cover the data block, as the format requires: an overlap hidden behind
+ * a zero-length tensor, a gap and trailing bytes are all refused. */
+static void test_layout(void **state) {
+    (void)state;
+    expect_open_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [0, 16]}, "
+                      "\"z\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [4, 4]}, "
+                      "\"b\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [8, 12]}}", 16, "overlap");
+    expect_open_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [0, 16]}, "
+                      "\"z\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [16, 16]}, "
+                      "\"b\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [8, 12]}}", 16, "tensors 'a' and 'b' overlap");
+    expect_open_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}, "
+                      "\"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [12, 20]}}", 20, "4 unused bytes before tensor 'b'");
+    expect_open_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}}", 12, "trailing bytes");
+    /* zero-length tensors anywhere on the boundaries are fine */
+    char *d = tmpdir_make(), *p = path_join(d, "ok.safetensors");
+    float v[2] = {1, 2};
+    write_raw(p, "{\"z0\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [0, 0]}, \"a\": {\"dtype\": \"F32\", \"shape\": [2], "
+                 "\"data_offsets\": [0, 8]}, \"z1\": {\"dtype\": \"BF16\", \"shape\": [3, 0], \"data_offsets\": [8, 8]}}", v, 8);
+    StFile f; Err e = {0};
+    assert_int_equal(st_open(&f, p, &e), 0);
+    assert_int_equal(f.n, 3);
+    st_close(&f);
+    free(p); tmpdir_remove(d);
+}
+
+/* A header length that is not a multiple of 8 is valid: tensor data then starts at odd addresses.
+ * Every reader (st_to_f32, weight_rows_f32, linear_forward on an f32 weight) copes; under
+ * SANITIZE=1 a misaligned uint16_t / float load would abort here. */
+static void test_unaligned_data(void **state) {
+    (void)state;
+    char *d = tmpdir_make(), *p = path_join(d, "odd.safetensors");
+    float w32[6] = {1, -2, 3, 0.5f, -0.25f, 8};
+    uint16_t w16[6], h16[6];
+    for (int i = 0; i < 6; i++) { w16[i] = f32_to_bf16(w32[i]); h16[i] = f32_to_f16(w32[i]); }
+    unsigned char data[24 + 12 + 12];
+    memcpy(data, w32, 24); memcpy(data + 24, w16, 12); memcpy(data + 36, h16, 12);
+    const char *hdr = "{\"w32\": {\"dtype\": \"F32\", \"shape\": [2, 3], \"data_offsets\": [0, 24]}, "
+                      "\"w16\": {\"dtype\": \"BF16\", \"shape\": [2, 3], \"data_offsets\": [24, 36]}, "
+                      "\"h16\": {\"dtype\": \"F16\", \"shape\": [2, 3], \"data_offsets\": [36, 48]}}";
+    size_t hl = strlen(hdr);
+    char *padded = malloc(hl + 8);
+    memcpy(padded, hdr, hl);
+    size_t pad = (hl % 2) ? 0 : 1;                    /* odd header length: the data starts at an odd offset */
+    memset(padded + hl, ' ', pad); padded[hl + pad] = 0;
+    write_raw(p, padded, data, sizeof data);
+    free(padded);
+    StFile f; Err e = {0};
+    assert_int_equal(st_open(&f, p, &e), 0);
+    const char *names[3] = {"w32", "w16", "h16"};
+    float x[3] = {1, 2, -1}, want[2];
+    for (int o = 0; o < 2; o++) want[o] = w32[3 * o] * x[0] + w32[3 * o + 1] * x[1] + w32[3 * o + 2] * x[2];
+    for (int k = 0; k < 3; k++) {
+        const StTensor *t = st_find(&f, names[k]);
+        assert_non_null(t);
+        assert_true(((uintptr_t)t->data) % 2 == 1);
+        float *v = st_to_f32(t);
+        for (int i = 0; i < 6; i++) assert_true(v[i] == w32[i]);
+        free(v);
+        Weight w = {t->dtype, t->data, 2, 3, QUANT_NONE, NULL, 0};
+        float rows[6], y[2];
+        weight_rows_f32(&w, 1, 1, rows);
+        for (int i = 0; i < 3; i++) assert_true(rows[i] == w32[3 + i]);
+        linear_forward(x, 3, 1, &w, NULL, y, 2, 0.0f);
+        for (int o = 0; o < 2; o++) assert_true(fabsf(y[o] - want[o]) < 1e-6f);
+    }
+    st_close(&f);
+    free(p); tmpdir_remove(d);
 }
 
 static void test_truncated(void **state) {
@@ -203,6 +306,10 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_duplicate_keys),
+        cmocka_unit_test(test_number_ranges),
+        cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_unaligned_data),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_dtypes),

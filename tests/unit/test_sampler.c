@@ -1,7 +1,7 @@
 /* Sampler: CFG combination rules, and the Euler loop solving a straight flow exactly. */
 #include "test_util.h"
 #include <math.h>
-#include "infer/sampler.h"
+#include "models/flow_sampler.h"
 
 static void test_cfg_modes(void **state) {
     (void)state;

@@ -333,6 +333,20 @@ static void test_small_and_errors(void **state) {
     write_text(path, json);
     assert_null(tokenizer_load(d, &e));
     assert_contains(e.msg, "merge 2 (\"x\" \"yz\") uses a token that is not in the vocabulary");
+    /* ids that are not whole numbers in 0..2^20-1 (1e300 was converted to int: undefined behaviour; 1e8
+     * allocated gigabytes of id tables) */
+    sprintf(json + bytes_end, "\"ab\":256},\"merges\":[\"a b\"]},\"added_tokens\":[{\"id\":1e300,\"content\":\"<x>\"}]}");
+    write_text(path, json);
+    assert_null(tokenizer_load(d, &e));
+    assert_contains(e.msg, "added token \"<x>\" has an invalid id (expected an integer in 0..1048575)");
+    sprintf(json + bytes_end, "\"ab\":256},\"merges\":[\"a b\"]},\"added_tokens\":[{\"id\":100000000,\"content\":\"<x>\"}]}");
+    write_text(path, json);
+    assert_null(tokenizer_load(d, &e));
+    assert_contains(e.msg, "added token \"<x>\" has an invalid id");
+    sprintf(json + bytes_end, "\"ab\":-1e300},\"merges\":[]}}");
+    write_text(path, json);
+    assert_null(tokenizer_load(d, &e));
+    assert_contains(e.msg, "vocabulary entry \"ab\" must have an integer id in 0..1048575");
     write_text(path, "{\"model\":");
     assert_null(tokenizer_load(d, &e));
     assert_contains(e.msg, "tokenizer.json: not valid JSON");

@@ -2,7 +2,7 @@
  * of two images of another size than the golden's and a batch of two golden latents. Each batch
  * item must equal the single-item result (the golden decode for the golden latent). */
 #include "test_util.h"
-#include "cli/run_module.h"
+#include "cli/run_module/run_module.h"
 #include "tensor/safetensors.h"
 #include <math.h>
 

@@ -7,8 +7,8 @@
 #include "test_util.h"
 #include "base/error.h"
 #include "cli/commands.h"
-#include "cli/run_context.h"
-#include "data/image_io.h"
+#include "pipeline/pipeline.h"
+#include "image/image_io.h"
 #include "tensor/safetensors.h"
 #include <math.h>
 
@@ -116,22 +116,20 @@ static void test_validate_reproduces_pipeline_image(void **state) {
 
 static void test_pipeline_default_sizes(void **state) {
     (void)state;
-    RunContext r; memset(&r, 0, sizeof r);
     uint8_t px[3] = {0};
+    const ModelFamily *q = family_find("qwen_image"), *l = family_find("longcat_image");
     Image wide = {96, 64, 3, px}, tall = {64, 80, 3, px}, cat = {80, 60, 3, px};
     int w, h;
-    r.family = "qwen_image";
     Image one[1] = {wide};
-    run_context_default_size(&r, one, 1, &w, &h);
+    family_default_size(q, one, 1, &w, &h);
     assert_int_equal(w, 1248); assert_int_equal(h, 832);
     Image two[2] = {wide, tall};        /* the edit-plus pipeline sizes from the last image */
-    run_context_default_size(&r, two, 2, &w, &h);
+    family_default_size(q, two, 2, &w, &h);
     assert_int_equal(w, 928); assert_int_equal(h, 1152);
-    r.family = "longcat_image";
     Image lc[1] = {cat};
-    run_context_default_size(&r, lc, 1, &w, &h);
+    family_default_size(l, lc, 1, &w, &h);
     assert_int_equal(w, 1184); assert_int_equal(h, 896);
-    run_context_default_size(&r, NULL, 0, &w, &h);
+    family_default_size(l, NULL, 0, &w, &h);
     assert_int_equal(w, 1024); assert_int_equal(h, 1024);
 }
 
@@ -139,23 +137,21 @@ static void test_pipeline_default_sizes(void **state) {
  * a component folder is taken as is, and a wrong one is an error naming the key. */
 static void test_component_overrides(void **state) {
     (void)state;
-    char *argv[] = {"--model_family=qwen_image", "--model_flavour=edit-v1",
-                    "--pretrained_model_name_or_path=tests/data/models/qwenimage_edit",
-                    "--pretrained_vae_model_name_or_path=tests/data/models/qwenimage_edit",
-                    "--qwen_text_encoder_model_name_or_path=tests/data/models/qwenimage_edit/text_encoder",
-                    "--pretrained_transformer_model_name_or_path=tests/data/models/qwenimage_edit"};
-    RunOverrides ov = {0};
-    ov.args_only = 1;
-    RunContext r; Err e = {0};
-    if (run_context_open_with(&r, 6, argv, RUN_VALIDATE, &ov, &e)) fail_msg("%s", e.msg);
-    assert_string_equal(model_dir_path(&r.md, "vae"), "tests/data/models/qwenimage_edit/vae");
-    assert_string_equal(model_dir_path(&r.md, "transformer"), "tests/data/models/qwenimage_edit/transformer");
-    assert_string_equal(model_dir_path(&r.md, "text_encoder"), "tests/data/models/qwenimage_edit/text_encoder");
-    run_context_close(&r);
-    argv[4] = "--qwen_text_encoder_model_name_or_path=tests/data/models/no_such_encoder";
+    const char *keys[] = {"model_family", "model_flavour", "pretrained_model_name_or_path", "pretrained_vae_model_name_or_path",
+                          "qwen_text_encoder_model_name_or_path", "pretrained_transformer_model_name_or_path"};
+    const char *vals[] = {"qwen_image", "edit-v1", "tests/data/models/qwenimage_edit", "tests/data/models/qwenimage_edit",
+                          "tests/data/models/qwenimage_edit/text_encoder", "tests/data/models/qwenimage_edit"};
+    PipelineOptions po = {.mode = PIPELINE_INFER, .quiet = 1};
+    Config *c; Pipeline *p; Err e = {0};
+    if (config_from_pairs(&c, keys, vals, 6, &e) || pipeline_open(&p, c, &po, &e)) fail_msg("%s", e.msg);
+    assert_string_equal(pipeline_component_dir(p, "vae"), "tests/data/models/qwenimage_edit/vae");
+    assert_string_equal(pipeline_component_dir(p, "transformer"), "tests/data/models/qwenimage_edit/transformer");
+    assert_string_equal(pipeline_component_dir(p, "text_encoder"), "tests/data/models/qwenimage_edit/text_encoder");
+    pipeline_close(p);
+    vals[4] = "tests/data/models/no_such_encoder";
     Err e2 = {0};
-    assert_int_not_equal(run_context_open_with(&r, 6, argv, RUN_VALIDATE, &ov, &e2), 0);
-    run_context_close(&r);
+    assert_int_equal(config_from_pairs(&c, keys, vals, 6, &e2), 0);
+    assert_int_not_equal(pipeline_open(&p, c, &po, &e2), 0);
     assert_contains(e2.msg, "qwen_text_encoder_model_name_or_path");
     assert_contains(e2.msg, "no_such_encoder");
 }

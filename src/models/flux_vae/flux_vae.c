@@ -132,4 +132,4 @@ static int flux_vae_build(Vae *v, const cJSON *cfg, Err *e) {
     return 0;
 }
 
-const VaeFamily FLUX_VAE_FAMILY = { "AutoencoderKL", flux_vae_build };
+const VaeFamily FLUX_VAE_FAMILY = { "AutoencoderKL", flux_vae_build, 0 };

@@ -9,9 +9,10 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include "base/error.h"
-#include "kernels/linear.h"
+#include "models/adapter/linear_set.h"
 #include "tensor/safetensors.h"
-#include "train/param.h"
+#include "tensor/trace.h"
+#include "tensor/param.h"
 
 #define LC_TIME_CH 256          /* Timesteps(num_channels=256) */
 #define LC_EPS 1e-6f            /* LayerNorm and q/k RMSNorm eps */
@@ -36,15 +37,9 @@ typedef struct LcParam {
     float *owned;         /* f32 copy when the parameter is trainable in full */
 } LcParam;
 
-/* A LoRA adapter on one linear: y += scale·B(A x). */
-typedef struct LcLora {
-    int rank, in, out; float alpha, scale;
-    float *A, *B, *dA, *dB;   /* A [r, in], B [out, r] */
-    char *module;             /* diffusers module path, e.g. transformer_blocks.0.attn.to_q */
-    char *key_A, *key_B;      /* trainable-parameter names <module>.lora_A.weight / lora_B.weight */
-} LcLora;
-
-typedef struct LcLinear { int w, b, in, out, lora; } LcLinear;   /* param indices; lora -1 = none */
+/* A linear layer: parameter indices of its weight and bias in the table, and the shared
+ * adapter-carrying layer (models/adapter/linear_layer.h) viewing them. */
+typedef struct LcLinear { int w, b, in, out; Linear lin; } LcLinear;
 
 typedef struct LcDouble {
     LcLinear norm1, norm1_ctx, q, k, v, out, add_q, add_k, add_v, add_out, ff0, ff2, ffc0, ffc2;
@@ -58,14 +53,14 @@ typedef struct LcModel {
     LcParam *p; int np, cap;
     LcLinear x_emb, ctx_emb, t1, t2, norm_out, proj_out;
     LcDouble *dbl; LcSingle *sgl;
-    LcLora *lora; int n_lora;
+    LinearSet linears;        /* every LcLinear, in table order (adapters, quantisation, adapter files) */
+    LinearScratch scratch;    /* temporaries of the linear layers */
     int full_grads;           /* gradients for every parameter */
     int checkpointing;        /* keep block inputs only, recompute in backward */
     StSet set; int own_set;
     void *owned;              /* random-init storage */
     struct LcRun *run;        /* what the last forward kept for backward */
-    float lora_dropout;       /* lora_dropout on the adapters' input in training forwards */
-    uint64_t dropout_seed;    /* drawn per training forward; masks are redrawn from it in backward */
+    uint64_t dropout_seed;    /* adapter dropout of a training forward; masks are redrawn from it in backward */
     int dropout_on;           /* the last forward kept activations (training) */
     TrainParam *tp; int n_tp;
 } LcModel;
@@ -85,25 +80,11 @@ int lc_find(const LcModel *m, const char *name);   /* parameter index or -1 */
 
 /* Every parameter trainable in f32 with a gradient (model_type full). */
 void lc_enable_full_grads(LcModel *m);
-/* LoRA on every linear whose module path is, or ends with ".<target>", one of targets (PEFT
- * suffix matching; NULL: SimpleTuner's default to_k, to_q, to_v, to_out.0, to_qkv — in this model
- * the double blocks' q/k/v/out and the single blocks' q/k/v). PEFT's default init: A kaiming-uniform
- * (±1/√in) from seed, B = 0; scale = alpha/rank. Error when nothing matches. */
-int lc_lora_add(LcModel *m, const char *const *targets, int n_targets, int rank, float alpha, uint64_t seed, Err *e);
-/* Diffusers format through src/train/lora.h: transformer.<module>.lora_A.weight / lora_B.weight
- * with alpha folded into B (dt: DT_F32 or DT_BF16). */
-int lc_lora_save(const LcModel *m, const char *path, DType dt, Err *e);
-/* Loads a LoRA file (every key style src/train/lora.h reads), creating the adapters it names;
- * replaces existing ones. strength multiplies every adapter's delta (1 = as saved, 0 = none). */
-int lc_lora_load(LcModel *m, const char *path, float strength, Err *e);
-/* init_lora: the trainable adapters made by lc_lora_add start from a LoRA file (as qi_lora_init_from). */
-int lc_lora_init_from(LcModel *m, const char *path, Err *e);
-/* Trainable parameters: LoRA A/B when adapters exist, else every parameter after lc_enable_full_grads. */
+/* Trainable parameters: the adapters' when adapters exist, else every parameter after lc_enable_full_grads. */
 const TrainParam *lc_train_params(LcModel *m, int *n);
 void lc_zero_grads(LcModel *m);
 /* Every parameter as f32 under its diffusers key (full fine-tuning output), written atomically. */
 int lc_save_full(const LcModel *m, const char *path, Err *e);
-void lc_lora_free(LcModel *m);
 void lc_run_free(LcModel *m);
 
 /* Forward input. timestep: [B] (one σ per sample) or, when per_token, [B, N] (σ of every image
@@ -118,14 +99,14 @@ typedef struct LcInput {
     const float *txt_ids, *img_ids;
 } LcInput;
 
-/* Optional intermediates for the golden check (any pointer may be NULL). */
-typedef struct LcTrace {
-    float *x_emb, *ctx_emb, *temb, *norm_out, *rope_cos, *rope_sin;   /* rope: [S, head_dim] expanded */
-    float **dbl_img, **dbl_txt, **sgl_img, **sgl_txt;                 /* per block */
-} LcTrace;
+/* out [B, N, out_ch]. keep = 1 keeps what lc_backward needs. trace (may be NULL) receives
+ * "x_embedder" [B, N, D], "context_embedder" [B, L, D], "temb" [B, D], "rope_cos"/"rope_sin"
+ * [S, head_dim] (expanded), "block<i>.img"/"block<i>.txt" after each double block,
+ * "single<i>.img"/"single<i>.txt" after each single block and "norm_out" [B, N, D]. */
+int lc_forward(LcModel *m, const LcInput *in, int keep, float *out, const Trace *trace, Err *e);
 
-/* out [B, N, out_ch]. keep = 1 keeps what lc_backward needs. */
-int lc_forward(LcModel *m, const LcInput *in, int keep, float *out, const LcTrace *tr, Err *e);
+/* The family's transformer behind models/transformer.h. */
+extern const struct TransformerOps LONGCAT_IMAGE_TRANSFORMER;
 /* From dout [B, N, out_ch]: accumulates parameter / LoRA gradients, writes dx [B,N,in_ch] and
  * dctx [B,L,joint_dim] when non-NULL. */
 int lc_backward(LcModel *m, const float *dout, float *dx, float *dctx, Err *e);

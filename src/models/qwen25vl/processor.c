@@ -1,8 +1,8 @@
 /* processor.c — Qwen2-VL image processor and the pipelines' pre-resize sizes (see processor.h). */
 #include "models/qwen25vl/processor.h"
-#include "base/config_json.h"
+#include "config/config_json.h"
 #include "base/files.h"
-#include "data/image_resize.h"
+#include "image/image_resize.h"
 #include <math.h>
 #include <string.h>
 

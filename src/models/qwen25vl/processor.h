@@ -3,7 +3,7 @@
  * longcat-image-spec.md §3.4).
  *
  * Per image: smart_resize to multiples of patch*merge (28) inside [min_pixels, max_pixels] → PIL
- * bicubic resize of the 8-bit RGB image (data/image_resize.h) → x = (u8 * (1/255) - mean) / std in
+ * bicubic resize of the 8-bit RGB image (image/image_resize.h) → x = (u8 * (1/255) - mean) / std in
  * float32, as numpy computes it → the frame repeated temporal_patch_size (2) times → rows of
  * [C * tp * p * p] = 1176 values, 2x2 merge blocks in raster order and the 4 patches of a block in
  * raster order (row r = ((by*(gw/2) + bx)*2 + iy)*2 + ix, column k = ((c*tp + t)*p + py)*p + px).
@@ -12,7 +12,7 @@
 #ifndef ST_QWEN25VL_PROCESSOR_H
 #define ST_QWEN25VL_PROCESSOR_H
 #include "base/error.h"
-#include "data/image.h"
+#include "image/image.h"
 
 typedef struct QwenVLProcessorConfig {
     int patch_size;            /* 14 */

@@ -3,7 +3,7 @@
 #include "models/qwen25vl/language.h"
 #include "models/qwen25vl/mrope.h"
 #include "models/qwen25vl/vision.h"
-#include "data/image_resize.h"
+#include "image/image_resize.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,22 +34,6 @@ enum { LONGCAT_TEXT_TOKENS = 512 };
 const char *qv_prompt_template(int i) {
     static const char *const ALL[] = {QWEN_T2I_PRE, QWEN_EDIT_PRE, QWEN_SUFFIX, VISION_SLOT, LONGCAT_T2I_PRE, LONGCAT_EDIT_PRE};
     return i >= 0 && i < (int)(sizeof ALL / sizeof ALL[0]) ? ALL[i] : NULL;
-}
-
-int qv_prompt_kind(const char *family, const char *flavour, QvPromptKind *kind, Err *e) {
-    const char *f = flavour ? flavour : "";
-    if (family && !strcmp(family, "qwen_image")) {
-        if (!strcmp(f, "edit-v1")) *kind = QV_PROMPT_QWEN_EDIT_V1;
-        else if (!strncmp(f, "edit-v2", 7)) *kind = QV_PROMPT_QWEN_EDIT_V2;
-        else *kind = QV_PROMPT_QWEN_T2I;
-        return 0;
-    }
-    if (family && !strcmp(family, "longcat_image")) {
-        *kind = !strcmp(f, "edit") ? QV_PROMPT_LONGCAT_EDIT : QV_PROMPT_LONGCAT_T2I;
-        return 0;
-    }
-    return err_setc(e, EXIT_USAGE, "prompt encoding for model family \"%s\": not supported yet (qwen_image, longcat_image)",
-                    family ? family : "(none)");
 }
 
 /* ---------------------------------------------------------------- id lists */
@@ -223,6 +207,12 @@ int qv_prompt_ids(QvPromptKind kind, Tokenizer *tok, const QvConfig *cfg, const 
         if (rc || (rc = expand_image_pads(&raw, cfg->image_token_id, image_tokens, n_images, &ids, e))) goto done;
         int drop = kind == QV_PROMPT_QWEN_T2I ? QWEN_T2I_DROP : QWEN_EDIT_DROP;
         if (kind == QV_PROMPT_QWEN_T2I && ids.n > QWEN_T2I_MAX_TOKENS + drop) ids.n = QWEN_T2I_MAX_TOKENS + drop;
+        if (ids.n - drop > QV_QWEN_MAX_TEXT_ROWS) {
+            rc = err_setc(e, EXIT_USAGE, "prompt too long: %d tokens of prompt embedding (its text, image tokens and template), "
+                          "more than the %d text positions of Qwen-Image's transformer (diffusers' RoPE table; the edit pipelines "
+                          "do not truncate): shorten the text", ids.n - drop, QV_QWEN_MAX_TEXT_ROWS);
+            goto done;
+        }
         for (int i = 0; i < ids.n; i++) ids_push(&mask, 1);
         if (ids.n < drop) { rc = err_set(e, "prompt template gave %d tokens, fewer than the %d the pipeline drops", ids.n, drop); goto done; }
         out->keep0 = drop;

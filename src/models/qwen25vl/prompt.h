@@ -25,20 +25,17 @@
 #define ST_MODELS_QWEN25VL_PROMPT_H
 #include <stdint.h>
 #include "base/error.h"
-#include "data/image.h"
+#include "image/image.h"
 #include "models/qwen25vl/model.h"
 #include "models/qwen25vl/processor.h"
 #include "models/qwen25vl/tokenizer.h"
 #include "tensor/trace.h"
 
+/* Each flavour's kind is in the family table (models/family.c). */
 typedef enum {
     QV_PROMPT_QWEN_T2I, QV_PROMPT_QWEN_EDIT_V1, QV_PROMPT_QWEN_EDIT_V2,
     QV_PROMPT_LONGCAT_T2I, QV_PROMPT_LONGCAT_EDIT
 } QvPromptKind;
-
-/* family "qwen_image" (flavours edit-v1, edit-v2, edit-v2+; any other flavour is text-to-image)
- * or "longcat_image" (flavour edit; others text-to-image). */
-int qv_prompt_kind(const char *family, const char *flavour, QvPromptKind *kind, Err *e);
 
 /* The prompt templates the pipelines wrap instructions in (i = 0, 1, ...; NULL past the last),
  * e.g. as a corpus for a small vocabulary. */
@@ -59,7 +56,16 @@ typedef struct QvPromptIds {
  * and length into text, quoted[i] 0/1. Arrays are malloc'd. */
 int qv_split_quotation(const char *text, int **start, int **len, int **quoted);
 
-/* Builds ids, mask and kept rows. image_tokens[k] = merged tokens of image k. */
+/* Qwen-Image places text token t at RoPE position M + t (M = half the largest image grid side) in a
+ * table of 4096 positions (diffusers' QwenEmbedRope), and its edit pipelines do not truncate: a
+ * prompt embedding longer than this cannot be used, so encoding refuses it before the text encoder
+ * runs (whose attention costs grow with the square of the length): about 2000 to 3000 words of
+ * English, depending on the image tokens. */
+#define QV_QWEN_MAX_TEXT_ROWS 4096
+
+/* Builds ids, mask and kept rows. image_tokens[k] = merged tokens of image k. A Qwen prompt whose
+ * embedding would exceed QV_QWEN_MAX_TEXT_ROWS rows is an error (exit 2); LongCat truncates its text
+ * to 512 tokens as upstream does. */
 int qv_prompt_ids(QvPromptKind kind, Tokenizer *tok, const QvConfig *cfg, const char *text,
                   const int64_t *image_tokens, int n_images, QvPromptIds *out, Err *e);
 void qv_prompt_ids_free(QvPromptIds *p);

@@ -67,17 +67,46 @@ static size_t pairmap_slot(const PairMap *m, uint64_t k) {
     return i;
 }
 
-/* Piece cache: piece bytes -> its ids. Entries live in one growing arena; cleared when full. */
+/* Piece cache: piece bytes -> its ids. Open addressing, at most half full; it grows by doubling up to
+ * PIECE_CACHE_MAX entries and is cleared when full (so a load costs nothing until text is encoded). */
 typedef struct PieceCache {
     char **keys; uint32_t *lens; int32_t **ids; int32_t *nids; size_t cap, n;
 } PieceCache;
 #define PIECE_CACHE_MAX 65536
 
 static void cache_clear(PieceCache *c) {
-    for (size_t i = 0; i < c->cap; i++) { free(c->keys[i]); free(c->ids[i]); }
-    memset(c->keys, 0, c->cap * sizeof *c->keys);
-    memset(c->ids, 0, c->cap * sizeof *c->ids);
+    for (size_t i = 0; i < c->cap && c->n; i++)
+        if (c->keys[i]) { free(c->keys[i]); free(c->ids[i]); c->keys[i] = NULL; c->ids[i] = NULL; c->n--; }
     c->n = 0;
+}
+
+static void cache_free(PieceCache *c) {
+    cache_clear(c);
+    free(c->keys); free(c->lens); free(c->ids); free(c->nids);
+    memset(c, 0, sizeof *c);
+}
+
+static size_t cache_slot(const PieceCache *c, const uint8_t *s, size_t n) {
+    size_t i = hash_bytes((const char *)s, n) & (c->cap - 1);
+    while (c->keys[i] && !(c->lens[i] == n && memcmp(c->keys[i], s, n) == 0)) i = (i + 1) & (c->cap - 1);
+    return i;
+}
+
+/* Room for one more entry: doubles the table (rehashing) below the maximum, else clears it. */
+static void cache_reserve(PieceCache *c) {
+    if (c->cap && 2 * (c->n + 1) <= c->cap) return;
+    if (c->n >= PIECE_CACHE_MAX) { cache_clear(c); return; }
+    PieceCache g = { .cap = c->cap ? 2 * c->cap : 256 };
+    g.keys = xcalloc(g.cap, sizeof *g.keys); g.lens = xcalloc(g.cap, sizeof *g.lens);
+    g.ids = xcalloc(g.cap, sizeof *g.ids); g.nids = xcalloc(g.cap, sizeof *g.nids);
+    for (size_t i = 0; i < c->cap; i++) {
+        if (!c->keys[i]) continue;
+        size_t j = cache_slot(&g, (const uint8_t *)c->keys[i], c->lens[i]);
+        g.keys[j] = c->keys[i]; g.lens[j] = c->lens[i]; g.ids[j] = c->ids[i]; g.nids[j] = c->nids[i];
+        g.n++;
+    }
+    free(c->keys); free(c->lens); free(c->ids); free(c->nids);
+    *c = g;
 }
 
 /* ---- the tokenizer ------------------------------------------------------------------------- */
@@ -119,11 +148,14 @@ int tokenizer_byte_char(int b, char out[3]) {
 
 static void byte_map_init(Tokenizer *t) {
     for (int i = 0; i < 512; i++) t->char_byte[i] = -1;
+    int moved = 0;   /* bytes_to_unicode in one pass (byte_code_point recounts the rank for each byte) */
     for (int b = 0; b < 256; b++) {
-        t->char_byte[byte_code_point(b)] = (int16_t)b;
-        char c[3];
-        t->byte_char_len[b] = (uint8_t)tokenizer_byte_char(b, c);
-        memcpy(t->byte_char[b], c, 3);
+        int keep = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        int cp = keep ? b : 256 + moved++;
+        t->char_byte[cp] = (int16_t)b;
+        char *c = t->byte_char[b];
+        if (cp < 0x80) { c[0] = (char)cp; c[1] = 0; t->byte_char_len[b] = 1; }
+        else { c[0] = (char)(0xC0 | (cp >> 6)); c[1] = (char)(0x80 | (cp & 0x3F)); c[2] = 0; t->byte_char_len[b] = 2; }
     }
 }
 
@@ -149,7 +181,7 @@ void tokenizer_free(Tokenizer *t) {
     free(t->added);   /* contents alias t->tok */
     if (t->md) pcre2_match_data_free(t->md);
     if (t->re) pcre2_code_free(t->re);
-    if (t->cache.cap) { cache_clear(&t->cache); free(t->cache.keys); free(t->cache.lens); free(t->cache.ids); free(t->cache.nids); }
+    cache_free(&t->cache);
     free(t);
 }
 
@@ -164,14 +196,26 @@ static void tok_reserve(Tokenizer *t, int id) {
     t->size = n;
 }
 
+/* Token ids index dense arrays (id -> token), so a file naming id 100000000 would allocate gigabytes:
+ * ids stay below 2^20 (1048576), four times the largest real vocabularies (Qwen2's has 151665 tokens,
+ * Gemma's 256000). */
+#define TOKEN_ID_MAX 1048575
+
+/* A JSON number usable as a token id: whole and in 0..TOKEN_ID_MAX (checked on the double: converting an
+ * out-of-range double such as 1e300 to int is undefined behaviour). -1 otherwise. */
+static int json_token_id(const cJSON *v) {
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= TOKEN_ID_MAX) || v->valuedouble != (double)(int)v->valuedouble) return -1;
+    return (int)v->valuedouble;
+}
+
 /* Vocabulary from a JSON object {"token": id, ...}. */
 static int vocab_from_json(Tokenizer *t, const cJSON *vocab, const char *path, Err *e) {
     if (!cJSON_IsObject(vocab)) return err_set(e, "%s: the vocabulary must be a JSON object of token -> id", path);
     int n = cJSON_GetArraySize(vocab), max_id = -1;
     for (const cJSON *it = vocab->child; it; it = it->next) {
-        if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 1e8 || it->valuedouble != (int)it->valuedouble)
-            return err_set(e, "%s: vocabulary entry \"%s\" must have a non-negative integer id", path, it->string);
-        if ((int)it->valuedouble > max_id) max_id = (int)it->valuedouble;
+        if (json_token_id(it) < 0)
+            return err_set(e, "%s: vocabulary entry \"%s\" must have an integer id in 0..%d", path, it->string, TOKEN_ID_MAX);
+        if (json_token_id(it) > max_id) max_id = json_token_id(it);
     }
     tok_reserve(t, max_id);
     strmap_init(&t->vocab, (size_t)n + 64);
@@ -214,7 +258,7 @@ static int merge_add_line(Tokenizer *t, const char *s, size_t n, int rank, const
 
 static int added_add(Tokenizer *t, const char *content, int id, int special, const char *path, Err *e) {
     if (!content[0]) return err_set(e, "%s: added token %d has empty content", path, id);
-    if (id < 0 || id > 100000000) return err_set(e, "%s: added token \"%s\" has invalid id %d", path, content, id);
+    if (id < 0 || id > TOKEN_ID_MAX) return err_set(e, "%s: added token \"%s\" has an invalid id (expected an integer in 0..%d)", path, content, TOKEN_ID_MAX);
     for (int i = 0; i < t->n_added; i++) {
         if (t->added[i].id == id) {
             if (strcmp(t->added[i].content, content) != 0)
@@ -273,7 +317,7 @@ static int load_tokenizer_json(Tokenizer *t, const char *path, Err *e) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "id"), *c = cJSON_GetObjectItemCaseSensitive(a, "content");
         const cJSON *sp = cJSON_GetObjectItemCaseSensitive(a, "special");
         if (!cJSON_IsNumber(id) || !cJSON_IsString(c)) { err_set(e, "%s: every added_tokens entry needs \"id\" and \"content\"", path); goto done; }
-        if (added_add(t, c->valuestring, (int)id->valuedouble, cJSON_IsTrue(sp), path, e)) goto done;
+        if (added_add(t, c->valuestring, json_token_id(id), cJSON_IsTrue(sp), path, e)) goto done;
     }
     rc = 0;
 done:
@@ -323,7 +367,8 @@ static int load_added_files(Tokenizer *t, const char *dir, Err *e) {
             const cJSON *c = cJSON_GetObjectItemCaseSensitive(a, "content"), *sp = cJSON_GetObjectItemCaseSensitive(a, "special");
             char *end;
             long id = strtol(a->string, &end, 10);
-            if (*end || !cJSON_IsString(c)) { err_set(e, "%s: added_tokens_decoder \"%s\" needs an integer key and \"content\"", path, a->string); goto done; }
+            if (id < 0 || id > TOKEN_ID_MAX) id = -1;   /* added_add names the invalid id */
+            if (*end || end == a->string || !cJSON_IsString(c)) { err_set(e, "%s: added_tokens_decoder \"%s\" needs an integer key and \"content\"", path, a->string); goto done; }
             if (added_add(t, c->valuestring, (int)id, cJSON_IsTrue(sp), path, e)) goto done;
         }
         cJSON_Delete(j); j = NULL;
@@ -335,7 +380,7 @@ static int load_added_files(Tokenizer *t, const char *dir, Err *e) {
         for (const cJSON *a = cJSON_IsObject(j) ? j->child : NULL; a; a = a->next) {
             if (!cJSON_IsNumber(a)) { err_set(e, "%s: \"%s\" must map to an integer id", path, a->string); goto done; }
             /* special unknown here (-1): keeps what the other files said, non-special otherwise */
-            if (added_add(t, a->string, (int)a->valuedouble, -1, path, e)) goto done;
+            if (added_add(t, a->string, json_token_id(a), -1, path, e)) goto done;
         }
     }
     rc = 0;
@@ -367,11 +412,6 @@ Tokenizer *tokenizer_load(const char *dir, Err *e) {
     if (!t->re) { err_set(e, "pre-tokenizer regex does not compile (PCRE2 error %d at %zu)", ec, (size_t)eo); tokenizer_free(t); return NULL; }
     pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE);   /* optional speed-up; the interpreter is the fallback */
     t->md = pcre2_match_data_create_from_pattern(t->re, NULL);
-    t->cache.cap = pow2_at_least(PIECE_CACHE_MAX * 2);
-    t->cache.keys = xcalloc(t->cache.cap, sizeof *t->cache.keys);
-    t->cache.lens = xcalloc(t->cache.cap, sizeof *t->cache.lens);
-    t->cache.ids = xcalloc(t->cache.cap, sizeof *t->cache.ids);
-    t->cache.nids = xcalloc(t->cache.cap, sizeof *t->cache.nids);
     return t;
 }
 
@@ -400,16 +440,15 @@ static int bpe_piece(const Tokenizer *t, const uint8_t *s, size_t n, int32_t *sy
 
 static void encode_piece(Tokenizer *t, const uint8_t *s, size_t n, TokenIds *out) {
     PieceCache *c = &t->cache;
-    size_t i = hash_bytes((const char *)s, n) & (c->cap - 1);
-    while (c->keys[i] && !(c->lens[i] == n && memcmp(c->keys[i], s, n) == 0)) i = (i + 1) & (c->cap - 1);
-    if (c->keys[i]) { for (int k = 0; k < c->nids[i]; k++) token_ids_push(out, c->ids[i][k]); return; }
-    int32_t *sym = xmalloc(n * sizeof *sym);
+    if (c->cap) {
+        size_t i = cache_slot(c, s, n);
+        if (c->keys[i]) { for (int k = 0; k < c->nids[i]; k++) token_ids_push(out, c->ids[i][k]); return; }
+    }
+    int32_t *sym = xmalloc((n ? n : 1) * sizeof *sym);
     int m = bpe_piece(t, s, n, sym);
     for (int k = 0; k < m; k++) token_ids_push(out, sym[k]);
-    if (c->n >= PIECE_CACHE_MAX) {
-        cache_clear(c);
-        i = hash_bytes((const char *)s, n) & (c->cap - 1);
-    }
+    cache_reserve(c);
+    size_t i = cache_slot(c, s, n);
     c->keys[i] = xmalloc(n ? n : 1); memcpy(c->keys[i], s, n);
     c->lens[i] = (uint32_t)n; c->ids[i] = sym; c->nids[i] = m; c->n++;
 }
@@ -443,7 +482,8 @@ int tokenizer_encode(Tokenizer *t, const char *text, size_t len, TokenIds *out, 
         if (t->n_added) {
             for (int i = 0; i < t->n_added; i++) {
                 const AddedToken *a = &t->added[i];
-                if (a->len <= len - p && memcmp(text + p, a->content, a->len) == 0 && (!best || a->len > best->len)) best = a;
+                if (a->content[0] == text[p] && a->len <= len - p && memcmp(text + p, a->content, a->len) == 0 &&
+                    (!best || a->len > best->len)) best = a;
             }
         }
         if (!best) { p++; continue; }

@@ -15,40 +15,16 @@
 
 #define EPS 1e-6f
 
-/* ---- LoRA-aware linear ---- */
+/* ---- the shared linear layer with this model's scratch and dropout ---- */
 
-size_t qi_lin_acts_floats(const QiLinear *l, int n, int training) {
-    if (!l->r) return 0;
-    return (size_t)n * l->r + (training && l->dropout > 0 ? (size_t)n * l->w.cols : 0);
+void qi_lin_forward(QiModel *m, const QiLinear *l, float *acts, const float *x, int n, float *y, int training) {
+    LinearDrop d = {training, m->st->drop_seed, 0};
+    linear_layer_forward(&l->lin, x, l->w.cols, n, y, l->w.rows, acts, &d, &m->scratch);
 }
 
-void qi_lin_forward(const QiLinear *l, QiLinActs *la, const float *x, int n, float *y, int training, Rng *rng) {
-    linear_forward(x, l->w.cols, n, &l->w, l->b, y, l->w.rows, 0.0f);
-    if (!l->r) return;
-    const float *xd = x;
-    if (training && l->dropout > 0) {
-        la->seed = rng ? rng_u64(rng) : 0;
-        lora_dropout_apply(x, l->w.cols, n, l->w.cols, l->dropout, la->seed, la->xd);
-        xd = la->xd;
-    }
-    lora_forward(xd, l->w.cols, n, l->w.cols, l->w.rows, l->r, l->A, l->B, l->scale, la->h, y, l->w.rows);
-}
-
-void qi_lin_backward(const QiLinear *l, const QiLinActs *la, const float *dy, const float *x, int n, float *dx, float beta,
-                     float *dh, float *scratch) {
-    const int in = l->w.cols, out = l->w.rows;
-    if (dx) linear_backward_input(dy, out, n, &l->w, dx, in, beta);
-    if (l->gw) linear_backward_weight(dy, out, x, in, n, out, in, l->gw, l->gb);
-    if (!l->r) return;
-    int dropped = la->xd != NULL;
-    const float *xd = dropped ? la->xd : x;
-    lora_backward(dy, out, xd, in, la->h, n, in, out, l->r, l->A, l->B, l->scale, l->gA, l->gB, dh,
-                  dropped ? NULL : dx, in);
-    if (dropped && dx) {
-        /* dx += mask/(1-p) ∘ (dh·A) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, l->r, 1.0f, dh, l->r, l->A, in, 0.0f, scratch, in);
-        lora_dropout_grad(scratch, n, in, l->dropout, la->seed, dx, in);
-    }
+void qi_lin_backward(QiModel *m, const QiLinear *l, const float *acts, const float *dy, const float *x, int n, float *dx, float beta) {
+    LinearDrop d = {1, m->st->drop_seed, 0};
+    linear_layer_backward(&l->lin, dy, l->w.rows, x, l->w.cols, n, acts, dx, l->w.cols, beta, &d, &m->scratch);
 }
 
 /* ---- activations layout ---- */
@@ -61,7 +37,7 @@ static QiLinear *block_linear(QiBlock *bl, int k) {
 enum { L_IMG_MOD, L_TXT_MOD, L_Q, L_K, L_V, L_AQ, L_AK, L_AV, L_OUT, L_AOUT, L_IFC1, L_IFC2, L_TFC1, L_TFC2 };
 
 /* Assigns a's pointers inside base (or only counts when base is NULL); returns floats needed. */
-size_t qi_block_acts_layout(const QiModel *m, int b, QiBlockActs *a, float *base, int N, int L, int n_sets, int training) {
+size_t qi_block_acts_layout(const QiModel *m, int b, QiBlockActs *a, float *base, int N, int L, int n_sets) {
     const int D = m->cfg.dim, H = m->cfg.heads, S = N + L;
     size_t off = 0;
 #define TAKE(p, n) do { if (base) (p) = base + off; off += (size_t)(n); } while (0)
@@ -79,10 +55,8 @@ size_t qi_block_acts_layout(const QiModel *m, int b, QiBlockActs *a, float *base
     for (int k = 0; k < QI_LIN_PER_BLOCK; k++) {
         const QiLinear *l = block_linear(bl, k);
         int rows = k == L_IMG_MOD ? n_sets : k == L_TXT_MOD ? 1 : (k == L_Q || k == L_K || k == L_V || k == L_OUT || k == L_IFC1 || k == L_IFC2) ? N : L;
-        a->la[k].h = a->la[k].xd = NULL;
-        if (!l->r) continue;
-        TAKE(a->la[k].h, (size_t)rows * l->r);
-        if (training && l->dropout > 0) TAKE(a->la[k].xd, (size_t)rows * l->w.cols);
+        a->la[k] = NULL;
+        if (l->lin.ad) TAKE(a->la[k], linear_acts_floats(&l->lin, rows));
     }
 #undef TAKE
     if (base) { a->N = N; a->L = L; }
@@ -97,25 +71,25 @@ static void head_rms(const float *x, int rows, int H, int hd, const float *w, fl
 }
 
 void qi_block_forward(QiModel *m, int b, QiBlockActs *a, float *x, float *c, const float *st, int n_sets, const int *sel,
-                      const float *rope_cos, const float *rope_sin, const unsigned char *kmask, int N, int L, int training, Rng *rng) {
+                      const float *rope_cos, const float *rope_sin, const unsigned char *kmask, int N, int L, int training) {
     QiBlock *bl = &m->blocks[b];
     const int D = m->cfg.dim, H = m->cfg.heads, hd = m->cfg.head_dim, S = N + L, D6 = 6 * D;
     memcpy(a->x_in, x, (size_t)N * D * sizeof(float));
     memcpy(a->c_in, c, (size_t)L * D * sizeof(float));
-    qi_lin_forward(&bl->img_mod, &a->la[L_IMG_MOD], st, n_sets, a->mi, training, rng);
-    qi_lin_forward(&bl->txt_mod, &a->la[L_TXT_MOD], st, 1, a->mt, training, rng);
+    qi_lin_forward(m, &bl->img_mod, a->la[L_IMG_MOD], st, n_sets, a->mi, training);
+    qi_lin_forward(m, &bl->txt_mod, a->la[L_TXT_MOD], st, 1, a->mt, training);
     const float *mi = a->mi, *mt = a->mt;
     /* attention inputs */
     layernorm_forward(x, D, N, D, EPS, a->xn1, D, a->ln1_m, a->ln1_r);
     modulate_forward(a->xn1, D, N, D, mi, mi + D, D6, sel, a->xm1, D);
     layernorm_forward(c, D, L, D, EPS, a->cn1, D, a->cln1_m, a->cln1_r);
     modulate_forward(a->cn1, D, L, D, mt, mt + D, D6, NULL, a->cm1, D);
-    qi_lin_forward(&bl->to_q, &a->la[L_Q], a->xm1, N, a->q_pre, training, rng);
-    qi_lin_forward(&bl->to_k, &a->la[L_K], a->xm1, N, a->k_pre, training, rng);
-    qi_lin_forward(&bl->to_v, &a->la[L_V], a->xm1, N, a->V + (size_t)L * D, training, rng);
-    qi_lin_forward(&bl->add_q, &a->la[L_AQ], a->cm1, L, a->qc_pre, training, rng);
-    qi_lin_forward(&bl->add_k, &a->la[L_AK], a->cm1, L, a->kc_pre, training, rng);
-    qi_lin_forward(&bl->add_v, &a->la[L_AV], a->cm1, L, a->V, training, rng);
+    qi_lin_forward(m, &bl->to_q, a->la[L_Q], a->xm1, N, a->q_pre, training);
+    qi_lin_forward(m, &bl->to_k, a->la[L_K], a->xm1, N, a->k_pre, training);
+    qi_lin_forward(m, &bl->to_v, a->la[L_V], a->xm1, N, a->V + (size_t)L * D, training);
+    qi_lin_forward(m, &bl->add_q, a->la[L_AQ], a->cm1, L, a->qc_pre, training);
+    qi_lin_forward(m, &bl->add_k, a->la[L_AK], a->cm1, L, a->kc_pre, training);
+    qi_lin_forward(m, &bl->add_v, a->la[L_AV], a->cm1, L, a->V, training);
     head_rms(a->qc_pre, L, H, hd, bl->norm_added_q.w, a->Q, a->qc_r);
     head_rms(a->kc_pre, L, H, hd, bl->norm_added_k.w, a->K, a->kc_r);
     head_rms(a->q_pre, N, H, hd, bl->norm_q.w, a->Q + (size_t)L * D, a->q_r);
@@ -123,8 +97,8 @@ void qi_block_forward(QiModel *m, int b, QiBlockActs *a, float *x, float *c, con
     rope_forward(a->Q, D, S, H, hd, rope_cos, rope_sin);
     rope_forward(a->K, D, S, H, hd, rope_cos, rope_sin);
     attention_forward(a->Q, a->K, a->V, D, S, H, hd, kmask, a->O, D, a->lse);
-    qi_lin_forward(&bl->to_out, &a->la[L_OUT], a->O + (size_t)L * D, N, a->ai, training, rng);
-    qi_lin_forward(&bl->to_add_out, &a->la[L_AOUT], a->O, L, a->at, training, rng);
+    qi_lin_forward(m, &bl->to_out, a->la[L_OUT], a->O + (size_t)L * D, N, a->ai, training);
+    qi_lin_forward(m, &bl->to_add_out, a->la[L_AOUT], a->O, L, a->at, training);
     memcpy(a->x1, x, (size_t)N * D * sizeof(float));
     gate_residual_forward(a->x1, D, a->ai, D, N, D, mi + 2 * D, D6, sel);
     memcpy(a->c1, c, (size_t)L * D * sizeof(float));
@@ -132,16 +106,16 @@ void qi_block_forward(QiModel *m, int b, QiBlockActs *a, float *x, float *c, con
     /* MLPs */
     layernorm_forward(a->x1, D, N, D, EPS, a->xn2, D, a->ln2_m, a->ln2_r);
     modulate_forward(a->xn2, D, N, D, mi + 3 * D, mi + 4 * D, D6, sel, a->xm2, D);
-    qi_lin_forward(&bl->img_fc1, &a->la[L_IFC1], a->xm2, N, a->h, training, rng);
+    qi_lin_forward(m, &bl->img_fc1, a->la[L_IFC1], a->xm2, N, a->h, training);
     gelu_tanh_forward(a->h, a->hg, (size_t)N * 4 * D);
-    qi_lin_forward(&bl->img_fc2, &a->la[L_IFC2], a->hg, N, a->y, training, rng);
+    qi_lin_forward(m, &bl->img_fc2, a->la[L_IFC2], a->hg, N, a->y, training);
     memcpy(x, a->x1, (size_t)N * D * sizeof(float));
     gate_residual_forward(x, D, a->y, D, N, D, mi + 5 * D, D6, sel);
     layernorm_forward(a->c1, D, L, D, EPS, a->cn2, D, a->cln2_m, a->cln2_r);
     modulate_forward(a->cn2, D, L, D, mt + 3 * D, mt + 4 * D, D6, NULL, a->cm2, D);
-    qi_lin_forward(&bl->txt_fc1, &a->la[L_TFC1], a->cm2, L, a->ch, training, rng);
+    qi_lin_forward(m, &bl->txt_fc1, a->la[L_TFC1], a->cm2, L, a->ch, training);
     gelu_tanh_forward(a->ch, a->chg, (size_t)L * 4 * D);
-    qi_lin_forward(&bl->txt_fc2, &a->la[L_TFC2], a->chg, L, a->cy, training, rng);
+    qi_lin_forward(m, &bl->txt_fc2, a->la[L_TFC2], a->chg, L, a->cy, training);
     memcpy(c, a->c1, (size_t)L * D * sizeof(float));
     gate_residual_forward(c, D, a->cy, D, L, D, mt + 5 * D, D6, NULL);
 }
@@ -153,7 +127,7 @@ static void head_rms_backward(const float *dy, const float *x, int rows, int H, 
 }
 
 /* One stream's MLP half backward: d (grad of stream output, [n, D]) becomes the grad of x1/c1. */
-static void mlp_backward(QiModel *m, const QiLinear *fc1, const QiLinear *fc2, const QiLinActs *la1, const QiLinActs *la2,
+static void mlp_backward(QiModel *m, const QiLinear *fc1, const QiLinear *fc2, const float *la1, const float *la2,
                          float *d, int n, const float *x1, const float *ln_m, const float *ln_r, const float *xn2, const float *xm2,
                          const float *h, const float *hg, const float *y, const float *mod, float *dmod, int n_sets_ld, const int *sel,
                          QiState *s) {
@@ -161,9 +135,9 @@ static void mlp_backward(QiModel *m, const QiLinear *fc1, const QiLinear *fc2, c
     (void)n_sets_ld;
     float *dy = s->s1, *dhg = s->s2, *dxm2 = s->s3;
     gate_residual_backward(d, D, y, D, n, D, mod + 5 * D, D6, sel, dy, D, 0, dmod + 5 * D);
-    qi_lin_backward(fc2, la2, dy, hg, n, dhg, 0.0f, s->dh, s->s4);
+    qi_lin_backward(m, fc2, la2, dy, hg, n, dhg, 0.0f);
     gelu_tanh_backward(dhg, h, dhg, (size_t)n * 4 * D);
-    qi_lin_backward(fc1, la1, dhg, xm2, n, dxm2, 0.0f, s->dh, s->s4);
+    qi_lin_backward(m, fc1, la1, dhg, xm2, n, dxm2, 0.0f);
     modulate_backward(dxm2, D, xn2, D, n, D, mod + 4 * D, D6, sel, dy, D, 0, dmod + 3 * D, dmod + 4 * D);
     layernorm_backward(dy, D, x1, D, n, D, ln_m, ln_r, d, D, 1);
 }
@@ -176,16 +150,16 @@ void qi_block_backward(QiModel *m, int b, QiBlockActs *a, float *dx, float *dc, 
     float *gmi = s->gmod, *gmt = gmi + (size_t)n_sets * D6;
     memset(gmi, 0, (size_t)(n_sets + 1) * D6 * sizeof(float));
     /* MLP halves: dx, dc become grads of x1, c1 */
-    mlp_backward(m, &bl->img_fc1, &bl->img_fc2, &a->la[L_IFC1], &a->la[L_IFC2], dx, N, a->x1, a->ln2_m, a->ln2_r, a->xn2,
+    mlp_backward(m, &bl->img_fc1, &bl->img_fc2, a->la[L_IFC1], a->la[L_IFC2], dx, N, a->x1, a->ln2_m, a->ln2_r, a->xn2,
                  a->xm2, a->h, a->hg, a->y, a->mi, gmi, n_sets, sel, s);
-    mlp_backward(m, &bl->txt_fc1, &bl->txt_fc2, &a->la[L_TFC1], &a->la[L_TFC2], dc, L, a->c1, a->cln2_m, a->cln2_r, a->cn2,
+    mlp_backward(m, &bl->txt_fc1, &bl->txt_fc2, a->la[L_TFC1], a->la[L_TFC2], dc, L, a->c1, a->cln2_m, a->cln2_r, a->cn2,
                  a->cm2, a->ch, a->chg, a->cy, a->mt, gmt, 1, NULL, s);
     /* attention residuals: dO from gate·d through the output projections */
     float *dO = s->s1, *dQ = s->s2, *dK = s->s2 + (size_t)S * D, *dV = s->s2 + (size_t)2 * S * D, *tmp = s->s4;
     gate_residual_backward(dx, D, a->ai, D, N, D, a->mi + 2 * D, D6, sel, tmp, D, 0, gmi + 2 * D);
-    qi_lin_backward(&bl->to_out, &a->la[L_OUT], tmp, a->O + (size_t)L * D, N, dO + (size_t)L * D, 0.0f, s->dh, s->s3);
+    qi_lin_backward(m, &bl->to_out, a->la[L_OUT], tmp, a->O + (size_t)L * D, N, dO + (size_t)L * D, 0.0f);
     gate_residual_backward(dc, D, a->at, D, L, D, a->mt + 2 * D, D6, NULL, tmp, D, 0, gmt + 2 * D);
-    qi_lin_backward(&bl->to_add_out, &a->la[L_AOUT], tmp, a->O, L, dO, 0.0f, s->dh, s->s3);
+    qi_lin_backward(m, &bl->to_add_out, a->la[L_AOUT], tmp, a->O, L, dO, 0.0f);
     attention_backward(dO, D, a->Q, a->K, a->V, D, a->O, a->lse, S, H, hd, kmask, dQ, dK, dV, D);
     rope_backward(dQ, D, S, H, hd, rope_cos, rope_sin);
     rope_backward(dK, D, S, H, hd, rope_cos, rope_sin);
@@ -196,13 +170,13 @@ void qi_block_backward(QiModel *m, int b, QiBlockActs *a, float *dx, float *dc, 
     head_rms_backward(dK, a->kc_pre, L, H, hd, &bl->norm_added_k, a->kc_r, dk_pre);
     head_rms_backward(dK + (size_t)L * D, a->k_pre, N, H, hd, &bl->norm_k, a->k_r, dk_pre + (size_t)L * D);
     /* projections → d xm1, d cm1 (into tmp) */
-    float *dxm1 = tmp, *dcm1 = tmp + (size_t)N * D, *scr = dQ; /* dQ consumed */
-    qi_lin_backward(&bl->to_q, &a->la[L_Q], dq_pre + (size_t)L * D, a->xm1, N, dxm1, 0.0f, s->dh, scr);
-    qi_lin_backward(&bl->to_k, &a->la[L_K], dk_pre + (size_t)L * D, a->xm1, N, dxm1, 1.0f, s->dh, scr);
-    qi_lin_backward(&bl->to_v, &a->la[L_V], dV + (size_t)L * D, a->xm1, N, dxm1, 1.0f, s->dh, scr);
-    qi_lin_backward(&bl->add_q, &a->la[L_AQ], dq_pre, a->cm1, L, dcm1, 0.0f, s->dh, scr);
-    qi_lin_backward(&bl->add_k, &a->la[L_AK], dk_pre, a->cm1, L, dcm1, 1.0f, s->dh, scr);
-    qi_lin_backward(&bl->add_v, &a->la[L_AV], dV, a->cm1, L, dcm1, 1.0f, s->dh, scr);
+    float *dxm1 = tmp, *dcm1 = tmp + (size_t)N * D;
+    qi_lin_backward(m, &bl->to_q, a->la[L_Q], dq_pre + (size_t)L * D, a->xm1, N, dxm1, 0.0f);
+    qi_lin_backward(m, &bl->to_k, a->la[L_K], dk_pre + (size_t)L * D, a->xm1, N, dxm1, 1.0f);
+    qi_lin_backward(m, &bl->to_v, a->la[L_V], dV + (size_t)L * D, a->xm1, N, dxm1, 1.0f);
+    qi_lin_backward(m, &bl->add_q, a->la[L_AQ], dq_pre, a->cm1, L, dcm1, 0.0f);
+    qi_lin_backward(m, &bl->add_k, a->la[L_AK], dk_pre, a->cm1, L, dcm1, 1.0f);
+    qi_lin_backward(m, &bl->add_v, a->la[L_AV], dV, a->cm1, L, dcm1, 1.0f);
     /* modulation 1 and LN1 (the residual already carries dx, dc) */
     float *dln = dO;
     modulate_backward(dxm1, D, a->xn1, D, N, D, a->mi + D, D6, sel, dln, D, 0, gmi, gmi + D);
@@ -210,6 +184,6 @@ void qi_block_backward(QiModel *m, int b, QiBlockActs *a, float *dx, float *dc, 
     modulate_backward(dcm1, D, a->cn1, D, L, D, a->mt + D, D6, NULL, dln, D, 0, gmt, gmt + D);
     layernorm_backward(dln, D, a->c_in, D, L, D, a->cln1_m, a->cln1_r, dc, D, 1);
     /* modulation linears → d silu(temb) */
-    qi_lin_backward(&bl->img_mod, &a->la[L_IMG_MOD], gmi, st, n_sets, s->dst, 1.0f, s->dh, scr);
-    qi_lin_backward(&bl->txt_mod, &a->la[L_TXT_MOD], gmt, st, 1, s->dst, 1.0f, s->dh, scr);
+    qi_lin_backward(m, &bl->img_mod, a->la[L_IMG_MOD], gmi, st, n_sets, s->dst, 1.0f);
+    qi_lin_backward(m, &bl->txt_mod, a->la[L_TXT_MOD], gmt, st, 1, s->dst, 1.0f);
 }

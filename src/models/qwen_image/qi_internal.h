@@ -5,9 +5,6 @@
 
 enum { QI_LIN_PER_BLOCK = 14 };
 
-/* What a LoRA branch keeps: h = xd·Aᵀ [rows, r], the dropped input xd [rows, in] when dropout is on. */
-typedef struct QiLinActs { float *h, *xd; uint64_t seed; } QiLinActs;
-
 typedef struct QiBlockActs {
     int N, L;                 /* sizes the buffers were laid out for */
     float *arena; size_t cap;
@@ -18,7 +15,7 @@ typedef struct QiBlockActs {
     /* joint [L+N, D] (text first), lse [H, L+N] */
     float *Q, *K, *V, *O, *lse;
     float *mi, *mt;           /* modulation [n_sets, 6D], [1, 6D] */
-    QiLinActs la[QI_LIN_PER_BLOCK];
+    float *la[QI_LIN_PER_BLOCK];  /* what each linear's adapter keeps for backward (linear_acts_floats) */
 } QiBlockActs;
 
 typedef struct QiState {
@@ -29,30 +26,27 @@ typedef struct QiState {
     unsigned char *kmask;           /* [L+N] */
     int *sel;                       /* [N] modulation set per image token */
     float *img, *txt, *temb_s1, *dxb, *dcb, *saved;  /* inputs, silu(h1), stream grads, block inputs */
-    QiLinActs top_la[6];
+    float *top_la[6];
     QiBlockActs *acts;              /* per block (checkpointing: one shared) */
     int n_acts;
-    uint64_t *block_seed;           /* dropout stream per block (recomputation draws the same masks) */
+    uint64_t drop_seed;             /* adapter dropout of this training forward (a recompute redraws the same masks) */
     /* backward scratch */
-    float *s1, *s2, *s3, *s4, *dh;  /* sized in state_prepare (qi_model.c); dh [max rows, r] */
-    size_t s_cap[4], dh_cap;
+    float *s1, *s2, *s3, *s4;       /* sized in state_prepare (qi_model.c) */
+    size_t s_cap[4];
     float *gmod; size_t gmod_cap;   /* a block's modulation grads [n_sets + 1, 6D] */
     float *dst;                     /* d silu(temb) [n_sets, D] */
     float *top_arena; size_t top_cap;
     unsigned char *kmask_buf; int *sel_buf; size_t tok_cap;
 } QiState;
 
-/* LoRA-aware linear on n rows. */
-void qi_lin_forward(const QiLinear *l, QiLinActs *la, const float *x, int n, float *y, int training, Rng *rng);
-/* dx (beta 0: overwrite, 1: add; NULL: not wanted) and parameter grads. scratch: [n, in] floats. */
-void qi_lin_backward(const QiLinear *l, const QiLinActs *la, const float *dy, const float *x, int n, float *dx, float beta,
-                     float *dh, float *scratch);
-/* Buffers of a LoRA branch for n rows (allocated in the arena by the caller's layout). */
-size_t qi_lin_acts_floats(const QiLinear *l, int n, int training);
+/* The shared linear layer on n contiguous rows with this forward's dropout (models/adapter). */
+void qi_lin_forward(QiModel *m, const QiLinear *l, float *acts, const float *x, int n, float *y, int training);
+/* dx (beta 0: overwrite, 1: add; NULL: not wanted) and parameter grads. */
+void qi_lin_backward(QiModel *m, const QiLinear *l, const float *acts, const float *dy, const float *x, int n, float *dx, float beta);
 
-size_t qi_block_acts_layout(const QiModel *m, int b, QiBlockActs *a, float *base, int N, int L, int n_sets, int training);
+size_t qi_block_acts_layout(const QiModel *m, int b, QiBlockActs *a, float *base, int N, int L, int n_sets);
 void qi_block_forward(QiModel *m, int b, QiBlockActs *a, float *x, float *c, const float *st, int n_sets, const int *sel,
-                      const float *rope_cos, const float *rope_sin, const unsigned char *kmask, int N, int L, int training, Rng *rng);
+                      const float *rope_cos, const float *rope_sin, const unsigned char *kmask, int N, int L, int training);
 /* dx [N, D], dc [L, D] in: grads of the block outputs; out: grads of its inputs. dst [n_sets, D] += . */
 void qi_block_backward(QiModel *m, int b, QiBlockActs *a, float *dx, float *dc, const float *st, int n_sets, const int *sel,
                        const float *rope_cos, const float *rope_sin, const unsigned char *kmask, QiState *s);

@@ -6,6 +6,7 @@
 #include "kernels/modulate.h"
 #include "kernels/norm.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,9 +15,9 @@
 void qi_state_free(QiState *s) {
     if (!s) return;
     for (int i = 0; i < s->n_acts; i++) free(s->acts[i].arena);
-    free(s->acts); free(s->block_seed);
+    free(s->acts);
     free(s->top_arena); free(s->kmask_buf); free(s->sel_buf);
-    free(s->s1); free(s->s2); free(s->s3); free(s->s4); free(s->dh); free(s->gmod);
+    free(s->s1); free(s->s2); free(s->s3); free(s->s4); free(s->gmod);
     free(s);
 }
 
@@ -25,7 +26,7 @@ static void grow(float **p, size_t *cap, size_t n) {
 }
 
 /* Lays out the top-level buffers (or counts them when base is NULL). */
-static size_t top_layout(QiModel *m, QiState *s, float *base, int N, int L, int n_sets, int training) {
+static size_t top_layout(QiModel *m, QiState *s, float *base, int N, int L, int n_sets) {
     const QiConfig *c = &m->cfg;
     const int D = c->dim, hp = c->head_dim / 2, S = N + L;
     size_t off = 0;
@@ -42,24 +43,11 @@ static size_t top_layout(QiModel *m, QiState *s, float *base, int N, int L, int 
     QiLinear *tl[6] = {&m->t_lin1, &m->t_lin2, &m->img_in, &m->txt_in, &m->norm_out, &m->proj_out};
     int rows[6] = {n_sets, n_sets, N, L, 1, N};
     for (int k = 0; k < 6; k++) {
-        s->top_la[k].h = s->top_la[k].xd = NULL;
-        if (!tl[k]->r) continue;
-        TAKE(s->top_la[k].h, (size_t)rows[k] * tl[k]->r);
-        if (training && tl[k]->dropout > 0) TAKE(s->top_la[k].xd, (size_t)rows[k] * tl[k]->w.cols);
+        s->top_la[k] = NULL;
+        if (tl[k]->lin.ad) TAKE(s->top_la[k], linear_acts_floats(&tl[k]->lin, rows[k]));
     }
 #undef TAKE
     return off;
-}
-
-static int max_rank(QiModel *m) {
-    int r = 0;
-    for (int i = 0, n = qi_linear_count(m); i < n; i++) if (qi_linear_at(m, i)->r > r) r = qi_linear_at(m, i)->r;
-    return r;
-}
-
-static int any_dropout(QiModel *m) {
-    for (int i = 0, n = qi_linear_count(m); i < n; i++) if (qi_linear_at(m, i)->r && qi_linear_at(m, i)->dropout > 0) return 1;
-    return 0;
 }
 
 static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
@@ -68,24 +56,22 @@ static void state_prepare(QiModel *m, int N, int L, int n_sets, int training) {
     if (!m->st) m->st = xcalloc(1, sizeof(QiState));
     QiState *s = m->st;
     const int D = m->cfg.dim, S = N + L;
-    size_t need = top_layout(m, s, NULL, N, L, n_sets, training);
+    size_t need = top_layout(m, s, NULL, N, L, n_sets);
     grow(&s->top_arena, &s->top_cap, need);
-    top_layout(m, s, s->top_arena, N, L, n_sets, training);
+    top_layout(m, s, s->top_arena, N, L, n_sets);
     int n_acts = m->checkpointing ? 1 : m->cfg.num_layers;
     if (s->n_acts != n_acts) {
         for (int i = 0; i < s->n_acts; i++) free(s->acts[i].arena);
         free(s->acts);
         s->acts = xcalloc((size_t)n_acts, sizeof *s->acts);
         s->n_acts = n_acts;
-        free(s->block_seed);
-        s->block_seed = xcalloc((size_t)m->cfg.num_layers, sizeof *s->block_seed);
     }
     for (int i = 0; i < n_acts; i++) {
         QiBlockActs *a = &s->acts[i];
         /* checkpointing: one arena sized for the largest block (all blocks have the same shapes) */
-        size_t n = qi_block_acts_layout(m, i, a, NULL, N, L, n_sets, training);
+        size_t n = qi_block_acts_layout(m, i, a, NULL, N, L, n_sets);
         grow(&a->arena, &a->cap, n);
-        qi_block_acts_layout(m, i, a, a->arena, N, L, n_sets, training);
+        qi_block_acts_layout(m, i, a, a->arena, N, L, n_sets);
     }
     if ((size_t)S > s->tok_cap) {
         free(s->kmask_buf); free(s->sel_buf);
@@ -97,12 +83,11 @@ static void state_prepare(QiModel *m, int N, int L, int n_sets, int training) {
         /* backward scratch, each sized for its largest use (qi_backward, qi_block_backward):
          *   s1  block-output recompute [S, D]; dO and dk_pre [2·S, D]; txt_in's input grad [L, J]
          *   s2  dQ | dK | dV [3·S, D]; the MLP's hidden grad [rows, 4D]; the text-norm grad [L, J]
-         *   s3  the MLP's input grad [rows, D]; LoRA-dropout scratch of top-level linears [n, in]
-         *   s4  output-projection grads [S, D]; LoRA-dropout scratch of the MLP [rows, 4D] */
+         *   s3  the MLP's input grad [rows, D]
+         *   s4  the output projections' grads and d xm1 | d cm1 [S, D] */
         const size_t rows = (size_t)(N > L ? N : L), SD = (size_t)S * D, LJ = (size_t)L * m->cfg.joint_attention_dim;
-        const size_t D4 = (size_t)4 * D, ns = (size_t)n_sets * (D > 256 ? D : 256);
-        size_t n1 = max3(2 * SD, LJ, ns), n2 = max3(3 * SD, rows * D4, LJ);
-        size_t n3 = max3(rows * D, LJ, max3((size_t)N * m->cfg.in_channels, ns, 1)), n4 = max3(SD, any_dropout(m) ? rows * D4 : 0, 1);
+        const size_t ns = (size_t)n_sets * D;
+        size_t n1 = max3(2 * SD, LJ, ns), n2 = max3(3 * SD, rows * 4 * D, LJ), n3 = rows * D, n4 = SD;
         if (n1 > s->s_cap[0] || n2 > s->s_cap[1] || n3 > s->s_cap[2] || n4 > s->s_cap[3]) {
             free(s->s1); free(s->s2); free(s->s3); free(s->s4);
             s->s1 = xmalloc(n1 * sizeof(float)); s->s2 = xmalloc(n2 * sizeof(float));
@@ -110,8 +95,6 @@ static void state_prepare(QiModel *m, int N, int L, int n_sets, int training) {
             s->s_cap[0] = n1; s->s_cap[1] = n2; s->s_cap[2] = n3; s->s_cap[3] = n4;
         }
         grow(&s->gmod, &s->gmod_cap, (size_t)(n_sets + 1) * 6 * D);
-        size_t need_h = (size_t)(S > n_sets ? S : n_sets) * (max_rank(m) > 0 ? max_rank(m) : 1);
-        grow(&s->dh, &s->dh_cap, need_h);
     }
     s->N = N; s->L = L; s->n_sets = n_sets; s->training = training;
 }
@@ -161,7 +144,7 @@ static void rope_tables(const QiConfig *c, const QiInput *in, int L, float *cos_
     }
 }
 
-int qi_forward(QiModel *m, const QiInput *in, float *out, QiTrace *trace, Err *e) {
+int qi_forward(QiModel *m, const QiInput *in, float *out, const Trace *trace, Err *e) {
     const QiConfig *c = &m->cfg;
     if (in->n_img < 1 || in->n_img > QI_MAX_IMAGES) return err_set(e, "transformer: %d images per sample (1..%d)", in->n_img, QI_MAX_IMAGES);
     if (in->txt_len < 1) return err_set(e, "transformer: the prompt embedding is empty");
@@ -171,6 +154,11 @@ int qi_forward(QiModel *m, const QiInput *in, float *out, QiTrace *trace, Err *e
         N += in->img_h[n] * in->img_w[n];
     }
     const int L = in->txt_len, D = c->dim, S = N + L, n_sets = c->zero_cond_t ? 2 : 1, hp = c->head_dim / 2;
+    int M = 0;   /* text token t sits at RoPE position M + t, in diffusers' table of 4096 positions */
+    for (int n = 0; n < in->n_img; n++) { int v = (in->img_h[n] > in->img_w[n] ? in->img_h[n] : in->img_w[n]) / 2; if (v > M) M = v; }
+    if (M + L > 4096)
+        return err_set(e, "transformer: %d prompt rows after the image grids' %d positions exceed the 4096 text positions of "
+                       "Qwen-Image (diffusers' RoPE table): shorten the prompt", L, M);
     state_prepare(m, N, L, n_sets, in->training);
     QiState *s = m->st;
     memcpy(s->img, in->img, (size_t)N * c->in_channels * sizeof(float));
@@ -180,24 +168,25 @@ int qi_forward(QiModel *m, const QiInput *in, float *out, QiTrace *trace, Err *e
     const int n_target = in->img_h[0] * in->img_w[0];
     for (int i = 0; i < N; i++) s->sel[i] = c->zero_cond_t && i >= n_target ? 1 : 0;
     const int *sel = c->zero_cond_t ? s->sel : NULL;
-    Rng *rng = in->rng;
+    s->drop_seed = in->dropout_seed;
     /* timestep embedding per modulation set: [σ] or, with zero_cond_t, [σ, 0] */
     for (int k = 0; k < n_sets; k++) timestep_features(k == 0 ? in->timestep : 0.0f, s->temb_e + (size_t)k * 256);
-    qi_lin_forward(&m->t_lin1, &s->top_la[0], s->temb_e, n_sets, s->temb_h1, in->training, rng);
+    qi_lin_forward(m, &m->t_lin1, s->top_la[0], s->temb_e, n_sets, s->temb_h1, in->training);
     silu_forward(s->temb_h1, s->temb_s1, (size_t)n_sets * D);
-    qi_lin_forward(&m->t_lin2, &s->top_la[1], s->temb_s1, n_sets, s->temb, in->training, rng);
+    qi_lin_forward(m, &m->t_lin2, s->top_la[1], s->temb_s1, n_sets, s->temb, in->training);
     silu_forward(s->temb, s->st, (size_t)n_sets * D);
     /* streams in */
     rmsnorm_forward(s->txt, c->joint_attention_dim, L, c->joint_attention_dim, m->txt_norm.w, EPS, s->txt_n, c->joint_attention_dim, s->txt_rstd);
-    qi_lin_forward(&m->txt_in, &s->top_la[3], s->txt_n, L, s->c, in->training, rng);
-    qi_lin_forward(&m->img_in, &s->top_la[2], s->img, N, s->x, in->training, rng);
+    qi_lin_forward(m, &m->txt_in, s->top_la[3], s->txt_n, L, s->c, in->training);
+    qi_lin_forward(m, &m->img_in, s->top_la[2], s->img, N, s->x, in->training);
     rope_tables(c, in, L, s->rope_cos, s->rope_sin);
-    if (trace) {
-        if (trace->img_in) memcpy(trace->img_in, s->x, (size_t)N * D * sizeof(float));
-        if (trace->txt_in) memcpy(trace->txt_in, s->c, (size_t)L * D * sizeof(float));
-        if (trace->temb) memcpy(trace->temb, s->temb, (size_t)n_sets * D * sizeof(float));
-        if (trace->rope_txt_cos) { memcpy(trace->rope_txt_cos, s->rope_cos, (size_t)L * hp * sizeof(float)); memcpy(trace->rope_txt_sin, s->rope_sin, (size_t)L * hp * sizeof(float)); }
-        if (trace->rope_img_cos) { memcpy(trace->rope_img_cos, s->rope_cos + (size_t)L * hp, (size_t)N * hp * sizeof(float)); memcpy(trace->rope_img_sin, s->rope_sin + (size_t)L * hp, (size_t)N * hp * sizeof(float)); }
+    if (trace_on(trace)) {
+        int64_t nd[2] = {N, D}, ld[2] = {L, D}, sd[2] = {n_sets, D}, lh[2] = {L, hp}, nh[2] = {N, hp};
+        trace_f32(trace, "img_in", 2, nd, s->x);
+        trace_f32(trace, "txt_in", 2, ld, s->c);
+        trace_f32(trace, "temb", 2, sd, s->temb);
+        trace_f32(trace, "rope_txt_cos", 2, lh, s->rope_cos); trace_f32(trace, "rope_txt_sin", 2, lh, s->rope_sin);
+        trace_f32(trace, "rope_img_cos", 2, nh, s->rope_cos + (size_t)L * hp); trace_f32(trace, "rope_img_sin", 2, nh, s->rope_sin + (size_t)L * hp);
     }
     for (int b = 0; b < c->num_layers; b++) {
         QiBlockActs *a = &s->acts[m->checkpointing ? 0 : b];
@@ -205,18 +194,19 @@ int qi_forward(QiModel *m, const QiInput *in, float *out, QiTrace *trace, Err *e
             memcpy(s->saved + (size_t)b * S * D, s->x, (size_t)N * D * sizeof(float));
             memcpy(s->saved + (size_t)b * S * D + (size_t)N * D, s->c, (size_t)L * D * sizeof(float));
         }
-        s->block_seed[b] = rng ? rng_u64(rng) : 0;
-        Rng br; rng_seed(&br, s->block_seed[b]);
-        qi_block_forward(m, b, a, s->x, s->c, s->st, n_sets, sel, s->rope_cos, s->rope_sin, s->kmask, N, L, in->training, &br);
-        if (trace && trace->block_img) memcpy(trace->block_img[b], s->x, (size_t)N * D * sizeof(float));
-        if (trace && trace->block_txt) memcpy(trace->block_txt[b], s->c, (size_t)L * D * sizeof(float));
+        qi_block_forward(m, b, a, s->x, s->c, s->st, n_sets, sel, s->rope_cos, s->rope_sin, s->kmask, N, L, in->training);
+        if (trace_on(trace)) {
+            char nm[32]; int64_t nd[2] = {N, D}, ld[2] = {L, D};
+            snprintf(nm, sizeof nm, "block%d.img", b); trace_f32(trace, nm, 2, nd, s->x);
+            snprintf(nm, sizeof nm, "block%d.txt", b); trace_f32(trace, nm, 2, ld, s->c);
+        }
     }
     /* output head: scale first, then shift (AdaLayerNormContinuous), from the σ set only */
-    qi_lin_forward(&m->norm_out, &s->top_la[4], s->st, 1, s->no_m, in->training, rng);
+    qi_lin_forward(m, &m->norm_out, s->top_la[4], s->st, 1, s->no_m, in->training);
     layernorm_forward(s->x, D, N, D, EPS, s->no_xn, D, s->no_ln_m, s->no_ln_r);
     modulate_forward(s->no_xn, D, N, D, s->no_m + D, s->no_m, 0, NULL, s->no_y, D);
-    if (trace && trace->norm_out) memcpy(trace->norm_out, s->no_y, (size_t)N * D * sizeof(float));
-    qi_lin_forward(&m->proj_out, &s->top_la[5], s->no_y, N, out, in->training, rng);
+    if (trace_on(trace)) { int64_t nd[2] = {N, D}; trace_f32(trace, "norm_out", 2, nd, s->no_y); }
+    qi_lin_forward(m, &m->proj_out, s->top_la[5], s->no_y, N, out, in->training);
     return 0;
 }
 
@@ -231,35 +221,35 @@ int qi_backward(QiModel *m, const float *dout, float *dimg, float *dtxt, Err *e)
     float *dy = s->s1, *dxn = s->s2, dm[2 * 8192];
     if (2 * D > (int)(sizeof dm / sizeof *dm)) return err_set(e, "transformer: dim %d too large for the output head", D);
     memset(dm, 0, (size_t)2 * D * sizeof(float));
-    qi_lin_backward(&m->proj_out, &s->top_la[5], dout, s->no_y, N, dy, 0.0f, s->dh, s->s3);
+    qi_lin_backward(m, &m->proj_out, s->top_la[5], dout, s->no_y, N, dy, 0.0f);
     modulate_backward(dy, D, s->no_xn, D, N, D, s->no_m, 0, NULL, dxn, D, 0, dm + D, dm);
     layernorm_backward(dxn, D, s->x, D, N, D, s->no_ln_m, s->no_ln_r, s->dxb, D, 0);
-    qi_lin_backward(&m->norm_out, &s->top_la[4], dm, s->st, 1, s->dst, 1.0f, s->dh, s->s3);
+    qi_lin_backward(m, &m->norm_out, s->top_la[4], dm, s->st, 1, s->dst, 1.0f);
     memset(s->dcb, 0, (size_t)L * D * sizeof(float));
     for (int b = c->num_layers - 1; b >= 0; b--) {
         QiBlockActs *a = &s->acts[m->checkpointing ? 0 : b];
         if (m->checkpointing) {
-            /* recompute this block's activations from its saved inputs, with the same dropout stream */
+            /* recompute this block's activations from its saved inputs (the same dropout masks: they
+             * depend only on the forward's seed and each layer's id) */
             float *x = s->s1, *cc = s->s1 + (size_t)N * D;
             memcpy(x, s->saved + (size_t)b * S * D, (size_t)N * D * sizeof(float));
             memcpy(cc, s->saved + (size_t)b * S * D + (size_t)N * D, (size_t)L * D * sizeof(float));
-            Rng br; rng_seed(&br, s->block_seed[b]);
-            qi_block_forward(m, b, a, x, cc, s->st, n_sets, sel, s->rope_cos, s->rope_sin, s->kmask, N, L, 1, &br);
+            qi_block_forward(m, b, a, x, cc, s->st, n_sets, sel, s->rope_cos, s->rope_sin, s->kmask, N, L, 1);
         }
         qi_block_backward(m, b, a, s->dxb, s->dcb, s->st, n_sets, sel, s->rope_cos, s->rope_sin, s->kmask, s);
     }
     /* streams in */
     float *dtn = s->s1;
-    qi_lin_backward(&m->txt_in, &s->top_la[3], s->dcb, s->txt_n, L, dtn, 0.0f, s->dh, s->s3);
+    qi_lin_backward(m, &m->txt_in, s->top_la[3], s->dcb, s->txt_n, L, dtn, 0.0f);
     float *dt = dtxt ? dtxt : s->s2;
     rmsnorm_backward(dtn, c->joint_attention_dim, s->txt, c->joint_attention_dim, L, c->joint_attention_dim, m->txt_norm.w,
                      s->txt_rstd, dt, c->joint_attention_dim, m->txt_norm.gw, 0);
-    qi_lin_backward(&m->img_in, &s->top_la[2], s->dxb, s->img, N, dimg, 0.0f, s->dh, s->s3);
+    qi_lin_backward(m, &m->img_in, s->top_la[2], s->dxb, s->img, N, dimg, 0.0f);
     /* timestep embedding */
     float *dtemb = s->s1, *ds1 = s->s2;
     silu_backward(s->dst, s->temb, dtemb, (size_t)n_sets * D);
-    qi_lin_backward(&m->t_lin2, &s->top_la[1], dtemb, s->temb_s1, n_sets, ds1, 0.0f, s->dh, s->s3);
+    qi_lin_backward(m, &m->t_lin2, s->top_la[1], dtemb, s->temb_s1, n_sets, ds1, 0.0f);
     silu_backward(ds1, s->temb_h1, ds1, (size_t)n_sets * D);
-    qi_lin_backward(&m->t_lin1, &s->top_la[0], ds1, s->temb_e, n_sets, NULL, 0.0f, s->dh, s->s3);
+    qi_lin_backward(m, &m->t_lin1, s->top_la[0], ds1, s->temb_e, n_sets, NULL, 0.0f);
     return 0;
 }

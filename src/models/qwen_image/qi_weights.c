@@ -117,8 +117,9 @@ static int name_entry(QiModel *m, int block, const QiEntry *en, void *ctx, Err *
     char *name = entry_name(block, en);
     if (en->kind == QE_LINEAR) {
         QiLinear *l = entry_ptr(m, block, en);
-        l->name = name;
         l->w.rows = dim_of(&m->cfg, en->out); l->w.cols = dim_of(&m->cfg, en->in);
+        l->lin = (Linear){.name = name, .in = l->w.cols, .out = l->w.rows, .w = &l->w};
+        linear_set_add(&m->linears, &l->lin);
     } else {
         QiNorm *nm = entry_ptr(m, block, en);
         nm->name = name;
@@ -138,7 +139,7 @@ static float *tensor_f32(const StTensor *t) { return st_to_f32(t); }
 
 static int bind_entry(QiModel *m, int block, const QiEntry *en, void *ctx, Err *e) {
     const StSet *s = ctx;
-    const char *name = en->kind == QE_LINEAR ? ((QiLinear *)entry_ptr(m, block, en))->name : ((QiNorm *)entry_ptr(m, block, en))->name;
+    const char *name = en->kind == QE_LINEAR ? ((QiLinear *)entry_ptr(m, block, en))->lin.name : ((QiNorm *)entry_ptr(m, block, en))->name;
     char key[512];
     snprintf(key, sizeof key, "%s.weight", name);
     const StTensor *t = stset_find(s, key);
@@ -163,6 +164,7 @@ static int bind_entry(QiModel *m, int block, const QiEntry *en, void *ctx, Err *
     int64_t bs[1] = {l->w.rows};
     if (st_expect_shape(b, 1, bs, e)) return -1;
     l->b = tensor_f32(b);
+    l->lin.b = l->b;
     return 0;
 }
 
@@ -188,6 +190,7 @@ int qi_load(QiModel *m, const char *dir, Err *e) {
     if (rc) { stset_close(&s); return err_prefix(e, "%s", dir); }
     m->weights = s;
     m->own_weights = 1;
+    m->linears.mapped = &m->weights;   /* quantising releases the checkpoint's pages */
     return 0;
 }
 
@@ -226,6 +229,7 @@ static int init_entry(QiModel *m, int block, const QiEntry *en, void *ctx, Err *
     ic->bufs[ic->n++] = buf;
     l->w.dtype = ic->dt;
     l->w.data = buf;
+    l->lin.b = l->b;
     return 0;
 }
 
@@ -267,8 +271,8 @@ static int stream_entry(QiModel *m, int block, const QiEntry *en, void *ctx, Err
     QiLinear *l = entry_ptr(m, block, en);
     int64_t shape[2] = {l->w.rows, l->w.cols}, bs[1] = {l->w.rows};
     char bkey[512];
-    snprintf(key, sizeof key, "%s.weight", l->name);
-    snprintf(bkey, sizeof bkey, "%s.bias", l->name);
+    snprintf(key, sizeof key, "%s.weight", l->lin.name);
+    snprintf(bkey, sizeof bkey, "%s.bias", l->lin.name);
     if (sc->pass == 0) { sts_declare(sc->s, key, sc->dt, 2, shape); sts_declare(sc->s, bkey, sc->dt, 1, bs); return 0; }
     size_t n = (size_t)l->w.rows * l->w.cols;
     float *w = xmalloc(n * sizeof(float)), *b = xmalloc((size_t)l->w.rows * sizeof(float));
@@ -325,10 +329,10 @@ static int save_entry(QiModel *m, int block, const QiEntry *en, void *ctx, Err *
     void *buf = xmalloc(n * dtype_size(s->dt));
     dtype_from_f32(s->dt, f, buf, n);
     int64_t shape[2] = {l->w.rows, l->w.cols}, bs[1] = {l->w.rows};
-    snprintf(key, sizeof key, "%s.weight", l->name);
+    snprintf(key, sizeof key, "%s.weight", l->lin.name);
     stw_add(s->w, key, s->dt, 2, shape, buf);
     dtype_from_f32(s->dt, l->b, buf, (size_t)l->w.rows);
-    snprintf(key, sizeof key, "%s.bias", l->name);
+    snprintf(key, sizeof key, "%s.bias", l->lin.name);
     stw_add(s->w, key, s->dt, 1, bs, buf);
     free(buf); free(f);
     return 0;
@@ -344,71 +348,20 @@ int qi_save(const QiModel *m, const char *path, DType dt, Err *e) {
     return rc;
 }
 
-/* ---- linears, LoRA, training ---- */
-int qi_linear_count(const QiModel *m) {
-    int nl = 0;
-    for (int i = 0; i < N_TOP; i++) nl += TOP_ENTRIES[i].kind == QE_LINEAR;
-    int per = 0;
-    for (int i = 0; i < N_BLK; i++) per += BLOCK_ENTRIES[i].kind == QE_LINEAR;
-    return nl + per * m->cfg.num_layers;
-}
-
-QiLinear *qi_linear_at(QiModel *m, int idx) {
-    for (int i = 0; i < N_TOP; i++)
-        if (TOP_ENTRIES[i].kind == QE_LINEAR && idx-- == 0) return entry_ptr(m, -1, &TOP_ENTRIES[i]);
-    for (int b = 0; b < m->cfg.num_layers; b++)
-        for (int i = 0; i < N_BLK; i++)
-            if (BLOCK_ENTRIES[i].kind == QE_LINEAR && idx-- == 0) return entry_ptr(m, b, &BLOCK_ENTRIES[i]);
-    return NULL;
-}
-
-/* PEFT target matching: the module name equals the target or ends with "." + target. */
-static int matches(const char *name, const char *target) {
-    size_t ln = strlen(name), lt = strlen(target);
-    if (ln == lt) return strcmp(name, target) == 0;
-    return ln > lt && name[ln - lt - 1] == '.' && strcmp(name + ln - lt, target) == 0;
-}
-
-int qi_lora_attach(QiModel *m, const QiLoraSpec *s, Rng *rng, Err *e) {
-    static const char *const DEFAULT_TARGETS[] = {"to_k", "to_q", "to_v", "to_out.0"};
-    const char *const *targets = s->n_targets ? s->targets : DEFAULT_TARGETS;
-    int nt = s->n_targets ? s->n_targets : 4;
-    if (s->rank < 1) return err_setc(e, EXIT_USAGE, "lora_rank must be at least 1 (got %d)", s->rank);
-    int found = 0;
-    for (int i = 0, n = qi_linear_count(m); i < n; i++) {
-        QiLinear *l = qi_linear_at(m, i);
-        int hit = 0;
-        for (int t = 0; t < nt && !hit; t++) hit = matches(l->name, targets[t]);
-        if (!hit) continue;
-        found++;
-        l->r = s->rank;
-        l->scale = (s->alpha > 0 ? s->alpha : (float)s->rank) / (float)s->rank;
-        l->dropout = s->dropout;
-        size_t na = (size_t)s->rank * l->w.cols, nb = (size_t)l->w.rows * s->rank;
-        l->A = xmalloc(na * sizeof(float)); l->gA = xcalloc(na, sizeof(float));
-        l->B = xcalloc(nb, sizeof(float)); l->gB = xcalloc(nb, sizeof(float));
-        float bound = 1.0f / sqrtf((float)l->w.cols); /* kaiming_uniform(a=√5) */
-        rng_fill_uniform(rng, l->A, na, -bound, bound);
-    }
-    if (!found) {
-        char list[512] = ""; size_t k = 0;
-        for (int t = 0; t < nt && k < sizeof list; t++) k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", t ? ", " : "", targets[t]);
-        return err_setc(e, EXIT_USAGE, "peft_lora_target_modules: no module of the transformer matches [%s]", list);
-    }
-    return 0;
-}
+/* ---- full training ---- */
+static QiLinear *linear_of(QiModel *m, int i) { return (QiLinear *)m->linears.l[i]; }   /* lin is the first member */
 
 int qi_train_full(QiModel *m, Err *e) {
     (void)e;
     m->train_full = 1;
-    for (int i = 0, n = qi_linear_count(m); i < n; i++) {
-        QiLinear *l = qi_linear_at(m, i);
+    for (int i = 0; i < m->linears.n; i++) {
+        QiLinear *l = linear_of(m, i);
         size_t nw = (size_t)l->w.rows * l->w.cols;
         l->wf = xmalloc(nw * sizeof(float));
         weight_rows_f32(&l->w, 0, l->w.rows, l->wf);
         l->w.dtype = DT_F32; l->w.data = l->wf;
-        l->gw = xcalloc(nw, sizeof(float));
-        l->gb = xcalloc((size_t)l->w.rows, sizeof(float));
+        l->lin.gw = xcalloc(nw, sizeof(float));
+        l->lin.gb = xcalloc((size_t)l->w.rows, sizeof(float));
     }
     m->txt_norm.gw = xcalloc((size_t)m->txt_norm.n, sizeof(float));
     for (int b = 0; b < m->cfg.num_layers; b++) {
@@ -423,47 +376,38 @@ static void add_param(QiModel *m, char *name, float *v, float *g, int64_t rows, 
     m->params[m->n_params++] = (TrainParam){name, v, g, (size_t)(rows * cols), cols > 1 ? 2 : 1, {rows, cols > 1 ? cols : 0}};
 }
 
-void qi_collect_params(QiModel *m) {
+static void free_params(QiModel *m) {
     for (int i = 0; i < m->n_params; i++) free((char *)m->params[i].name);
     free(m->params); m->params = NULL; m->n_params = 0;
-    for (int i = 0, n = qi_linear_count(m); i < n; i++) {
-        QiLinear *l = qi_linear_at(m, i);
-        if (l->gw) {
-            add_param(m, xasprintf("%s.weight", l->name), l->wf, l->gw, l->w.rows, l->w.cols);
-            add_param(m, xasprintf("%s.bias", l->name), l->b, l->gb, l->w.rows, 1);
-        }
-        if (l->r) {
-            add_param(m, xasprintf("%s.lora_A.weight", l->name), l->A, l->gA, l->r, l->w.cols);
-            add_param(m, xasprintf("%s.lora_B.weight", l->name), l->B, l->gB, l->w.rows, l->r);
-        }
+}
+
+const TrainParam *qi_full_params(QiModel *m, int *n) {
+    free_params(m);
+    for (int i = 0; i < m->linears.n; i++) {
+        QiLinear *l = linear_of(m, i);
+        if (!l->lin.gw) continue;
+        add_param(m, xasprintf("%s.weight", l->lin.name), l->wf, l->lin.gw, l->w.rows, l->w.cols);
+        add_param(m, xasprintf("%s.bias", l->lin.name), l->b, l->lin.gb, l->w.rows, 1);
     }
     if (m->txt_norm.gw) add_param(m, xasprintf("%s.weight", m->txt_norm.name), m->txt_norm.w, m->txt_norm.gw, m->txt_norm.n, 1);
     for (int b = 0; b < m->cfg.num_layers; b++) {
         QiNorm *ns[4] = {&m->blocks[b].norm_q, &m->blocks[b].norm_k, &m->blocks[b].norm_added_q, &m->blocks[b].norm_added_k};
         for (int k = 0; k < 4; k++) if (ns[k]->gw) add_param(m, xasprintf("%s.weight", ns[k]->name), ns[k]->w, ns[k]->gw, ns[k]->n, 1);
     }
-}
-
-int qi_quantize_base(QiModel *m, QuantKind k, Err *e) {
-    if (k == QUANT_NONE) return 0;
-    if (m->train_full) return err_setc(e, EXIT_USAGE, "base_model_precision=%s quantises the frozen base; it cannot be combined with model_type=full", quant_name(k));
-    for (int i = 0, n = qi_linear_count(m); i < n; i++) {
-        QiLinear *l = qi_linear_at(m, i);
-        if (weight_quantize_mapped(&l->w, k, &l->qs, m->own_weights ? &m->weights : NULL, e)) return err_prefix(e, "%s", l->name);
-    }
-    return 0;
+    *n = m->n_params;
+    return m->params;
 }
 
 static void free_linear(QiLinear *l) {
-    quant_storage_free(&l->qs);
-    free(l->name); free(l->b); free(l->wf); free(l->gw); free(l->gb);
-    free(l->A); free(l->B); free(l->gA); free(l->gB);
+    free((char *)l->lin.name); free(l->b); free(l->wf); free(l->lin.gw); free(l->lin.gb);
 }
 
 void qi_state_free(struct QiState *st);
 
 void qi_free(QiModel *m) {
-    for (int i = 0, n = m->blocks ? qi_linear_count(m) : 0; i < n; i++) free_linear(qi_linear_at(m, i));
+    for (int i = 0; i < m->linears.n; i++) free_linear(linear_of(m, i));
+    linear_set_free(&m->linears);
+    linear_scratch_free(&m->scratch);
     free(m->txt_norm.w); free(m->txt_norm.gw); free(m->txt_norm.name);
     for (int b = 0; m->blocks && b < m->cfg.num_layers; b++) {
         QiNorm *ns[4] = {&m->blocks[b].norm_q, &m->blocks[b].norm_k, &m->blocks[b].norm_added_q, &m->blocks[b].norm_added_k};
@@ -472,8 +416,7 @@ void qi_free(QiModel *m) {
     free(m->blocks);
     if (m->owned) { Owned *o = m->owned; for (int i = 0; i < o->n; i++) free(o->bufs[i]); free(o->bufs); free(o); }
     if (m->own_weights) stset_close(&m->weights);
-    for (int i = 0; i < m->n_params; i++) free((char *)m->params[i].name);
-    free(m->params);
+    free_params(m);
     qi_state_free(m->st);
     memset(m, 0, sizeof *m);
 }

@@ -12,10 +12,10 @@
 #include <stdint.h>
 #include "base/error.h"
 #include "base/rng.h"
-#include "kernels/linear.h"
-#include "tensor/quant.h"
+#include "models/adapter/linear_set.h"
 #include "tensor/safetensors.h"
-#include "train/param.h"
+#include "tensor/trace.h"
+#include "tensor/param.h"
 
 #define QI_MAX_IMAGES 8
 
@@ -29,16 +29,14 @@ typedef struct QiConfig {
 
 int qi_config_parse(const cJSON *j, QiConfig *c, const char *source, Err *e);
 
-/* A linear layer: frozen base view, f32 bias, optional full-training copy, optional LoRA. */
+/* A linear layer: the shared adapter-carrying layer (models/adapter/linear_layer.h) over this
+ * model's storage: the frozen base view into the checkpoint (or the f32 copy when trained in
+ * full) and the f32 bias. */
 typedef struct QiLinear {
-    char *name;               /* module name, e.g. "transformer_blocks.3.attn.to_q" */
-    Weight w;                 /* [out, in]; points into the checkpoint (or `wf` when trained) */
-    float *b;                 /* [out] f32 or NULL */
-    float *wf, *gw, *gb;      /* full fine-tune: f32 weight and grads */
-    int r;                    /* LoRA rank (0 = none) */
-    float scale, dropout;     /* alpha / r; lora_dropout */
-    float *A, *B, *gA, *gB;   /* A [r, in], B [out, r] */
-    QuantStorage qs;          /* packed weights when the frozen base is quantised */
+    Linear lin;               /* name, dims, &w, b, full-training grads, adapter */
+    Weight w;                 /* [out, in] */
+    float *b;                 /* [out] f32 */
+    float *wf;                /* full fine-tune: the f32 weight w points to */
 } QiLinear;
 
 typedef struct QiNorm { float *w, *gw; int n; char *name; } QiNorm;  /* RMSNorm weight */
@@ -54,12 +52,14 @@ typedef struct QiModel {
     QiLinear t_lin1, t_lin2, img_in, txt_in, norm_out, proj_out;
     QiNorm txt_norm;
     QiBlock *blocks;
+    LinearSet linears;        /* every QiLinear, in the weight table's order */
+    LinearScratch scratch;    /* temporaries of the linear layers (grown, then reused) */
     int train_full;           /* every parameter trainable (model_type full) */
     int checkpointing;        /* gradient checkpointing per block */
     StSet weights;            /* open checkpoint (mmapped) when loaded from files */
     int own_weights;
     void *owned;              /* random-init storage */
-    TrainParam *params;       /* trainable parameters (after qi_train_setup) */
+    TrainParam *params;       /* full-training parameters (after qi_train_full) */
     int n_params;
     struct QiState *st;       /* activations and scratch (forward → backward) */
 } QiModel;
@@ -79,29 +79,13 @@ int qi_write_random(const QiConfig *c, uint64_t seed, DType dt, const char *path
  * Weight). Used for saving full models and bundled tiny models. */
 int qi_save(const QiModel *m, const char *path, DType dt, Err *e);
 
-/* LoRA: targets are module-name suffixes (default to_k, to_q, to_v, to_out.0); PEFT init
- * (A kaiming-uniform a=√5, B = 0) from rng. */
-typedef struct QiLoraSpec { int rank; float alpha, dropout; const char *const *targets; int n_targets; } QiLoraSpec;
-int qi_lora_attach(QiModel *m, const QiLoraSpec *s, Rng *rng, Err *e);
-/* Quantises every frozen base linear (base_model_precision); not with full training. Loaded with
- * qi_load, the checkpoint's pages of each weight are released as it is packed (quant.h). */
-int qi_quantize_base(QiModel *m, QuantKind k, Err *e);
 /* Makes every parameter trainable (f32 copies) — model_type full. */
 int qi_train_full(QiModel *m, Err *e);
-/* Collects the trainable parameters into m->params (LoRA A/B named "<module>.lora_A.weight"). */
-void qi_collect_params(QiModel *m);
-/* All LoRA-capable linears (for loading LoRA files into the model). */
-int qi_linear_count(const QiModel *m);
-QiLinear *qi_linear_at(QiModel *m, int i);
+/* The trainable parameters of full training (after qi_train_full). */
+const TrainParam *qi_full_params(QiModel *m, int *n);
 
-/* LoRA files: save the attached adapters (diffusers keys, scale folded), or load adapters made by
- * us, diffusers, ComfyUI or kohya into the model for inference (strength multiplies their scale). */
-int qi_lora_save(QiModel *m, const char *path, DType dt, Err *e);
-int qi_lora_load(QiModel *m, const char *path, float strength, Err *e);
-/* init_lora: the attached (trainable) adapters start from a LoRA file's weights; ranks must match,
- * the file's alpha/r is carried into B so the initial delta equals the file's; adapters the file
- * lacks keep their PEFT init; a module it adapts that is not attached is an error. */
-int qi_lora_init_from(QiModel *m, const char *path, Err *e);
+/* The family's transformer behind models/transformer.h. */
+extern const struct TransformerOps QWEN_IMAGE_TRANSFORMER;
 
 /* One sample's inputs. */
 typedef struct QiInput {
@@ -113,18 +97,13 @@ typedef struct QiInput {
     const unsigned char *txt_mask;    /* [txt_len] 1 = valid; NULL = all valid */
     float timestep;                   /* σ in [0, 1] */
     int training;
-    Rng *rng;                         /* LoRA dropout */
+    uint64_t dropout_seed;            /* adapter dropout masks of a training forward */
 } QiInput;
 
-/* Intermediates run-module reports (optional; NULL = not wanted). */
-typedef struct QiTrace {
-    float *img_in, *txt_in, *temb, *norm_out;   /* [N,D], [L,D], [n_sets,D], [N,D] */
-    float *rope_img_cos, *rope_img_sin, *rope_txt_cos, *rope_txt_sin; /* [N,hd/2], [L,hd/2] */
-    float **block_img, **block_txt;             /* per block [N,D], [L,D] */
-} QiTrace;
-
-/* out [N_img, out_channels*patch²] for ALL image tokens. */
-int qi_forward(QiModel *m, const QiInput *in, float *out, QiTrace *trace, Err *e);
+/* out [N_img, out_channels*patch²] for ALL image tokens. trace (may be NULL) receives "img_in" [N, D],
+ * "txt_in" [L, D], "temb" [sets, D], "rope_{txt,img}_{cos,sin}" [L or N, head_dim/2],
+ * "block<i>.img" / "block<i>.txt" after each block and "norm_out" [N, D]. */
+int qi_forward(QiModel *m, const QiInput *in, float *out, const Trace *trace, Err *e);
 /* After a training forward: dout [N_img, C_out] → parameter grads (+=), and optionally dimg
  * [N_img, in_channels] and dtxt [L, joint_dim] (overwritten; may be NULL). */
 int qi_backward(QiModel *m, const float *dout, float *dimg, float *dtxt, Err *e);

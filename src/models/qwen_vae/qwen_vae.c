@@ -167,4 +167,4 @@ static int qwen_vae_build(Vae *v, const cJSON *cfg, Err *e) {
     return 0;
 }
 
-const VaeFamily QWEN_VAE_FAMILY = { "AutoencoderKLQwenImage", qwen_vae_build };
+const VaeFamily QWEN_VAE_FAMILY = { "AutoencoderKLQwenImage", qwen_vae_build, 1 };

@@ -284,15 +284,18 @@ int vae_decode_traced(const Vae *v, const float *latents, int h, int w, const Tr
     float *z = xmalloc(n * sizeof(float));
     memcpy(z, latents, n * sizeof(float));
     vae_latents_denormalise(v, z, hw);
-    int64_t zs[4] = {1, v->net.z_ch, h, w}, os[4] = {1, v->net.out_ch, (int64_t)h * v->net.factor, (int64_t)w * v->net.factor};
-    trace_f32(trace, "vae_decode_input", 4, zs, z);
+    /* upstream's shapes: [1, C, H, W], or [1, C, 1, H, W] for a VAE with a frame axis */
+    const int fa = v->family->frame_axis, nd = 4 + fa;
+    int64_t zs[5] = {1, v->net.z_ch, 1, h, w}, os[5] = {1, v->net.out_ch, 1, (int64_t)h * v->net.factor, (int64_t)w * v->net.factor};
+    if (!fa) { zs[2] = h; zs[3] = w; os[2] = os[3]; os[3] = os[4]; }
+    trace_f32(trace, "vae_decode_input", nd, zs, z);
     int rc = vae_decode_raw(v, z, h, w, image, e);
     free(z);
     if (rc) return -1;
     size_t np = (size_t)v->net.out_ch * hw * v->net.factor * v->net.factor;
     if (v->clamp_output)
         for (size_t i = 0; i < np; i++) image[i] = fminf(fmaxf(image[i], -1.0f), 1.0f);
-    trace_f32(trace, "vae_decode_output", 4, os, image);
+    trace_f32(trace, "vae_decode_output", nd, os, image);
     /* the pipelines' post-processing clamps every family's output */
     for (size_t i = 0; i < np; i++) image[i] = fminf(fmaxf(image[i], -1.0f), 1.0f);
     return 0;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include "base/error.h"
 #include "base/rng.h"
+#include "models/model_size.h"
 #include "models/vae/vae_net.h"
 #include "tensor/trace.h"
 
@@ -43,6 +44,9 @@ typedef struct VaeFamily {
     /* Reads the config, declares the weight table and ops into v->net, sets the latent
      * normalisation (v->latent_shift / v->latent_scale) and v->clamp_output. */
     int (*build)(Vae *v, const cJSON *config, Err *e);
+    /* upstream's tensors carry a frame axis, [B, C, T, H, W] (the video VAE run at T = 1): traces
+     * report that shape */
+    int frame_axis;
 } VaeFamily;
 
 struct Vae {
@@ -94,5 +98,9 @@ int vae_decode_raw(const Vae *v, const float *z, int h, int w, float *image, Err
 /* In place on [z_ch, hw] */
 void vae_latents_normalise(const Vae *v, float *z, size_t hw);
 void vae_latents_denormalise(const Vae *v, float *z, size_t hw);
+
+/* The config.json of each VAE architecture that init-model writes, at a size (vae_init.c). */
+cJSON *vae_init_qwen_config(ModelSize s);
+cJSON *vae_init_flux_config(ModelSize s);
 
 #endif

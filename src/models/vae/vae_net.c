@@ -121,7 +121,7 @@ size_t vae_model_numel(const VaeModel *m) {
     return n;
 }
 
-static size_t param_numel(const VaeParam *p) {
+size_t vae_param_numel(const VaeParam *p) {
     size_t k = 1;
     for (int d = 0; d < p->ndim; d++) k *= (size_t)p->shape[d];
     return k;
@@ -129,7 +129,7 @@ static size_t param_numel(const VaeParam *p) {
 
 void vae_model_init_random(VaeModel *m, uint64_t seed, DType dt) {
     size_t total = 0, es = dtype_size(dt);
-    for (int i = 0; i < m->np; i++) total += param_numel(&m->p[i]);
+    for (int i = 0; i < m->np; i++) total += vae_param_numel(&m->p[i]);
     free(m->owned);
     m->owned = xmalloc(total * es);
     unsigned char *dst = m->owned;
@@ -139,7 +139,7 @@ void vae_model_init_random(VaeModel *m, uint64_t seed, DType dt) {
         VaeParam *p = &m->p[i];
         Rng r;
         rng_seed_stream(&r, seed, hash64(p->name, strlen(p->name), 0));
-        size_t n = param_numel(p);
+        size_t n = vae_param_numel(p);
         float bound = p->fan_in > 0 ? 1.0f / sqrtf((float)p->fan_in) : 1.0f;
         for (size_t off = 0; off < n; off += chunk) {
             size_t len = n - off < chunk ? n - off : chunk;
@@ -161,7 +161,7 @@ void vae_model_init_random(VaeModel *m, uint64_t seed, DType dt) {
 
 static float *param_f32(const VaeModel *m, int idx) {
     const VaeParam *p = &m->p[idx];
-    size_t n = param_numel(p);
+    size_t n = vae_param_numel(p);
     float *f = xmalloc(n * sizeof(float));
     dtype_to_f32(p->dtype, p->data, f, n);
     return f;

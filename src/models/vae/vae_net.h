@@ -84,8 +84,9 @@ int vae_model_bind(VaeModel *m, const StSet *s, Err *e);
 /* Seeded random weights (uniform +-1/sqrt(fan_in) for convs, 1 + 0.1 N for gammas, 0.05 N for
  * biases/betas), stored as dt (DT_F32 or DT_BF16). Each tensor's values depend only on (seed, name). */
 void vae_model_init_random(VaeModel *m, uint64_t seed, DType dt);
-/* Total parameter count of the declared table. */
+/* Total parameter count of the declared table, and of one param. */
 size_t vae_model_numel(const VaeModel *m);
+size_t vae_param_numel(const VaeParam *p);
 
 /* Runs a net on one image x [C, H, W]; *y is a new malloc'd [*oc, *oh, *ow] buffer. */
 int vae_net_forward(const VaeModel *m, const VaeNet *net, const float *x, int C, int H, int W,
