@@ -118,6 +118,7 @@ static const ModelFamily LONGCAT_IMAGE = {
     .transformer = &LONGCAT_IMAGE_TRANSFORMER,
     .init_transformer_config = lc_init_config,
     .init_vae_config = vae_init_flux_config,
+    .single_blocks = 1,
 };
 
 const ModelFamily *const MODEL_FAMILIES[] = {&QWEN_IMAGE, &LONGCAT_IMAGE, NULL};

@@ -69,6 +69,9 @@ typedef struct ModelFamily {
      * encoder's width), and writing their random weights */
     cJSON *(*init_transformer_config)(const ModelInitSpec *spec, int zero_cond_t, int text_hidden);
     cJSON *(*init_vae_config)(ModelSize size);
+    /* the transformer has a second kind of block (LongCat's single-stream blocks; init-model and
+     * bench count them with --single) */
+    int single_blocks;
 } ModelFamily;
 
 /* NULL-terminated list of every family. */

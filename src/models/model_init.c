@@ -22,7 +22,7 @@ void model_init_config_header(cJSON *j, const char *cls) {
 }
 
 /* Qwen2.5-VL; ids from the generated vocabulary (tiny, small) or the real ones (full). */
-static cJSON *text_encoder_config(ModelSize s, const TinyVocabIds *v) {
+static cJSON *text_encoder_config(ModelSize s, const TinyVocabIds *v, int text_layers) {
     static const int HIDDEN[] = {32, 64, 3584}, LAYERS[] = {2, 2, 28}, HEADS[] = {2, 4, 28}, KV[] = {1, 2, 4};
     static const int INTER[] = {64, 128, 18944}, MROPE[3][3] = {{2, 3, 3}, {2, 3, 3}, {16, 24, 24}};
     static const int VDEPTH[] = {2, 2, 32}, VHIDDEN[] = {32, 32, 1280}, VHEADS[] = {2, 2, 16}, VINTER[] = {48, 64, 3420};
@@ -40,7 +40,7 @@ static cJSON *text_encoder_config(ModelSize s, const TinyVocabIds *v) {
     cJSON_AddNumberToObject(j, "max_position_embeddings", 128000);
     cJSON_AddStringToObject(j, "model_type", "qwen2_5_vl");
     cJSON_AddNumberToObject(j, "num_attention_heads", HEADS[s]);
-    cJSON_AddNumberToObject(j, "num_hidden_layers", LAYERS[s]);
+    cJSON_AddNumberToObject(j, "num_hidden_layers", text_layers ? text_layers : LAYERS[s]);
     cJSON_AddNumberToObject(j, "num_key_value_heads", KV[s]);
     cJSON_AddNumberToObject(j, "rms_norm_eps", 1e-6);
     cJSON *rs = cJSON_CreateObject();
@@ -53,9 +53,14 @@ static cJSON *text_encoder_config(ModelSize s, const TinyVocabIds *v) {
     cJSON_AddStringToObject(j, "torch_dtype", "bfloat16");
     cJSON_AddNumberToObject(j, "video_token_id", v->video_pad);
     cJSON *vc = cJSON_CreateObject();
-    cJSON_AddNumberToObject(vc, "depth", VDEPTH[s]);
-    const int full_att[4] = {7, 15, 23, 31}, tiny_att[1] = {1};
-    cJSON_AddItemToObject(vc, "fullatt_block_indexes", s == SIZE_FULL ? ints(full_att, 4) : ints(tiny_att, 1));
+    int depth = text_layers ? text_layers : VDEPTH[s];
+    cJSON_AddNumberToObject(vc, "depth", depth);
+    /* the published full-attention blocks that exist at this depth (at least the last one) */
+    int full_att[4] = {7, 15, 23, 31}, n_att = 0;
+    if (s != SIZE_FULL) full_att[n_att++] = 1 < depth ? 1 : depth - 1;
+    else for (int i = 0; i < 4; i++) if (full_att[i] < depth) full_att[n_att++] = full_att[i];
+    if (!n_att) full_att[n_att++] = depth - 1;
+    cJSON_AddItemToObject(vc, "fullatt_block_indexes", ints(full_att, n_att));
     cJSON_AddStringToObject(vc, "hidden_act", "silu");
     cJSON_AddNumberToObject(vc, "hidden_size", VHIDDEN[s]);
     cJSON_AddNumberToObject(vc, "in_channels", 3);
@@ -157,24 +162,20 @@ int model_init_dir_is_empty(const char *dir) {
     return empty;
 }
 
-static int write_weights(const ModelFamily *fam, const char *out, const cJSON *tcfg, const cJSON *vcfg, const cJSON *tecfg,
-                         uint64_t seed, Err *e) {
+/* Transformer and text encoder are streamed tensor by tensor (full-size layouts are tens of GB;
+ * full size is stored in bf16 as published, tiny and small as save_full stores them); the VAE is
+ * small enough to build in memory. */
+static int write_weights(const ModelFamily *fam, ModelSize size, const char *out, const cJSON *tcfg, const cJSON *vcfg,
+                         const cJSON *tecfg, uint64_t seed, Err *e) {
     char *tdir = path_join(out, "transformer"), *vdir = path_join(out, "vae"), *edir = path_join(out, "text_encoder");
     char *tfile = path_join(tdir, "diffusion_pytorch_model.safetensors"), *efile = path_join(edir, "model.safetensors");
-    int rc = 0;
-    Transformer t;
-    rc = transformer_init_random(&t, fam->transformer, tcfg, seed, DT_BF16, e);
-    if (!rc) { rc = t.ops->save_full(&t, tfile, DT_BF16, e); transformer_free(&t); }
+    int rc = fam->transformer->write_random(tcfg, seed, DT_BF16, size == SIZE_FULL ? DT_BF16 : DT_COUNT, tfile, e);
     if (!rc) {
         Vae v;
         rc = vae_init_random(&v, vcfg, seed + 1, DT_BF16, e);
         if (!rc) { rc = vae_save(&v, vcfg, vdir, e); vae_free(&v); }
     }
-    if (!rc) {
-        QwenVL t;
-        rc = qwenvl_init_random(&t, tecfg, seed + 2, DT_BF16, e);
-        if (!rc) { rc = qwenvl_save(&t, efile, e); qwenvl_free(&t); }
-    }
+    if (!rc) rc = qwenvl_write_random(tecfg, seed + 2, DT_BF16, efile, e);
     free(tdir); free(vdir); free(edir); free(tfile); free(efile);
     return rc;
 }
@@ -196,7 +197,7 @@ int model_init_write(const ModelInitSpec *s, Err *e) {
     free(tok_out);
     if (rc) return -1;
 
-    cJSON *te = text_encoder_config(size, &vocab);
+    cJSON *te = text_encoder_config(size, &vocab, s->text_layers);
     int text_hidden = cJSON_GetObjectItemCaseSensitive(te, "hidden_size")->valueint;
     cJSON *tr = fam->init_transformer_config(s, fl->zero_cond_t, text_hidden);
     cJSON *va = fam->init_vae_config(size);
@@ -218,7 +219,7 @@ int model_init_write(const ModelInitSpec *s, Err *e) {
     if (!rc) rc = write_json(d_te, "config.json", te, e);
     if (!rc) rc = write_json(d_sc, "scheduler_config.json", sc, e);
     if (!rc) rc = write_json(d_pc, "preprocessor_config.json", pc, e);
-    if (!rc && (size != SIZE_FULL || weights)) rc = write_weights(fam, out, tr, va, te, (uint64_t)seed, e);
+    if (!rc && (size != SIZE_FULL || weights)) rc = write_weights(fam, size, out, tr, va, te, (uint64_t)seed, e);
     free(d_tr); free(d_va); free(d_te); free(d_sc); free(d_pc);
     cJSON_Delete(te); cJSON_Delete(tr); cJSON_Delete(va); cJSON_Delete(sc); cJSON_Delete(pc); cJSON_Delete(idx);
     return rc;

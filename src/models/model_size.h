@@ -13,6 +13,9 @@ typedef struct ModelInitSpec {
     uint64_t seed;                  /* same seed, same bytes */
     const char *tokenizer_dir;      /* SIZE_FULL: the real tokenizer/ folder to copy */
     int weights;                    /* SIZE_FULL: also write random weights */
+    int layers;                     /* transformer blocks (LongCat: double blocks); 0 = the size's */
+    int single_layers;              /* LongCat single blocks; 0 = 2 × layers when layers is set */
+    int text_layers;                /* text encoder depth (language layers and vision blocks); 0 = the size's */
 } ModelInitSpec;
 
 #endif

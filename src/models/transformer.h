@@ -22,6 +22,9 @@ typedef struct TransformerOps {
     int (*load)(Transformer *t, const char *dir, Err *e);
     /* seeded random weights of a config.json stored as dt (F32 / BF16) */
     int (*init_random)(Transformer *t, const cJSON *config, uint64_t seed, DType dt, Err *e);
+    /* the checkpoint init_random(dt) + save_full would write, streamed tensor by tensor (one in memory
+     * at a time); file_dt: its storage dtype, DT_COUNT = the one save_full writes */
+    int (*write_random)(const cJSON *config, uint64_t seed, DType dt, DType file_dt, const char *path, Err *e);
     /* every weight under its diffusers key, written atomically */
     int (*save_full)(const Transformer *t, const char *path, DType dt, Err *e);
     /* every weight trainable (f32 copies with gradients); the linears' gw/gb are set */

@@ -9,6 +9,7 @@
 #ifndef ST_QUANT_H
 #define ST_QUANT_H
 #include "base/error.h"
+#include "tensor/safetensors.h"
 #include "tensor/weight.h"
 
 /* "no_change", "bf16" → QUANT_NONE; the names above → their kind; else an error naming the key
@@ -20,7 +21,13 @@ const char *quant_name(QuantKind k);
  * *storage (free both with quant_storage_free). */
 typedef struct QuantStorage { void *data; float *scale; } QuantStorage;
 int weight_quantize(Weight *w, QuantKind k, QuantStorage *storage, Err *e);
+/* The same for a weight whose data lies in the memory-mapped files of `source` (a checkpoint opened
+ * with stset_open): it is packed QUANT_RELEASE_BYTES of source rows at a time and each chunk's pages
+ * are dropped from this process as soon as they are packed (stset_release), so quantising a whole
+ * checkpoint never holds more than a chunk of its bf16 bytes resident besides the packed result.
+ * source NULL (or data outside it): nothing is released — identical to weight_quantize. */
+#define QUANT_RELEASE_BYTES ((size_t)4 << 20)
+int weight_quantize_mapped(Weight *w, QuantKind k, QuantStorage *storage, const StSet *source, Err *e);
 void quant_storage_free(QuantStorage *s);
-
 
 #endif

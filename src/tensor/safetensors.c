@@ -411,3 +411,137 @@ int stw_write(const StWriter *w, const char *path, Err *e) {
     free(buf);
     return rc;
 }
+
+/* ---- releasing mapped pages ---- */
+
+int stset_release(const StSet *s, const void *p, size_t n) {
+    const uintptr_t a = (uintptr_t)p, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; s && i < s->n; i++) {
+        const StFile *f = &s->files[i];
+        uintptr_t lo = (uintptr_t)f->map, hi = lo + f->map_len;
+        if (!f->map || a < lo || a >= hi || n > hi - a) continue;
+        uintptr_t b = a & ~(page - 1), end = (a + n + page - 1) & ~(page - 1);
+        if (end > b) madvise((void *)b, end - b, MADV_DONTNEED);   /* lo is page aligned: b >= lo */
+        return 1;
+    }
+    return 0;
+}
+
+void stset_release_all(const StSet *s) {
+    for (int i = 0; s && i < s->n; i++)
+        if (s->files[i].map) stset_release(s, s->files[i].map, s->files[i].map_len);
+}
+
+/* ---- streaming writer ---- */
+
+void sts_init(StStream *s) { memset(s, 0, sizeof *s); s->fd = -1; }
+
+void sts_declare(StStream *s, const char *name, DType dt, int ndim, const int64_t *shape) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->t = xrealloc(s->t, (size_t)s->cap * sizeof *s->t);
+        s->off = xrealloc(s->off, (size_t)s->cap * sizeof *s->off);
+    }
+    StTensor *t = &s->t[s->n];
+    memset(t, 0, sizeof *t);
+    t->name = xstrdup(name); t->dtype = dt; t->ndim = ndim; t->numel = 1;
+    for (int i = 0; i < ndim; i++) { t->shape[i] = shape[i]; t->numel *= (size_t)shape[i]; }
+    t->nbytes = t->numel * dtype_size(dt);
+    s->off[s->n] = s->n ? s->off[s->n - 1] + s->t[s->n - 1].nbytes : 0;
+    s->n++;
+}
+
+void sts_set_meta(StStream *s, const char *key, const char *val) {
+    s->meta_key = xrealloc(s->meta_key, (size_t)(s->n_meta + 1) * sizeof(char *));
+    s->meta_val = xrealloc(s->meta_val, (size_t)(s->n_meta + 1) * sizeof(char *));
+    s->meta_key[s->n_meta] = xstrdup(key);
+    s->meta_val[s->n_meta++] = xstrdup(val);
+}
+
+static int write_at(int fd, const void *data, size_t n, uint64_t at) {
+    const unsigned char *p = data;
+    while (n) {
+        ssize_t w = pwrite(fd, p, n, (off_t)at);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w; n -= (size_t)w; at += (uint64_t)w;
+    }
+    return 0;
+}
+
+int sts_begin(StStream *s, const char *path, Err *e) {
+    cJSON *root = cJSON_CreateObject();
+    if (s->n_meta) {
+        cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
+        for (int i = 0; i < s->n_meta; i++) cJSON_AddStringToObject(m, s->meta_key[i], s->meta_val[i]);
+    }
+    for (int i = 0; i < s->n; i++) {
+        const StTensor *t = &s->t[i];
+        cJSON *o = cJSON_AddObjectToObject(root, t->name);
+        cJSON_AddStringToObject(o, "dtype", dtype_name(t->dtype));
+        cJSON *sh = cJSON_AddArrayToObject(o, "shape");
+        for (int d = 0; d < t->ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t->shape[d]));
+        cJSON *of = cJSON_AddArrayToObject(o, "data_offsets");
+        cJSON_AddItemToArray(of, cJSON_CreateNumber((double)s->off[i]));
+        cJSON_AddItemToArray(of, cJSON_CreateNumber((double)(s->off[i] + t->nbytes)));
+    }
+    char *hdr = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    size_t hl = strlen(hdr), padded = (hl + 7) & ~(size_t)7;
+    unsigned char *buf = xmalloc(8 + padded);
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    memcpy(buf + 8, hdr, hl);
+    memset(buf + 8 + hl, ' ', padded - hl);
+    free(hdr);
+    s->path = xstrdup(path);
+    s->tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+    s->written = xcalloc((size_t)s->n + 1, 1);
+    s->fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int rc = 0;
+    if (s->fd < 0) rc = err_set(e, "%s: cannot create: %s", s->tmp, strerror(errno));
+    else if (write_at(s->fd, buf, 8 + padded, 0)) rc = err_set(e, "%s: write failed: %s", s->tmp, strerror(errno));
+    s->data_start = 8 + padded;
+    free(buf);
+    return rc;
+}
+
+int sts_write(StStream *s, const char *name, const void *data, Err *e) {
+    for (int i = 0; i < s->n; i++) {
+        if (strcmp(s->t[i].name, name)) continue;
+        if (s->fd < 0) return err_set(e, "%s: stream not started", s->path ? s->path : name);
+        if (write_at(s->fd, data, s->t[i].nbytes, s->data_start + s->off[i]))
+            return err_set(e, "%s: write of tensor '%s' failed: %s", s->tmp, name, strerror(errno));
+        s->written[i] = 1;
+        return 0;
+    }
+    return err_set(e, "%s: tensor '%s' was not declared", s->path ? s->path : "safetensors stream", name);
+}
+
+static void sts_free(StStream *s) {
+    for (int i = 0; i < s->n; i++) free(s->t[i].name);
+    for (int i = 0; i < s->n_meta; i++) { free(s->meta_key[i]); free(s->meta_val[i]); }
+    free(s->t); free(s->off); free(s->written); free(s->meta_key); free(s->meta_val); free(s->path); free(s->tmp);
+    sts_init(s);
+}
+
+void sts_abort(StStream *s) {
+    if (s->fd >= 0) { close(s->fd); unlink(s->tmp); }
+    sts_free(s);
+}
+
+int sts_finish(StStream *s, Err *e) {
+    int rc = 0;
+    for (int i = 0; i < s->n && !rc; i++)
+        if (!s->written[i]) rc = err_set(e, "%s: tensor '%s' was declared but never written", s->path, s->t[i].name);
+    if (!rc) {
+        /* the data block ends with the last tensor: a file of zero-sized tensors still has its header */
+        uint64_t end = s->data_start + (s->n ? s->off[s->n - 1] + s->t[s->n - 1].nbytes : 0);
+        if (ftruncate(s->fd, (off_t)end) || fsync(s->fd)) rc = err_set(e, "%s: cannot complete the file: %s", s->tmp, strerror(errno));
+    }
+    if (rc) { sts_abort(s); return -1; }
+    close(s->fd); s->fd = -1;
+    if (rename(s->tmp, s->path)) { rc = err_set(e, "%s: cannot rename into place: %s", s->path, strerror(errno)); unlink(s->tmp); }
+    else { char *d = path_dirname(s->path); dir_fsync(d); free(d); }
+    sts_free(s);
+    return rc;
+}

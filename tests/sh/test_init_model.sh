@@ -80,6 +80,16 @@ expect_grep '"num_single_layers":[[:space:]]*20,' full/transformer/config.json
 expect_grep '"hidden_size":[[:space:]]*3584,' full/text_encoder/config.json
 expect_file full/tokenizer/tokenizer.json
 expect_no_path full/transformer/diffusion_pytorch_model.safetensors
+# full widths on a few blocks (--layers, --single, --text-layers): the depths change, nothing else
+run_log few.log "$BIN" init-model --family longcat_image --size full --tokenizer "$TOK" --layers 3 --single 1 --text-layers 2 --out few
+expect_grep '"num_layers":[[:space:]]*3,' few/transformer/config.json
+expect_grep '"num_single_layers":[[:space:]]*1,' few/transformer/config.json
+expect_grep '"num_hidden_layers":[[:space:]]*2,' few/text_encoder/config.json
+expect_grep '"num_attention_heads":[[:space:]]*24,' few/transformer/config.json
+expect_fail -c 2 "$BIN" init-model --family qwen_image --size full --tokenizer "$TOK" --layers 0 --out x
+expect_grep -F "--layers expects a whole number of blocks from 1 to 1000, got '0'"
+expect_fail -c 2 "$BIN" init-model --family qwen_image --size full --tokenizer "$TOK" --layers 2 --single 4 --out x
+expect_grep -F "--single applies to a transformer with single blocks (qwen_image has one kind of block: --layers)"
 expect_fail "$BIN" validate --model_family longcat_image --model_flavour edit --pretrained_model_name_or_path full --image ds/reference/pair_0000.png \
     --prompt p
 expect_grep -F "full/vae"

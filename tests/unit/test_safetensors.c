@@ -252,6 +252,56 @@ static void test_dtypes(void **state) {
     assert_true(f32_to_bf16(1.00390625f) == 0x3f80);
 }
 
+/* The streaming writer lays out exactly the bytes stw_write does (same header, same data), whatever
+ * order the tensors' bytes arrive in; undeclared or missing tensors are errors and leave no file. */
+static void test_stream(void **state) {
+    (void)state;
+    char *d = tmpdir_make(), *pa = path_join(d, "a.safetensors"), *pb = path_join(d, "b.safetensors");
+    float a[6] = {1, -2, 3.5f, 0, 1e-3f, 7};
+    uint16_t b[3] = {f32_to_bf16(1.5f), f32_to_bf16(-0.25f), f32_to_bf16(3.0f)};
+    int64_t sa[2] = {2, 3}, sb = 3, sz = 0;
+    StWriter w; stw_init(&w);
+    stw_set_meta(&w, "format", "pt");
+    stw_add_f32(&w, "layer.weight", 2, sa, a);
+    stw_add(&w, "b16", DT_BF16, 1, &sb, b);
+    stw_add(&w, "empty", DT_F32, 1, &sz, a);
+    Err e = {0};
+    assert_int_equal(stw_write(&w, pa, &e), 0);
+    stw_free(&w);
+    StStream s; sts_init(&s);
+    sts_set_meta(&s, "format", "pt");
+    sts_declare(&s, "layer.weight", DT_F32, 2, sa);
+    sts_declare(&s, "b16", DT_BF16, 1, &sb);
+    sts_declare(&s, "empty", DT_F32, 1, &sz);
+    assert_int_equal(sts_begin(&s, pb, &e), 0);
+    assert_int_equal(sts_write(&s, "empty", a, &e), 0);
+    assert_int_equal(sts_write(&s, "b16", b, &e), 0);
+    assert_int_not_equal(sts_write(&s, "nope", b, &e), 0);
+    assert_contains(e.msg, "tensor 'nope' was not declared");
+    assert_int_equal(sts_write(&s, "layer.weight", a, &e), 0);
+    assert_int_equal(sts_finish(&s, &e), 0);
+    size_t na, nb;
+    char *fa = file_read_all(pa, &na, &e), *fb = file_read_all(pb, &nb, &e);
+    assert_non_null(fa); assert_non_null(fb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(fa, fb, na);
+    free(fa); free(fb);
+    /* a tensor never written: an error naming it, and no file in place */
+    char *pc = path_join(d, "c.safetensors");
+    sts_init(&s);
+    sts_declare(&s, "layer.weight", DT_F32, 2, sa);
+    sts_declare(&s, "b16", DT_BF16, 1, &sb);
+    assert_int_equal(sts_begin(&s, pc, &e), 0);
+    assert_int_equal(sts_write(&s, "b16", b, &e), 0);
+    assert_int_not_equal(sts_finish(&s, &e), 0);
+    assert_contains(e.msg, "tensor 'layer.weight' was declared but never written");
+    assert_false(file_exists(pc));
+    char cmd[600]; snprintf(cmd, sizeof cmd, "ls '%s' | grep -c tmp || true", d);
+    FILE *ls = popen(cmd, "r"); char out[16] = ""; assert_non_null(fgets(out, sizeof out, ls)); pclose(ls);
+    assert_int_equal(atoi(out), 0);   /* the temporary file is gone too */
+    free(pa); free(pb); free(pc); tmpdir_remove(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
@@ -263,6 +313,7 @@ int main(void) {
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_dtypes),
+        cmocka_unit_test(test_stream),
     };
     return cmocka_run_group_tests_name("safetensors", tests, NULL, NULL);
 }

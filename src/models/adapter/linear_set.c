@@ -84,9 +84,11 @@ int linear_set_quantize(LinearSet *s, QuantKind k, Err *e) {
         Linear *l = s->l[i];
         if (l->gw) return err_setc(e, EXIT_USAGE, "base_model_precision=%s quantises the frozen base; it cannot be combined with model_type=full",
                                    quant_name(k));
-        if (weight_quantize(l->w, k, &s->qs[i], e)) return err_prefix(e, "%s", l->name);
+        if (weight_quantize_mapped(l->w, k, &s->qs[i], s->mapped, e)) return err_prefix(e, "%s", l->name);
         if (interrupt_check(e, "while quantising the transformer")) return -1;   /* minutes for a 20B model */
     }
+    /* nothing reads the mapped weights any more: drop what later reads mapped back around them */
+    stset_release_all(s->mapped);
     return 0;
 }
 

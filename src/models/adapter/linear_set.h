@@ -14,6 +14,8 @@ typedef struct LinearSet {
     Linear **l;
     int n, cap;
     QuantStorage *qs;     /* [n] packed base weights after linear_set_quantize (owned) */
+    const StSet *mapped;  /* the checkpoint the base weights are mapped from (set by the family's load;
+                           * NULL for weights in memory): quantising releases their pages */
     TrainParam *params;   /* adapter parameters, gathered by linear_set_params */
     int n_params;
     char *lycoris_meta;   /* the lycoris_config text saved with LyCORIS files (owned), or NULL */
@@ -60,7 +62,8 @@ int linear_set_init_lokr_norm(LinearSet *s, float scale, uint64_t seed, Err *e);
 /* The LyCORIS multiplier of every LyCORIS adapter (validation_lycoris_strength). */
 void linear_set_lycoris_multiplier(LinearSet *s, float multiplier);
 
-/* Quantises every frozen base weight in place (base_model_precision). */
+/* Quantises every frozen base weight in place (base_model_precision), tensor by tensor; weights
+ * mapped from s->mapped have their checkpoint pages released as they are packed (quant.h). */
 int linear_set_quantize(LinearSet *s, QuantKind k, Err *e);
 
 /* The adapters' trainable parameters in layer order (pointer valid until adapters change). */

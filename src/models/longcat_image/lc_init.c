@@ -15,8 +15,8 @@ cJSON *lc_init_config(const ModelInitSpec *spec, int zero_cond_t, int text_hidde
     cJSON_AddNumberToObject(j, "in_channels", 64);
     cJSON_AddNumberToObject(j, "joint_attention_dim", text_hidden);
     cJSON_AddNumberToObject(j, "num_attention_heads", HEADS[s]);
-    cJSON_AddNumberToObject(j, "num_layers", LAYERS[s]);
-    cJSON_AddNumberToObject(j, "num_single_layers", SINGLE[s]);
+    cJSON_AddNumberToObject(j, "num_layers", spec->layers ? spec->layers : LAYERS[s]);
+    cJSON_AddNumberToObject(j, "num_single_layers", spec->single_layers ? spec->single_layers : spec->layers ? 2 * spec->layers : SINGLE[s]);
     cJSON_AddNumberToObject(j, "patch_size", 1);
     cJSON_AddNumberToObject(j, "pooled_projection_dim", text_hidden);
     return j;

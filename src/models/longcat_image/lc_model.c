@@ -21,13 +21,15 @@ static void acts_free(LcActs *a) {
     free(a->lin_acts); a->lin_acts = NULL;
 }
 
-static void acts_alloc(const LcModel *m, const LcRun *r, LcActs *a, int dbl) {
+/* The buffers a double block (dbl) and/or a single block (sgl) uses; with both, one set serves
+ * either kind (the checkpointed recomputation runs one block at a time). */
+static void acts_alloc(const LcModel *m, const LcRun *r, LcActs *a, int dbl, int sgl) {
     const size_t D = m->cfg.dim, F = m->cfg.ff, R = r->R, T = r->T, H = m->cfg.heads;
     a->mod = NEWF(T * 6 * D);
     a->modc = dbl ? NEWF(T * 6 * D) : NULL;
     a->ln1 = NEWF(R * D); a->m1 = NEWF(R * D); a->mean1 = NEWF(R); a->rstd1 = NEWF(R);
     a->qkv_raw = NEWF(R * 3 * D); a->qkv = NEWF(R * 3 * D); a->rq = NEWF(H * R); a->rk = NEWF(H * R);
-    a->o = NEWF(R * (dbl ? D : D + F)); a->lse = NEWF(H * R);
+    a->o = NEWF(R * (sgl ? D + F : D)); a->lse = NEWF(H * R);
     if (dbl) { a->ya = NEWF(R * D); a->x1 = NEWF(R * D); a->ln2 = NEWF(R * D); a->m2 = NEWF(R * D);
                a->mean2 = NEWF(R); a->rstd2 = NEWF(R); a->ffg = NEWF(R * F); }
     a->ffh = NEWF(R * F); a->ffy = NEWF(R * D);
@@ -74,10 +76,11 @@ static LcRun *run_prepare(LcModel *m, int B, int L, int N, int U) {
     r->rcos = NEWF(S * P); r->rsin = NEWF(S * P);
     r->hs = NEWF((nb + 1) * R * D);
     r->mod_o = NEWF(T * 2 * D); r->lnf = NEWF(R * D); r->nf = NEWF(R * D); r->meanf = NEWF(R); r->rstdf = NEWF(R);
-    /* one activation set per block, or two shared ones (double, single) when checkpointing */
-    r->n_acts = m->checkpointing ? 2 : (int)nb;
+    /* one activation set per block, or one shared by every block when checkpointing */
+    r->n_acts = m->checkpointing ? 1 : (int)nb;
     r->acts = xcalloc((size_t)r->n_acts + 1, sizeof *r->acts);
-    for (int i = 0; i < r->n_acts; i++) acts_alloc(m, r, &r->acts[i], m->checkpointing ? i == 0 : i < m->cfg.layers);
+    for (int i = 0; i < r->n_acts; i++)
+        acts_alloc(m, r, &r->acts[i], m->checkpointing ? m->cfg.layers > 0 : i < m->cfg.layers, m->checkpointing ? m->cfg.single_layers > 0 : i >= m->cfg.layers);
     size_t total = 0;
     for (int i = 0; i < m->linears.n; i++) total += linear_acts_floats(m->linears.l[i], R);
     r->lin_acts_buf = NEWF(total + 1);
@@ -96,9 +99,8 @@ static LcRun *run_prepare(LcModel *m, int B, int L, int N, int U) {
 /* Adapter activations of a top-level linear (shared by every activation set). */
 static float *top_h(const LcRun *r, const LcLinear *l) { return l->lin.ad ? r->acts[0].lin_acts[l->lin.id] : NULL; }
 
-static LcActs *acts_of(LcRun *r, const LcModel *m, int blk) {
-    if (r->ckpt) return &r->acts[blk < m->cfg.layers ? 0 : 1];
-    return &r->acts[blk];
+static LcActs *acts_of(LcRun *r, int blk) {
+    return &r->acts[r->ckpt ? 0 : blk];
 }
 
 /* Rows [off, off + n) of every sample of x [B·S, D] as one [B, n, D] trace tensor. */
@@ -193,8 +195,8 @@ int lc_forward(LcModel *m, const LcInput *in, int keep, float *out, const Trace 
     const int nb = c->layers + c->single_layers;
     for (int k = 0; k < nb; k++) {
         float *hin = r->hs + (size_t)k * R * D, *hout = hin + (size_t)R * D;
-        if (k < c->layers) lc_double_fwd(m, k, hin, hout, acts_of(r, m, k));
-        else lc_single_fwd(m, k - c->layers, hin, hout, acts_of(r, m, k));
+        if (k < c->layers) lc_double_fwd(m, k, hin, hout, acts_of(r, k));
+        else lc_single_fwd(m, k - c->layers, hin, hout, acts_of(r, k));
         if (trace_on(trace)) {
             char nm[48];
             int dbl = k < c->layers, i = dbl ? k : k - c->layers;
@@ -240,7 +242,7 @@ int lc_backward(LcModel *m, const float *dout, float *dx, float *dctx, Err *e) {
     lc_lin_bwd(m, &m->norm_out, dmod_o, 2 * D, r->stemb, D, dstemb, D, 1, sets, top_h(r, &m->norm_out));
     for (int k = nb - 1; k >= 0; k--) {
         float *hin = r->hs + (size_t)k * R * D;
-        LcActs *a = acts_of(r, m, k);
+        LcActs *a = acts_of(r, k);
         if (r->ckpt) {   /* recompute the block from its kept input (its output is already stored) */
             float *tmp = NEWF((size_t)R * D);
             if (k < c->layers) lc_double_fwd(m, k, hin, tmp, a); else lc_single_fwd(m, k - c->layers, hin, tmp, a);

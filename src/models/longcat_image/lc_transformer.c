@@ -43,6 +43,10 @@ static int init_random(Transformer *t, const cJSON *config, uint64_t seed, DType
     return 0;
 }
 
+static int write_random(const cJSON *config, uint64_t seed, DType dt, DType file_dt, const char *path, Err *e) {
+    return lc_write_random(config, seed, dt, file_dt == DT_COUNT ? DT_F32 : file_dt, path, e);   /* save_full: f32 */
+}
+
 static int save_full(const Transformer *t, const char *path, DType dt, Err *e) {
     (void)dt;   /* LongCat's full weights are written in f32, as trained */
     return lc_save_full(&lt(t)->m, path, e);
@@ -90,4 +94,4 @@ static void free_model(Transformer *t) {
     t->model = NULL;
 }
 
-const TransformerOps LONGCAT_IMAGE_TRANSFORMER = {load, init_random, save_full, enable_full, full_params, forward, backward, free_model};
+const TransformerOps LONGCAT_IMAGE_TRANSFORMER = {load, init_random, write_random, save_full, enable_full, full_params, forward, backward, free_model};

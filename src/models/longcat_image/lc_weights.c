@@ -178,8 +178,24 @@ int lc_load(LcModel *m, const char *dir, Err *e) {
     free(cp);
     if (stset_open(&m->set, dir, e)) { lc_free(m); return -1; }
     m->own_set = 1;
+    m->linears.mapped = &m->set;   /* quantising releases the checkpoint's pages */
     if (lc_bind(m, &m->set, e)) { lc_free(m); return -1; }
     return 0;
+}
+
+/* A parameter's seeded random values stored as dt into dst; each tensor depends only on (seed, name):
+ * linears ~ U(±1/√in); biases and norm weights near their usual values so every path is exercised. */
+static void random_fill(const LcParam *p, uint64_t seed, DType dt, void *dst) {
+    size_t n = pnumel(p), es = dtype_size(dt);
+    float scale = p->role == LC_ROLE_LINEAR ? 1.0f / sqrtf((float)p->shape[1]) : 0.1f;
+    float base = p->role == LC_ROLE_NORM ? 1.0f : 0.0f;
+    Rng r; rng_seed_stream(&r, seed, hash64(p->name, strlen(p->name), 0));
+    float tmp[1024];
+    for (size_t j = 0; j < n; j += 1024) {
+        size_t nb = n - j < 1024 ? n - j : 1024;
+        for (size_t q = 0; q < nb; q++) tmp[q] = base + scale * (2.0f * rng_uniformf(&r) - 1.0f);
+        dtype_from_f32(dt, tmp, (char *)dst + j * es, nb);
+    }
 }
 
 int lc_init_random(LcModel *m, const cJSON *config, uint64_t seed, DType dt, Err *e) {
@@ -192,23 +208,37 @@ int lc_init_random(LcModel *m, const cJSON *config, uint64_t seed, DType dt, Err
     size_t off = 0;
     for (int i = 0; i < m->np; i++) {
         LcParam *p = &m->p[i];
-        size_t n = pnumel(p);
-        /* linears ~ U(±1/√in); biases and norm weights near their usual values so every path is exercised */
-        float scale = p->role == LC_ROLE_LINEAR ? 1.0f / sqrtf((float)p->shape[1]) : 0.1f;
-        float base = p->role == LC_ROLE_NORM ? 1.0f : 0.0f;
-        Rng r; rng_seed_stream(&r, seed, hash64(p->name, strlen(p->name), 0));
-        float tmp[1024];
-        for (size_t j = 0; j < n; j += 1024) {
-            size_t nb = n - j < 1024 ? n - j : 1024;
-            for (size_t q = 0; q < nb; q++) tmp[q] = base + scale * (2.0f * rng_uniformf(&r) - 1.0f);
-            dtype_from_f32(dt, tmp, block + (off + j) * es, nb);
-        }
+        random_fill(p, seed, dt, block + off * es);
         p->w.dtype = dt; p->w.data = block + off * es;
-        off += n;
+        off += pnumel(p);
     }
     small_to_f32(m);
     sync_linears(m);
     return 0;
+}
+
+int lc_write_random(const cJSON *config, uint64_t seed, DType dt, DType file_dt, const char *path, Err *e) {
+    if ((dt != DT_F32 && dt != DT_BF16) || (file_dt != DT_F32 && file_dt != DT_BF16))
+        return err_set(e, "lc_write_random: dtypes %s/%s not supported (F32 or BF16)", dtype_name(dt), dtype_name(file_dt));
+    LcModel m;
+    if (lc_build(&m, config, e)) { lc_free(&m); return -1; }
+    StStream s; sts_init(&s);
+    for (int i = 0; i < m.np; i++) sts_declare(&s, m.p[i].name, file_dt, m.p[i].ndim, m.p[i].shape);
+    sts_set_meta(&s, "format", "pt");
+    int rc = sts_begin(&s, path, e);
+    for (int i = 0; i < m.np && !rc; i++) {
+        size_t n = pnumel(&m.p[i]);
+        void *v = xmalloc(n * dtype_size(dt)), *out = v;
+        random_fill(&m.p[i], seed, dt, v);
+        if (file_dt != dt) { out = xmalloc(n * dtype_size(file_dt)); float *f = xmalloc(n * sizeof(float));
+                             dtype_to_f32(dt, v, f, n); dtype_from_f32(file_dt, f, out, n); free(f); }
+        rc = sts_write(&s, m.p[i].name, out, e);
+        if (out != v) free(out);
+        free(v);
+    }
+    if (!rc) rc = sts_finish(&s, e); else sts_abort(&s);
+    lc_free(&m);
+    return rc;
 }
 
 void lc_enable_full_grads(LcModel *m) {

@@ -72,6 +72,9 @@ int lc_bind(LcModel *m, const StSet *s, Err *e);
 int lc_load(LcModel *m, const char *dir, Err *e);
 /* Seeded random weights stored as dt (F32 / BF16); each tensor depends only on (seed, name). */
 int lc_init_random(LcModel *m, const cJSON *config, uint64_t seed, DType dt, Err *e);
+/* The same values (rounded to dt) streamed to a safetensors file stored as file_dt, one tensor in
+ * memory at a time; with file_dt F32 it is the file lc_init_random + lc_save_full writes. */
+int lc_write_random(const cJSON *config, uint64_t seed, DType dt, DType file_dt, const char *path, Err *e);
 void lc_free(LcModel *m);
 int lc_find(const LcModel *m, const char *name);   /* parameter index or -1 */
 

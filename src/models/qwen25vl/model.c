@@ -247,6 +247,28 @@ static size_t param_numel(const QvParam *p) {
     return n;
 }
 
+/* A parameter's seeded random values stored as dt into dst (depends only on seed and name). */
+static void random_fill(const QvParam *p, uint64_t seed, DType dt, void *dst) {
+    size_t n = param_numel(p), es = dtype_size(dt);
+    float scale = p->role == QV_ROLE_LINEAR ? 1.0f / sqrtf((float)(n / (size_t)p->shape[0])) : 0.02f;
+    float base = p->role == QV_ROLE_NORM ? 1.0f : 0.0f;
+    /* chunks with their own stream so the fill runs in parallel and stays deterministic */
+    const size_t chunk = 1u << 20;
+    long nchunks = (long)((n + chunk - 1) / chunk);
+    uint64_t h = name_hash(p->name) ^ seed;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (long c = 0; c < nchunks; c++) {
+        Rng r; rng_seed_stream(&r, h, (uint64_t)c);
+        size_t i0 = (size_t)c * chunk, i1 = i0 + chunk < n ? i0 + chunk : n;
+        float tmp[1024];
+        for (size_t j = i0; j < i1; j += 1024) {
+            size_t nb = i1 - j < 1024 ? i1 - j : 1024;
+            for (size_t q = 0; q < nb; q++) tmp[q] = base + scale * (2.0f * rng_uniformf(&r) - 1.0f);
+            dtype_from_f32(dt, tmp, (char *)dst + j * es, nb);
+        }
+    }
+}
+
 int qwenvl_init_random(QwenVL *m, const cJSON *config, uint64_t seed, DType dt, Err *e) {
     if (dt != DT_F32 && dt != DT_BF16) return err_set(e, "qwenvl_init_random: dtype %s not supported yet (F32 or BF16)", dtype_name(dt));
     if (qwenvl_build(m, config, e)) { qwenvl_free(m); return -1; }
@@ -260,29 +282,33 @@ int qwenvl_init_random(QwenVL *m, const cJSON *config, uint64_t seed, DType dt, 
     for (int i = 0; i < m->np; i++) {
         QvParam *p = &m->p[i];
         if (tied && i == m->lm_head.w) continue;
-        size_t n = param_numel(p);
-        float scale = p->role == QV_ROLE_LINEAR ? 1.0f / sqrtf((float)(n / (size_t)p->shape[0])) : 0.02f;
-        float base = p->role == QV_ROLE_NORM ? 1.0f : 0.0f;
-        /* chunks with their own stream so the fill runs in parallel and stays deterministic */
-        const size_t chunk = 1u << 20;
-        long nchunks = (long)((n + chunk - 1) / chunk);
-        uint64_t h = name_hash(p->name) ^ seed;
-        #pragma omp parallel for schedule(dynamic, 1)
-        for (long c = 0; c < nchunks; c++) {
-            Rng r; rng_seed_stream(&r, h, (uint64_t)c);
-            size_t i0 = (size_t)c * chunk, i1 = i0 + chunk < n ? i0 + chunk : n;
-            float tmp[1024];
-            for (size_t j = i0; j < i1; j += 1024) {
-                size_t nb = i1 - j < 1024 ? i1 - j : 1024;
-                for (size_t q = 0; q < nb; q++) tmp[q] = base + scale * (2.0f * rng_uniformf(&r) - 1.0f);
-                dtype_from_f32(dt, tmp, block + (off + j) * es, nb);
-            }
-        }
+        random_fill(p, seed, dt, block + off * es);
         p->dtype = dt; p->data = block + off * es;
-        off += n;
+        off += param_numel(p);
     }
     if (tied) m->lm_head.w = m->embed;
     return 0;
+}
+
+int qwenvl_write_random(const cJSON *config, uint64_t seed, DType dt, const char *path, Err *e) {
+    if (dt != DT_F32 && dt != DT_BF16) return err_set(e, "qwenvl_write_random: dtype %s not supported yet (F32 or BF16)", dtype_name(dt));
+    QwenVL m;
+    if (qwenvl_build(&m, config, e)) { qwenvl_free(&m); return -1; }
+    int tied = m.cfg.text.tie_word_embeddings;
+    StStream s; sts_init(&s);
+    sts_set_meta(&s, "format", "pt");
+    for (int i = 0; i < m.np; i++) if (!(tied && i == m.lm_head.w)) sts_declare(&s, m.p[i].name, dt, m.p[i].ndim, m.p[i].shape);
+    int rc = sts_begin(&s, path, e);
+    for (int i = 0; i < m.np && !rc; i++) {
+        if (tied && i == m.lm_head.w) continue;
+        void *v = xmalloc(param_numel(&m.p[i]) * dtype_size(dt) + 1);
+        random_fill(&m.p[i], seed, dt, v);
+        rc = sts_write(&s, m.p[i].name, v, e);
+        free(v);
+    }
+    if (!rc) rc = sts_finish(&s, e); else sts_abort(&s);
+    qwenvl_free(&m);
+    return rc;
 }
 
 int qwenvl_save(const QwenVL *m, const char *path, Err *e) {
@@ -306,7 +332,7 @@ int qwenvl_quantize(QwenVL *m, QuantKind k, Err *e) {
         if (p->role != QV_ROLE_LINEAR || p->ndim != 2 || !p->data || m->qw[i].quant != QUANT_NONE) continue;
         if (i == m->lm_head.w) continue;
         Weight w = {p->dtype, p->data, (int)p->shape[0], (int)p->shape[1], QUANT_NONE, NULL, 0};
-        if (weight_quantize(&w, k, &m->qs[i], e)) return err_prefix(e, "text encoder %s", p->name);
+        if (weight_quantize_mapped(&w, k, &m->qs[i], m->own_set ? &m->set : NULL, e)) return err_prefix(e, "text encoder %s", p->name);
         m->qw[i] = w;
     }
     return 0;

@@ -94,6 +94,8 @@ int qwenvl_load_from(QwenVL *m, const cJSON *config, const StSet *s, Err *e);
 /* Build + seeded random weights stored as dt (DT_F32 or DT_BF16); each tensor depends only on
  * (seed, name). For benchmarks and tests. */
 int qwenvl_init_random(QwenVL *m, const cJSON *config, uint64_t seed, DType dt, Err *e);
+/* The file qwenvl_init_random + qwenvl_save would write (same bytes), streamed one tensor at a time. */
+int qwenvl_write_random(const cJSON *config, uint64_t seed, DType dt, const char *path, Err *e);
 void qwenvl_free(QwenVL *m);
 size_t qwenvl_numel(const QwenVL *m);
 /* Writes every bound tensor in its stored dtype under the published names (visual.*, model.*,
@@ -101,7 +103,8 @@ size_t qwenvl_numel(const QwenVL *m);
 int qwenvl_save(const QwenVL *m, const char *path, Err *e);
 /* text_encoder_1_precision: quantises every linear weight of the vision tower and the language
  * model (not the embedding, lm_head or the patch-embedding convolution) as tensor/quant.h does for
- * the transformer; QUANT_NONE leaves the stored dtype. */
+ * the transformer; QUANT_NONE leaves the stored dtype. Loaded from a folder, the checkpoint's pages of
+ * each packed weight are released (weight_quantize_mapped). */
 int qwenvl_quantize(QwenVL *m, QuantKind k, Err *e);
 
 /* ---- layer helpers on row-major f32 buffers ---- */

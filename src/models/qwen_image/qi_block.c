@@ -146,9 +146,8 @@ void qi_block_backward(QiModel *m, int b, QiBlockActs *a, float *dx, float *dc, 
                        const float *rope_cos, const float *rope_sin, const unsigned char *kmask, QiState *s) {
     QiBlock *bl = &m->blocks[b];
     const int D = m->cfg.dim, H = m->cfg.heads, hd = m->cfg.head_dim, N = a->N, L = a->L, S = N + L, D6 = 6 * D;
-    /* modulation grads [n_sets, 6D] and [1, 6D]: dedicated space past what the MLP backward uses of s3 */
-    size_t rows_max = (size_t)(N > L ? N : L) * 4 * D;
-    float *gmi = s->s3 + rows_max, *gmt = gmi + (size_t)n_sets * D6;
+    /* modulation grads [n_sets, 6D] and [1, 6D] */
+    float *gmi = s->gmod, *gmt = gmi + (size_t)n_sets * D6;
     memset(gmi, 0, (size_t)(n_sets + 1) * D6 * sizeof(float));
     /* MLP halves: dx, dc become grads of x1, c1 */
     mlp_backward(m, &bl->img_fc1, &bl->img_fc2, a->la[L_IFC1], a->la[L_IFC2], dx, N, a->x1, a->ln2_m, a->ln2_r, a->xn2,

@@ -15,7 +15,7 @@ cJSON *qi_init_config(const ModelInitSpec *spec, int zero_cond_t, int text_hidde
     cJSON_AddNumberToObject(j, "in_channels", 64);
     cJSON_AddNumberToObject(j, "joint_attention_dim", text_hidden);
     cJSON_AddNumberToObject(j, "num_attention_heads", HEADS[s]);
-    cJSON_AddNumberToObject(j, "num_layers", LAYERS[s]);
+    cJSON_AddNumberToObject(j, "num_layers", spec->layers ? spec->layers : LAYERS[s]);
     cJSON_AddNumberToObject(j, "out_channels", 16);
     cJSON_AddNumberToObject(j, "patch_size", 2);
     cJSON_AddBoolToObject(j, "zero_cond_t", zero_cond_t);

@@ -31,8 +31,9 @@ typedef struct QiState {
     int n_acts;
     uint64_t drop_seed;             /* adapter dropout of this training forward (a recompute redraws the same masks) */
     /* backward scratch */
-    float *s1, *s2, *s3, *s4;       /* [max rows, 4D] each */
-    size_t s_cap;
+    float *s1, *s2, *s3, *s4;       /* sized in state_prepare (qi_model.c) */
+    size_t s_cap[4];
+    float *gmod; size_t gmod_cap;   /* a block's modulation grads [n_sets + 1, 6D] */
     float *dst;                     /* d silu(temb) [n_sets, D] */
     float *top_arena; size_t top_cap;
     unsigned char *kmask_buf; int *sel_buf; size_t tok_cap;

@@ -17,7 +17,7 @@ void qi_state_free(QiState *s) {
     for (int i = 0; i < s->n_acts; i++) free(s->acts[i].arena);
     free(s->acts);
     free(s->top_arena); free(s->kmask_buf); free(s->sel_buf);
-    free(s->s1); free(s->s2); free(s->s3); free(s->s4);
+    free(s->s1); free(s->s2); free(s->s3); free(s->s4); free(s->gmod);
     free(s);
 }
 
@@ -50,6 +50,8 @@ static size_t top_layout(QiModel *m, QiState *s, float *base, int N, int L, int 
     return off;
 }
 
+static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
+
 static void state_prepare(QiModel *m, int N, int L, int n_sets, int training) {
     if (!m->st) m->st = xcalloc(1, sizeof(QiState));
     QiState *s = m->st;
@@ -78,15 +80,21 @@ static void state_prepare(QiModel *m, int N, int L, int n_sets, int training) {
     }
     s->kmask = s->kmask_buf; s->sel = s->sel_buf;
     if (training) {
-        int rows = N > L ? N : L;
-        size_t a = (size_t)3 * S * D, b = (size_t)rows * 4 * D;
-        size_t need_s = (a > b ? a : b) + (size_t)(n_sets + 1) * 6 * D + (size_t)rows * (m->cfg.joint_attention_dim > D ? m->cfg.joint_attention_dim : D);
-        if (need_s > s->s_cap) {
+        /* backward scratch, each sized for its largest use (qi_backward, qi_block_backward):
+         *   s1  block-output recompute [S, D]; dO and dk_pre [2·S, D]; txt_in's input grad [L, J]
+         *   s2  dQ | dK | dV [3·S, D]; the MLP's hidden grad [rows, 4D]; the text-norm grad [L, J]
+         *   s3  the MLP's input grad [rows, D]
+         *   s4  the output projections' grads and d xm1 | d cm1 [S, D] */
+        const size_t rows = (size_t)(N > L ? N : L), SD = (size_t)S * D, LJ = (size_t)L * m->cfg.joint_attention_dim;
+        const size_t ns = (size_t)n_sets * D;
+        size_t n1 = max3(2 * SD, LJ, ns), n2 = max3(3 * SD, rows * 4 * D, LJ), n3 = rows * D, n4 = SD;
+        if (n1 > s->s_cap[0] || n2 > s->s_cap[1] || n3 > s->s_cap[2] || n4 > s->s_cap[3]) {
             free(s->s1); free(s->s2); free(s->s3); free(s->s4);
-            s->s1 = xmalloc(need_s * sizeof(float)); s->s2 = xmalloc(need_s * sizeof(float));
-            s->s3 = xmalloc(need_s * sizeof(float)); s->s4 = xmalloc(need_s * sizeof(float));
-            s->s_cap = need_s;
+            s->s1 = xmalloc(n1 * sizeof(float)); s->s2 = xmalloc(n2 * sizeof(float));
+            s->s3 = xmalloc(n3 * sizeof(float)); s->s4 = xmalloc(n4 * sizeof(float));
+            s->s_cap[0] = n1; s->s_cap[1] = n2; s->s_cap[2] = n3; s->s_cap[3] = n4;
         }
+        grow(&s->gmod, &s->gmod_cap, (size_t)(n_sets + 1) * 6 * D);
     }
     s->N = N; s->L = L; s->n_sets = n_sets; s->training = training;
 }

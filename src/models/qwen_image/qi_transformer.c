@@ -32,6 +32,13 @@ static int init_random(Transformer *t, const cJSON *config, uint64_t seed, DType
     return 0;
 }
 
+static int write_random(const cJSON *config, uint64_t seed, DType dt, DType file_dt, const char *path, Err *e) {
+    if (file_dt != DT_COUNT && file_dt != dt) return err_set(e, "%s: Qwen-Image random weights are stored in the dtype they are drawn in", path);
+    QiConfig c;
+    if (qi_config_parse(config, &c, "transformer config", e)) return -1;
+    return qi_write_random(&c, seed, dt, path, e);
+}
+
 static int save_full(const Transformer *t, const char *path, DType dt, Err *e) { return qi_save(qm(t), path, dt, e); }
 static int enable_full(Transformer *t, Err *e) { return qi_train_full(qm(t), e); }
 static const TrainParam *full_params(Transformer *t, int *n) { return qi_full_params(qm(t), n); }
@@ -56,4 +63,4 @@ static int backward(Transformer *t, const float *dout, Err *e) { return qi_backw
 
 static void free_model(Transformer *t) { qi_free(qm(t)); free(t->model); t->model = NULL; }
 
-const TransformerOps QWEN_IMAGE_TRANSFORMER = {load, init_random, save_full, enable_full, full_params, forward, backward, free_model};
+const TransformerOps QWEN_IMAGE_TRANSFORMER = {load, init_random, write_random, save_full, enable_full, full_params, forward, backward, free_model};

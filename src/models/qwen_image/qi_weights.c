@@ -190,10 +190,22 @@ int qi_load(QiModel *m, const char *dir, Err *e) {
     if (rc) { stset_close(&s); return err_prefix(e, "%s", dir); }
     m->weights = s;
     m->own_weights = 1;
+    m->linears.mapped = &m->weights;   /* quantising releases the checkpoint's pages */
     return 0;
 }
 
 /* ---- random init ---- */
+/* One draw order for every consumer (in-memory init, streamed files): entry by entry in table
+ * order, a linear's weight then its bias, so the same seed gives the same values either way. */
+static void random_linear(Rng *rng, int rows, int cols, float *w, float *b) {
+    /* nn.Linear's default bound 1/√in, so activations keep their scale through depth */
+    rng_fill_uniform(rng, w, (size_t)rows * cols, -1.0f / sqrtf((float)cols), 1.0f / sqrtf((float)cols));
+    rng_fill_uniform(rng, b, (size_t)rows, -0.02f, 0.02f);
+}
+static void random_norm(Rng *rng, int n, float *w) {
+    for (int i = 0; i < n; i++) w[i] = 1.0f + 0.05f * (float)rng_normal(rng);
+}
+
 typedef struct InitCtx { Rng rng; DType dt; unsigned char **bufs; int n; } InitCtx;
 
 static int init_entry(QiModel *m, int block, const QiEntry *en, void *ctx, Err *e) {
@@ -202,14 +214,14 @@ static int init_entry(QiModel *m, int block, const QiEntry *en, void *ctx, Err *
     if (en->kind == QE_NORM) {
         QiNorm *nm = entry_ptr(m, block, en);
         nm->w = xmalloc((size_t)nm->n * sizeof(float));
-        for (int i = 0; i < nm->n; i++) nm->w[i] = 1.0f + 0.05f * (float)rng_normal(&ic->rng);
+        random_norm(&ic->rng, nm->n, nm->w);
         return 0;
     }
     QiLinear *l = entry_ptr(m, block, en);
     size_t n = (size_t)l->w.rows * l->w.cols;
     float *tmp = xmalloc(n * sizeof(float));
-    /* nn.Linear's default bound 1/√in, so activations keep their scale through depth */
-    rng_fill_uniform(&ic->rng, tmp, n, -1.0f / sqrtf((float)l->w.cols), 1.0f / sqrtf((float)l->w.cols));
+    l->b = xmalloc((size_t)l->w.rows * sizeof(float));
+    random_linear(&ic->rng, l->w.rows, l->w.cols, tmp, l->b);
     unsigned char *buf = xmalloc(n * dtype_size(ic->dt));
     dtype_from_f32(ic->dt, tmp, buf, n);
     free(tmp);
@@ -217,8 +229,6 @@ static int init_entry(QiModel *m, int block, const QiEntry *en, void *ctx, Err *
     ic->bufs[ic->n++] = buf;
     l->w.dtype = ic->dt;
     l->w.data = buf;
-    l->b = xmalloc((size_t)l->w.rows * sizeof(float));
-    rng_fill_uniform(&ic->rng, l->b, (size_t)l->w.rows, -0.02f, 0.02f);
     l->lin.b = l->b;
     return 0;
 }
@@ -237,6 +247,62 @@ int qi_init_random(QiModel *m, const QiConfig *c, uint64_t seed, DType dt, Err *
     o->bufs = ic.bufs; o->n = ic.n;
     m->owned = o;
     return 0;
+}
+
+/* Streaming: declare every tensor (qi_save's names and order), then draw and write one at a time. */
+typedef struct StreamCtx { StStream *s; Rng rng; DType dt; int pass; } StreamCtx;
+
+static int stream_entry(QiModel *m, int block, const QiEntry *en, void *ctx, Err *e) {
+    StreamCtx *sc = ctx;
+    char key[512];
+    if (en->kind == QE_NORM) {
+        QiNorm *nm = entry_ptr(m, block, en);
+        int64_t shape[1] = {nm->n};
+        snprintf(key, sizeof key, "%s.weight", nm->name);
+        if (sc->pass == 0) { sts_declare(sc->s, key, sc->dt, 1, shape); return 0; }
+        float *w = xmalloc((size_t)nm->n * sizeof(float));
+        void *buf = xmalloc((size_t)nm->n * dtype_size(sc->dt));
+        random_norm(&sc->rng, nm->n, w);
+        dtype_from_f32(sc->dt, w, buf, (size_t)nm->n);
+        int rc = sts_write(sc->s, key, buf, e);
+        free(w); free(buf);
+        return rc;
+    }
+    QiLinear *l = entry_ptr(m, block, en);
+    int64_t shape[2] = {l->w.rows, l->w.cols}, bs[1] = {l->w.rows};
+    char bkey[512];
+    snprintf(key, sizeof key, "%s.weight", l->lin.name);
+    snprintf(bkey, sizeof bkey, "%s.bias", l->lin.name);
+    if (sc->pass == 0) { sts_declare(sc->s, key, sc->dt, 2, shape); sts_declare(sc->s, bkey, sc->dt, 1, bs); return 0; }
+    size_t n = (size_t)l->w.rows * l->w.cols;
+    float *w = xmalloc(n * sizeof(float)), *b = xmalloc((size_t)l->w.rows * sizeof(float));
+    random_linear(&sc->rng, l->w.rows, l->w.cols, w, b);
+    void *buf = xmalloc(n * dtype_size(sc->dt));
+    dtype_from_f32(sc->dt, w, buf, n);
+    int rc = sts_write(sc->s, key, buf, e);
+    dtype_from_f32(sc->dt, b, buf, (size_t)l->w.rows);
+    if (!rc) rc = sts_write(sc->s, bkey, buf, e);
+    free(w); free(b); free(buf);
+    return rc;
+}
+
+int qi_write_random(const QiConfig *c, uint64_t seed, DType dt, const char *path, Err *e) {
+    if (dt != DT_F32 && dt != DT_BF16) return err_set(e, "random transformer weights must be F32 or BF16");
+    QiConfig cc = *c;
+    cc.dim = cc.heads * cc.head_dim;
+    QiModel m;
+    if (build(&m, &cc, e)) { qi_free(&m); return -1; }
+    StStream s; sts_init(&s);
+    sts_set_meta(&s, "format", "pt");
+    StreamCtx sc = {&s, {{0}}, dt, 0};
+    rng_seed(&sc.rng, seed);
+    int rc = for_each_entry(&m, stream_entry, &sc, e);
+    if (!rc) rc = sts_begin(&s, path, e);
+    sc.pass = 1;
+    if (!rc) rc = for_each_entry(&m, stream_entry, &sc, e);
+    if (!rc) rc = sts_finish(&s, e); else sts_abort(&s);
+    qi_free(&m);
+    return rc;
 }
 
 /* ---- saving ---- */

@@ -71,6 +71,9 @@ int qi_load_from(QiModel *m, const cJSON *config, const StSet *weights, Err *e);
 /* Seeded random weights stored as dt (DT_F32 or DT_BF16), any size. */
 int qi_init_random(QiModel *m, const QiConfig *c, uint64_t seed, DType dt, Err *e);
 void qi_free(QiModel *m);
+/* The checkpoint qi_init_random + qi_save would write (same bytes), streamed tensor by tensor:
+ * memory holds one tensor at a time, so full-size layouts can be written. */
+int qi_write_random(const QiConfig *c, uint64_t seed, DType dt, const char *path, Err *e);
 
 /* Calls fn for every tensor of the checkpoint layout (name, shape, f32 value pointer or the frozen
  * Weight). Used for saving full models and bundled tiny models. */
