@@ -139,6 +139,8 @@ static char *settings_line(Pipeline *p, int64_t step, int W, int H) {
     if (p->adapters == PIPELINE_ADAPTERS_FULL) snprintf(adapters, sizeof adapters, "full fine-tune");
     else if (p->adapters == PIPELINE_ADAPTERS_LORA && p->lycoris_multiplier)   /* training LyCORIS: validation's strength */
         snprintf(adapters, sizeof adapters, "LyCORIS strength %g", config_num(p->cfg, "validation_lycoris_strength"));
+    else if (p->adapters == PIPELINE_ADAPTERS_LORA && p->lycoris_loaded)   /* a LyCORIS file: --lora_scale is its strength */
+        snprintf(adapters, sizeof adapters, "LyCORIS strength %g", p->lora_scale);
     else if (p->adapters == PIPELINE_ADAPTERS_LORA) snprintf(adapters, sizeof adapters, "LoRA scale %g", p->lora_scale);
     else snprintf(adapters, sizeof adapters, "no LoRA (base model)");
     char at[32] = "";

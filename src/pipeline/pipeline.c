@@ -5,6 +5,7 @@
 #include "base/hub.h"
 #include "base/interrupt.h"
 #include "config/lycoris_config.h"
+#include "models/adapter/lycoris_file.h"
 #include "train/checkpoint.h"
 #include <math.h>
 #include <stdarg.h>
@@ -429,7 +430,7 @@ int pipeline_open(Pipeline **out, Config *cfg, const PipelineOptions *opt, Err *
     p->mode = opt ? opt->mode : PIPELINE_INFER;
     p->quiet = opt && opt->quiet;
     int uses = opt ? opt->uses_datasets : PIPELINE_DATA_NONE;
-    if (p->mode == PIPELINE_TRAIN || uses) {
+    if (uses) {
         int images = pipeline_check_datasets(cfg, e);
         if (images == 0 && uses == PIPELINE_DATA_EVAL)
             err_setc(e, EXIT_USAGE, "nothing to validate: give --image REF and --prompt TEXT (only --prompt for a text-to-image "
@@ -466,8 +467,10 @@ void pipeline_close(Pipeline *p) {
 
 int pipeline_load_adapters(Pipeline *p, const char *path, float scale, Err *e) {
     if (!p->have_tr) return err_set(e, "%s: this pipeline was opened without a transformer", path);
-    if (linear_set_load_adapters(p->tr.linears, path, scale, e)) return -1;
+    int lyco = lycoris_file_detect(path, e);
+    if (lyco < 0 || linear_set_load_adapters(p->tr.linears, path, scale, e)) return -1;
     p->adapters = PIPELINE_ADAPTERS_LORA;
+    p->lycoris_loaded = lyco;
     p->lora_scale = scale;
     transformer_bind_denoiser(&p->tr);
     return 0;

@@ -40,9 +40,10 @@ typedef struct PipelineOptions {
     /* model-folder components taken from other folders (the golden harness' pipeline dirs) */
     const char *component[8], *component_dir[8];
     int n_components;
-    /* the run will read the datasets (PIPELINE_DATA_CACHE: cache, always with TRAIN; PIPELINE_DATA_EVAL:
-     * validation sheets from the eval dataset): their folders are checked before any model is loaded
-     * (pipeline_check_datasets), and a configuration without an image dataset stops there */
+    /* the run will read the datasets (PIPELINE_DATA_CACHE: caching, as `train` and `cache` do;
+     * PIPELINE_DATA_EVAL: validation sheets from the eval dataset): their folders are checked before any
+     * model is loaded (pipeline_check_datasets), and a configuration without an image dataset stops
+     * there. NONE: a TRAIN pipeline used for forwards and steps of its own (tests, benchmarks). */
     int uses_datasets;
 } PipelineOptions;
 

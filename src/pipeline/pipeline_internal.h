@@ -42,6 +42,7 @@ struct Pipeline {
     EditData ed;
     char *cie_dir;                      /* edit-v1: the conditioning_image_embeds cache, else NULL */
     char **embed_dirs; int n_embed_dirs; /* per-set embed cache folders (DatasetSpec text/cie_cache_dir) */
+    int lycoris_loaded;                 /* the adapters loaded for inference are a LyCORIS file (--lora_scale is its strength) */
     float lycoris_multiplier;           /* lora_type=lycoris training: the training multiplier (0: not LyCORIS) */
     EvalEmbeds *eval_embeds;            /* kept when the text encoder is released (training) */
     int n_eval_embeds;

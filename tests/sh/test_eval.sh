@@ -35,7 +35,8 @@ EV=(eval --config config.json --dataset ds)
 # the base model (nothing in output_dir yet): table, mean, worst, files
 run_log base.log "$BIN" "${EV[@]}" --out ev_base
 expect_grep -F "no LoRA given or found in output_dir: evaluating the base model" base.log
-expect_grep -F "eval of ds: 3 of 3 pairs, longcat_image edit, LoRA none (base model), 2 steps, guidance 4.5, seed 42" base.log
+# (no validation_seed: the config's seed, as SimpleTuner seeds its validation generator)
+expect_grep -F "eval of ds: 3 of 3 pairs, longcat_image edit, LoRA none (base model), 2 steps, guidance 4.5, seed 1" base.log
 expect_grep "^pair_0000.png +[0-9]+\.[0-9]{2} +[01]\.[0-9]{4} +64x64 " base.log
 expect_grep "^mean +[0-9]+\.[0-9]{2} +[01]\.[0-9]{4}$" base.log
 expect_grep "^worst 3 \(lowest PSNR\): pair_000[0-2]\.png" base.log

@@ -35,8 +35,15 @@ expect_no_grep -F 'lora_A' header.txt
 # validate with the saved LoKr reproduces the last in-training sheet; strength 0 is the base model
 run_log v1.log "$BIN" validate example=$P --output vs
 expect_same_file $OUT/validation/step-10/00.png vs/00.png "validate = the in-training sheet"
-run_log v0.log "$BIN" validate example=$P --lora $OUT/checkpoint-5/pytorch_lora_weights.safetensors --lora_scale 0 --output vs0
-expect_same_file $OUT/validation/step-0/00.png vs0/00.png "--lora_scale 0 = no adapter"
+# (raw renders: a sheet's caption names the strength it was rendered at)
+REF=$(ls "$SIMPLETUNER_TINY_DIR/data/$P/reference/"*.png | head -n 1)
+VR=(validate example=$P --image "$REF" --prompt "give it a white background" --seed 3)
+run_log v0.log "$BIN" "${VR[@]}" --lora $OUT/checkpoint-5/pytorch_lora_weights.safetensors --lora_scale 0 --output zero.png
+run_log vb.log "$BIN" "${VR[@]}" output_dir=no_output --output base.png
+expect_grep -F "validating the base model" vb.log
+expect_same_file zero.png base.png "--lora_scale 0 = no adapter"
+run_log v1r.log "$BIN" "${VR[@]}" --lora $OUT/checkpoint-5/pytorch_lora_weights.safetensors --output one.png
+expect_diff_file one.png base.png "the LoKr changes the render"
 run_log v2.log "$BIN" validate example=$P --lora $OUT/pytorch_lora_weights.safetensors --lora_scale 2 --output vs2
 expect_diff_file vs/00.png vs2/00.png "--lora_scale 2 changes the image"
 expect_grep -F "(scale 2)" v2.log
@@ -50,9 +57,9 @@ expect_grep -F "trained 12 steps" resume.log
 run_log init.log "$BIN" train example=$P output_dir=init init_lora=$OUT/pytorch_lora_weights.safetensors learning_rate=0 \
     max_train_steps=1 num_eval_images=0
 expect_grep -F "LyCORIS: 46 modules from $OUT/pytorch_lora_weights.safetensors" init.log
-run_log v3.log "$BIN" validate example=$P --lora init/pytorch_lora_weights.safetensors --output vs3
-run_log v4.log "$BIN" validate example=$P --lora $OUT/pytorch_lora_weights.safetensors --output vs4
-expect_same_file vs3/00.png vs4/00.png "init_lora with learning rate 0 keeps the LoKr"
+run_log v3.log "$BIN" "${VR[@]}" --lora init/pytorch_lora_weights.safetensors --output init.png
+run_log v4.log "$BIN" "${VR[@]}" --lora $OUT/pytorch_lora_weights.safetensors --output final.png
+expect_same_file init.png final.png "init_lora with learning rate 0 keeps the LoKr"
 
 # a standard LoRA cannot start from a LyCORIS file, nor LyCORIS from a PEFT LoRA
 expect_fail -c 2 "$BIN" train example=$P lora_type=standard output_dir=x init_lora=$OUT/pytorch_lora_weights.safetensors
@@ -67,8 +74,12 @@ expect_grep -F "init_lora peft/pytorch_lora_weights.safetensors: not a LyCORIS f
 V="max_train_steps=4 validation_step_interval=2 checkpoint_step_interval=100"
 run_log vs0.log "$BIN" train example=$P $V validation_lycoris_strength=0 output_dir=vstr0
 run_log vs1.log "$BIN" train example=$P $V validation_lycoris_strength=1 output_dir=vstr1
-expect_same_file vstr0/validation/step-0/00.png vstr0/validation/step-4/00.png "strength 0 renders the base model"
-expect_diff_file vstr1/validation/step-0/00.png vstr1/validation/step-4/00.png "strength 1 renders the trained LoKr"
+# (a sheet's caption names its step and strength: compare with validate's sheets of the same ones;
+# validate at strength 0 renders the base model and at 1 the LoKr, as the raw renders above show)
+run_log vv0.log "$BIN" validate example=$P --lora vstr0/pytorch_lora_weights.safetensors --lora_scale 0 --output vv0
+expect_same_file vstr0/validation/step-4/00.png vv0/00.png "strength 0 renders the base model"
+run_log vv1.log "$BIN" validate example=$P --lora vstr1/pytorch_lora_weights.safetensors --output vv1
+expect_same_file vstr1/validation/step-4/00.png vv1/00.png "strength 1 renders the trained LoKr"
 expect_same_file vstr0/pytorch_lora_weights.safetensors vstr1/pytorch_lora_weights.safetensors "training ignores the validation strength"
 expect_fail -c 2 "$BIN" train example=$P validation_lycoris_strength=-1
 expect_grep -F "option 'validation_lycoris_strength' expects a number in [0, 100], got -1"
