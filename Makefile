@@ -132,7 +132,7 @@ uninstall:
 # tests/fuzz/fuzz_<target>.c links it with -fsanitize=fuzzer.
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz
-FUZZ_CFLAGS  := -std=c17 -O1 -g -Wall -Wextra -D_GNU_SOURCE -Isrc -I$(BLASINC) -fno-omit-frame-pointer \
+FUZZ_CFLAGS  := -std=c17 -O1 -g -Wall -Wextra -D_GNU_SOURCE -Isrc -I$(BLASINC) $(MPIINC) -fno-omit-frame-pointer \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_TARGETS := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_LIBOBJ  := $(LIBSRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/gen/server_assets.o

@@ -11,6 +11,13 @@ static int f32_in_place(const Weight *w) {
     return w->dtype == DT_F32 && w->quant == QUANT_NONE && (uintptr_t)w->data % sizeof(float) == 0;
 }
 
+/* Rows of W per dequantised tile (linear.h). */
+static int tile_rows(const Weight *w) {
+    long r = LINEAR_TILE_VALUES / (w->cols > 0 ? w->cols : 1);
+    if (r < LINEAR_TILE_MIN_ROWS) r = LINEAR_TILE_MIN_ROWS;
+    return r > w->rows ? w->rows : (int)r;
+}
+
 static void add_bias(float *y, int ldy, int n, int out, const float *bias) {
     if (!bias) return;
     #pragma omp parallel for schedule(static) if ((size_t)n * out > 65536)
@@ -26,7 +33,7 @@ void linear_forward(const float *x, int ldx, int n, const Weight *w, const float
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, w->rows, w->cols, 1.0f, x, ldx,
                     (const float *)w->data, w->cols, beta, y, ldy);
     } else {
-        int tile = w->rows < LINEAR_TILE_ROWS ? w->rows : LINEAR_TILE_ROWS;
+        int tile = tile_rows(w);
         float *t = xmalloc((size_t)tile * w->cols * sizeof(float));
         for (int r0 = 0; r0 < w->rows; r0 += tile) {
             int nr = w->rows - r0 < tile ? w->rows - r0 : tile;
@@ -46,7 +53,7 @@ void linear_backward_input(const float *dy, int lddy, int n, const Weight *w, fl
                     (const float *)w->data, w->cols, beta, dx, lddx);
         return;
     }
-    int tile = w->rows < LINEAR_TILE_ROWS ? w->rows : LINEAR_TILE_ROWS;
+    int tile = tile_rows(w);
     float *t = xmalloc((size_t)tile * w->cols * sizeof(float));
     for (int r0 = 0; r0 < w->rows; r0 += tile) {
         int nr = w->rows - r0 < tile ? w->rows - r0 : tile;
