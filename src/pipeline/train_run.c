@@ -4,6 +4,7 @@
 #include "pipeline/pipeline_internal.h"
 #include "train/train_setup.h"
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -143,6 +144,10 @@ int pipeline_train(Pipeline *p, TrainSummary *out, Err *e) {
         p->pe = NULL;
         pipeline_emitf(p, PEV_INFO, "text encoder released after caching%s", validating ? " (validation prompts kept encoded)" : "");
     }
+    /* the VAE's checkpoint pages go too (validation faults back what it decodes with), and the heap
+     * the encoders freed is returned to the system rather than kept by malloc for later */
+    if (!rc && p->have_vae) vae_release_pages(&p->vae);
+    if (!rc) malloc_trim(0);
     if (!rc) rc = pipeline_quantize_base(p, e);
     if (!rc) transformer_bind_denoiser(&p->tr);
     if (!rc) rc = trainer_config_from(p->cfg, &tc, e);

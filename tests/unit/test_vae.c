@@ -2,6 +2,7 @@
  * tiny random-weight models, bf16 sharded checkpoint loading, and the error messages. */
 #include "test_util.h"
 #include "test_vae_fixtures.h"
+#include "base/meminfo.h"
 #include "base/rng.h"
 #include "kernels/conv2d.h"
 #include "kernels/groupnorm.h"
@@ -217,6 +218,43 @@ static void test_save_load(void **state) {
     tmpdir_remove(dir);
 }
 
+/* After caching, training drops the VAE checkpoint's resident pages (vae_release_pages); the next
+ * use faults them back in from the file and computes the same latents. */
+static void test_release_pages(void **state) {
+    (void)state;
+    cJSON *cfg = vae_init_qwen_config(SIZE_SMALL);
+    Vae mem;
+    Err e = {0};
+    if (vae_init_random(&mem, cfg, 4, DT_BF16, &e)) fail_msg("%s", e.msg);
+    char *dir = tmpdir_make(), sub[600];
+    snprintf(sub, sizeof sub, "%s/vae", dir);
+    if (vae_save(&mem, cfg, sub, &e)) fail_msg("%s", e.msg);
+    cJSON_Delete(cfg);
+    vae_free(&mem);
+    Vae disk;
+    if (vae_load(&disk, sub, &e)) fail_msg("%s", e.msg);
+    enum { H = 32, W = 32 };
+    const int C = vae_latent_channels(&disk), f = vae_factor(&disk);
+    float img[3 * H * W], *l1 = malloc((size_t)C * (H / f) * (W / f) * sizeof(float)), *l2 = malloc((size_t)C * (H / f) * (W / f) * sizeof(float));
+    Rng r; rng_seed(&r, 7);
+    rng_fill_uniform(&r, img, 3 * H * W, -1, 1);
+    assert_int_equal(vae_encode(&disk, img, H, W, VAE_LATENT_MODE, NULL, l1, &e), 0);
+    const void *map = disk.net.set.files[0].map;
+    /* the decoder's weights are not read by encoding: read every byte once so the whole file counts */
+    const unsigned char *b = map;
+    unsigned sum = 0;
+    for (size_t k = 0; k < disk.net.set.files[0].map_len; k += 1024) sum += b[k];
+    long before = mem_mapping_rss_kib(map);
+    vae_release_pages(&disk);
+    long after = mem_mapping_rss_kib(map);
+    if (!(before > 256 && after * 8 < before)) fail_msg("%ld KiB of the VAE checkpoint resident before the release, %ld after (sum %u)", before, after, sum);
+    assert_int_equal(vae_encode(&disk, img, H, W, VAE_LATENT_MODE, NULL, l2, &e), 0);
+    assert_memory_equal(l1, l2, (size_t)C * (H / f) * (W / f) * sizeof(float));
+    free(l1); free(l2);
+    vae_free(&disk);
+    tmpdir_remove(dir);
+}
+
 static void test_errors(void **state) {
     (void)state;
     Vae v; Err e = {0};
@@ -271,6 +309,7 @@ int main(void) {
         cmocka_unit_test(test_bf16_sharded_qwen),
         cmocka_unit_test(test_bf16_sharded_flux),
         cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_release_pages),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

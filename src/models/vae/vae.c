@@ -38,6 +38,8 @@ void vae_free(Vae *v) {
     memset(v, 0, sizeof *v);
 }
 
+void vae_release_pages(const Vae *v) { stset_release_all(&v->net.set); }
+
 int vae_load_from(Vae *v, const cJSON *config, const StSet *weights, Err *e) {
     if (vae_build(v, config, e)) return -1;
     if (vae_model_bind(&v->net, weights, e)) { vae_free(v); return -1; }

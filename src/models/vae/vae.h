@@ -71,6 +71,9 @@ int vae_load_from(Vae *v, const cJSON *config, const StSet *weights, Err *e);
 /* Builds from config with seeded random weights stored as dt (DT_F32 or DT_BF16). */
 int vae_init_random(Vae *v, const cJSON *config, uint64_t seed, DType dt, Err *e);
 void vae_free(Vae *v);
+/* Drops the resident pages of the memory-mapped checkpoint (nothing for random or owned weights):
+ * after caching, training holds no VAE memory; a validation decode faults them back in. */
+void vae_release_pages(const Vae *v);
 /* Writes dir/config.json (the given config) and dir/diffusion_pytorch_model.safetensors (every
  * declared weight in its stored dtype, upstream key names): a folder vae_load and diffusers read. */
 int vae_save(const Vae *v, const cJSON *config, const char *dir, Err *e);
