@@ -4,6 +4,7 @@
 #include "base/rng.h"
 #include "image/image_metrics.h"
 #include "data/synth.h"
+#include "models/family.h"
 #include "models/vae/vae.h"
 #include "models/vae/vae_autoencoder.h"
 #include "train/grad_clip.h"
@@ -21,23 +22,22 @@
 #define EVAL_SEED_OFFSET 1000003u
 #define LATENT_CHANNELS 16   /* what both families' transformers take (in_channels 64 = 16 x 2x2) */
 
+/* The trainable sizes, the same for both families' VAEs (groups: where the VAE has group norms). */
 typedef struct SizeRow {
-    const char *family, *size;
-    int dims[4];     /* channels per level (Qwen: base_dim x dim_mult) */
-    int blocks;      /* Qwen num_res_blocks / FLUX layers_per_block */
-    int groups;      /* FLUX norm_num_groups */
+    const char *size;
+    int dims[4];     /* channels per level */
+    int blocks;      /* blocks per level */
+    int groups;      /* norm groups (FLUX) */
 } SizeRow;
 
 static const SizeRow SIZES[] = {
-    { "qwen_image", "tiny", { 16, 32, 64, 64 }, 1, 0 },
-    { "qwen_image", "small", { 32, 64, 128, 128 }, 2, 0 },
-    { "longcat_image", "tiny", { 16, 32, 64, 64 }, 1, 8 },
-    { "longcat_image", "small", { 32, 64, 128, 128 }, 2, 16 },
+    { "tiny", { 16, 32, 64, 64 }, 1, 8 },
+    { "small", { 32, 64, 128, 128 }, 2, 16 },
 };
 
 void vae_pretrain_spec_init(VaePretrainSpec *s) {
     memset(s, 0, sizeof *s);
-    s->family = "qwen_image";
+    s->family = MODEL_FAMILIES[0]->name;   /* the first family of the table */
     s->size = "tiny";
     s->steps = 3000;
     s->batch = 4;
@@ -55,70 +55,36 @@ void vae_pretrain_spec_init(VaePretrainSpec *s) {
     s->log_every = 50;
 }
 
-static const SizeRow *size_row(const char *family, const char *size, Err *e) {
-    int known_family = 0;
-    for (size_t i = 0; i < sizeof SIZES / sizeof *SIZES; i++) {
-        if (strcmp(SIZES[i].family, family)) continue;
-        known_family = 1;
+static const SizeRow *size_row(const char *size, Err *e) {
+    for (size_t i = 0; i < sizeof SIZES / sizeof *SIZES; i++)
         if (!strcmp(SIZES[i].size, size)) return &SIZES[i];
-    }
-    if (!known_family) err_setc(e, EXIT_USAGE, "--family '%s': expected qwen_image or longcat_image", family);
-    else err_setc(e, EXIT_USAGE, "--size '%s': expected tiny or small", size);
+    err_setc(e, EXIT_USAGE, "--size '%s': expected tiny or small", size);
     return NULL;
 }
 
-static cJSON *config_json(const SizeRow *row) {
-    cJSON *j = cJSON_CreateObject();
-    const char *down[4] = { "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D" };
-    const char *up[4] = { "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D" };
-    if (!strcmp(row->family, "qwen_image")) {
-        int mult[4];
-        for (int i = 0; i < 4; i++) mult[i] = row->dims[i] / row->dims[0];
-        double mean[LATENT_CHANNELS], std[LATENT_CHANNELS];
-        for (int c = 0; c < LATENT_CHANNELS; c++) { mean[c] = 0.0; std[c] = 1.0; }   /* set after training */
-        cJSON_AddStringToObject(j, "_class_name", "AutoencoderKLQwenImage");
-        cJSON_AddStringToObject(j, "_diffusers_version", "0.36.0");
-        cJSON_AddItemToObject(j, "attn_scales", cJSON_CreateArray());
-        cJSON_AddNumberToObject(j, "base_dim", row->dims[0]);
-        cJSON_AddItemToObject(j, "dim_mult", cJSON_CreateIntArray(mult, 4));
-        cJSON_AddNumberToObject(j, "dropout", 0.0);
-        cJSON_AddNumberToObject(j, "input_channels", 3);
-        cJSON_AddItemToObject(j, "latents_mean", cJSON_CreateDoubleArray(mean, LATENT_CHANNELS));
-        cJSON_AddItemToObject(j, "latents_std", cJSON_CreateDoubleArray(std, LATENT_CHANNELS));
-        cJSON_AddNumberToObject(j, "num_res_blocks", row->blocks);
-        cJSON *td = cJSON_CreateArray();
-        cJSON_AddItemToArray(td, cJSON_CreateFalse());
-        cJSON_AddItemToArray(td, cJSON_CreateTrue());
-        cJSON_AddItemToArray(td, cJSON_CreateTrue());
-        cJSON_AddItemToObject(j, "temperal_downsample", td);
-        cJSON_AddNumberToObject(j, "z_dim", LATENT_CHANNELS);
-    } else {
-        cJSON_AddStringToObject(j, "_class_name", "AutoencoderKL");
-        cJSON_AddStringToObject(j, "_diffusers_version", "0.36.0");
-        cJSON_AddStringToObject(j, "act_fn", "silu");
-        cJSON_AddItemToObject(j, "block_out_channels", cJSON_CreateIntArray(row->dims, 4));
-        cJSON_AddItemToObject(j, "down_block_types", cJSON_CreateStringArray(down, 4));
-        cJSON_AddBoolToObject(j, "force_upcast", 1);
-        cJSON_AddNumberToObject(j, "in_channels", 3);
-        cJSON_AddNumberToObject(j, "latent_channels", LATENT_CHANNELS);
-        cJSON_AddNumberToObject(j, "layers_per_block", row->blocks);
-        cJSON_AddBoolToObject(j, "mid_block_add_attention", 1);
-        cJSON_AddNumberToObject(j, "norm_num_groups", row->groups);
-        cJSON_AddNumberToObject(j, "out_channels", 3);
-        cJSON_AddNumberToObject(j, "sample_size", 128);
-        cJSON_AddNumberToObject(j, "scaling_factor", 1.0);   /* set after training */
-        cJSON_AddNumberToObject(j, "shift_factor", 0.0);
-        cJSON_AddItemToObject(j, "up_block_types", cJSON_CreateStringArray(up, 4));
-        cJSON_AddBoolToObject(j, "use_post_quant_conv", 0);
-        cJSON_AddBoolToObject(j, "use_quant_conv", 0);
-    }
+/* The family's init-model VAE config at the row's widths, its latent normalisation the identity
+ * until training measures it. *vf receives the VAE family. */
+static cJSON *config_json(const char *family, const char *size, const VaeFamily **vf, Err *e) {
+    const ModelFamily *fam = family_find(family);
+    char names[128];
+    if (!fam) { err_setc(e, EXIT_USAGE, "--family '%s': expected %s", family, family_name_list(names, sizeof names)); return NULL; }
+    const SizeRow *row = size_row(size, e);
+    if (!row) return NULL;
+    cJSON *j = fam->init_vae_config(!strcmp(size, "small") ? SIZE_SMALL : SIZE_TINY);
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(j, "_class_name");
+    *vf = vae_family_find(cJSON_IsString(cls) ? cls->valuestring : NULL);
+    if (!*vf) { cJSON_Delete(j); err_set(e, "%s: no VAE family for its config", family); return NULL; }
+    double zero[LATENT_CHANNELS] = {0}, one[LATENT_CHANNELS];
+    for (int c = 0; c < LATENT_CHANNELS; c++) one[c] = 1.0;
+    (*vf)->set_widths(j, row->dims, row->blocks, row->groups);
+    (*vf)->set_latent_stats(j, zero, one, 1.0, LATENT_CHANNELS);
     return j;
 }
 
 char *vae_pretrain_config_text(const char *family, const char *size, Err *e) {
-    const SizeRow *row = size_row(family, size, e);
-    if (!row) return NULL;
-    cJSON *j = config_json(row);
+    const VaeFamily *vf;
+    cJSON *j = config_json(family, size, &vf, e);
+    if (!j) return NULL;
     char *t = cJSON_Print(j);
     cJSON_Delete(j);
     return t;
@@ -198,20 +164,7 @@ static int latent_stats(const VaePretrainSpec *s, Vae *v, cJSON *cfg, Err *e) {
     }
     if (!rc) {
         const double n = (double)s->stat_images * (double)hw;
-        if (!strcmp(s->family, "qwen_image")) {
-            cJSON *mean = cJSON_GetObjectItemCaseSensitive(cfg, "latents_mean"), *std = cJSON_GetObjectItemCaseSensitive(cfg, "latents_std");
-            for (int c = 0; c < zc; c++) {
-                double m = sum[c] / n, sd = sqrt(fmax(sq[c] / n - m * m, 1e-12));
-                cJSON_ReplaceItemInArray(mean, c, cJSON_CreateNumber(round(m * 1e4) / 1e4));
-                cJSON_ReplaceItemInArray(std, c, cJSON_CreateNumber(round(sd * 1e4) / 1e4));
-            }
-        } else {
-            double ts = 0.0, tq = 0.0;
-            for (int c = 0; c < zc; c++) { ts += sum[c]; tq += sq[c]; }
-            double m = ts / (n * zc), sd = sqrt(fmax(tq / (n * zc) - m * m, 1e-12));
-            cJSON_ReplaceItemInObject(cfg, "shift_factor", cJSON_CreateNumber(round(m * 1e4) / 1e4));
-            cJSON_ReplaceItemInObject(cfg, "scaling_factor", cJSON_CreateNumber(round(1e4 / sd) / 1e4));
-        }
+        v->family->set_latent_stats(cfg, sum, sq, n, zc);
     }
     free(sum); free(sq); free(img); free(params);
     return rc;
@@ -275,9 +228,9 @@ static int check_spec(const VaePretrainSpec *s, Err *e) {
 int vae_pretrain_run(const VaePretrainSpec *s, VaePretrainReport *r, Err *e) {
     memset(r, 0, sizeof *r);
     if (check_spec(s, e)) return -1;
-    const SizeRow *row = size_row(s->family, s->size, e);
-    if (!row) return -1;
-    cJSON *cfg = config_json(row);
+    const VaeFamily *vf;
+    cJSON *cfg = config_json(s->family, s->size, &vf, e);
+    if (!cfg) return -1;
     Vae v;
     if (vae_init_random(&v, cfg, s->seed, DT_F32, e)) { cJSON_Delete(cfg); return -1; }
     VaeModel *m = &v.net;

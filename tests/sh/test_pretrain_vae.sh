@@ -31,7 +31,7 @@ expect_ok "$BIN" pretrain-vae --family longcat_image --out "$d/other" --steps 3 
 expect_diff_file "$d/longcat_image/vae/diffusion_pytorch_model.safetensors" "$d/other/vae/diffusion_pytorch_model.safetensors"
 
 expect_fail -c 2 "$BIN" pretrain-vae --family sdxl --out "$d/x"
-expect_grep "expected qwen_image or longcat_image"
+expect_grep "expected qwen_image, longcat_image"
 expect_fail -c 2 "$BIN" pretrain-vae --family qwen_image --out "$d/x" --size huge
 expect_grep "expected tiny or small"
 expect_fail -c 2 "$BIN" pretrain-vae --family qwen_image --out "$d/x" --resolution 40

@@ -6,6 +6,7 @@
  * Latent normalisation: (z - shift_factor) * scaling_factor (../shared/specs/longcat-image-spec.md §2). */
 #include "models/vae/vae.h"
 #include "models/vae/vae_config.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,4 +133,20 @@ static int flux_vae_build(Vae *v, const cJSON *cfg, Err *e) {
     return 0;
 }
 
-const VaeFamily FLUX_VAE_FAMILY = { "AutoencoderKL", flux_vae_build, 0 };
+/* block_out_channels, layers_per_block, norm_num_groups */
+static void flux_vae_set_widths(cJSON *cfg, const int dims[4], int blocks, int groups) {
+    cJSON_ReplaceItemInObjectCaseSensitive(cfg, "block_out_channels", cJSON_CreateIntArray(dims, 4));
+    cJSON_ReplaceItemInObjectCaseSensitive(cfg, "layers_per_block", cJSON_CreateNumber(blocks));
+    cJSON_ReplaceItemInObjectCaseSensitive(cfg, "norm_num_groups", cJSON_CreateNumber(groups));
+}
+
+/* one shift_factor / scaling_factor over every channel (FLUX's scalar normalisation) */
+static void flux_vae_set_latent_stats(cJSON *cfg, const double *sum, const double *sq, double n, int zc) {
+    double ts = 0.0, tq = 0.0;
+    for (int c = 0; c < zc; c++) { ts += sum[c]; tq += sq[c]; }
+    double m = ts / (n * zc), sd = sqrt(fmax(tq / (n * zc) - m * m, 1e-12));
+    cJSON_ReplaceItemInObjectCaseSensitive(cfg, "shift_factor", cJSON_CreateNumber(round(m * 1e4) / 1e4));
+    cJSON_ReplaceItemInObjectCaseSensitive(cfg, "scaling_factor", cJSON_CreateNumber(round(1e4 / sd) / 1e4));
+}
+
+const VaeFamily FLUX_VAE_FAMILY = { "AutoencoderKL", flux_vae_build, 0, flux_vae_set_widths, flux_vae_set_latent_stats };

@@ -167,4 +167,26 @@ static int qwen_vae_build(Vae *v, const cJSON *cfg, Err *e) {
     return 0;
 }
 
-const VaeFamily QWEN_VAE_FAMILY = { "AutoencoderKLQwenImage", qwen_vae_build, 1 };
+/* base_dim x dim_mult per level, num_res_blocks (no group norms: RMS norms) */
+static void qwen_vae_set_widths(cJSON *cfg, const int dims[4], int blocks, int groups) {
+    (void)groups;
+    int mult[4];
+    for (int i = 0; i < 4; i++) mult[i] = dims[i] / dims[0];
+    cJSON_ReplaceItemInObjectCaseSensitive(cfg, "base_dim", cJSON_CreateNumber(dims[0]));
+    cJSON_ReplaceItemInObjectCaseSensitive(cfg, "dim_mult", cJSON_CreateIntArray(mult, 4));
+    cJSON_ReplaceItemInObjectCaseSensitive(cfg, "num_res_blocks", cJSON_CreateNumber(blocks));
+}
+
+/* per-channel latents_mean / latents_std (4 decimals, as the published config writes them) */
+static void qwen_vae_set_latent_stats(cJSON *cfg, const double *sum, const double *sq, double n, int zc) {
+    cJSON *mean = cJSON_CreateArray(), *std = cJSON_CreateArray();
+    for (int c = 0; c < zc; c++) {
+        double m = sum[c] / n, sd = sqrt(fmax(sq[c] / n - m * m, 1e-12));
+        cJSON_AddItemToArray(mean, cJSON_CreateNumber(round(m * 1e4) / 1e4));
+        cJSON_AddItemToArray(std, cJSON_CreateNumber(round(sd * 1e4) / 1e4));
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(cfg, "latents_mean", mean);
+    cJSON_ReplaceItemInObjectCaseSensitive(cfg, "latents_std", std);
+}
+
+const VaeFamily QWEN_VAE_FAMILY = { "AutoencoderKLQwenImage", qwen_vae_build, 1, qwen_vae_set_widths, qwen_vae_set_latent_stats };

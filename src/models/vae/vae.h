@@ -47,6 +47,11 @@ typedef struct VaeFamily {
     /* upstream's tensors carry a frame axis, [B, C, T, H, W] (the video VAE run at T = 1): traces
      * report that shape */
     int frame_axis;
+    /* pretrain-vae: a config's widths — channels per resolution level, blocks per level and, where
+     * the family has group norms, their group count — and its latent normalisation from measured
+     * sums over n latent values per channel (sum, sq: [z_ch]; sum = 0, sq = n gives the identity) */
+    void (*set_widths)(cJSON *config, const int dims[4], int blocks, int groups);
+    void (*set_latent_stats)(cJSON *config, const double *sum, const double *sq, double n, int z_ch);
 } VaeFamily;
 
 struct Vae {
