@@ -42,7 +42,7 @@ int loss_log_read(const char *path, int64_t **steps, double **losses, int *n, Er
     }
     free(txt);
     if (rc) { free(v); return -1; }
-    qsort(v, (size_t)cnt, sizeof *v, by_step_then_line);
+    if (cnt) qsort(v, (size_t)cnt, sizeof *v, by_step_then_line);   /* (v is NULL for an empty log) */
     int m = 0;
     for (int i = 0; i < cnt; i++) {
         if (m && v[m - 1].step == v[i].step) v[m - 1] = v[i];   /* the newest line of a step */

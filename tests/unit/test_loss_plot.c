@@ -2,10 +2,12 @@
  * after a resume, bad lines named), the curve drawing, and the progress line's durations. */
 #include "test_util.h"
 #include "base/error.h"
+#include "base/files.h"
 #include "image/image_io.h"
 #include "train/loss_plot.h"
 #include "image/sheet.h"
 #include "pipeline/progress.h"
+#include <unistd.h>
 
 static int count_color(const Image *im, uint8_t r, uint8_t g, uint8_t b) {
     int n = 0;
@@ -39,6 +41,15 @@ static void test_read_dedups_resumed_steps(void **state) {
     Err e2 = {0};
     assert_int_not_equal(loss_log_read(p, &steps, &losses, &n, &e2), 0);
     assert_contains(e2.msg, "training_log.jsonl:2");
+    /* an empty log (a run stopped before its first step) reads as no entries and draws nothing
+     * (it once sorted a NULL array: UBSan under SANITIZE=1) */
+    write_text(p, "");
+    if (loss_log_read(p, &steps, &losses, &n, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(n, 0);
+    free(steps); free(losses);
+    unlink(png);
+    if (loss_plot_write(p, png, &e)) fail_msg("%s", e.msg);
+    assert_false(file_exists(png));
     free(p); free(png);
     tmpdir_remove(d);
 }
