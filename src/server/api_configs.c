@@ -189,7 +189,7 @@ static void create_config(Server *s, const HttpRequest *q, HttpResponse *r) {
     if (!b) return;
     const char *name = json_string(b, "name"), *preset = json_string(b, "preset");
     if (!name || !preset) { cJSON_Delete(b); http_error(r, 400, "expected {\"name\": ..., \"preset\": ...}"); return; }
-    if (!path_name_ok(name)) { cJSON_Delete(b); http_error(r, 400, "'%s' is not a configuration name (letters, digits, . _ -; up to 100)", name); return; }
+    if (!path_name_ok(name)) { http_error(r, 400, "'%s' is not a configuration name (letters, digits, . _ -; up to 100)", name); cJSON_Delete(b); return; }
     char *dest = xasprintf("config/%s", name);
     if (file_exists(dest) || dir_exists(dest)) {
         http_error(r, 409, "configuration '%s' already exists", name);

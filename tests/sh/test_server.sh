@@ -9,6 +9,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null 2>&1 || skip "curl is not installed (make deps installs it)"
 B=$(st_bin)
+# the presets of this checkout, wherever the binary was built (build/san has no ../examples)
+export SIMPLETUNER_EXAMPLES_DIR=${SIMPLETUNER_EXAMPLES_DIR:-$(pwd)/examples}
 ST_DIR=$(mktemp -d)
 SPID=""
 cleanup() {

@@ -13,6 +13,8 @@ NPM=$(bash tools/npm_deps.sh) || rc=$?
 if [ "$rc" = 3 ]; then skip "the npm registry cannot be reached to install playwright-core"; fi
 expect_eq "$rc" 0 "tools/npm_deps.sh"
 B=$(st_bin)
+# the presets of this checkout, wherever the binary was built (build/san has no ../examples)
+export SIMPLETUNER_EXAMPLES_DIR=${SIMPLETUNER_EXAMPLES_DIR:-$(pwd)/examples}
 SHOTS=$(cd "$(dirname "$B")" && pwd)/test-output/webui
 rm -rf "$SHOTS"
 mkdir -p "$SHOTS"
