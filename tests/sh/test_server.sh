@@ -114,6 +114,8 @@ expect_file "$ROOT/config/t1/config.json" "$ROOT/config/t1/multidatabackend.json
 expect_grep -F '"data_backend_config": "config/t1/multidatabackend.json"' "$ROOT/config/t1/config.json"
 expect_status 409 POST /api/configs -d '{"name":"t1","preset":"tiny.qwen_image.edit-v2-lora"}'
 expect_status 400 POST /api/configs -d '{"name":"../x","preset":"tiny.qwen_image.edit-v2-lora"}'
+# (the name is quoted from the request: it was once read after the request's JSON was freed)
+expect_grep -F "'../x' is not a configuration name" "$OUT/body"
 expect_status 400 POST /api/configs -d '{"name":"t9","preset":"../../etc"}'
 expect_status 400 POST /api/configs -d '{"name":"t9"'
 expect_status 400 POST /api/configs -d '[1,2]'
