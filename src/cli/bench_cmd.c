@@ -151,7 +151,8 @@ static double sgemm_gflops(int m, int n, int k) {
 }
 
 static int parse_args(int argc, char **argv, BenchArgs *a, int *help, Err *e) {
-    *a = (BenchArgs){"qwen_image", NULL, NULL, "bf16", 256, 4, 4, -1, 256, 0, 32, 16, 5, 0, 0};
+    *a = (BenchArgs){MODEL_FAMILIES[0]->name, NULL, NULL, "bf16", 256, 4, 4, -1, 256, 0, 32, 16, 5, 0, 0};
+    /* (the default family: the first of the family table) */
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) { *help = 1; return 0; }
