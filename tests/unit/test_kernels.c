@@ -112,6 +112,22 @@ static void test_activations(void **state) {
     float x = 1.0f, y;
     gelu_tanh_forward(&x, &y, 1);
     assert_true(fabsf(y - 0.8411920071f) < 1e-6f);
+    /* the sigmoid form agrees with 0.5·v·(1 + tanh u) (double reference) over the whole range,
+     * the saturated tails included (no inf or NaN from e^(−2u) overflowing) */
+    enum { NG = 2001 };
+    float *gx = malloc(NG * sizeof(float)), *gy = malloc(NG * sizeof(float)), *gd = malloc(NG * sizeof(float)), *one = malloc(NG * sizeof(float));
+    for (int i = 0; i < NG; i++) { gx[i] = (float)(i - NG / 2) * 0.02f; one[i] = 1.0f; }
+    gx[0] = -1e4f; gx[NG - 1] = 1e4f;
+    gelu_tanh_forward(gx, gy, NG);
+    gelu_tanh_backward(one, gx, gd, NG);
+    for (int i = 0; i < NG; i++) {
+        double v = gx[i], u = 0.7978845608028654 * (v + 0.044715 * v * v * v), t = tanh(u);
+        double want = 0.5 * v * (1.0 + t);
+        double dwant = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * v * v);
+        if (!(fabs(gy[i] - want) <= 1e-6 * fabs(want) + 1e-7)) fail_msg("gelu(%g) = %.9g, want %.9g", v, gy[i], want);
+        if (!(fabs(gd[i] - dwant) <= 1e-5 * fabs(dwant) + 1e-6)) fail_msg("gelu'(%g) = %.9g, want %.9g", v, gd[i], dwant);
+    }
+    free(gx); free(gy); free(gd); free(one);
 }
 
 /* ---- modulation and gated residual, with two parameter sets chosen per row ---- */
