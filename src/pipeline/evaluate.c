@@ -158,25 +158,17 @@ static int write_sheet(Pipeline *p, const Dataset *ds, int item, const Image *re
     char names[DATA_MAX_REFS + 2][32];
     const char *labels[DATA_MAX_REFS + 2];
     int np = 0, rc = 0;
+    /* the result is shown as it is (not owned by panels: never freed here) */
     const int result_first = !strcmp(config_str(p->cfg, "validation_stitch_input_location"), "right");
-    if (result_first) {
-        panels[np] = (Image){result->width, result->height, result->channels, NULL};
-        panels[np].data = xmalloc((size_t)result->width * result->height * result->channels);
-        memcpy(panels[np].data, result->data, (size_t)result->width * result->height * result->channels);
-        labels[np++] = "result";
-    }
+    int result_at = -1;
+    if (result_first) { result_at = np; panels[np] = *result; labels[np++] = "result"; }
     for (int k = 0; k < nr && !rc; k++) {
         rc = panel_at_height(&refs[k], result->height, &panels[np], e);
         snprintf(names[np], sizeof names[np], "reference %d", k + 1);
         labels[np] = names[np];
         np += !rc;
     }
-    if (!rc && !result_first) {
-        panels[np] = (Image){result->width, result->height, result->channels, NULL};
-        panels[np].data = xmalloc((size_t)result->width * result->height * result->channels);
-        memcpy(panels[np].data, result->data, (size_t)result->width * result->height * result->channels);
-        labels[np++] = "result";
-    }
+    if (!rc && !result_first) { result_at = np; panels[np] = *result; labels[np++] = "result"; }
     char *target_path = path_join(ds->spec.instance_data_dir, ds->items[item].rel);
     Image target = {0};
     Err why = {0};
@@ -196,7 +188,8 @@ static int write_sheet(Pipeline *p, const Dataset *ds, int item, const Image *re
         image_free(&sheet);
         free(caption); free(settings);
     }
-    for (int i = 0; i < np; i++) image_free(&panels[i]);
+    for (int i = 0; i < np; i++)
+        if (i != result_at) image_free(&panels[i]);
     return rc;
 }
 
