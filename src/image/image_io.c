@@ -20,9 +20,7 @@ ImageFormat image_format_sniff(const uint8_t *b, size_t n) {
 
 /* PIL refuses images above twice its MAX_IMAGE_PIXELS (DecompressionBombError); so do we, before
  * allocating: a damaged header can claim gigapixels. */
-#define IMAGE_MAX_PIXELS 178956970ull
-
-static int too_big(uint64_t w, uint64_t h) { return w * h > IMAGE_MAX_PIXELS; }
+static int too_big(uint64_t w, uint64_t h, uint64_t max_pixels) { return w * h > max_pixels; }
 
 /* ---------- EXIF orientation ---------- */
 
@@ -134,7 +132,7 @@ NO_COVERAGE static void cmyk_row_to_rgb(const uint8_t *row, int W, int inverted,
     }
 }
 
-static int jpeg_decode(const uint8_t *buf, size_t n, const char *name, Image *out, Err *e) {
+static int jpeg_decode(const uint8_t *buf, size_t n, const char *name, uint64_t max_pixels, Image *out, Err *e) {
     struct jpeg_decompress_struct cinfo;
     JpegErr je;
     memset(&je, 0, sizeof je);
@@ -151,9 +149,9 @@ static int jpeg_decode(const uint8_t *buf, size_t n, const char *name, Image *ou
     jpeg_mem_src(&cinfo, buf, (unsigned long)n);
     jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&cinfo, TRUE);
-    if (too_big(cinfo.image_width, cinfo.image_height)) {
+    if (too_big(cinfo.image_width, cinfo.image_height, max_pixels)) {
         snprintf(je.msg, sizeof je.msg, "%ux%u pixels exceed the decompression-bomb limit of %llu pixels",
-                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, IMAGE_MAX_PIXELS);
+                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, (unsigned long long)max_pixels);
         longjmp(je.jump, 1);
     }
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
@@ -213,7 +211,7 @@ static void png_read_mem(png_structp png, png_bytep out, png_size_t len) {
     s->at += len;
 }
 
-static int png_decode(const uint8_t *buf, size_t n, const char *name, Image *out, Err *e) {
+static int png_decode(const uint8_t *buf, size_t n, const char *name, uint64_t max_pixels, Image *out, Err *e) {
     PngSrc src = { buf, n, 0, "" };
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_fail, png_quiet);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -228,8 +226,8 @@ static int png_decode(const uint8_t *buf, size_t n, const char *name, Image *out
     png_set_read_fn(png, &src, png_read_mem);
     png_read_info(png, info);
     png_uint_32 W = png_get_image_width(png, info), H = png_get_image_height(png, info);
-    if (too_big(W, H)) {
-        snprintf(src.msg, sizeof src.msg, "%ux%u pixels exceed the decompression-bomb limit of %llu pixels", (unsigned)W, (unsigned)H, IMAGE_MAX_PIXELS);
+    if (too_big(W, H, max_pixels)) {
+        snprintf(src.msg, sizeof src.msg, "%ux%u pixels exceed the decompression-bomb limit of %llu pixels", (unsigned)W, (unsigned)H, (unsigned long long)max_pixels);
         png_longjmp(png, 1);
     }
     int ct = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
@@ -262,13 +260,13 @@ static int png_decode(const uint8_t *buf, size_t n, const char *name, Image *out
 
 /* ---------- WebP ---------- */
 
-static int webp_decode(const uint8_t *buf, size_t n, const char *name, Image *out, Err *e) {
+static int webp_decode(const uint8_t *buf, size_t n, const char *name, uint64_t max_pixels, Image *out, Err *e) {
     WebPBitstreamFeatures f;
     VP8StatusCode st = WebPGetFeatures(buf, n, &f);
     if (st != VP8_STATUS_OK) return err_set(e, "%s: corrupt WebP: cannot read header (status %d)", name, (int)st);
     if (f.has_animation) return err_set(e, "%s: not supported yet: animated WebP", name);
-    if (too_big((uint64_t)f.width, (uint64_t)f.height))
-        return err_set(e, "%s: corrupt WebP: %dx%d pixels exceed the decompression-bomb limit of %llu pixels", name, f.width, f.height, IMAGE_MAX_PIXELS);
+    if (too_big((uint64_t)f.width, (uint64_t)f.height, max_pixels))
+        return err_set(e, "%s: corrupt WebP: %dx%d pixels exceed the decompression-bomb limit of %llu pixels", name, f.width, f.height, (unsigned long long)max_pixels);
     int W = 0, H = 0;
     uint8_t *rgb = WebPDecodeRGB(buf, n, &W, &H); /* alpha is dropped, not composited */
     if (!rgb) return err_set(e, "%s: corrupt WebP: decoding failed (truncated or damaged data)", name);
@@ -292,16 +290,20 @@ static int webp_decode(const uint8_t *buf, size_t n, const char *name, Image *ou
     return 0;
 }
 
-int image_decode(const uint8_t *buf, size_t n, const char *name, Image *out, Err *e) {
+int image_decode_limited(const uint8_t *buf, size_t n, const char *name, uint64_t max_pixels, Image *out, Err *e) {
     memset(out, 0, sizeof *out);
     switch (image_format_sniff(buf, n)) {
-    case IMAGE_FORMAT_JPEG: return jpeg_decode(buf, n, name, out, e);
-    case IMAGE_FORMAT_PNG: return png_decode(buf, n, name, out, e);
-    case IMAGE_FORMAT_WEBP: return webp_decode(buf, n, name, out, e);
+    case IMAGE_FORMAT_JPEG: return jpeg_decode(buf, n, name, max_pixels, out, e);
+    case IMAGE_FORMAT_PNG: return png_decode(buf, n, name, max_pixels, out, e);
+    case IMAGE_FORMAT_WEBP: return webp_decode(buf, n, name, max_pixels, out, e);
     default:
         if (n == 0) return err_set(e, "%s: empty file, expected a JPEG, PNG or WebP image", name);
         return err_set(e, "%s: not a JPEG, PNG or WebP image (unrecognised file signature)", name);
     }
+}
+
+int image_decode(const uint8_t *buf, size_t n, const char *name, Image *out, Err *e) {
+    return image_decode_limited(buf, n, name, IMAGE_MAX_PIXELS, out, e);
 }
 
 int image_read(const char *path, Image *out, Err *e) {

@@ -26,6 +26,13 @@ int image_read(const char *path, Image *out, Err *e);
 /* Same from memory; `name` is used in messages. */
 int image_decode(const uint8_t *buf, size_t n, const char *name, Image *out, Err *e);
 
+/* PIL refuses images above twice its MAX_IMAGE_PIXELS (DecompressionBombError); so do the readers
+ * above, from the header, before allocating: a damaged header can claim gigapixels. */
+#define IMAGE_MAX_PIXELS 178956970ull
+/* image_decode with a smaller decompression-bomb limit, for callers that know their images are
+ * small (the fuzz target: a 160-byte JPEG can otherwise spend seconds decoding 100 M pixels). */
+int image_decode_limited(const uint8_t *buf, size_t n, const char *name, uint64_t max_pixels, Image *out, Err *e);
+
 /* EXIF orientation (1..8) found in a TIFF-structured EXIF block (with or without the "Exif\0\0"
  * prefix); 1 when absent or unreadable. */
 int exif_orientation(const uint8_t *exif, size_t n);

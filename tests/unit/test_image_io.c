@@ -484,6 +484,35 @@ static void test_damaged_files_never_crash(void **state) {
 /* Inputs the fuzzer (make fuzz) found, kept as regressions. A 136-byte CMYK JPEG whose header
  * claims 255x45073 pixels: libjpeg would make grey rows for every row the data lacks (12 s under
  * the sanitizers); decoding now stops at the end of the data with the truncation error. */
+/* The decompression-bomb limit is read from the header of every format, before any pixel is
+ * decoded: exactly W*H pixels pass, one fewer is refused with the sizes and the limit named. */
+static void test_pixel_limit_every_format(void **state) {
+    (void)state;
+    char *d = tmpdir_make();
+    Err e = {0};
+    Image src = { .width = 40, .height = 30, .channels = 3 }, im;
+    src.data = calloc(40 * 30 * 3, 1);
+    assert_non_null(src.data);
+    const char *formats[] = { "png", "jpeg", "webp" };
+    for (int f = 0; f < 3; f++) {
+        char *p = tmp_path(d, image_format_extension(formats[f]));
+        assert_int_equal(image_write_format(p, &src, formats[f], 90, &e), 0);
+        size_t n = 0;
+        uint8_t *buf = (uint8_t *)file_read_all(p, &n, &e);
+        assert_non_null(buf);
+        assert_int_equal(image_decode_limited(buf, n, "small", 1200, &im, &e), 0);
+        assert_int_equal(im.width * im.height, 1200);
+        image_free(&im);
+        assert_int_equal(image_decode_limited(buf, n, "small", 1199, &im, &e), -1);
+        assert_non_null(strstr(e.msg, "small: corrupt"));
+        assert_non_null(strstr(e.msg, "40x30 pixels exceed the decompression-bomb limit of 1199 pixels"));
+        assert_null(im.data);
+        free(buf); free(p);
+    }
+    free(src.data);
+    tmpdir_remove(d);
+}
+
 static void test_fuzz_regressions(void **state) {
     (void)state;
     static const uint8_t tall_jpeg[136] =
@@ -517,6 +546,7 @@ int main(void) {
         cmocka_unit_test(test_damaged_files_never_crash),
         cmocka_unit_test(test_exif_parser),
         cmocka_unit_test(test_fuzz_regressions),
+        cmocka_unit_test(test_pixel_limit_every_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
