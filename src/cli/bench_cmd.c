@@ -81,7 +81,8 @@ static void set_number(cJSON *j, const char *key, double v) {
 static int write_random_model(const BenchArgs *a, const ModelFamily *fam, const char *dir, Err *e) {
     int hd = a->dim / a->heads, ax[3];
     rope_axes(hd, ax);
-    ModelInitSpec spec = {a->family, NULL, SIZE_FULL, dir, 1, NULL, 1, a->layers, a->single > 0 ? a->single : 0, 0};
+    ModelInitSpec spec = {.family = a->family, .size = SIZE_FULL, .out = dir, .seed = 1, .weights = 1, .layers = a->layers,
+                          .single_layers = a->single > 0 ? a->single : 0};
     cJSON *j = fam->init_transformer_config(&spec, 0, a->dim);
     set_number(j, "attention_head_dim", hd);
     set_number(j, "num_attention_heads", a->heads);

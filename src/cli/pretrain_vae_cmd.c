@@ -9,9 +9,10 @@
 
 static const char *USAGE =
     "usage: simpletuner pretrain-vae --family qwen_image|longcat_image --out DIR [--size tiny|small]\n"
-    "                                [--steps N] [--batch N] [--resolution R] [--seed S] [--lr LR]\n"
+    "                                [--steps N] [--batch N] [--resolution R] [--crop C] [--seed S] [--lr LR]\n"
     "                                [--warmup N] [--l1 W] [--l2 W] [--kl W] [--eval-images N]\n"
-    "                                [--log-every N] [--quiet]\n"
+    "                                [--channels A,B,C,D] [--blocks N] [--groups N] [--zero-init]\n"
+    "                                [--beta2 B] [--big-every N] [--log-every N] [--quiet]\n"
     "\n"
     "Trains the family's VAE architecture (qwen_image: AutoencoderKLQwenImage, the Wan-2.1 VAE;\n"
     "longcat_image: the FLUX-layout AutoencoderKL) at the given size on synthetic scenes of the\n"
@@ -23,13 +24,20 @@ static const char *USAGE =
     "  --size        tiny (default) or small\n"
     "  --steps       optimizer steps (default 3000)\n"
     "  --batch       images per step (default 4; run in parallel, one per thread)\n"
-    "  --resolution  training crop side R (default 64; every 4th sample is cut from a 2R image)\n"
+    "  --resolution  render side R (default 64; every 4th sample is cut from a 2R render)\n"
+    "  --crop        training crop side (default R; a multiple of 16 up to R)\n"
+    "  --big-every   one sample in N is cut from a 2R render (default 4; 0: none)\n"
     "  --seed        data, initialisation and sampling seed (default 42); same seed, same weights\n"
     "  --lr          AdamW learning rate (default 2e-3; warmup, then cosine to 0)\n"
     "  --warmup      warmup steps (default 100)\n"
     "  --l1, --l2    reconstruction loss weights (defaults 1 and 1: mean |d| and mean d^2)\n"
     "  --kl          KL weight, LDM's kl_weight (default 1e-6)\n"
     "  --eval-images held-out images per resolution (default 16)\n"
+    "  --channels    channels of the 4 levels instead of the size's (qwen_image: multiples of the first)\n"
+    "  --blocks      res blocks per level instead of the size's (num_res_blocks / layers_per_block)\n"
+    "  --groups      longcat_image: group-norm groups instead of the size's (must divide every level)\n"
+    "  --zero-init   every residual branch starts at zero (each block starts as the identity)\n"
+    "  --beta2       AdamW beta2 (default 0.99)\n"
     "  --log-every   a progress line every N steps (default 50)\n"
     "  --quiet       no progress lines\n";
 
@@ -59,6 +67,7 @@ int cmd_pretrain_vae(int argc, char **argv, Err *e) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(USAGE, stdout); return 0; }
         if (!strcmp(a, "--quiet")) { s.log = NULL; continue; }
+        if (!strcmp(a, "--zero-init")) { s.zero_init = 1; continue; }
         if (i + 1 >= argc) return err_setc(e, EXIT_USAGE, "pretrain-vae: '%s' needs a value (or is unknown)\n%s", a, USAGE);
         const char *v = argv[++i];
         long n;
@@ -74,6 +83,22 @@ int cmd_pretrain_vae(int argc, char **argv, Err *e) {
         else if (!strcmp(a, "--log-every")) { if (parse_long(a, v, 1, 10000000, &n, e)) return -1; s.log_every = (int)n; }
         else if (!strcmp(a, "--eval-images")) { if (parse_long(a, v, 1, 100000, &n, e)) return -1; s.eval_images = (int)n; }
         else if (!strcmp(a, "--lr")) { if (parse_double(a, v, &s.lr, e)) return -1; }
+        else if (!strcmp(a, "--beta2")) { if (parse_double(a, v, &s.beta2, e)) return -1; }
+        else if (!strcmp(a, "--crop")) { if (parse_long(a, v, 16, 1024, &n, e)) return -1; s.crop = (int)n; }
+        else if (!strcmp(a, "--big-every")) { if (parse_long(a, v, 0, 1000000, &n, e)) return -1; s.big_every = (int)n; }
+        else if (!strcmp(a, "--blocks")) { if (parse_long(a, v, 1, 8, &n, e)) return -1; s.blocks = (int)n; }
+        else if (!strcmp(a, "--groups")) { if (parse_long(a, v, 1, 1024, &n, e)) return -1; s.groups = (int)n; }
+        else if (!strcmp(a, "--channels")) {
+            char *end;
+            const char *q = v;
+            for (int k = 0; k < 4; k++) {
+                long x = strtol(q, &end, 10);
+                if (end == q || x < 1 || x > 1024 || (k < 3 ? *end != ',' : *end != 0))
+                    return err_setc(e, EXIT_USAGE, "pretrain-vae: --channels expects 4 comma-separated counts in [1, 1024], got '%s'", v);
+                s.dims[k] = (int)x;
+                q = end + 1;
+            }
+        }
         else if (!strcmp(a, "--l1")) { if (parse_double(a, v, &d, e)) return -1; s.l1 = (float)d; }
         else if (!strcmp(a, "--l2")) { if (parse_double(a, v, &d, e)) return -1; s.l2 = (float)d; }
         else if (!strcmp(a, "--kl")) { if (parse_double(a, v, &d, e)) return -1; s.kl = (float)d; }

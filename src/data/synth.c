@@ -1,7 +1,6 @@
 /* synth.c — synthetic edit pairs; see synth.h. */
 #include "data/synth.h"
 #include "base/rng.h"
-#include "image/sheet.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +38,7 @@ static const struct { const char *name[3]; float x, y; } PLACES[] = {
 #define N_PLACES ((int)(sizeof PLACES / sizeof *PLACES))
 static const char *const EDIT_NAMES[SYNTH_EDIT_COUNT] = {
     "recolor", "move", "add", "remove", "background", "scale", "mirror", "stripes", "compose"};
-static const uint8_t INK[3] = {30, 30, 30}, STRIPE[3] = {245, 245, 245};
+static const uint8_t STRIPE[3] = {245, 245, 245};
 #define ADDED_RADIUS 0.12f
 #define STRIPES_PER_SIDE 16
 
@@ -101,7 +100,6 @@ typedef struct Scene {
     int n;
     uint8_t bg0[3], bg1[3];   /* top and bottom of the background gradient (equal: flat) */
     int bg_named;             /* index into BACKGROUNDS, or -1 */
-    const char *word;
 } Scene;
 
 static int inside(const Shape *s, float px, float py) {
@@ -116,6 +114,11 @@ static int inside(const Shape *s, float px, float py) {
     }
 }
 
+/* Subsamples per pixel side: shape outlines are anti-aliased by their coverage of SS x SS points, so
+ * an edge is a smooth function of the geometry (what a small autoencoder can learn to reproduce)
+ * rather than a staircase; pixels wholly inside a shape keep its exact colour. */
+#define SS 4
+
 static void render(Image *im, const Scene *sc) {
     const int W = im->width, H = im->height, size = W < H ? W : H;
     for (int y = 0; y < H; y++) {
@@ -126,17 +129,31 @@ static void render(Image *im, const Scene *sc) {
     }
     for (int i = 0; i < sc->n; i++) {
         const Shape *s = &sc->s[i];
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++) {
-                float px = ((float)x + 0.5f - 0.5f * W) / size + 0.5f, py = ((float)y + 0.5f - 0.5f * H) / size + 0.5f;
-                if (!inside(s, px, py)) continue;
-                int stripe = s->striped && ((int)floorf((py - (s->cy - s->r)) * STRIPES_PER_SIDE)) % 2 == 1;
-                memcpy(im->data + ((size_t)y * W + x) * 3, stripe ? STRIPE : COLORS[s->color].rgb, 3);
+        /* the pixels whose square can meet the shape (|dx|, |dy| <= r for every kind) */
+        int x0 = (int)floorf((s->cx - s->r - 0.5f) * size + 0.5f * W) - 1, x1 = (int)ceilf((s->cx + s->r - 0.5f) * size + 0.5f * W) + 1;
+        int y0 = (int)floorf((s->cy - s->r - 0.5f) * size + 0.5f * H) - 1, y1 = (int)ceilf((s->cy + s->r - 0.5f) * size + 0.5f * H) + 1;
+        if (x0 < 0) x0 = 0;
+        if (y0 < 0) y0 = 0;
+        if (x1 > W) x1 = W;
+        if (y1 > H) y1 = H;
+        for (int y = y0; y < y1; y++)
+            for (int x = x0; x < x1; x++) {
+                int n = 0;
+                for (int sy = 0; sy < SS; sy++)
+                    for (int sx = 0; sx < SS; sx++) {
+                        float px = ((float)x + (sx + 0.5f) / SS - 0.5f * W) / size + 0.5f;
+                        float py = ((float)y + (sy + 0.5f) / SS - 0.5f * H) / size + 0.5f;
+                        n += inside(s, px, py);
+                    }
+                if (!n) continue;
+                /* stripes follow pixel rows (by the row's centre), so a striped pixel is all stripe or all colour */
+                float pyc = ((float)y + 0.5f - 0.5f * H) / size + 0.5f;
+                int stripe = s->striped && ((int)floorf((pyc - (s->cy - s->r)) * STRIPES_PER_SIDE)) % 2 == 1;
+                const uint8_t *col = stripe ? STRIPE : COLORS[s->color].rgb;
+                uint8_t *px = im->data + ((size_t)y * W + x) * 3;
+                for (int k = 0; k < 3; k++) px[k] = (uint8_t)((px[k] * (SS * SS - n) + col[k] * n + SS * SS / 2) / (SS * SS));
             }
     }
-    /* a word of text, so the model also sees content it must keep */
-    int scale = H >= 128 ? 2 : 1;
-    text_draw(im, 4, H - 9 * scale, sc->word, scale, INK);
 }
 
 static Image render_new(const Scene *sc, int w, int h) {
@@ -204,8 +221,6 @@ static void random_scene(Rng *r, int n_shapes, Scene *sc) {
         }
         sc->s[sc->n++] = s;
     }
-    static const char *WORDS[] = {"EDIT", "ST", "C17", "LORA", "FLOW"};
-    sc->word = WORDS[rng_below(r, 5)];
 }
 
 /* A place for shape s (index skip in sc, or -1 for a new one) among the first n_places: uniformly among those where
@@ -371,7 +386,7 @@ static void compose_pair(Rng *r, int n_refs, int width, int height, SynthPair *o
     out->n_refs = n_refs;
     out->refs[0] = render_new(&before, width, height);
     out->edit = render_new(&after, width, height);
-    Scene obj = { .n = 1, .bg_named = -1, .word = "" };
+    Scene obj = { .n = 1, .bg_named = -1 };
     static const uint8_t plain[3] = {235, 235, 235};
     memcpy(obj.bg0, plain, 3);
     memcpy(obj.bg1, plain, 3);
@@ -379,7 +394,7 @@ static void compose_pair(Rng *r, int n_refs, int width, int height, SynthPair *o
     obj.s[0].cx = 0.5f; obj.s[0].cy = 0.5f; obj.s[0].r = 0.3f;
     out->refs[1] = render_new(&obj, width, height);
     if (n_refs >= 3) {
-        Scene sw = { .n = 0, .bg_named = -1, .word = "" };
+        Scene sw = { .n = 0, .bg_named = -1 };
         memcpy(sw.bg0, COLORS[swatch].rgb, 3);
         memcpy(sw.bg1, COLORS[swatch].rgb, 3);
         out->refs[2] = render_new(&sw, width, height);

@@ -1,12 +1,13 @@
 /* synth.h — synthetic edit pairs for the bundled demo, the tiny models' pretraining and the
- * end-to-end tests: a source scene of coloured shapes on a background (and a word of text), an
- * instruction, and the edited scene that follows it. Deterministic from (seed, index).
+ * end-to-end tests: a source scene of coloured shapes on a background, an instruction, and the
+ * edited scene that follows it. Deterministic from (seed, index).
  *
  * Scenes: 1–3 shapes (circle, square, triangle) of distinct colours (red, green, blue, yellow,
  * purple, orange) placed without overlap, on a random two-tone gradient or a named flat colour;
- * the shape an edit names is drawn last (on top); a word in dark ink at the bottom left, drawn
- * over everything. Positions and sizes are fractions of the shorter side, so every resolution
- * shows the same scene.
+ * the shape an edit names is drawn last (on top). Outlines are anti-aliased (pixel coverage), so
+ * every resolution shows the same scene, positions and sizes being fractions of the shorter side.
+ * (No text: at the tiny models' 64-128 px a word has 1-2 px strokes, detail an 8x VAE cannot keep
+ * and no edit is about.)
  *
  * Edits (the instruction's wording is drawn from several phrasings per edit):
  *   recolor     the named shape gets another colour           "make the red circle blue"

@@ -180,6 +180,71 @@ static int write_weights(const ModelFamily *fam, ModelSize size, const char *out
     return rc;
 }
 
+static const char *const SET_COMPONENTS[] = {"transformer", "vae", "text_encoder", "processor", "scheduler", NULL};
+
+/* The spec's overrides of `component` into its config: "component.a.b=value" replaces key b of
+ * object a; the key must exist (a misspelt key is an error, not a silently added field). The value
+ * is JSON (a number, true, [1, 2], "text") or, when it does not parse, a plain string. */
+static int apply_sets(const ModelInitSpec *s, const char *component, cJSON *cfg, Err *e) {
+    const size_t cl = strlen(component);
+    for (int i = 0; i < s->n_sets; i++) {
+        const char *set = s->sets[i], *eq = strchr(set, '=');
+        if (strncmp(set, component, cl) || set[cl] != '.') continue;
+        char *path = xasprintf("%.*s", (int)((size_t)(eq - set) - cl - 1), set + cl + 1);
+        cJSON *obj = cfg;
+        int rc = 0;
+        for (char *key = path, *dot; !rc; key = dot + 1) {
+            dot = strchr(key, '.');
+            if (dot) *dot = 0;
+            cJSON *item = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+            if (!item) { rc = err_setc(e, EXIT_USAGE, "--set %s: %s has no key '%s'", set, component, key); break; }
+            if (dot) { obj = item; continue; }
+            cJSON *v = cJSON_Parse(eq + 1);
+            if (!v) v = cJSON_CreateString(eq + 1);
+            cJSON_ReplaceItemInObjectCaseSensitive(obj, key, v);
+            break;
+        }
+        free(path);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+static int check_sets(const ModelInitSpec *s, Err *e) {
+    for (int i = 0; i < s->n_sets; i++) {
+        const char *set = s->sets[i], *eq = strchr(set, '='), *dot = strchr(set, '.');
+        int known = 0;
+        for (int k = 0; SET_COMPONENTS[k] && dot; k++)
+            known |= (size_t)(dot - set) == strlen(SET_COMPONENTS[k]) && !strncmp(set, SET_COMPONENTS[k], (size_t)(dot - set));
+        if (!eq || !dot || dot > eq || dot + 1 == eq || !known)
+            return err_setc(e, EXIT_USAGE, "--set '%s': expected COMPONENT.KEY=VALUE with COMPONENT one of transformer, vae, "
+                                           "text_encoder, processor, scheduler", set);
+    }
+    return 0;
+}
+
+/* Every component's config with the spec's overrides applied (the text encoder's first: its width
+ * is the transformer's joint_attention_dim). */
+static int build_configs(const ModelInitSpec *s, const ModelFamily *fam, const FamilyFlavour *fl, const TinyVocabIds *vocab,
+                         cJSON **te, cJSON **tr, cJSON **va, cJSON **sc, cJSON **pc, Err *e) {
+    *te = text_encoder_config(s->size, vocab, s->text_layers);
+    *tr = *va = *sc = *pc = NULL;
+    int rc = apply_sets(s, "text_encoder", *te, e);
+    cJSON *hidden = cJSON_GetObjectItemCaseSensitive(*te, "hidden_size");
+    if (!rc && (!cJSON_IsNumber(hidden) || hidden->valueint < 1))
+        rc = err_setc(e, EXIT_USAGE, "--set text_encoder.hidden_size: expected a positive integer");
+    if (!rc) {
+        *tr = fam->init_transformer_config(s, fl->zero_cond_t, hidden->valueint);
+        *va = fam->init_vae_config(s->size);
+        *sc = scheduler_config(&fam->scheduler);
+        *pc = processor_config();
+        rc = apply_sets(s, "transformer", *tr, e) || apply_sets(s, "vae", *va, e) || apply_sets(s, "scheduler", *sc, e) ||
+             apply_sets(s, "processor", *pc, e);
+    }
+    if (rc) { cJSON_Delete(*te); cJSON_Delete(*tr); cJSON_Delete(*va); cJSON_Delete(*sc); cJSON_Delete(*pc); }
+    return rc;
+}
+
 int model_init_write(const ModelInitSpec *s, Err *e) {
     const char *family = s->family, *flavour = s->flavour, *out = s->out, *tok_dir = s->tokenizer_dir;
     ModelSize size = s->size;
@@ -190,18 +255,19 @@ int model_init_write(const ModelInitSpec *s, Err *e) {
     const FamilyFlavour *fl = family_flavour(fam, flavour);
     if (!fl) return err_setc(e, EXIT_USAGE, "model flavour '%s' is not a flavour of %s", flavour, family);
     if (size == SIZE_FULL && !tok_dir) return err_setc(e, EXIT_USAGE, "a full-size model folder needs the real tokenizer folder");
+    if (check_sets(s, e)) return -1;
     TinyVocabIds vocab = {152064, 151643, 151644, 151645, 151652, 151653, 151654, 151655, 151656};
+    cJSON *te, *tr, *va, *sc, *pc, *idx;
+    /* the overrides are tried once before anything is written, so a misspelt key leaves no folder behind */
+    if (build_configs(s, fam, fl, &vocab, &te, &tr, &va, &sc, &pc, e)) return -1;
+    cJSON_Delete(te); cJSON_Delete(tr); cJSON_Delete(va); cJSON_Delete(sc); cJSON_Delete(pc);
     char *tok_out = path_join(out, "tokenizer");
     int rc = dir_make(out, e);
     if (!rc) rc = size == SIZE_FULL ? copy_dir_files(tok_dir, tok_out, e) : tiny_tokenizer_write(tok_out, size == SIZE_TINY ? 400 : 800, &vocab, e);
     free(tok_out);
-    if (rc) return -1;
-
-    cJSON *te = text_encoder_config(size, &vocab, s->text_layers);
-    int text_hidden = cJSON_GetObjectItemCaseSensitive(te, "hidden_size")->valueint;
-    cJSON *tr = fam->init_transformer_config(s, fl->zero_cond_t, text_hidden);
-    cJSON *va = fam->init_vae_config(size);
-    cJSON *sc = scheduler_config(&fam->scheduler), *pc = processor_config(), *idx = cJSON_CreateObject();
+    /* the text encoder's config names the ids of the vocabulary just written */
+    if (rc || build_configs(s, fam, fl, &vocab, &te, &tr, &va, &sc, &pc, e)) return -1;
+    idx = cJSON_CreateObject();
     model_init_config_header(idx, fl->pipeline_class);
     const char *proc_name = fam->processor_folder;
     add_component(idx, proc_name, "transformers", "Qwen2VLProcessor");

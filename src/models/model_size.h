@@ -16,6 +16,8 @@ typedef struct ModelInitSpec {
     int layers;                     /* transformer blocks (LongCat: double blocks); 0 = the size's */
     int single_layers;              /* LongCat single blocks; 0 = 2 × layers when layers is set */
     int text_layers;                /* text encoder depth (language layers and vision blocks); 0 = the size's */
+    const char *const *sets;        /* "component.key=value" config overrides, applied before the weights are */
+    int n_sets;                     /* drawn (component: transformer, vae, text_encoder, processor, scheduler) */
 } ModelInitSpec;
 
 #endif

@@ -45,7 +45,7 @@ static int ensure_model(const char *models, const char *name, const char *family
     if (!have || strcmp(have, TINY_MODEL_STAMP)) {
         char *tmp = xasprintf("%s.tmp.%ld", dst, (long)getpid());
         fprintf(stderr, "creating the tiny %s %s model in %s\n", family, flavour, dst);
-        ModelInitSpec spec = {family, flavour, SIZE_TINY, tmp, 0, NULL, 0, 0, 0, 0};
+        ModelInitSpec spec = {.family = family, .flavour = flavour, .size = SIZE_TINY, .out = tmp};
         char *tstamp = path_join(tmp, ".simpletuner-tiny");
         rc = model_init_write(&spec, e);
         if (!rc) rc = file_write_atomic(tstamp, TINY_MODEL_STAMP, strlen(TINY_MODEL_STAMP), e);

@@ -47,6 +47,7 @@ void vae_pretrain_spec_init(VaePretrainSpec *s) {
     s->seed = 42;
     s->lr = 2e-3;
     s->weight_decay = 0.0;
+    s->beta2 = 0.99;
     s->l1 = 1.0f;
     s->l2 = 1.0f;
     s->kl = 1e-6f;
@@ -64,30 +65,26 @@ static const SizeRow *size_row(const char *size, Err *e) {
 
 /* The family's init-model VAE config at the row's widths, its latent normalisation the identity
  * until training measures it. *vf receives the VAE family. */
-static cJSON *config_json(const char *family, const char *size, const VaeFamily **vf, Err *e) {
+static cJSON *config_json(const VaePretrainSpec *s, const VaeFamily **vf, Err *e) {
+    const char *family = s->family, *size = s->size;
     const ModelFamily *fam = family_find(family);
     char names[128];
     if (!fam) { err_setc(e, EXIT_USAGE, "--family '%s': expected %s", family, family_name_list(names, sizeof names)); return NULL; }
-    const SizeRow *row = size_row(size, e);
-    if (!row) return NULL;
+    const SizeRow *base = size_row(size, e);
+    if (!base) return NULL;
+    SizeRow row = *base;   /* the spec's overrides of the size's widths */
+    if (s->dims[0]) memcpy(row.dims, s->dims, sizeof row.dims);
+    if (s->blocks) row.blocks = s->blocks;
+    if (s->groups) row.groups = s->groups;
     cJSON *j = fam->init_vae_config(!strcmp(size, "small") ? SIZE_SMALL : SIZE_TINY);
     const cJSON *cls = cJSON_GetObjectItemCaseSensitive(j, "_class_name");
     *vf = vae_family_find(cJSON_IsString(cls) ? cls->valuestring : NULL);
     if (!*vf) { cJSON_Delete(j); err_set(e, "%s: no VAE family for its config", family); return NULL; }
     double zero[LATENT_CHANNELS] = {0}, one[LATENT_CHANNELS];
     for (int c = 0; c < LATENT_CHANNELS; c++) one[c] = 1.0;
-    (*vf)->set_widths(j, row->dims, row->blocks, row->groups);
+    if ((*vf)->set_widths(j, row.dims, row.blocks, row.groups, e)) { cJSON_Delete(j); return NULL; }
     (*vf)->set_latent_stats(j, zero, one, 1.0, LATENT_CHANNELS);
     return j;
-}
-
-char *vae_pretrain_config_text(const char *family, const char *size, Err *e) {
-    const VaeFamily *vf;
-    cJSON *j = config_json(family, size, &vf, e);
-    if (!j) return NULL;
-    char *t = cJSON_Print(j);
-    cJSON_Delete(j);
-    return t;
 }
 
 static double now_seconds(void) {
@@ -103,21 +100,20 @@ static void to_chw(const Image *im, float *out) {
         for (int c = 0; c < 3; c++) out[c * hw + p] = im->data[p * 3 + c] / 127.5f - 1.0f;
 }
 
-/* Training sample k: a synthetic image of res², or a random res² crop of one of 2·res². */
+/* Training sample k: a random crop² cut of a synthetic image of resolution² (or 2·resolution²). */
 static void training_image(const VaePretrainSpec *s, uint64_t k, float *chw) {
-    const int R = s->resolution;
+    const int R = s->resolution, C = s->crop ? s->crop : R;
     Rng r;
     rng_seed_stream(&r, s->seed ^ 0x5eed5eedULL, k);
-    int big = s->big_every > 0 && k % (uint64_t)s->big_every == (uint64_t)s->big_every - 1;
+    int big = s->big_every > 0 && k % (uint64_t)s->big_every == (uint64_t)s->big_every - 1, S = big ? 2 * R : R;
     Image im;
-    synth_scene(s->seed, (int)k, big ? 2 * R : R, big ? 2 * R : R, &im);
-    if (!big) { to_chw(&im, chw); image_free(&im); return; }
-    int x0 = (int)rng_below(&r, (uint64_t)R + 1), y0 = (int)rng_below(&r, (uint64_t)R + 1);
-    const size_t hw = (size_t)R * R;
-    for (int y = 0; y < R; y++)
-        for (int x = 0; x < R; x++)
+    synth_scene(s->seed, (int)k, S, S, &im);
+    int x0 = (int)rng_below(&r, (uint64_t)(S - C) + 1), y0 = (int)rng_below(&r, (uint64_t)(S - C) + 1);
+    const size_t hw = (size_t)C * C;
+    for (int y = 0; y < C; y++)
+        for (int x = 0; x < C; x++)
             for (int c = 0; c < 3; c++)
-                chw[c * hw + (size_t)y * R + x] = im.data[(((size_t)(y0 + y)) * (size_t)(2 * R) + (size_t)(x0 + x)) * 3 + (size_t)c] / 127.5f - 1.0f;
+                chw[c * hw + (size_t)y * C + x] = im.data[(((size_t)(y0 + y)) * (size_t)S + (size_t)(x0 + x)) * 3 + (size_t)c] / 127.5f - 1.0f;
     image_free(&im);
 }
 
@@ -132,6 +128,17 @@ static void zero_unused_temporal_slices(VaeModel *m) {
         if (p->shape[3] == 1 && p->shape[4] == 1 && strstr(p->name, "time_conv")) continue;   /* never run */
         for (size_t r = 0; r < rows; r++)
             for (size_t t = 0; t + 1 < kt; t++) memset(w + (r * kt + t) * kk, 0, kk * sizeof(float));
+    }
+}
+
+/* Skip-init: the last layer of every residual branch (a res block's conv2, an attention block's
+ * output projection) starts at zero, so each block starts as the identity (or its shortcut) and the
+ * signal reaches the output undistorted from the first step. */
+static void zero_residual_branches(VaeModel *m) {
+    for (int i = 0; i < m->np; i++) {
+        const char *n = m->p[i].name;
+        if ((strstr(n, ".resnets.") && strstr(n, ".conv2.")) || strstr(n, ".to_out.0.") || strstr(n, "attentions.0.proj."))
+            memset((float *)m->p[i].data, 0, vae_param_numel(&m->p[i]) * sizeof(float));
     }
 }
 
@@ -217,7 +224,10 @@ static int check_spec(const VaePretrainSpec *s, Err *e) {
     if (s->batch < 1 || s->batch > 256) return err_setc(e, EXIT_USAGE, "--batch %d: expected 1..256", s->batch);
     if (s->resolution < 16 || s->resolution > 1024 || s->resolution % 16)
         return err_setc(e, EXIT_USAGE, "--resolution %d: expected a multiple of 16 in [16, 1024]", s->resolution);
+    if (!(s->beta2 > 0 && s->beta2 < 1)) return err_setc(e, EXIT_USAGE, "--beta2 %g: expected a number in (0, 1)", s->beta2);
     if (!(s->lr > 0)) return err_setc(e, EXIT_USAGE, "--lr %g: expected a positive number", s->lr);
+    if (s->crop && (s->crop < 16 || s->crop > s->resolution || s->crop % 16))
+        return err_setc(e, EXIT_USAGE, "--crop %d: expected a multiple of 16 in [16, resolution %d]", s->crop, s->resolution);
     if (s->warmup < 0 || s->big_every < 0 || s->stat_images < 1 || s->eval_images < 1)
         return err_setc(e, EXIT_USAGE, "pretrain-vae: warmup and big_every must be >= 0, stat/eval image counts >= 1");
     if (!(s->l1 >= 0 && s->l2 >= 0 && s->kl >= 0 && s->l1 + s->l2 > 0))
@@ -229,16 +239,17 @@ int vae_pretrain_run(const VaePretrainSpec *s, VaePretrainReport *r, Err *e) {
     memset(r, 0, sizeof *r);
     if (check_spec(s, e)) return -1;
     const VaeFamily *vf;
-    cJSON *cfg = config_json(s->family, s->size, &vf, e);
+    cJSON *cfg = config_json(s, &vf, e);
     if (!cfg) return -1;
     Vae v;
     if (vae_init_random(&v, cfg, s->seed, DT_F32, e)) { cJSON_Delete(cfg); return -1; }
     VaeModel *m = &v.net;
     zero_unused_temporal_slices(m);
+    if (s->zero_init) zero_residual_branches(m);
     start_nearly_deterministic(m);
     r->params = vae_model_numel(m);
 
-    const int B = s->batch, T = omp_get_max_threads() < B ? omp_get_max_threads() : B, R = s->resolution;
+    const int B = s->batch, T = omp_get_max_threads() < B ? omp_get_max_threads() : B, R = s->crop ? s->crop : s->resolution;
     VaeGrads sum, *item = xcalloc((size_t)B, sizeof *item);
     vae_grads_init(&sum, m);
     for (int b = 0; b < B; b++) vae_grads_init(&item[b], m);
@@ -249,7 +260,7 @@ int vae_pretrain_run(const VaePretrainSpec *s, VaePretrainReport *r, Err *e) {
     for (int i = 0; i < m->np; i++)
         tp[i] = (TrainParam){ .name = m->p[i].name, .value = (float *)m->p[i].data, .grad = sum.g[i],
                               .numel = vae_param_numel(&m->p[i]) };
-    OptimConfig oc = { .kind = OPTIM_TORCH_ADAMW, .lr = s->lr, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8,
+    OptimConfig oc = { .kind = OPTIM_TORCH_ADAMW, .lr = s->lr, .beta1 = 0.9, .beta2 = s->beta2, .eps = 1e-8,
                        .weight_decay = s->weight_decay };
     Optimizer opt;
     LrSchedule sched;
@@ -329,8 +340,8 @@ int vae_pretrain_run(const VaePretrainSpec *s, VaePretrainReport *r, Err *e) {
         struct stat st;
         if (stat(file, &st) == 0) r->bytes = (size_t)st.st_size;
         free(file);
-        r->eval_res[0] = R;
-        r->eval_res[1] = 2 * R;
+        r->eval_res[0] = s->resolution;
+        r->eval_res[1] = 2 * s->resolution;
         for (int k = 0; k < 2 && !rc; k++)
             rc = vae_pretrain_eval_dir(dir, s->seed, s->eval_images, r->eval_res[k], &r->psnr[k], &r->ssim[k], e);
     }

@@ -4,9 +4,9 @@
  *
  * Recipe (the numbers are the spec's defaults; see vae_autoencoder.h for the loss):
  *   data       synthetic edit-dataset images (sources and targets of every edit kind), a fresh
- *              image per sample from (seed, sample index); each step takes `batch` images of
- *              resolution x resolution, or of 2·resolution cut to a random resolution² crop
- *              (one sample in `big_every`), so both scales of the edit data are seen
+ *              image per sample from (seed, sample index); each step takes `batch` random crop²
+ *              cuts of renders at resolution (or at 2·resolution for one sample in `big_every`), so
+ *              both scales of the edit data are seen; small crops make a step cheap
  *   objective  L1 + L2 reconstruction + KL (kl weight 1e-6 per LDM), z sampled
  *   optimizer  AdamW (torch-adamw) on f32 weights, gradients clipped to norm 1, linear warmup then
  *              cosine decay to 0
@@ -27,11 +27,16 @@
 typedef struct VaePretrainSpec {
     const char *family;     /* qwen_image | longcat_image */
     const char *size;       /* a row of the size table: "tiny" | "small" */
+    int dims[4];            /* channels per level instead of the size's (dims[0] == 0: the size's) */
+    int blocks, groups;     /* res blocks per level, FLUX norm groups instead of the size's (0: the size's) */
+    int zero_init;          /* residual branches (second conv, attention output) start at zero: every
+                               block starts as the identity */
     const char *out;        /* model folder; the VAE goes to out/vae */
     int steps, batch, resolution, warmup;
-    int big_every;          /* one sample in big_every is a crop of a 2·resolution image (0: none) */
+    int crop;               /* training images are crop x crop cuts of the renders (0: resolution) */
+    int big_every;          /* one sample in big_every is cut from a 2·resolution render (0: none) */
     uint64_t seed;
-    double lr, weight_decay;
+    double lr, weight_decay, beta2;
     float l1, l2, kl;
     int stat_images, eval_images;
     int log_every;          /* progress line every N steps (0: none) */
@@ -48,9 +53,6 @@ typedef struct VaePretrainReport {
     int eval_res[2];
     double psnr[2], ssim[2];          /* at eval_res[k] */
 } VaePretrainReport;
-
-/* The family's tiny / small VAE config (cJSON text, caller frees), or NULL with an error. */
-char *vae_pretrain_config_text(const char *family, const char *size, Err *e);
 
 int vae_pretrain_run(const VaePretrainSpec *s, VaePretrainReport *r, Err *e);
 

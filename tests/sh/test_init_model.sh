@@ -93,6 +93,28 @@ expect_grep -F "--single applies to a transformer with single blocks (qwen_image
 expect_fail "$BIN" validate --model_family longcat_image --model_flavour edit --pretrained_model_name_or_path full --image ds/reference/pair_0000.png \
     --prompt p
 expect_grep -F "full/vae"
+# --set: a component's config key changed before the weights are drawn; the folder loads and
+# renders; a misspelt key or component is a usage error that leaves no folder behind
+run_log set.log "$BIN" init-model --family qwen_image --size tiny --out set1 --set transformer.num_layers=3 \
+    --set vae.base_dim=8 --set text_encoder.vision_config.depth=1 --set processor.max_pixels=12544 \
+    --set text_encoder.hidden_size=64 --set 'text_encoder.rope_scaling.mrope_section=[4, 6, 6]'
+expect_grep '"num_layers":[[:space:]]*3,' set1/transformer/config.json
+expect_grep '"joint_attention_dim":[[:space:]]*64,' set1/transformer/config.json
+expect_grep '"base_dim":[[:space:]]*8,' set1/vae/config.json
+expect_grep '"depth":[[:space:]]*1,' set1/text_encoder/config.json
+expect_grep '"max_pixels":[[:space:]]*12544' set1/processor/preprocessor_config.json
+run_log set_render.log "$BIN" validate --model_family qwen_image --model_flavour edit-v2 --pretrained_model_name_or_path set1 \
+    --image ds/reference/pair_0000.png --prompt "make it red" --validation_resolution 64x64 --validation_num_inference_steps 1 \
+    --output set1_render.png
+expect_file set1_render.png
+expect_fail -c 2 "$BIN" init-model --family qwen_image --size tiny --out set2 --set vae.base_dimm=8
+expect_grep -F "--set vae.base_dimm=8: vae has no key 'base_dimm'"
+expect_no_path set2
+expect_fail -c 2 "$BIN" init-model --family qwen_image --size tiny --out set2 --set vaee.x=1
+expect_grep -F "expected COMPONENT.KEY=VALUE with COMPONENT one of transformer, vae"
+expect_fail -c 2 "$BIN" init-model --family qwen_image --size tiny --out set2 --set transformer.num_layers
+expect_grep -F "--set 'transformer.num_layers': expected COMPONENT.KEY=VALUE"
+expect_no_path set2
 expect_fail -c 2 "$BIN" init-model --family qwen_image --size tiny --out s1
 expect_grep -F "s1 exists and is not empty"
 expect_fail -c 2 "$BIN" init-model --family flux --size tiny --out x

@@ -40,4 +40,28 @@ expect_fail -c 2 "$BIN" pretrain-vae --family qwen_image
 expect_grep "out DIR is required"
 expect_fail -c 2 "$BIN" pretrain-vae --family qwen_image --out "$d/x" --steps 0
 expect_grep "steps expects an integer"
+# the widths and recipe knobs reach the written config and the weights
+expect_ok "$BIN" pretrain-vae --family qwen_image --out "$d/wide" --steps 2 --batch 2 --resolution 32 --crop 16 \
+    --big-every 0 --warmup 1 --eval-images 1 --quiet --channels 8,16,32,32 --blocks 2 --beta2 0.95
+expect_grep '"base_dim":[[:space:]]*8,' "$d/wide/vae/config.json"
+expect_grep '"num_res_blocks":[[:space:]]*2,' "$d/wide/vae/config.json"
+check grep -Pzq '"dim_mult":\s*\[1,\s*2,\s*4,\s*4\]' "$d/wide/vae/config.json" -- "dim_mult from --channels"
+expect_ok "$BIN" pretrain-vae --family qwen_image --out "$d/wide0" --steps 2 --batch 2 --resolution 32 --crop 16 \
+    --big-every 0 --warmup 1 --eval-images 1 --quiet --channels 8,16,32,32 --blocks 2 --beta2 0.95 --zero-init
+expect_diff_file "$d/wide/vae/diffusion_pytorch_model.safetensors" "$d/wide0/vae/diffusion_pytorch_model.safetensors"
+expect_ok "$BIN" pretrain-vae --family longcat_image --out "$d/groups" --steps 2 --batch 2 --resolution 32 --warmup 1 \
+    --eval-images 1 --quiet --channels 8,16,16,16 --groups 4
+expect_grep '"norm_num_groups":[[:space:]]*4,' "$d/groups/vae/config.json"
+check grep -Pzq '"block_out_channels":\s*\[8,\s*16,\s*16,\s*16\]' "$d/groups/vae/config.json" -- "block_out_channels from --channels"
+expect_fail -c 2 "$BIN" pretrain-vae --family qwen_image --out "$d/x" --channels 8,12,16,16
+expect_grep "needs even multiples of the first"
+expect_fail -c 2 "$BIN" pretrain-vae --family longcat_image --out "$d/x" --channels 8,16,16,16 --groups 3
+expect_grep "multiple of norm_num_groups"
+expect_fail -c 2 "$BIN" pretrain-vae --family qwen_image --out "$d/x" --channels 8,16
+expect_grep "channels expects 4 comma-separated counts"
+expect_fail -c 2 "$BIN" pretrain-vae --family qwen_image --out "$d/x" --resolution 32 --crop 24
+expect_grep "crop 24: expected a multiple of 16"
+expect_fail -c 2 "$BIN" pretrain-vae --family qwen_image --out "$d/x" --beta2 1
+expect_grep "beta2 1: expected a number in"
+expect_no_path "$d/x"
 echo ok

@@ -28,8 +28,8 @@ static void test_full_configs_are_the_published_ones(void **state) {
     (void)state;
     char *d = tmpdir_make(), *q = xasprintf("%s/qwen", d), *l = xasprintf("%s/longcat", d);
     Err e = {0};
-    ModelInitSpec sq = {"qwen_image", "edit-v2", SIZE_FULL, q, 0, "tests/data/qwen_tokenizer", 0, 0, 0, 0};
-    ModelInitSpec sl = {"longcat_image", "edit", SIZE_FULL, l, 0, "tests/data/qwen_tokenizer", 0, 0, 0, 0};
+    ModelInitSpec sq = {"qwen_image", "edit-v2", SIZE_FULL, q, 0, "tests/data/qwen_tokenizer", 0, 0, 0, 0, NULL, 0};
+    ModelInitSpec sl = {"longcat_image", "edit", SIZE_FULL, l, 0, "tests/data/qwen_tokenizer", 0, 0, 0, 0, NULL, 0};
     if (model_init_write(&sq, &e) || model_init_write(&sl, &e)) fail_msg("%s", e.msg);
     cJSON *j = json_at(q, "transformer", "config.json");
     QiConfig qc;
@@ -78,7 +78,7 @@ static void test_tiny_and_small_load(void **state) {
     (void)state;
     char *d = tmpdir_make(), *t = xasprintf("%s/tiny", d), *s = xasprintf("%s/small", d);
     Err e = {0};
-    ModelInitSpec st = {"qwen_image", "edit-v1", SIZE_TINY, t, 3, NULL, 0, 0, 0, 0}, ss = {"qwen_image", "edit-v1", SIZE_SMALL, s, 3, NULL, 0, 0, 0, 0};
+    ModelInitSpec st = {"qwen_image", "edit-v1", SIZE_TINY, t, 3, NULL, 0, 0, 0, 0, NULL, 0}, ss = {"qwen_image", "edit-v1", SIZE_SMALL, s, 3, NULL, 0, 0, 0, 0, NULL, 0};
     if (model_init_write(&st, &e) || model_init_write(&ss, &e)) fail_msg("%s", e.msg);
     size_t nt = qwen_numel(t), ns = qwen_numel(s);
     assert_true(ns > 8 * nt);
@@ -119,8 +119,8 @@ static void test_streamed_weights_are_the_built_ones(void **state) {
     (void)state;
     char *d = tmpdir_make(), *q = xasprintf("%s/q", d), *l = xasprintf("%s/l", d), *ref = xasprintf("%s/ref.safetensors", d);
     Err e = {0};
-    ModelInitSpec sq = {"qwen_image", "edit-v2", SIZE_TINY, q, 3, NULL, 0, 0, 0, 0};
-    ModelInitSpec sl = {"longcat_image", "edit", SIZE_SMALL, l, 5, NULL, 0, 0, 0, 0};
+    ModelInitSpec sq = {"qwen_image", "edit-v2", SIZE_TINY, q, 3, NULL, 0, 0, 0, 0, NULL, 0};
+    ModelInitSpec sl = {"longcat_image", "edit", SIZE_SMALL, l, 5, NULL, 0, 0, 0, 0, NULL, 0};
     if (model_init_write(&sq, &e) || model_init_write(&sl, &e)) fail_msg("%s", e.msg);
     cJSON *j = json_at(q, "transformer", "config.json");
     QiConfig qc; QiModel qm;
@@ -149,8 +149,8 @@ static void test_full_width_few_layers(void **state) {
     (void)state;
     char *d = tmpdir_make(), *q = xasprintf("%s/q", d), *l = xasprintf("%s/l", d);
     Err e = {0};
-    ModelInitSpec sq = {"qwen_image", "edit-v2", SIZE_FULL, q, 0, "tests/data/qwen_tokenizer", 0, 3, 0, 9};
-    ModelInitSpec sl = {"longcat_image", "edit", SIZE_FULL, l, 0, "tests/data/qwen_tokenizer", 0, 2, 0, 0};
+    ModelInitSpec sq = {"qwen_image", "edit-v2", SIZE_FULL, q, 0, "tests/data/qwen_tokenizer", 0, 3, 0, 9, NULL, 0};
+    ModelInitSpec sl = {"longcat_image", "edit", SIZE_FULL, l, 0, "tests/data/qwen_tokenizer", 0, 2, 0, 0, NULL, 0};
     if (model_init_write(&sq, &e) || model_init_write(&sl, &e)) fail_msg("%s", e.msg);
     cJSON *j = json_at(q, "transformer", "config.json");
     QiConfig qc;

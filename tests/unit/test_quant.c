@@ -278,7 +278,7 @@ static void test_loaded_transformer_releases_pages(void **state) {
     for (int f = 0; MODEL_FAMILIES[f]; f++) {
         const ModelFamily *fam = MODEL_FAMILIES[f];
         char *d = tmpdir_make(), *w = path_join(d, "diffusion_pytorch_model.safetensors"), *c = path_join(d, "config.json");
-        ModelInitSpec spec = {fam->name, NULL, SIZE_SMALL, d, 0, NULL, 0, 2, 0, 0};
+        ModelInitSpec spec = {fam->name, NULL, SIZE_SMALL, d, 0, NULL, 0, 2, 0, 0, NULL, 0};
         cJSON *j = fam->init_transformer_config(&spec, 0, 64);
         char *txt = cJSON_Print(j);
         Err e = {0};

@@ -133,11 +133,14 @@ static int flux_vae_build(Vae *v, const cJSON *cfg, Err *e) {
     return 0;
 }
 
-/* block_out_channels, layers_per_block, norm_num_groups */
-static void flux_vae_set_widths(cJSON *cfg, const int dims[4], int blocks, int groups) {
+/* block_out_channels, layers_per_block, norm_num_groups (the builder checks that the groups divide
+ * every level) */
+static int flux_vae_set_widths(cJSON *cfg, const int dims[4], int blocks, int groups, Err *e) {
+    (void)e;
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "block_out_channels", cJSON_CreateIntArray(dims, 4));
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "layers_per_block", cJSON_CreateNumber(blocks));
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "norm_num_groups", cJSON_CreateNumber(groups));
+    return 0;
 }
 
 /* one shift_factor / scaling_factor over every channel (FLUX's scalar normalisation) */

@@ -167,14 +167,21 @@ static int qwen_vae_build(Vae *v, const cJSON *cfg, Err *e) {
     return 0;
 }
 
-/* base_dim x dim_mult per level, num_res_blocks (no group norms: RMS norms) */
-static void qwen_vae_set_widths(cJSON *cfg, const int dims[4], int blocks, int groups) {
+/* base_dim x dim_mult per level, num_res_blocks (no group norms: RMS norms); the decoder halves
+ * the channels of each upsampling level, so every level is an even multiple of the first. */
+static int qwen_vae_set_widths(cJSON *cfg, const int dims[4], int blocks, int groups, Err *e) {
     (void)groups;
     int mult[4];
-    for (int i = 0; i < 4; i++) mult[i] = dims[i] / dims[0];
+    for (int i = 0; i < 4; i++) {
+        if (dims[i] < 2 || dims[i] % dims[0] || dims[i] % 2)
+            return err_setc(e, EXIT_USAGE, "VAE widths %d,%d,%d,%d: AutoencoderKLQwenImage needs even multiples of the first (base_dim x dim_mult)",
+                            dims[0], dims[1], dims[2], dims[3]);
+        mult[i] = dims[i] / dims[0];
+    }
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "base_dim", cJSON_CreateNumber(dims[0]));
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "dim_mult", cJSON_CreateIntArray(mult, 4));
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "num_res_blocks", cJSON_CreateNumber(blocks));
+    return 0;
 }
 
 /* per-channel latents_mean / latents_std (4 decimals, as the published config writes them) */

@@ -50,7 +50,7 @@ typedef struct VaeFamily {
     /* pretrain-vae: a config's widths — channels per resolution level, blocks per level and, where
      * the family has group norms, their group count — and its latent normalisation from measured
      * sums over n latent values per channel (sum, sq: [z_ch]; sum = 0, sq = n gives the identity) */
-    void (*set_widths)(cJSON *config, const int dims[4], int blocks, int groups);
+    int (*set_widths)(cJSON *config, const int dims[4], int blocks, int groups, Err *e);
     void (*set_latent_stats)(cJSON *config, const double *sum, const double *sq, double n, int z_ch);
 } VaeFamily;
 
