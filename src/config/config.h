@@ -146,7 +146,8 @@ const OwnOption *option_own(const char *name);
 
 /* Lookup by canonical name or alias (with or without leading "--"); NULL when unknown. */
 const OptionDef *option_find(const char *name);
-/* The known option name closest to `name` (edit distance), for "did you mean" messages. */
+/* The known option name closest to `name` (edit distance), for "did you mean" messages; NULL when
+ * none is within a typo (2 edits, 3 for names of 10 characters or more). */
 const char *option_nearest(const char *name);
 OptionSupport option_support(const char *name);
 /* An option's default from the table (the one place defaults are written): a number (NAN when the

@@ -201,26 +201,27 @@ static int apply_legacy(Config *c, const char *key, const cJSON *raw, int from_c
 }
 
 /* An unknown key, kept for the one error that lists them all: with the nearest option, or the
- * command's own flag when that is nearer (`--imag` -> `--image`). */
+ * command's own flag when that is nearer (`--imag` -> `--image`), when one is within a typo
+ * (option_nearest's bound); otherwise with where the list of options is. */
 static void note_unknown(Config *c, const char *key, const char *where) {
     const char *best = option_nearest(key), *flag = NULL;
-    int best_d = best ? name_distance_below(key, best, 1000) : 1 << 30;
+    const size_t lk = strlen(key);
+    int best_d = best ? name_distance_below(key, best, 1000) : (lk >= 10 ? 3 : 2) + 1;
     for (int k = 0; k < 2; k++)
         for (const char *const *f = k ? c->command_switches : c->command_flags; f && *f; f++) {
             const char *name = *f + strspn(*f, "-");
-            int d = name_distance_below(key, name, 1000);
+            int d = name_distance_below(key, name, best_d);
             if (d < best_d) { best_d = d; flag = *f; }
         }
+    const char *near = flag ? flag : best;
+    char *hint = near ? xasprintf(" (did you mean '%s'?)", near) : xstrdup(" (`simpletuner config show` lists every option)");
     /* grouped by where they were met (the file, then the command line) */
     const char *last = c->unknown_where;
-    char *item = xasprintf("%s%s: unknown option '%s%s' (did you mean '%s'?)", c->unknown ? "; " : "", where, flag ? "--" : "", key,
-                           flag ? flag : best);
-    if (last && !strcmp(last, where)) {   /* same source: ", 'k' (did you mean ...)" */
-        free(item);
-        item = xasprintf(", '%s%s' (did you mean '%s'?)", flag ? "--" : "", key, flag ? flag : best);
-    }
+    char *item = last && !strcmp(last, where)   /* same source: ", 'k' (did you mean ...)" */
+                     ? xasprintf(", '%s%s'%s", flag ? "--" : "", key, hint)
+                     : xasprintf("%s%s: unknown option '%s%s'%s", c->unknown ? "; " : "", where, flag ? "--" : "", key, hint);
     text_append(&c->unknown, "", item);
-    free(item);
+    free(item); free(hint);
     free(c->unknown_where);
     c->unknown_where = xstrdup(where);
     c->n_unknown++;

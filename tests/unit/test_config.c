@@ -118,6 +118,20 @@ static void test_nearest_names(void **state) {
         const OptionDef *have = option_find(got);
         if (!want || have != want) fail_msg("nearest('%s') = '%s', expected '%s'", CASES[i][0], got, CASES[i][1]);
     }
+    /* farther than a typo from every option: no suggestion (a long random key included, which the
+     * bound also keeps cheap) */
+    static const char *const FAR[] = {"zzqx", "colour", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "lr"};
+    for (size_t i = 0; i < sizeof FAR / sizeof *FAR; i++)
+        if (option_nearest(FAR[i])) fail_msg("nearest('%s') = '%s', expected none", FAR[i], option_nearest(FAR[i]));
+}
+
+static void test_unknown_key_far_from_any(void **state) {
+    Fx *f = *state;
+    assert_int_equal(load_json(&f->c, &f->e, f->dir, "\"zzqx\": 8, \"lora_rnak\": 8", NULL), -1);
+    char want[700];
+    snprintf(want, sizeof want, "%s/config.json: unknown option 'zzqx' (`simpletuner config show` lists every option), "
+             "'lora_rnak' (did you mean 'lora_rank'?)", f->dir);
+    assert_string_equal(f->e.msg, want);
 }
 
 /* Numbers are finite decimals, from a file or the command line: inf, Infinity, nan, hex and values
@@ -507,6 +521,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_env_in_dataset_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_json_position, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key_suggestion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_key_far_from_any, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key_on_command_line, setup, teardown),
         cmocka_unit_test(test_nearest_names),
         cmocka_unit_test_setup_teardown(test_wrong_type_messages, setup, teardown),
