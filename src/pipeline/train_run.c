@@ -2,6 +2,8 @@
  * over the pipeline's denoiser and cached samples, with validation sheets as its hook and its
  * events forwarded as pipeline events. */
 #include "pipeline/pipeline_internal.h"
+#include "base/files.h"
+#include "train/checkpoint.h"
 #include "train/train_setup.h"
 #include <stdio.h>
 #include <malloc.h>
@@ -156,6 +158,13 @@ int pipeline_train(Pipeline *p, TrainSummary *out, Err *e) {
         tc.lr.total_steps = tc.max_train_steps;
         tc.par = p->par;
     }
+    /* model_type=full exports a transformer folder: the base's config.json goes beside the weights */
+    char *tr_config = NULL;
+    if (!rc && !strcmp(tc.weights_file, CKPT_FULL_FILE)) {
+        const char *tr_dir = model_dir_require(&p->md, "transformer", e);
+        if (!tr_dir) rc = -1;
+        else tc.weights_config = tr_config = path_join(tr_dir, "config.json");
+    }
     ValidationPlan plan = {.p = p};
     TrainerHooks hooks = {.on_event = forward_event, .event_ctx = &plan, .ema_validation = EMA_VALIDATE_COMPARISON};
     if (!rc && validating) {
@@ -187,5 +196,6 @@ int pipeline_train(Pipeline *p, TrainSummary *out, Err *e) {
         pipeline_emit(p, &(PipelineEvent){.kind = PEV_FAILED, .message = e->msg});
     }
     train_result_free(&res);
+    free(tr_config);
     return rc;
 }

@@ -24,6 +24,8 @@
 #include "train/optim.h"
 
 #define CKPT_LORA_FILE      "pytorch_lora_weights.safetensors"
+/* model_type=full: the whole transformer as diffusers' save_pretrained writes it (with config.json) */
+#define CKPT_FULL_FILE      "transformer/diffusion_pytorch_model.safetensors"
 #define CKPT_OPTIMIZER_FILE "optimizer.safetensors"
 #define CKPT_EMA_FILE       "ema_model.safetensors"
 #define CKPT_STATE_FILE     "training_state.json"

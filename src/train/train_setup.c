@@ -1,4 +1,5 @@
 #include "train/train_setup.h"
+#include "train/checkpoint.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@ static const char *str_or_null(const Config *c, const char *k) {
 int trainer_config_from(const Config *c, TrainerConfig *t, Err *e) {
     memset(t, 0, sizeof *t);
     t->output_dir = config_str(c, "output_dir");
+    t->weights_file = strcmp(config_str(c, "model_type"), "full") ? CKPT_LORA_FILE : CKPT_FULL_FILE;
     t->max_train_steps = config_int(c, "max_train_steps");
     t->train_batch_size = (int)config_int(c, "train_batch_size");
     t->gradient_accumulation_steps = (int)config_int(c, "gradient_accumulation_steps");

@@ -101,25 +101,43 @@ static int train_sample(const TrainerConfig *cfg, Denoiser *m, const TrainSample
     return m->backward(m->self, sc->dpred, e);
 }
 
-typedef struct SaveCtx { Denoiser *m; Ema *ema; } SaveCtx;
+typedef struct SaveCtx { const TrainerConfig *cfg; Denoiser *m; Ema *ema; } SaveCtx;
 
 #define TRAINABLE_FILE "trainable_parameters.safetensors"
 
-/* The exported weights (diffusers LoRA keys, scale folded) for users, and the raw trainable
- * parameters under their own names for an exact resume. */
+static const char *weights_file(const TrainerConfig *cfg) { return cfg->weights_file ? cfg->weights_file : CKPT_LORA_FILE; }
+
+/* The weights users load, at dir/<weights_file> (its folder made), with the config.json their
+ * loaders need beside them when there is one (model_type=full). The path written goes to *path_out
+ * when asked for. */
+static int export_weights(const TrainerConfig *cfg, Denoiser *m, const char *dir, char **path_out, Err *e) {
+    char *path = path_join(dir, weights_file(cfg)), *folder = path_dirname(path);
+    int rc = dir_make(folder, e);
+    if (!rc) rc = m->save(m->self, path, e);
+    if (!rc && cfg->weights_config) {
+        size_t n = 0;
+        char *text = file_read_all(cfg->weights_config, &n, e), *cfg_path = path_join(folder, "config.json");
+        rc = text ? file_write_atomic(cfg_path, text, n, e) : -1;
+        free(text); free(cfg_path);
+    }
+    free(folder);
+    if (!rc && path_out) *path_out = path;
+    else free(path);
+    return rc;
+}
+
+/* The exported weights (diffusers LoRA keys, scale folded; or the whole transformer) for users, and
+ * the raw trainable parameters under their own names for an exact resume. */
 static int write_weights(void *ctx, const char *dir, Err *e) {
     SaveCtx *s = ctx;
-    char *path = path_join(dir, CKPT_LORA_FILE);
-    int rc = s->m->save(s->m->self, path, e);
-    free(path);
-    if (rc) return -1;
+    if (export_weights(s->cfg, s->m, dir, NULL, e)) return -1;
     StWriter w; stw_init(&w);
     for (int i = 0; i < s->m->n_params; i++) {
         int64_t n = (int64_t)s->m->params[i].numel;
         stw_add_f32(&w, s->m->params[i].name, 1, &n, s->m->params[i].value);
     }
-    path = path_join(dir, TRAINABLE_FILE);
-    rc = stw_write(&w, path, e);
+    char *path = path_join(dir, TRAINABLE_FILE);
+    int rc = stw_write(&w, path, e);
     free(path); stw_free(&w);
     return rc;
 }
@@ -133,7 +151,7 @@ static int save_checkpoint(const TrainerConfig *cfg, const TrainerHooks *h, Deno
     TrainingState ts = {0};
     ts.global_step = step;
     ts.epoch = src->epoch ? src->epoch(src->self) : 0;
-    SaveCtx sc = {m, ema};
+    SaveCtx sc = {cfg, m, ema};
     char *sampler = src->state_save ? src->state_save(src->self) : xstrdup("");
     CheckpointBlob rng_blob = {"rng_state", rng, sizeof *rng};
     CheckpointBlob samp_blob = {"sampler_state", sampler, strlen(sampler)};
@@ -178,12 +196,12 @@ static int load_params(Denoiser *m, const char *dir, Err *e) {
     return rc;
 }
 
-/* The checkpoint's exported weights (pytorch_lora_weights.safetensors, what users load) must be what
+/* The checkpoint's exported weights (pytorch_lora_weights.safetensors or transformer/, what users load) must be what
  * its trainable parameters give: the model saves the restored parameters to a temp file and the two
  * are compared tensor by tensor (names, dtypes, shapes, bytes). A damaged, truncated or foreign file
  * is caught here instead of being handed on. */
 static int check_exported(const TrainerConfig *cfg, Denoiser *m, const char *dir, Err *e) {
-    char *theirs = path_join(dir, CKPT_LORA_FILE);
+    char *theirs = path_join(dir, weights_file(cfg));
     char *mine = xasprintf("%s/exported-weights-check.tmp.%ld", cfg->output_dir, (long)getpid());
     StFile a, b;
     int rc = m->save(m->self, mine, e), open_a = 0, open_b = 0;
@@ -443,10 +461,9 @@ int trainer_run(const TrainerConfig *cfg, Denoiser *m, SampleSource *src, const 
     out->steps_done = step;
     if (!rc && !out->interrupted && writer) {
         /* the final weights, as diffusers and ComfyUI load them (EMA weights when EMA is on) */
-        out->final_weights = path_join(cfg->output_dir, CKPT_LORA_FILE);
         crash_point("final-save");
         if (ema) ema_swap(ema);
-        rc = m->save(m->self, out->final_weights, e);
+        rc = export_weights(cfg, m, cfg->output_dir, &out->final_weights, e);
         if (ema) ema_swap(ema);
         /* a kill during the last step's rotation leaves more checkpoints than the limit */
         if (!rc) rc = checkpoint_rotate(cfg->output_dir, step, cfg->checkpoints_total_limit, e);

@@ -65,6 +65,10 @@ typedef struct TrainerConfig {
     OptimConfig optim;
     LrSchedule lr;
     const Parallel *par;           /* data-parallel ranks (train/parallel.h); NULL = one process */
+    const char *weights_file;      /* the exported weights in output_dir and each checkpoint (relative):
+                                      CKPT_LORA_FILE (NULL means it) or, model_type=full, CKPT_FULL_FILE */
+    const char *weights_config;    /* a config.json copied next to them (model_type=full: the base
+                                      transformer's, so the folder loads as a transformer); NULL: none */
 } TrainerConfig;
 
 /* Called before the first step (TrainerHooks), every validation interval and at the last step (may be NULL). variant is NULL for the weights
