@@ -57,7 +57,10 @@ static void check_params(LinearSet *s, LossFn loss, void *ctx, const char *what)
             tp[p].value[i] = keep;
             worst = fmax(worst, fabs((lp - lm) / (2 * h) - tp[p].grad[i]) / gmax);
         }
-        if (worst > 1e-2) fail_msg("%s %s: finite-difference mismatch %.3e", what, tp[p].name, worst);
+        /* 2e-2: central differences of a float32 forward at h = 1e-2 carry ~1e-2 of truncation and
+         * rounding error; the ASan build (other vectorisation, other rounding) measured 1.006e-2 on a
+         * correct gradient once the attention tiles grew. A wrong gradient is off by its own size. */
+        if (worst > 2e-2) fail_msg("%s %s: finite-difference mismatch %.3e", what, tp[p].name, worst);
     }
 }
 
