@@ -210,6 +210,14 @@ static int apply_sets(const ModelInitSpec *s, const char *component, cJSON *cfg,
     return 0;
 }
 
+/* 1 when one of the spec's overrides sets `key` ("component.a.b"). */
+static int set_given(const ModelInitSpec *s, const char *key) {
+    const size_t kl = strlen(key);
+    for (int i = 0; i < s->n_sets; i++)
+        if (!strncmp(s->sets[i], key, kl) && s->sets[i][kl] == '=') return 1;
+    return 0;
+}
+
 static int check_sets(const ModelInitSpec *s, Err *e) {
     for (int i = 0; i < s->n_sets; i++) {
         const char *set = s->sets[i], *eq = strchr(set, '='), *dot = strchr(set, '.');
@@ -233,6 +241,10 @@ static int build_configs(const ModelInitSpec *s, const ModelFamily *fam, const F
     cJSON *hidden = cJSON_GetObjectItemCaseSensitive(*te, "hidden_size");
     if (!rc && (!cJSON_IsNumber(hidden) || hidden->valueint < 1))
         rc = err_setc(e, EXIT_USAGE, "--set text_encoder.hidden_size: expected a positive integer");
+    /* the vision merger writes into the token embeddings: it follows the text width unless set too */
+    cJSON *vision = cJSON_GetObjectItemCaseSensitive(*te, "vision_config");
+    if (!rc && vision && !set_given(s, "text_encoder.vision_config.out_hidden_size"))
+        cJSON_ReplaceItemInObjectCaseSensitive(vision, "out_hidden_size", cJSON_CreateNumber(hidden->valueint));
     if (!rc) {
         *tr = fam->init_transformer_config(s, fl->zero_cond_t, hidden->valueint);
         *va = fam->init_vae_config(s->size);

@@ -107,6 +107,11 @@ run_log set_render.log "$BIN" validate --model_family qwen_image --model_flavour
     --image ds/reference/pair_0000.png --prompt "make it red" --validation_resolution 64x64 --validation_num_inference_steps 1 \
     --output set1_render.png
 expect_file set1_render.png
+expect_grep '"out_hidden_size":[[:space:]]*64,' set1/text_encoder/config.json
+# widths that cannot work together are refused by the loader (an image feature replaces a token embedding)
+expect_fail -c 2 "$BIN" init-model --family qwen_image --size tiny --out set3 --set text_encoder.hidden_size=64 \
+    --set 'text_encoder.rope_scaling.mrope_section=[4, 6, 6]' --set text_encoder.vision_config.out_hidden_size=48
+expect_grep -F "vision_config.out_hidden_size 48 must equal hidden_size 64"
 expect_fail -c 2 "$BIN" init-model --family qwen_image --size tiny --out set2 --set vae.base_dimm=8
 expect_grep -F "--set vae.base_dimm=8: vae has no key 'base_dimm'"
 expect_no_path set2

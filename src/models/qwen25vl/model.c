@@ -103,7 +103,12 @@ int qv_config_parse(const cJSON *cfg, QvConfig *c, Err *e) {
         return -1;
     const cJSON *vc = cJSON_GetObjectItemCaseSensitive(cfg, "vision_config");
     if (!vc || !cJSON_IsObject(vc)) return err_setc(e, EXIT_USAGE, "text encoder config: missing \"vision_config\" object");
-    return parse_vision(vc, &c->vision, e);
+    if (parse_vision(vc, &c->vision, e)) return -1;
+    /* the merger's outputs replace image-token embeddings in place: their widths must agree */
+    if (c->vision.out_hidden != x->hidden)
+        return err_setc(e, EXIT_USAGE, "text encoder config: vision_config.out_hidden_size %d must equal hidden_size %d "
+                        "(image features take the place of token embeddings)", c->vision.out_hidden, x->hidden);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- weight table */
