@@ -1,6 +1,5 @@
 #include "base/files.h"
 #include "base/crash_point.h"
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -93,24 +92,4 @@ char *path_dirname(const char *path) {
     char *d = xmalloc((size_t)(s - path) + 1);
     memcpy(d, path, (size_t)(s - path)); d[s - path] = 0;
     return d;
-}
-
-int dir_copy_tree(const char *src, const char *dst, Err *e) {
-    DIR *d = opendir(src);
-    if (!d) return err_set(e, "%s: cannot open directory: %s", src, strerror(errno));
-    int rc = dir_make(dst, e);
-    for (struct dirent *de; !rc && (de = readdir(d));) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        char *s = path_join(src, de->d_name), *t = path_join(dst, de->d_name);
-        if (dir_exists(s)) rc = dir_copy_tree(s, t, e);
-        else if (file_exists(s)) {
-            size_t n = 0;
-            char *buf = file_read_all(s, &n, e);
-            rc = buf ? file_write_atomic(t, buf, n, e) : -1;
-            free(buf);
-        }
-        free(s); free(t);
-    }
-    closedir(d);
-    return rc;
 }

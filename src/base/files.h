@@ -13,8 +13,6 @@ int file_exists(const char *path);
 int dir_exists(const char *path);
 /* mkdir -p; ok if it already exists. */
 int dir_make(const char *path, Err *e);
-/* Copies the regular files and folders under src into dst (created), recursively. */
-int dir_copy_tree(const char *src, const char *dst, Err *e);
 /* Newly allocated "a/b" (no doubled slash). */
 char *path_join(const char *a, const char *b);
 /* Newly allocated directory part of path ("." when none). */
