@@ -23,7 +23,7 @@ static const char *USAGE =
     "\n"
     "  --size        tiny (default) or small\n"
     "  --steps       optimizer steps (default 3000)\n"
-    "  --batch       images per step (default 4; run in parallel, one per thread)\n"
+    "  --batch       images per step (default 32: smaller batches plateau; run in parallel, one per thread)\n"
     "  --resolution  render side R (default 64; every 4th sample is cut from a 2R render)\n"
     "  --crop        training crop side (default R; a multiple of 16 up to R)\n"
     "  --big-every   one sample in N is cut from a 2R render (default 4; 0: none)\n"
