@@ -45,6 +45,9 @@ int names_have(const char *const *names, const char *name);
 /* min(Levenshtein distance between two names, limit); 1000 (or limit) when either is longer than 63
  * characters. */
 int name_distance_below(const char *a, const char *b, int limit);
+/* The most edits that still count as a typo of a name of `len` characters (2: a swap of two letters
+ * is 2 edits; 3 from 10 characters): farther names get no "did you mean". */
+static inline int typo_distance(size_t len) { return len >= 10 ? 3 : 2; }
 /* Pixel edge for a validation_resolution given in megapixels (< 128), as SimpleTuner converts it. */
 int megapixel_edge(double mp);
 /* A fresh Config holding only defaults. */

@@ -205,8 +205,7 @@ static int apply_legacy(Config *c, const char *key, const cJSON *raw, int from_c
  * (option_nearest's bound); otherwise with where the list of options is. */
 static void note_unknown(Config *c, const char *key, const char *where) {
     const char *best = option_nearest(key), *flag = NULL;
-    const size_t lk = strlen(key);
-    int best_d = best ? name_distance_below(key, best, 1000) : (lk >= 10 ? 3 : 2) + 1;
+    int best_d = best ? name_distance_below(key, best, 1000) : typo_distance(strlen(key)) + 1;
     for (int k = 0; k < 2; k++)
         for (const char *const *f = k ? c->command_switches : c->command_flags; f && *f; f++) {
             const char *name = *f + strspn(*f, "-");

@@ -93,14 +93,13 @@ int name_distance_below(const char *a, const char *b, int limit) {
 }
 
 /* Candidates are canonical names and aliases (an alias is a valid spelling too). A name farther
- * than a typo from every candidate has no nearest option: 2 edits (a swap of two letters is 2), 3
- * for names of 10 characters or more. The bound also stops each distance early, so a long or
- * random key costs a few rows per candidate instead of the whole table. */
+ * than a typo (typo_distance) from every candidate has no nearest option. The bound also stops
+ * each distance early, so a long or random key costs a few rows per candidate, not the table. */
 const char *option_nearest(const char *name) {
     name = strip_dashes(name);
     const char *best = NULL;
     size_t ln = strlen(name);
-    int best_d = (ln >= 10 ? 3 : 2) + 1;
+    int best_d = typo_distance(ln) + 1;
     /* the distance is at least the difference of the lengths: most candidates are skipped unmeasured */
     for (int i = 0; i < option_count_all(); i++) {
         const char *cand = option_at(i)->name;
