@@ -131,15 +131,22 @@ static void zero_unused_temporal_slices(VaeModel *m) {
     }
 }
 
-/* Skip-init: the last layer of every residual branch (a res block's conv2, an attention block's
- * output projection) starts at zero, so each block starts as the identity (or its shortcut) and the
- * signal reaches the output undistorted from the first step. */
+/* Skip-init: the last layer of every residual branch (a res block's second conv, an attention
+ * block's output projection) starts at zero, so each block starts as the identity (or its
+ * shortcut) and the signal reaches the output undistorted from the first step. Read from the ops
+ * table both VAE kinds share, not from parameter names (which differ between the families). */
+static void zero_param(VaeModel *m, int i) {
+    if (i >= 0) memset((float *)m->p[i].data, 0, vae_param_numel(&m->p[i]) * sizeof(float));
+}
+
 static void zero_residual_branches(VaeModel *m) {
-    for (int i = 0; i < m->np; i++) {
-        const char *n = m->p[i].name;
-        if ((strstr(n, ".resnets.") && strstr(n, ".conv2.")) || strstr(n, ".to_out.0.") || strstr(n, "attentions.0.proj."))
-            memset((float *)m->p[i].data, 0, vae_param_numel(&m->p[i]) * sizeof(float));
-    }
+    const VaeNet *nets[2] = { &m->enc, &m->dec };
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < nets[k]->n; i++) {
+            const VaeOp *op = &nets[k]->ops[i];
+            const VaeConv *last = op->kind == VAE_OP_RES ? &op->c2 : op->kind == VAE_OP_ATTN ? &op->o : NULL;
+            if (last) { zero_param(m, last->w); zero_param(m, last->b); }
+        }
 }
 
 /* The posterior starts nearly deterministic: the bias of the logvar half of the distribution
