@@ -12,7 +12,7 @@ static const char *USAGE =
     "                                [--steps N] [--batch N] [--resolution R] [--crop C] [--seed S] [--lr LR]\n"
     "                                [--warmup N] [--l1 W] [--l2 W] [--kl W] [--eval-images N]\n"
     "                                [--channels A,B,C,D] [--blocks N] [--groups N] [--zero-init]\n"
-    "                                [--beta2 B] [--big-every N] [--log-every N] [--quiet]\n"
+    "                                [--no-mid-attention] [--beta2 B] [--big-every N] [--log-every N] [--quiet]\n"
     "\n"
     "Trains the family's VAE architecture (qwen_image: AutoencoderKLQwenImage, the Wan-2.1 VAE;\n"
     "longcat_image: the FLUX-layout AutoencoderKL) at the given size on synthetic scenes of the\n"
@@ -37,6 +37,8 @@ static const char *USAGE =
     "  --blocks      res blocks per level instead of the size's (num_res_blocks / layers_per_block)\n"
     "  --groups      longcat_image: group-norm groups instead of the size's (must divide every level)\n"
     "  --zero-init   every residual branch starts at zero (each block starts as the identity)\n"
+    "  --no-mid-attention  longcat_image: no attention in the mid blocks (mid_block_add_attention false):\n"
+    "                a purely convolutional VAE, the same at every resolution (the Wan VAE always has it)\n"
     "  --beta2       AdamW beta2 (default 0.99)\n"
     "  --log-every   a progress line every N steps (default 50)\n"
     "  --quiet       no progress lines\n";
@@ -68,6 +70,7 @@ int cmd_pretrain_vae(int argc, char **argv, Err *e) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(USAGE, stdout); return 0; }
         if (!strcmp(a, "--quiet")) { s.log = NULL; continue; }
         if (!strcmp(a, "--zero-init")) { s.zero_init = 1; continue; }
+        if (!strcmp(a, "--no-mid-attention")) { s.no_mid_attention = 1; continue; }
         if (i + 1 >= argc) return err_setc(e, EXIT_USAGE, "pretrain-vae: '%s' needs a value (or is unknown)\n%s", a, USAGE);
         const char *v = argv[++i];
         long n;

@@ -84,6 +84,15 @@ static cJSON *config_json(const VaePretrainSpec *s, const VaeFamily **vf, Err *e
     for (int c = 0; c < LATENT_CHANNELS; c++) one[c] = 1.0;
     if ((*vf)->set_widths(j, row.dims, row.blocks, row.groups, e)) { cJSON_Delete(j); return NULL; }
     (*vf)->set_latent_stats(j, zero, one, 1.0, LATENT_CHANNELS);
+    if (s->no_mid_attention) {
+        cJSON *attn = cJSON_GetObjectItemCaseSensitive(j, "mid_block_add_attention");
+        if (!attn) {
+            cJSON_Delete(j);
+            err_setc(e, EXIT_USAGE, "--no-mid-attention: the %s VAE (%s) always has its mid-block attention", family, (*vf)->class_name);
+            return NULL;
+        }
+        cJSON_ReplaceItemInObjectCaseSensitive(j, "mid_block_add_attention", cJSON_CreateFalse());
+    }
     return j;
 }
 

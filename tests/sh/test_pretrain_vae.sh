@@ -53,6 +53,14 @@ expect_ok "$BIN" pretrain-vae --family longcat_image --out "$d/groups" --steps 2
     --eval-images 1 --quiet --channels 8,16,16,16 --groups 4
 expect_grep '"norm_num_groups":[[:space:]]*4,' "$d/groups/vae/config.json"
 check grep -Pzq '"block_out_channels":\s*\[8,\s*16,\s*16,\s*16\]' "$d/groups/vae/config.json" -- "block_out_channels from --channels"
+# --no-mid-attention: the FLUX-layout config says so (and the VAE loads and runs without it); the Wan
+# VAE has no such switch
+expect_ok "$BIN" pretrain-vae --family longcat_image --out "$d/nomid" --steps 2 --batch 2 --resolution 32 --warmup 1 \
+    --eval-images 1 --quiet --no-mid-attention
+expect_grep '"mid_block_add_attention":[[:space:]]*false' "$d/nomid/vae/config.json"
+expect_grep "held-out reconstruction at 64x64 "
+expect_fail -c 2 "$BIN" pretrain-vae --family qwen_image --out "$d/x" --no-mid-attention
+expect_grep "no-mid-attention: the qwen_image VAE \(AutoencoderKLQwenImage\) always has its mid-block attention"
 expect_fail -c 2 "$BIN" pretrain-vae --family qwen_image --out "$d/x" --channels 8,12,16,16
 expect_grep "needs even multiples of the first"
 expect_fail -c 2 "$BIN" pretrain-vae --family longcat_image --out "$d/x" --channels 8,16,16,16 --groups 3
