@@ -18,7 +18,7 @@ static const char *USAGE =
     "             references: the layout `simpletuner make-dataset --kind edit-pairs` writes\n"
     "  model      as validate: pretrained_model_name_or_path, else the flavour's hub id in the HF cache\n"
     "  LoRA       --lora PATH (--lora_scale multiplies it), else the newest LoRA of output_dir, else\n"
-    "             none (the base model)\n"
+    "             none (the base model); --lora none: the base model even when output_dir has a LoRA\n"
     "  settings   validation_resolution (its first size; unset: the pipeline's own size for the\n"
     "             references), validation_num_inference_steps, the guidance validate uses, seed\n"
     "             validation_seed for every pair\n"

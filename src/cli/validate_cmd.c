@@ -20,8 +20,8 @@ static const char *USAGE =
     "  model      the config's pretrained_model_name_or_path, else the flavour's hub id in the HF cache\n"
     "  LoRA       --lora PATH (ours, diffusers, ComfyUI or kohya keys, or a LyCORIS LoKr/LoHa/LoRA file,\n"
     "             told apart by its keys; --lora_scale multiplies it), else\n"
-    "             the newest of output_dir/pytorch_lora_weights.safetensors and its checkpoints; none:\n"
-    "             the base model\n"
+    "             the newest of output_dir/pytorch_lora_weights.safetensors and its checkpoints; none\n"
+    "             found, or --lora none: the base model\n"
     "  inputs     --image REF (1 for edit-v1 and LongCat, up to 3 for edit-v2; more is a warning and the\n"
     "             first are used) and --prompt (only --prompt for the text-to-image flavours v1.0,\n"
     "             final, dev); without --image and --prompt, the first num_eval_images samples of\n"
@@ -134,7 +134,7 @@ int cmd_validate(int argc, char **argv, Err *e) {
     const Config *cfg = pipeline_config(p);
     const FamilyFlavour *fl = pipeline_flavour(p);
     int rc = 0;
-    char *lp = lora ? xstrdup(lora) : pipeline_newest_adapters(p);
+    char *lp = lora ? (strcmp(lora, "none") ? xstrdup(lora) : NULL) : pipeline_newest_adapters(p);
     int64_t step = -1;
     if (lp) {
         rc = pipeline_load_adapters(p, lp, (float)lora_scale, e);

@@ -184,7 +184,8 @@ int pipeline_eval(Pipeline *p, const EvalOptions *opt, EvalReport *r, Err *e) {
                        sizes[0][1]);
     /* the adapters, as validate picks them */
     if (!rc) {
-        r->lora = opt->lora ? xstrdup(opt->lora) : pipeline_newest_adapters(p);
+        /* --lora none: the base model even when output_dir holds a LoRA (a before/after comparison) */
+        r->lora = opt->lora ? (strcmp(opt->lora, "none") ? xstrdup(opt->lora) : NULL) : pipeline_newest_adapters(p);
         r->lora_scale = opt->lora_scale;
         if (r->lora) rc = pipeline_load_adapters(p, r->lora, opt->lora_scale, e);
         if (!rc && r->lora) pipeline_emitf(p, PEV_INFO, "LoRA: %s (scale %.3g)", r->lora, opt->lora_scale);

@@ -72,6 +72,17 @@ expect_grep '"lora":[[:space:]]+"out/pytorch_lora_weights.safetensors",' ev_lora
 run_log zero.log "$BIN" "${EV[@]}" --out ev_zero --lora out/pytorch_lora_weights.safetensors --lora_scale 0
 expect_eq "$(mean_of ev_zero/report.json)" "$(mean_of ev_base/report.json)" "lora_scale 0 scores as the base model"
 expect_same_file ev_zero/results/pair_0000.png ev_base/results/pair_0000.png
+# --lora none: the base model although output_dir has a LoRA (make demo's "before")
+run_log none.log "$BIN" "${EV[@]}" --out ev_none --lora none
+expect_grep -F "no LoRA given or found in output_dir: evaluating the base model" none.log
+expect_grep '"lora":[[:space:]]+null,' ev_none/report.json
+expect_same_file ev_none/results/pair_0000.png ev_base/results/pair_0000.png
+# validate --lora none too: the same image as the LoRA at scale 0
+V=(validate --config config.json --image ds/reference/pair_0001.png --prompt "$(cat ds/images/pair_0001.txt)")
+run_log vnone.log "$BIN" "${V[@]}" --lora none --output v_none.png
+expect_grep -F "validating the base model" vnone.log
+run_log vzero.log "$BIN" "${V[@]}" --lora out/pytorch_lora_weights.safetensors --lora_scale 0 --output v_zero.png
+expect_same_file v_none.png v_zero.png
 
 # errors: exit 2 with the folder or the file named
 expect_fail -c 2 "$BIN" eval --config config.json
