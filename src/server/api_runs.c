@@ -15,6 +15,7 @@
 #include "server/events_stream.h"
 #include "server/paths.h"
 #include "base/files.h"
+#include "train/checkpoint.h"
 #include "config/config.h"
 #include <dirent.h>
 #include <limits.h>
@@ -157,6 +158,28 @@ static const char *job_state(const Job *j) {
     return "failed";
 }
 
+/* The weights in output_dir/<dir> (dir NULL: output_dir itself) as "<prefix>lora" / "<prefix>lora_path"
+ * (a LoRA run's file) or "<prefix>transformer" / "<prefix>transformer_path" (model_type=full: the
+ * exported transformer): URLs to download and paths relative to the served root. 1 when found. */
+static int add_weights(cJSON *o, const char *name, const RunInfo *ri, const char *dir, const char *prefix) {
+    static const struct { const char *file, *key; } KINDS[] = { { CKPT_LORA_FILE, "lora" }, { CKPT_FULL_FILE, "transformer" } };
+    for (size_t k = 0; k < sizeof KINDS / sizeof *KINDS; k++) {
+        char *rel = dir ? xasprintf("%s/%s", dir, KINDS[k].file) : xstrdup(KINDS[k].file);
+        char *abs = path_join(ri->output_dir, rel);
+        int found = file_exists(abs);
+        if (found) {
+            char *key = xasprintf("%s%s", prefix, KINDS[k].key), *key_path = xasprintf("%s%s_path", prefix, KINDS[k].key);
+            char *url = xasprintf("/api/runs/%s/files/%s", name, rel), *lrel = xasprintf("%s/%s", ri->output_rel, rel);
+            cJSON_AddStringToObject(o, key, url);
+            cJSON_AddStringToObject(o, key_path, lrel);
+            free(key); free(key_path); free(url); free(lrel);
+        }
+        free(rel); free(abs);
+        if (found) return 1;
+    }
+    return 0;
+}
+
 static cJSON *run_summary(Server *s, const char *name, int detail) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", name);
@@ -178,31 +201,15 @@ static cJSON *run_summary(Server *s, const char *name, int detail) {
         int n = step_dirs(ri.output_dir, "checkpoint-", &steps);
         cJSON *cks = cJSON_AddArrayToObject(o, "checkpoints");
         for (int i = 0; i < n; i++) {
-            char rel[128];
-            snprintf(rel, sizeof rel, "checkpoint-%lld/pytorch_lora_weights.safetensors", (long long)steps[i]);
-            char *abs = path_join(ri.output_dir, rel);
-            if (file_exists(abs)) {
-                cJSON *c = cJSON_CreateObject();
-                cJSON_AddNumberToObject(c, "step", (double)steps[i]);
-                char *url = xasprintf("/api/runs/%s/files/%s", name, rel);
-                cJSON_AddStringToObject(c, "lora", url);
-                char *lrel = xasprintf("%s/%s", ri.output_rel, rel);
-                cJSON_AddStringToObject(c, "lora_path", lrel);
-                free(url); free(lrel);
-                cJSON_AddItemToArray(cks, c);
-            }
-            free(abs);
+            char dir[64];
+            snprintf(dir, sizeof dir, "checkpoint-%lld", (long long)steps[i]);
+            cJSON *c = cJSON_CreateObject();
+            cJSON_AddNumberToObject(c, "step", (double)steps[i]);
+            if (add_weights(c, name, &ri, dir, "")) cJSON_AddItemToArray(cks, c);
+            else cJSON_Delete(c);
         }
         free(steps);
-        char *final = path_join(ri.output_dir, "pytorch_lora_weights.safetensors");
-        if (file_exists(final)) {
-            char *url = xasprintf("/api/runs/%s/files/pytorch_lora_weights.safetensors", name);
-            cJSON_AddStringToObject(o, "final_lora", url);
-            char *lrel = xasprintf("%s/pytorch_lora_weights.safetensors", ri.output_rel);
-            cJSON_AddStringToObject(o, "final_lora_path", lrel);
-            free(url); free(lrel);
-        }
-        free(final);
+        add_weights(o, name, &ri, NULL, "final_");
         if (detail) {
             char *vdir = path_join(ri.output_dir, "validation");
             n = step_dirs(vdir, "step-", &steps);

@@ -235,6 +235,18 @@ expect_same_file "$OUT/lora.safetensors" "$ROOT/output/t1/checkpoint-3/pytorch_l
 expect_grep -i -F 'content-disposition: attachment; filename="t1-checkpoint-3-pytorch_lora_weights.safetensors"' "$OUT/headers"
 expect_status 200 GET /api/runs
 expect_eq "$(json 'j.find(r=>r.name==="t1").last_step')" 6 "the runs list"
+# a model_type=full run's output_dir: its exported transformers are listed, not LoRA files
+mkdir -p "$ROOT/config/f1" "$ROOT/output/f1/checkpoint-2/transformer" "$ROOT/output/f1/transformer"
+node -e 'const fs=require("fs");const c=JSON.parse(fs.readFileSync(process.argv[1]));Object.assign(c,{output_dir:"output/f1",model_type:"full"});fs.writeFileSync(process.argv[2],JSON.stringify(c))' \
+  "$ROOT/config/t1/config.json" "$ROOT/config/f1/config.json"
+echo ckpt >"$ROOT/output/f1/checkpoint-2/transformer/diffusion_pytorch_model.safetensors"
+echo final >"$ROOT/output/f1/transformer/diffusion_pytorch_model.safetensors"
+expect_status 200 GET /api/runs/f1
+expect_eq "$(json 'j.checkpoints.map(c=>c.step+":"+c.transformer_path+":"+(c.lora===undefined)).join()')" \
+    "2:output/f1/checkpoint-2/transformer/diffusion_pytorch_model.safetensors:true" "a full checkpoint's transformer"
+expect_eq "$(json 'j.final_transformer_path+":"+(j.final_lora===undefined)')" "output/f1/transformer/diffusion_pytorch_model.safetensors:true" "the final transformer"
+expect_status 200 GET "$(json 'j.final_transformer')"
+expect_eq "$(cat "$OUT/body")" final "the transformer download"
 # --events wrote JSON lines the stream was made of
 expect_grep -F '"event":"step"' "$ROOT/.webui/runs/t1/events.jsonl"
 expect_eq "$(grep -c '"event":"step"' "$ROOT/.webui/runs/t1/events.jsonl")" 6 "six step events in the events file"

@@ -444,9 +444,12 @@ async function pageRun(name) {
     sheets.replaceChildren(...(d.validation || []).slice().reverse().flatMap(v => v.images.map(u =>
       el('figure', {}, el('img', { src: u + '?t=' + Date.now(), alt: 'validation step ' + v.step }), el('figcaption', { text: 'step ' + v.step })))));
     if (!sheets.children.length) sheets.append(el('p', { class: 'muted', text: 'none yet' }));
-    const rows = (d.checkpoints || []).map(c => el('tr', {}, el('td', { text: 'checkpoint-' + c.step }),
-      el('td', {}, el('a', { href: c.lora, download: '', text: 'LoRA (safetensors)' })), el('td', { class: 'muted', text: c.lora_path })));
-    if (d.final_lora) rows.push(el('tr', {}, el('td', { text: 'final' }), el('td', {}, el('a', { href: d.final_lora, download: '', text: 'LoRA (safetensors)' })), el('td', { class: 'muted', text: d.final_lora_path })));
+    // a LoRA run lists LoRA files; a model_type=full run its exported transformer
+    const weights = (label, w, p) => w[p + 'lora']
+      ? el('tr', {}, el('td', { text: label }), el('td', {}, el('a', { href: w[p + 'lora'], download: '', text: 'LoRA (safetensors)' })), el('td', { class: 'muted', text: w[p + 'lora_path'] }))
+      : el('tr', {}, el('td', { text: label }), el('td', {}, el('a', { href: w[p + 'transformer'], download: '', text: 'transformer (safetensors)' })), el('td', { class: 'muted', text: w[p + 'transformer_path'] }));
+    const rows = (d.checkpoints || []).map(c => weights('checkpoint-' + c.step, c, ''));
+    if (d.final_lora || d.final_transformer) rows.push(weights('final', d, 'final_'));
     cks.replaceChildren(rows.length ? el('table', {}, rows) : el('p', { class: 'muted', text: 'none yet' }));
     log.textContent = d.log_tail || '';
   }
