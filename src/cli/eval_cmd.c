@@ -24,7 +24,8 @@ static const char *USAGE =
     "             validation_seed for every pair\n"
     "  metrics    PSNR = 10 log10(255^2 / MSE) over every pixel and channel (dB; identical images: inf)\n"
     "             and SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, mean over R, G, B), on\n"
-    "             the 8-bit images; a target of another size is resized (Lanczos) to the render size\n"
+    "             the 8-bit images; a target of another size is resized (Lanczos) to the render size;\n"
+    "             'unedited' scores the first reference itself as the result: an edit has to beat it\n"
     "  --limit N  only the first N pairs (in name order)\n"
     "  --out DIR  where results go (default <output_dir>/eval):\n"
     "             results/<name>.png   each render\n"
@@ -35,8 +36,9 @@ static const char *USAGE =
     "  --json     print the report as JSON instead of the table:\n"
     "             dataset, out_dir, model, model_family, model_flavour, lora (null: base model),\n"
     "             lora_scale, steps, guidance (0: no CFG), seed, pairs_found, pairs_evaluated,\n"
-    "             mean_psnr, mean_ssim, pairs[] {name, instruction, references[], target, result,\n"
-    "             width, height, target_resized, psnr, ssim}, worst[] (names of the five lowest\n"
+    "             mean_psnr, mean_ssim, mean_unedited_psnr, pairs[] {name, instruction, references[],\n"
+    "             target, result, width, height, target_resized, psnr, ssim, unedited_psnr}, worst[]\n"
+    "             (names of the five lowest\n"
     "             PSNRs, lowest first), sheets[]; an infinite PSNR (and a mean that includes one) is\n"
     "             null\n"
     "\n"
@@ -69,7 +71,9 @@ static void print_report(const EvalReport *r, FILE *f) {
         fprintf(f, "%-*s  %8s  %6s  %-9s  %s\n", w, q->name, a, b, size, q->instruction);
     }
     fmt_psnr(a, sizeof a, r->mean_psnr); fmt_ssim(b, sizeof b, r->mean_ssim);
-    fprintf(f, "%-*s  %8s  %6s\n\n", w, "mean", a, b);
+    fprintf(f, "%-*s  %8s  %6s\n", w, "mean", a, b);
+    fmt_psnr(a, sizeof a, r->mean_unedited_psnr);
+    fprintf(f, "unedited: %s dB (the first reference itself as the result: what an edit has to beat)\n\n", a);
     fprintf(f, "worst %d (lowest PSNR):", r->n_worst);
     for (int i = 0; i < r->n_worst; i++) {
         fmt_psnr(a, sizeof a, r->pairs[r->worst[i]].psnr);

@@ -8,9 +8,11 @@
  *   steps, guidance, seed   validation_num_inference_steps, the CFG scale (0 = no CFG), validation_seed
  *   pairs_found             pairs in the folder; pairs_evaluated: how many were rendered (--limit)
  *   mean_psnr, mean_ssim    means over the evaluated pairs (PSNR in dB)
+ *   mean_unedited_psnr      the mean of unedited_psnr: what returning the input unchanged scores
  *   pairs[]                 per pair, in name order: name (path under images/), instruction,
  *                           references[], target, result (the render's PNG), width, height (render
- *                           size), target_resized (the target was resized to it), psnr, ssim
+ *                           size), target_resized (the target was resized to it), psnr, ssim,
+ *                           unedited_psnr (the first reference, at the render size, against the target)
  *   worst[]                 names of the (up to) five lowest PSNRs, lowest first
  *   sheets[]                the contact sheet(s)
  * A PSNR is infinite when the render equals its target: JSON has no infinity, so it is written as
@@ -130,6 +132,14 @@ static int eval_one(Pipeline *p, EvalReport *r, const EditPair *pr, int (*sizes)
     if (!rc) {
         res->psnr = image_psnr(&out, &cmp);
         res->ssim = image_ssim(&out, &cmp);
+        /* what doing nothing scores: the first reference as the result (at the render size) */
+        Image ref0 = {0};
+        const int same = refs[0].width == out.width && refs[0].height == out.height;
+        if (!same) rc = image_resize_lanczos(&refs[0], out.width, out.height, &ref0, e);
+        if (!rc) res->unedited_psnr = image_psnr(same ? &refs[0] : &ref0, &cmp);
+        image_free(&ref0);
+    }
+    if (!rc) {
         if (row) rc = sheet_row(refs, nr, &out, &cmp, res, row, e);
     }
     for (int k = 0; k < nr; k++) image_free(&refs[k]);
@@ -223,8 +233,9 @@ int pipeline_eval(Pipeline *p, const EvalOptions *opt, EvalReport *r, Err *e) {
     for (int k = 0; k < n_rows; k++) image_free(&rows[k]);
     if (!rc) {
         double sp = 0, ss = 0;
-        for (int i = 0; i < r->n; i++) { sp += r->pairs[i].psnr; ss += r->pairs[i].ssim; }
-        r->mean_psnr = sp / r->n; r->mean_ssim = ss / r->n;
+        double su = 0.0;
+        for (int i = 0; i < r->n; i++) { sp += r->pairs[i].psnr; ss += r->pairs[i].ssim; su += r->pairs[i].unedited_psnr; }
+        r->mean_psnr = sp / r->n; r->mean_ssim = ss / r->n; r->mean_unedited_psnr = su / r->n;
         find_worst(r);
         rc = write_report(r, e);
     }
@@ -253,6 +264,7 @@ char *eval_report_json(const EvalReport *r) {
     cJSON_AddNumberToObject(o, "pairs_evaluated", r->n);
     cJSON_AddItemToObject(o, "mean_psnr", json_num(r->mean_psnr));
     cJSON_AddItemToObject(o, "mean_ssim", json_num(r->mean_ssim));
+    cJSON_AddItemToObject(o, "mean_unedited_psnr", json_num(r->mean_unedited_psnr));
     cJSON *pairs = cJSON_AddArrayToObject(o, "pairs");
     for (int i = 0; i < r->n; i++) {
         const EvalPairResult *q = &r->pairs[i];
@@ -268,6 +280,7 @@ char *eval_report_json(const EvalReport *r) {
         cJSON_AddBoolToObject(j, "target_resized", q->target_resized);
         cJSON_AddItemToObject(j, "psnr", json_num(q->psnr));
         cJSON_AddItemToObject(j, "ssim", json_num(q->ssim));
+        cJSON_AddItemToObject(j, "unedited_psnr", json_num(q->unedited_psnr));
         cJSON_AddItemToArray(pairs, j);
     }
     cJSON *worst = cJSON_AddArrayToObject(o, "worst");

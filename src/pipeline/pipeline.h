@@ -193,6 +193,7 @@ typedef struct EvalPairResult {
     int width, height;          /* the render size */
     int target_resized;         /* the target's size differed: compared after resizing it */
     double psnr, ssim;          /* psnr +INFINITY when the render equals the target */
+    double unedited_psnr;       /* the first reference itself against the target: what an edit must beat */
 } EvalPairResult;
 
 typedef struct EvalReport {
@@ -205,6 +206,7 @@ typedef struct EvalReport {
     int n;
     EvalPairResult *pairs;
     double mean_psnr, mean_ssim;              /* over the n pairs (mean_psnr +INFINITY if one is) */
+    double mean_unedited_psnr;                /* mean of the pairs' unedited_psnr */
     int worst[5], n_worst;                    /* indices of the lowest PSNRs, lowest first (ties: name order) */
     char **sheets; int n_sheets;
     char *report_path;                        /* out_dir/report.json */

@@ -39,6 +39,7 @@ expect_grep -F "no LoRA given or found in output_dir: evaluating the base model"
 expect_grep -F "eval of ds: 3 of 3 pairs, longcat_image edit, LoRA none (base model), 2 steps, guidance 4.5, seed 1" base.log
 expect_grep "^pair_0000.png +[0-9]+\.[0-9]{2} +[01]\.[0-9]{4} +64x64 " base.log
 expect_grep "^mean +[0-9]+\.[0-9]{2} +[01]\.[0-9]{4}$" base.log
+expect_grep "^unedited: [0-9]+\.[0-9]{2} dB \(the first reference itself as the result" base.log
 expect_grep "^worst 3 \(lowest PSNR\): pair_000[0-2]\.png" base.log
 expect_grep -F "sheet: ev_base/sheet.png" base.log
 expect_file ev_base/sheet.png ev_base/report.json ev_base/results/pair_0000.png ev_base/results/pair_0001.png ev_base/results/pair_0002.png

@@ -71,7 +71,7 @@ static void check_report(const char *out, int n_expected, int resized) {
     const cJSON *pairs = cJSON_GetObjectItemCaseSensitive(j, "pairs");
     assert_int_equal(cJSON_GetArraySize(pairs), n_expected);
     assert_int_equal((int)json_num(j, "pairs_evaluated"), n_expected);
-    double sp = 0, ss = 0;
+    double sp = 0, ss = 0, su = 0;
     const cJSON *q;
     cJSON_ArrayForEach(q, pairs) {
         Image res = read_png(cJSON_GetObjectItemCaseSensitive(q, "result")->valuestring);
@@ -87,11 +87,23 @@ static void check_report(const char *out, int n_expected, int resized) {
         /* JSON numbers keep 15 significant digits (cJSON) */
         assert_true(fabs(json_num(q, "psnr") - psnr) <= 1e-13 * fabs(psnr));
         assert_true(fabs(json_num(q, "ssim") - ssim) <= 1e-13 * fabs(ssim));
+        /* unedited: the first reference, at the render size, against the (resized) target */
+        Image ref = read_png(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(q, "references"), 0)->valuestring);
+        if (ref.width != 64 || ref.height != 64) {
+            Image r2; Err e = {0};
+            assert_int_equal(image_resize_lanczos(&ref, 64, 64, &r2, &e), 0);
+            image_free(&ref); ref = r2;
+        }
+        double unedited = image_psnr(&ref, &tgt);
+        assert_true(fabs(json_num(q, "unedited_psnr") - unedited) <= 1e-13 * fabs(unedited));
+        su += unedited;
+        image_free(&ref);
         sp += psnr; ss += ssim;
         image_free(&res); image_free(&tgt);
     }
     assert_true(fabs(json_num(j, "mean_psnr") - sp / n_expected) < 1e-12);
     assert_true(fabs(json_num(j, "mean_ssim") - ss / n_expected) < 1e-12);
+    assert_true(fabs(json_num(j, "mean_unedited_psnr") - su / n_expected) < 1e-12);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "sheets")), 1);
     assert_true(file_exists(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "sheets"), 0)->valuestring));
     cJSON_Delete(j);
