@@ -121,7 +121,8 @@ JSON
   "cache_dir": "$w/cache",
   "optimizer": "adamw_bf16",
   "learning_rate": 5e-4,
-  "lr_scheduler": "cosine",
+  "lr_scheduler": "cosine_with_restarts",
+  "lr_num_cycles": 1,
   "lr_warmup_steps": 100,
   "max_train_steps": $TRAIN_STEPS,
   "num_train_epochs": 0,
@@ -181,7 +182,7 @@ write_card() {
         echo "- simpletuner.c commit: $version; OMP_NUM_THREADS=$OMP_NUM_THREADS; $secs s in all"
         echo "- VAE: \`pretrain-vae\`, $VAE_STEPS steps of batch $VAE_BATCH (32-px crops of 64/128-px renders)"
         echo "- transformer and text encoder: \`init-model --size small --seed $SEED --set processor.max_pixels=12544\`;"
-        echo "  the transformer then trained in full ($TRAIN_STEPS steps, batch 4, AdamW lr 5e-4 cosine, caption"
+        echo "  the transformer then trained in full ($TRAIN_STEPS steps, batch 4, AdamW lr 5e-4, warmup then cosine to 0, caption"
         echo "  dropout 0.1) on $PAIRS pairs of \`make-dataset --kind edit-pairs --references 1 --seed $SEED\`"
         echo "  at ${RES}x$RES; the text encoder and VAE stay frozen"
         echo
