@@ -33,6 +33,10 @@ int sampler_run(const SamplerConfig *sc, PredictFn predict, void *model_ctx, Ste
                 void *step_ctx, float *x, size_t n_tok, size_t channels, Err *e) {
     int n = sc->steps;
     if (n < 1) return err_setc(e, EXIT_USAGE, "validation_num_inference_steps must be at least 1 (got %d)", n);
+    if (n == 1 && sc->sched.shift_terminal > 0)
+        return err_setc(e, EXIT_USAGE, "validation_num_inference_steps 1: this model's scheduler stretches its sigmas to end at "
+                        "shift_terminal %g, which takes 2 or more steps (with one, diffusers divides 0 by 0 and renders a "
+                        "black image); use 2 or more", sc->sched.shift_terminal);
     size_t len = n_tok * channels;
     float *sigmas = xmalloc((size_t)(n + 1) * sizeof(float)), *ts = xmalloc((size_t)n * sizeof(float));
     flowmatch_set_timesteps(&sc->sched, n, NULL, sc->mu, sigmas, ts);

@@ -23,11 +23,11 @@ for spec in qwen_image:edit-v1 qwen_image:edit-v2+ longcat_image:edit; do
 JSON
     "$BIN" train model_family=$fam model_flavour=$fl pretrained_model_name_or_path=$m model_type=lora optimizer=adamw_bf16 \
         output_dir=out_$m data_backend_config=mdb.json max_train_steps=2 train_batch_size=1 num_eval_images=1 validation_resolution=64x64 \
-        validation_num_inference_steps=1 validation_step_interval=2 cache_dir=cache/$m > train.log 2>&1 || { cat train.log; fail "train $m"; }
+        validation_num_inference_steps=2 validation_step_interval=2 cache_dir=cache/$m > train.log 2>&1 || { cat train.log; fail "train $m"; }
     expect_grep -F "trained 2 steps" train.log
     expect_file out_$m/validation/step-2/00.png
     "$BIN" validate --model_family $fam --model_flavour $fl --pretrained_model_name_or_path $m --validation_resolution 64x64 \
-        --validation_num_inference_steps 1 --image ds/reference/pair_0000.png --prompt "make it blue" --output v.png > val.log 2>&1 || { cat val.log; fail "validate $m"; }
+        --validation_num_inference_steps 2 --image ds/reference/pair_0000.png --prompt "make it blue" --output v.png > val.log 2>&1 || { cat val.log; fail "validate $m"; }
     file v.png > v.type
     expect_grep -F "64 x 64" v.type
 done
@@ -60,7 +60,7 @@ awk -v a="$s0" -v b="$s4" 'BEGIN { exit (b > 0.95 && b > a) ? 0 : 1 }' || fail "
 # text-to-image flavours load too
 "$BIN" init-model --family qwen_image --flavour v1.0 --size tiny --out t2i > /dev/null
 "$BIN" validate --model_family qwen_image --model_flavour v1.0 --pretrained_model_name_or_path t2i --validation_resolution 32x32 \
-    --validation_num_inference_steps 1 --prompt "a red square" --output t.png > t.log 2>&1 || { cat t.log; exit 1; }
+    --validation_num_inference_steps 2 --prompt "a red square" --output t.png > t.log 2>&1 || { cat t.log; exit 1; }
 # same seed, same bytes; another seed, other weights
 "$BIN" init-model --family qwen_image --flavour edit-v1 --size tiny --out s1 --seed 7 > /dev/null
 "$BIN" init-model --family qwen_image --flavour edit-v1 --size tiny --out s2 --seed 7 > /dev/null
@@ -104,7 +104,7 @@ expect_grep '"base_dim":[[:space:]]*8,' set1/vae/config.json
 expect_grep '"depth":[[:space:]]*1,' set1/text_encoder/config.json
 expect_grep '"max_pixels":[[:space:]]*12544' set1/processor/preprocessor_config.json
 run_log set_render.log "$BIN" validate --model_family qwen_image --model_flavour edit-v2 --pretrained_model_name_or_path set1 \
-    --image ds/reference/pair_0000.png --prompt "make it red" --validation_resolution 64x64 --validation_num_inference_steps 1 \
+    --image ds/reference/pair_0000.png --prompt "make it red" --validation_resolution 64x64 --validation_num_inference_steps 2 \
     --output set1_render.png
 expect_file set1_render.png
 expect_grep '"out_hidden_size":[[:space:]]*64,' set1/text_encoder/config.json

@@ -138,9 +138,9 @@ expect_grep -F "no image dataset to train on: \"edits\" is an eval dataset"
 # -- a LoRA of another model is an error, not a silent no-op: refused by the transformer class it
 #    records (Qwen-Image and LongCat share module names), or by the keys that match no module
 Q=(validate --model_family qwen_image --pretrained_model_name_or_path "$MODEL" --validation_resolution 64x64
-   --validation_num_inference_steps 1 --image ds/reference/pair_0000.png --prompt p)
+   --validation_num_inference_steps 2 --image ds/reference/pair_0000.png --prompt p)
 L=(validate --model_family longcat_image --pretrained_model_name_or_path "$LONGCAT" --validation_resolution 64x64
-   --validation_num_inference_steps 1 --image ds/reference/pair_0000.png --prompt p)
+   --validation_num_inference_steps 2 --image ds/reference/pair_0000.png --prompt p)
 expect_fail -c 1 "$BIN" "${L[@]}" --lora out/pytorch_lora_weights.safetensors --output x.png
 expect_grep -F "out/pytorch_lora_weights.safetensors: a LoRA trained for QwenImageTransformer2DModel; this model's transformer is LongCatImageTransformer2DModel"
 run_log lc.log "$BIN" train model_family=longcat_image pretrained_model_name_or_path="$LONGCAT" output_dir=out_lc cache_dir=cache_lc \

@@ -43,6 +43,11 @@ for m in base trained; do
         --validation_resolution 64x64 --validation_num_inference_steps 2 --output "$m.png"
 done
 expect_diff_file base.png trained.png
+# one sampling step cannot end at the Qwen scheduler's shift_terminal: an error, not diffusers' black image
+expect_fail -c 2 "$BIN" validate --model_family qwen_image --model_flavour edit-v2 --pretrained_model_name_or_path model \
+    --image ds/reference/pair_0000.png --prompt "x" --validation_resolution 64x64 --validation_num_inference_steps 1 --output one.png
+expect_grep -F "validation_num_inference_steps 1: this model's scheduler stretches its sigmas to end at shift_terminal 0.02"
+expect_no_path one.png
 # resuming from the full checkpoint checks its exported transformer against the trainable parameters
 run_log resume.log "$BIN" train model_family=qwen_image model_flavour=edit-v2 pretrained_model_name_or_path=model model_type=full \
     optimizer=torch-adamw learning_rate=2e-3 lr_scheduler=constant max_train_steps=122 train_batch_size=4 seed=1 \

@@ -21,7 +21,7 @@ expect_file preview/validation/step-1/preview/00.step-01.png preview/validation/
 # ema_validation: comparison (SimpleTuner's default) renders the trained and the EMA weights, ema_only
 # the EMA ones; validation_disable turns validation off
 P=tiny.qwen_image.edit-v1-lora
-V="max_train_steps=2 validation_step_interval=2 validation_num_inference_steps=1 use_ema=true"
+V="max_train_steps=2 validation_step_interval=2 validation_num_inference_steps=2 use_ema=true"
 run_log ema1.log "$BIN" train example=$P $V output_dir=ema_cmp
 expect_file ema_cmp/validation/step-2/00.png ema_cmp/validation/step-2/ema/00.png
 run_log ema2.log "$BIN" train example=$P $V ema_validation=ema_only output_dir=ema_only

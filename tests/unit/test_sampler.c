@@ -61,6 +61,15 @@ static void test_euler_straight_flow(void **state) {
     sc.steps = 0;
     assert_int_not_equal(sampler_run(&sc, straight_predict, &s, NULL, NULL, x, 3, 2, &e), 0);
     assert_contains(e.msg, "validation_num_inference_steps must be at least 1");
+    /* one step and a shift_terminal stretch: 0/0 upstream, an error here; without the stretch it runs */
+    sc.steps = 1;
+    assert_int_equal(sampler_run(&sc, straight_predict, &s, NULL, NULL, x, 3, 2, &e), -1);
+    assert_int_equal(e.code, EXIT_USAGE);
+    assert_contains(e.msg, "shift_terminal 0.02, which takes 2 or more steps");
+    sc.sched.shift_terminal = 0.0;
+    memcpy(x, eps, sizeof x);
+    assert_int_equal(sampler_run(&sc, straight_predict, &s, NULL, NULL, x, 3, 2, &e), 0);
+    for (int i = 0; i < 6; i++) assert_true(isfinite(x[i]) && fabsf(x[i] - x0[i]) < 1e-5f);
 }
 
 int main(void) {
