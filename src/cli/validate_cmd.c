@@ -134,7 +134,7 @@ int cmd_validate(int argc, char **argv, Err *e) {
     const Config *cfg = pipeline_config(p);
     const FamilyFlavour *fl = pipeline_flavour(p);
     int rc = 0;
-    char *lp = lora ? (strcmp(lora, "none") ? xstrdup(lora) : NULL) : pipeline_newest_adapters(p);
+    char *lp = pipeline_choose_adapters(p, lora);
     int64_t step = -1;
     if (lp) {
         rc = pipeline_load_adapters(p, lp, (float)lora_scale, e);

@@ -194,8 +194,7 @@ int pipeline_eval(Pipeline *p, const EvalOptions *opt, EvalReport *r, Err *e) {
                        sizes[0][1]);
     /* the adapters, as validate picks them */
     if (!rc) {
-        /* --lora none: the base model even when output_dir holds a LoRA (a before/after comparison) */
-        r->lora = opt->lora ? (strcmp(opt->lora, "none") ? xstrdup(opt->lora) : NULL) : pipeline_newest_adapters(p);
+        r->lora = pipeline_choose_adapters(p, opt->lora);
         r->lora_scale = opt->lora_scale;
         if (r->lora) rc = pipeline_load_adapters(p, r->lora, opt->lora_scale, e);
         if (!rc && r->lora) pipeline_emitf(p, PEV_INFO, "LoRA: %s (scale %.3g)", r->lora, opt->lora_scale);
@@ -232,8 +231,7 @@ int pipeline_eval(Pipeline *p, const EvalOptions *opt, EvalReport *r, Err *e) {
     }
     for (int k = 0; k < n_rows; k++) image_free(&rows[k]);
     if (!rc) {
-        double sp = 0, ss = 0;
-        double su = 0.0;
+        double sp = 0, ss = 0, su = 0;
         for (int i = 0; i < r->n; i++) { sp += r->pairs[i].psnr; ss += r->pairs[i].ssim; su += r->pairs[i].unedited_psnr; }
         r->mean_psnr = sp / r->n; r->mean_ssim = ss / r->n; r->mean_unedited_psnr = su / r->n;
         find_worst(r);

@@ -492,6 +492,11 @@ char *pipeline_newest_adapters(const Pipeline *p) {
     return path;
 }
 
+char *pipeline_choose_adapters(const Pipeline *p, const char *lora) {
+    if (!lora) return pipeline_newest_adapters(p);
+    return strcmp(lora, "none") ? xstrdup(lora) : NULL;
+}
+
 /* ---- sizes ---- */
 
 int pipeline_validation_sizes(Pipeline *p, int (*wh)[2], int max, Err *e) {

@@ -125,6 +125,9 @@ int pipeline_latent_channels(const Pipeline *p);
 int pipeline_load_adapters(Pipeline *p, const char *path, float scale, Err *e);
 /* The newest LoRA in output_dir (the final file, else the highest checkpoint's), or NULL (malloc'd). */
 char *pipeline_newest_adapters(const Pipeline *p);
+/* The adapters a render uses, as validate and eval pick them: `lora` given, "none" (the base model
+ * even when output_dir has a LoRA), or NULL (pipeline_newest_adapters). malloc'd path or NULL. */
+char *pipeline_choose_adapters(const Pipeline *p, const char *lora);
 
 /* One edit (or text-to-image sample) to render. */
 typedef struct EditRequest {
@@ -181,7 +184,7 @@ int pipeline_render_eval(Pipeline *p, const char *dir, int64_t step, Err *e);
 typedef struct EvalOptions {
     const char *dataset;        /* the paired folder */
     const char *out_dir;        /* NULL: <output_dir>/eval (./eval without output_dir) */
-    const char *lora;           /* NULL: the newest LoRA in output_dir (pipeline_newest_adapters), else none */
+    const char *lora;           /* as pipeline_choose_adapters: a path, "none", or NULL (the newest in output_dir) */
     float lora_scale;
     int limit;                  /* > 0: only the first `limit` pairs (in name order) */
 } EvalOptions;
