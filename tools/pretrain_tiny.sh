@@ -18,7 +18,7 @@
 #   --quick   minutes instead of hours: few steps and pairs (the pipeline's test; the weights it
 #             writes edit nothing)
 # Environment: BIN (default build/simpletuner), OMP_NUM_THREADS (default 2), and the recipe's
-# numbers VAE_STEPS, PAIRS, TRAIN_STEPS, HELDOUT (defaults below).
+# numbers VAE_STEPS, PAIRS, TRAIN_STEPS, BATCH, LR, HELDOUT (defaults below).
 set -euo pipefail
 
 usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -58,6 +58,12 @@ if [ $QUICK = 1 ]; then
 else
     VAE_STEPS=${VAE_STEPS:-2500}; VAE_BATCH=32; PAIRS=${PAIRS:-2000}; TRAIN_STEPS=${TRAIN_STEPS:-6000}; HELDOUT=${HELDOUT:-16}
 fi
+BATCH=${BATCH:-4}
+LR=${LR:-5e-4}
+for v in VAE_STEPS PAIRS TRAIN_STEPS BATCH HELDOUT; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || bad_usage "$v='${!v}': expected a positive integer"
+done
+[[ $LR =~ ^[0-9]*\.?[0-9]+(e-?[0-9]+)?$ ]] || bad_usage "LR='$LR': expected a learning rate such as 5e-4"
 EVAL_STEPS=4
 EVAL_GUIDANCE=1.0
 
@@ -120,13 +126,13 @@ JSON
   "data_backend_config": "$w/multidatabackend.json",
   "cache_dir": "$w/cache",
   "optimizer": "adamw_bf16",
-  "learning_rate": 5e-4,
+  "learning_rate": $LR,
   "lr_scheduler": "cosine_with_restarts",
   "lr_num_cycles": 1,
   "lr_warmup_steps": 100,
   "max_train_steps": $TRAIN_STEPS,
   "num_train_epochs": 0,
-  "train_batch_size": 4,
+  "train_batch_size": $BATCH,
   "caption_dropout_probability": 0.1,
   "checkpoint_step_interval": 1000,
   "checkpoints_total_limit": 1,
@@ -178,11 +184,15 @@ write_card() {
         echo
         echo "## How it was made"
         echo
-        echo "- command: \`tools/pretrain_tiny.sh OUT --family $family --seed $SEED$([ $QUICK = 1 ] && echo ' --quick')\`"
+        echo "- command: \`VAE_STEPS=$VAE_STEPS PAIRS=$PAIRS TRAIN_STEPS=$TRAIN_STEPS BATCH=$BATCH LR=$LR HELDOUT=$HELDOUT tools/pretrain_tiny.sh OUT --family $family --seed $SEED$([ $QUICK = 1 ] && echo ' --quick')$([ -n "$VAE_FROM" ] && echo " --vae-from $VAE_FROM")\`"
         echo "- simpletuner.c commit: $version; OMP_NUM_THREADS=$OMP_NUM_THREADS; $secs s in all"
-        echo "- VAE: \`pretrain-vae\`, $VAE_STEPS steps of batch $VAE_BATCH (32-px crops of 64/128-px renders)"
+        if [ -n "$VAE_FROM" ]; then
+            echo "- VAE: copied from $VAE_FROM/vae (\`--vae-from\`: an earlier \`pretrain-vae\` run, not rebuilt by this command)"
+        else
+            echo "- VAE: \`pretrain-vae\`, $VAE_STEPS steps of batch $VAE_BATCH (32-px crops of 64/128-px renders)"
+        fi
         echo "- transformer and text encoder: \`init-model --size small --seed $SEED --set processor.max_pixels=12544\`;"
-        echo "  the transformer then trained in full ($TRAIN_STEPS steps, batch 4, AdamW lr 5e-4, warmup then cosine to 0, caption"
+        echo "  the transformer then trained in full ($TRAIN_STEPS steps, batch $BATCH, AdamW lr $LR, warmup then cosine to 0, caption"
         echo "  dropout 0.1) on $PAIRS pairs of \`make-dataset --kind edit-pairs --references 1 --seed $SEED\`"
         echo "  at ${RES}x$RES; the text encoder and VAE stay frozen"
         echo

@@ -51,5 +51,9 @@ expect_fail -c 2 "$ROOT/tools/pretrain_tiny.sh" "$d/bad" --seed x
 expect_grep "seed 'x': expected a non-negative integer"
 expect_fail -c 2 "$ROOT/tools/pretrain_tiny.sh" "$d/bad" --frobnicate
 expect_grep "unknown option '--frobnicate'"
+expect_fail -c 2 env TRAIN_STEPS=0 "$ROOT/tools/pretrain_tiny.sh" "$d/bad"
+expect_grep "TRAIN_STEPS='0': expected a positive integer"
+expect_fail -c 2 env LR=fast "$ROOT/tools/pretrain_tiny.sh" "$d/bad" --quick
+expect_grep "LR='fast': expected a learning rate"
 expect_no_path "$d/bad"
 echo ok
