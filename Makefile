@@ -89,8 +89,11 @@ deps:
 	@sh tools/deps.sh $(BROWSER_PACKAGES) || echo "deps: chromium not installed: test_server_browser will be skipped"
 	@bash tools/npm_deps.sh >/dev/null || echo "deps: npm packages not installed: test_tokenizer_conformance and test_server_browser will be skipped"
 
+# the bench programs are built by make test too, so that a change that breaks them is seen at once
+BENCHBIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
 test: deps
-	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BENCHBIN)
 	@BUILD=$(BUILD) bash tests/run.sh
 
 demo: deps

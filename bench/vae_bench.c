@@ -76,6 +76,11 @@ static double sgemm_gflops_now(void) {
 int main(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "usage: vae_bench qwen|flux encode|decode SIZE [TILE_PX [OVERLAP_PX]]\n"); return 2; }
     int qwen = !strcmp(argv[1], "qwen"), enc = !strcmp(argv[2], "encode"), S = atoi(argv[3]);
+    if ((!qwen && strcmp(argv[1], "flux")) || (!enc && strcmp(argv[2], "decode")) || S < 16 || S % 16) {
+        fprintf(stderr, "vae_bench: expected qwen|flux, encode|decode and a SIZE that is a positive multiple of 16, "
+                        "got '%s' '%s' '%s'\n", argv[1], argv[2], argv[3]);
+        return 2;
+    }
     cJSON *cfg = cJSON_Parse(qwen ? QWEN_FULL : FLUX_FULL);
     Vae v; Err e = {0};
     if (vae_init_random(&v, cfg, 1234, DT_BF16, &e)) { fprintf(stderr, "error: %s\n", e.msg); return 1; }

@@ -42,4 +42,22 @@ expect_fail -c 2 "$BIN" bench train-step --steps -1
 expect_grep "\-\-steps expects a non-negative integer, got '-1'"
 expect_fail "$BIN" bench train-step --model nowhere
 expect_grep "nowhere"
+
+# the bench programs beside the binary (make test builds them): each runs at its smallest size
+# and refuses arguments it cannot use
+B=$(dirname "$BIN")/bench
+for p in attention_bench vae_bench qwenvl_bench; do check test -x "$B/$p" -- "$B/$p is built (make test builds bench/*.c)"; done
+expect_ok "$B/attention_bench" 64 2 16 1
+expect_grep "^attention S=64 H=2 D=16 .*forward [0-9.]+ ms .*ratios [0-9.]+ [0-9.]+$"
+expect_ok "$B/vae_bench" qwen encode 32
+expect_grep "^qwen +encode +32x32 +[0-9]+ ms +peak RSS"
+expect_ok "$B/vae_bench" flux decode 32
+expect_grep "^flux +decode +32x32 +[0-9]+ ms +peak RSS"
+expect_fail -c 2 "$B/vae_bench" qwen_image encode 32
+expect_grep "expected qwen\|flux, encode\|decode and a SIZE"
+expect_fail -c 2 "$B/vae_bench" flux decode 30
+expect_fail -c 2 "$B/attention_bench" 0 2 16
+expect_fail -c 2 "$B/qwenvl_bench" 29
+expect_ok "$B/qwenvl_bench" 1 1
+expect_grep "^  measured: +vision [0-9.]+ s +language [0-9.]+ s"
 echo ok
