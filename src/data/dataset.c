@@ -493,20 +493,24 @@ int data_next_batch(DataGroup *g, DataBatch *b, Err *e) {
     return 0;
 }
 
-int data_sample_image(const DataGroup *g, int set, int item, int ref, DataResizeFn resize, Image *out, Err *e) {
-    memset(out, 0, sizeof *out);
+int data_sample_source(const DataGroup *g, int set, int item, int ref, DataSource *out, Err *e) {
     const Dataset *d = &g->sets[set];
     const DataItem *it = &d->items[item];
-    const Dataset *owner = d;
-    const char *rel = it->rel;
-    const SampleGeometry *geom = &it->geom;
-    if (ref >= 0) {
-        if (ref >= d->n_cond) return err_set(e, "dataset \"%s\": reference %d requested, it has %d", d->spec.id, ref, d->n_cond);
-        owner = &g->sets[d->cond[ref]];
-        rel = owner->items[it->refs[ref].item].rel;
-        geom = &it->refs[ref].geom;
-    }
-    char *path = path_join(owner->spec.instance_data_dir, rel);
+    *out = (DataSource){d, it->rel, &it->geom};
+    if (ref < 0) return 0;
+    if (ref >= d->n_cond) return err_set(e, "dataset \"%s\": reference %d requested, it has %d", d->spec.id, ref, d->n_cond);
+    out->owner = &g->sets[d->cond[ref]];
+    out->rel = out->owner->items[it->refs[ref].item].rel;
+    out->geom = &it->refs[ref].geom;
+    return 0;
+}
+
+int data_sample_image(const DataGroup *g, int set, int item, int ref, DataResizeFn resize, Image *out, Err *e) {
+    memset(out, 0, sizeof *out);
+    DataSource src;
+    if (data_sample_source(g, set, item, ref, &src, e)) return -1;
+    const SampleGeometry *geom = src.geom;
+    char *path = path_join(src.owner->spec.instance_data_dir, src.rel);
     Image im;
     int rc = image_read(path, &im, e);
     if (!rc && (im.width != geom->orig_w || im.height != geom->orig_h))

@@ -146,6 +146,16 @@ typedef struct DataBatch {
 int data_next_batch(DataGroup *g, DataBatch *b, Err *e);
 void data_batch_free(DataBatch *b);
 
+/* Where the pixels of a sample come from: the edit image (ref = -1) or its reference k — the
+ * dataset that owns the file, the file's path relative to that dataset's folder, and the geometry
+ * (original size, resize, crop) the sample trains at. Pointers into g, valid while g lives. */
+typedef struct DataSource {
+    const Dataset *owner;
+    const char *rel;
+    const SampleGeometry *geom;
+} DataSource;
+int data_sample_source(const DataGroup *g, int set, int item, int ref, DataSource *out, Err *e);
+
 /* A resampler: src -> w x h in out. */
 typedef int (*DataResizeFn)(const Image *src, int w, int h, Image *out, Err *e);
 /* The pixels a sample trains on: the edit image (ref = -1) or its reference k, decoded, resized to

@@ -20,27 +20,20 @@ static char *geometry_text(const SampleGeometry *g) {
 
 int data_vae_cache_key(const DataGroup *g, int set, int item, int ref, const char *model, DataCacheKey *out, Err *e) {
     memset(out, 0, sizeof *out);
-    const Dataset *d = &g->sets[set];
-    const DataItem *it = &d->items[item];
-    const Dataset *owner = d;
-    const char *rel = it->rel;
-    const SampleGeometry *geom = &it->geom;
-    if (ref >= 0) {
-        if (ref >= d->n_cond) return err_set(e, "dataset \"%s\": reference %d requested, it has %d", d->spec.id, ref, d->n_cond);
-        owner = &g->sets[d->cond[ref]];
-        rel = owner->items[it->refs[ref].item].rel;
-        geom = &it->refs[ref].geom;
-    }
+    const DataItem *it = &g->sets[set].items[item];
+    DataSource src;
+    if (data_sample_source(g, set, item, ref, &src, e)) return -1;
+    const Dataset *owner = src.owner;
     if (!owner->spec.cache_dir_vae || !owner->spec.cache_dir_vae[0])
         return err_setc(e, EXIT_USAGE, "dataset \"%s\": no cache_dir_vae", owner->spec.id);
     out->dir = xstrdup(owner->spec.cache_dir_vae);
     /* named after the EDIT image: a reference's latent depends on that sample's geometry, and two edit
      * images may share one reference file (a.jpg and a.webp both pairing with a.png) */
     out->name = xstrdup(it->rel);
-    char *gt = geometry_text(geom);
+    char *gt = geometry_text(src.geom);
     out->settings = xasprintf("model=%s;%s", model, gt);
     free(gt);
-    out->source[0] = path_join(owner->spec.instance_data_dir, rel);
+    out->source[0] = path_join(owner->spec.instance_data_dir, src.rel);
     finish(out, 1);
     return 0;
 }
