@@ -54,9 +54,9 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 # The recipe. RES is the tiny presets' resolution; the eval settings are theirs too.
 RES=128
 if [ $QUICK = 1 ]; then
-    VAE_STEPS=${VAE_STEPS:-4}; VAE_BATCH=4; PAIRS=${PAIRS:-8}; TRAIN_STEPS=${TRAIN_STEPS:-4}; HELDOUT=${HELDOUT:-2}
+    VAE_STEPS=${VAE_STEPS:-4}; VAE_BATCH=4; VAE_EVAL=4; PAIRS=${PAIRS:-8}; TRAIN_STEPS=${TRAIN_STEPS:-4}; HELDOUT=${HELDOUT:-2}
 else
-    VAE_STEPS=${VAE_STEPS:-2500}; VAE_BATCH=32; PAIRS=${PAIRS:-2000}; TRAIN_STEPS=${TRAIN_STEPS:-6000}; HELDOUT=${HELDOUT:-16}
+    VAE_STEPS=${VAE_STEPS:-2500}; VAE_BATCH=32; VAE_EVAL=64; PAIRS=${PAIRS:-2000}; TRAIN_STEPS=${TRAIN_STEPS:-6000}; HELDOUT=${HELDOUT:-16}
 fi
 BATCH=${BATCH:-4}
 LR=${LR:-5e-4}
@@ -98,7 +98,7 @@ pretrain_family() {
         echo "  (VAE from $VAE_FROM)"; : > "$w/vae.log"
     else
     run "$w/vae.log" "$BIN" pretrain-vae --family "$family" --out "$w/vae" --seed "$SEED" --steps "$VAE_STEPS" \
-        --batch "$VAE_BATCH" --crop 32 --resolution 64 --eval-images 8 --log-every 100 "${vae_args[@]}"
+        --batch "$VAE_BATCH" --crop 32 --resolution 64 --eval-images $VAE_EVAL --log-every 100 "${vae_args[@]}"
     fi
     run "$w/init.log" "$BIN" init-model --family "$family" --flavour "$flavour" --size small --seed "$SEED" \
         --out "$w/model" --set processor.max_pixels=12544

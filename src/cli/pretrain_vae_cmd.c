@@ -32,7 +32,7 @@ static const char *USAGE =
     "  --warmup      warmup steps (default 100)\n"
     "  --l1, --l2    reconstruction loss weights (defaults 1 and 1: mean |d| and mean d^2)\n"
     "  --kl          KL weight, LDM's kl_weight (default 1e-6)\n"
-    "  --eval-images held-out images per resolution (default 16)\n"
+    "  --eval-images held-out images per resolution (default 64)\n"
     "  --channels    channels of the 4 levels instead of the size's (qwen_image: multiples of the first)\n"
     "  --blocks      res blocks per level instead of the size's (num_res_blocks / layers_per_block)\n"
     "  --groups      longcat_image: group-norm groups instead of the size's (must divide every level)\n"
@@ -116,5 +116,7 @@ int cmd_pretrain_vae(int argc, char **argv, Err *e) {
     for (int k = 0; k < 2; k++)
         printf("held-out reconstruction at %dx%d (%d images, seed %llu + 1000003): PSNR %.2f dB, SSIM %.4f\n",
                r.eval_res[k], r.eval_res[k], s.eval_images, (unsigned long long)s.seed, r.psnr[k], r.ssim[k]);
+    printf("flat colours at %dx%d (%d named colours, each filling the image): mean PSNR %.2f dB, worst %.2f dB (%s)\n",
+           r.flat.res, r.flat.res, r.flat.colours, r.flat.mean_psnr, r.flat.worst_psnr, r.flat.worst_name);
     return 0;
 }

@@ -48,12 +48,22 @@ typedef struct VaePretrainSpec {
 /* The defaults above. */
 void vae_pretrain_spec_init(VaePretrainSpec *s);
 
+/* Flat images of every named colour of the scenes (synth_palette), each filling a res x res image:
+ * a background fills most of a scene, so a VAE that cannot hold a flat colour fails the edits
+ * whatever its mean on scenes says (a tiny VAE once turned flat pink to blotchy white at 18 dB). */
+typedef struct VaeFlatReport {
+    int res, colours;
+    double mean_psnr, worst_psnr;
+    const char *worst_name;           /* static storage (synth.c) */
+} VaeFlatReport;
+
 typedef struct VaePretrainReport {
     size_t params, bytes;             /* parameter count, bf16 safetensors file size */
     double train_seconds;
     double final_loss;                /* mean over the last log window */
     int eval_res[2];
     double psnr[2], ssim[2];          /* at eval_res[k] */
+    VaeFlatReport flat;               /* at eval_res[1] */
 } VaePretrainReport;
 
 int vae_pretrain_run(const VaePretrainSpec *s, VaePretrainReport *r, Err *e);
@@ -61,5 +71,7 @@ int vae_pretrain_run(const VaePretrainSpec *s, VaePretrainReport *r, Err *e);
 /* Held-out reconstruction quality of the VAE in dir (a vae/ folder): mean PSNR / SSIM over
  * `count` synthetic images of seed at res x res. */
 int vae_pretrain_eval_dir(const char *dir, uint64_t seed, int count, int res, double *psnr, double *ssim, Err *e);
+/* The flat-colour figures of the VAE in dir at res x res. */
+int vae_pretrain_eval_flat(const char *dir, int res, VaeFlatReport *r, Err *e);
 
 #endif
