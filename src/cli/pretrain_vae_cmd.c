@@ -12,7 +12,8 @@ static const char *USAGE =
     "                                [--steps N] [--batch N] [--resolution R] [--crop C] [--seed S] [--lr LR]\n"
     "                                [--warmup N] [--l1 W] [--l2 W] [--kl W] [--eval-images N]\n"
     "                                [--channels A,B,C,D] [--blocks N] [--groups N] [--zero-init]\n"
-    "                                [--no-mid-attention] [--beta2 B] [--big-every N] [--log-every N] [--quiet]\n"
+    "                                [--no-mid-attention] [--beta2 B] [--big-every N] [--full-every N]\n"
+    "                                [--log-every N] [--quiet]\n"
     "\n"
     "Trains the family's VAE architecture (qwen_image: AutoencoderKLQwenImage, the Wan-2.1 VAE;\n"
     "longcat_image: the FLUX-layout AutoencoderKL) at the given size on synthetic scenes of the\n"
@@ -27,6 +28,8 @@ static const char *USAGE =
     "  --resolution  render side R (default 64; every 4th sample is cut from a 2R render)\n"
     "  --crop        training crop side (default R; a multiple of 16 up to R)\n"
     "  --big-every   one sample in N is cut from a 2R render (default 4; 0: none)\n"
+    "  --full-every  one sample in N is a whole 2R render, not cropped (default 0: none). Crops alone\n"
+    "                teach the VAE small images: flat fields of full-size ones come back wrong\n"
     "  --seed        data, initialisation and sampling seed (default 42); same seed, same weights\n"
     "  --lr          AdamW learning rate (default 2e-3; warmup, then cosine to 0)\n"
     "  --warmup      warmup steps (default 100)\n"
@@ -89,6 +92,7 @@ int cmd_pretrain_vae(int argc, char **argv, Err *e) {
         else if (!strcmp(a, "--beta2")) { if (parse_double(a, v, &s.beta2, e)) return -1; }
         else if (!strcmp(a, "--crop")) { if (parse_long(a, v, 16, 1024, &n, e)) return -1; s.crop = (int)n; }
         else if (!strcmp(a, "--big-every")) { if (parse_long(a, v, 0, 1000000, &n, e)) return -1; s.big_every = (int)n; }
+        else if (!strcmp(a, "--full-every")) { if (parse_long(a, v, 0, 1000000, &n, e)) return -1; s.full_every = (int)n; }
         else if (!strcmp(a, "--blocks")) { if (parse_long(a, v, 1, 8, &n, e)) return -1; s.blocks = (int)n; }
         else if (!strcmp(a, "--groups")) { if (parse_long(a, v, 1, 1024, &n, e)) return -1; s.groups = (int)n; }
         else if (!strcmp(a, "--channels")) {

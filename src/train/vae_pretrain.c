@@ -109,12 +109,15 @@ static void to_chw(const Image *im, float *out) {
         for (int c = 0; c < 3; c++) out[c * hw + p] = im->data[p * 3 + c] / 127.5f - 1.0f;
 }
 
-/* Training sample k: a random crop² cut of a synthetic image of resolution² (or 2·resolution²). */
-static void training_image(const VaePretrainSpec *s, uint64_t k, float *chw) {
-    const int R = s->resolution, C = s->crop ? s->crop : R;
+static int is_every(int every, uint64_t k) { return every > 0 && k % (uint64_t)every == (uint64_t)every - 1; }
+
+/* Training sample k: a whole 2·resolution² render (one in full_every), else a random crop² cut of
+ * a synthetic image of resolution² (or 2·resolution², one in big_every). Returns its side. */
+static int training_image(const VaePretrainSpec *s, uint64_t k, float *chw) {
+    const int R = s->resolution, full = is_every(s->full_every, k), C = full ? 2 * R : s->crop ? s->crop : R;
     Rng r;
     rng_seed_stream(&r, s->seed ^ 0x5eed5eedULL, k);
-    int big = s->big_every > 0 && k % (uint64_t)s->big_every == (uint64_t)s->big_every - 1, S = big ? 2 * R : R;
+    int S = full || is_every(s->big_every, k) ? 2 * R : R;
     Image im;
     synth_scene(s->seed, (int)k, S, S, &im);
     int x0 = (int)rng_below(&r, (uint64_t)(S - C) + 1), y0 = (int)rng_below(&r, (uint64_t)(S - C) + 1);
@@ -124,6 +127,7 @@ static void training_image(const VaePretrainSpec *s, uint64_t k, float *chw) {
             for (int c = 0; c < 3; c++)
                 chw[c * hw + (size_t)y * C + x] = im.data[(((size_t)(y0 + y)) * (size_t)S + (size_t)(x0 + x)) * 3 + (size_t)c] / 127.5f - 1.0f;
     image_free(&im);
+    return C;
 }
 
 /* The Wan causal 3-D convs meet one frame through their last temporal slice only: the others
@@ -287,8 +291,8 @@ static int check_spec(const VaePretrainSpec *s, Err *e) {
     if (!(s->lr > 0)) return err_setc(e, EXIT_USAGE, "--lr %g: expected a positive number", s->lr);
     if (s->crop && (s->crop < 16 || s->crop > s->resolution || s->crop % 16))
         return err_setc(e, EXIT_USAGE, "--crop %d: expected a multiple of 16 in [16, resolution %d]", s->crop, s->resolution);
-    if (s->warmup < 0 || s->big_every < 0 || s->stat_images < 1 || s->eval_images < 1)
-        return err_setc(e, EXIT_USAGE, "pretrain-vae: warmup and big_every must be >= 0, stat/eval image counts >= 1");
+    if (s->warmup < 0 || s->big_every < 0 || s->full_every < 0 || s->stat_images < 1 || s->eval_images < 1)
+        return err_setc(e, EXIT_USAGE, "pretrain-vae: warmup, big_every and full_every must be >= 0, stat/eval image counts >= 1");
     if (!(s->l1 >= 0 && s->l2 >= 0 && s->kl >= 0 && s->l1 + s->l2 > 0))
         return err_setc(e, EXIT_USAGE, "pretrain-vae: loss weights must be >= 0 with l1 + l2 > 0");
     return 0;
@@ -308,7 +312,8 @@ int vae_pretrain_run(const VaePretrainSpec *s, VaePretrainReport *r, Err *e) {
     start_nearly_deterministic(m);
     r->params = vae_model_numel(m);
 
-    const int B = s->batch, T = omp_get_max_threads() < B ? omp_get_max_threads() : B, R = s->crop ? s->crop : s->resolution;
+    const int B = s->batch, T = omp_get_max_threads() < B ? omp_get_max_threads() : B;
+    const int R = s->full_every > 0 ? 2 * s->resolution : s->crop ? s->crop : s->resolution;   /* the largest side */
     VaeGrads sum, *item = xcalloc((size_t)B, sizeof *item);
     vae_grads_init(&sum, m);
     for (int b = 0; b < B; b++) vae_grads_init(&item[b], m);
@@ -340,15 +345,16 @@ int vae_pretrain_run(const VaePretrainSpec *s, VaePretrainReport *r, Err *e) {
     int win_n = 0;
 
     for (int step = 0; step < s->steps && !rc; step++) {
-        /* one image per thread at a time; BLAS and the kernels run single-threaded inside */
-        #pragma omp parallel for schedule(static, 1) num_threads(T)
+        /* one image per thread at a time (dynamic: whole renders cost more than crops; the result does
+         * not depend on which thread took an image); BLAS and the kernels run single-threaded inside */
+        #pragma omp parallel for schedule(dynamic, 1) num_threads(T)
         for (int b = 0; b < B; b++) {
             const uint64_t k = (uint64_t)step * (uint64_t)B + (uint64_t)b;
             Rng eps;
             rng_seed_stream(&eps, s->seed ^ 0xe95e95ULL, k);
-            training_image(s, k, img[b]);
+            int side = training_image(s, k, img[b]);
             vae_grads_zero(&item[b], m);
-            item_rc[b] = vae_ae_step(m, img[b], R, R, &lc, &eps, 1.0f / (float)B, &work[omp_get_thread_num()],
+            item_rc[b] = vae_ae_step(m, img[b], side, side, &lc, &eps, 1.0f / (float)B, &work[omp_get_thread_num()],
                                      &item[b], &parts[b], &item_err[b]);
         }
         for (int b = 0; b < B; b++)

@@ -37,6 +37,9 @@ typedef struct VaePretrainSpec {
     int steps, batch, resolution, warmup;
     int crop;               /* training images are crop x crop cuts of the renders (0: resolution) */
     int big_every;          /* one sample in big_every is cut from a 2·resolution render (0: none) */
+    int full_every;         /* one sample in full_every is a whole 2·resolution render, uncropped (0: none):
+                             * crops alone teach a VAE the borders of small images, and flat fields of full-size
+                             * ones then come back wrong (the mid attention sees 4x4 tokens instead of 16x16) */
     uint64_t seed;
     double lr, weight_decay, beta2;
     float l1, l2, kl;

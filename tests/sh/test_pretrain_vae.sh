@@ -31,6 +31,19 @@ expect_ok "$BIN" pretrain-vae --family longcat_image --out "$d/other" --steps 3 
     --eval-images 1 --quiet --seed 5
 expect_diff_file "$d/longcat_image/vae/diffusion_pytorch_model.safetensors" "$d/other/vae/diffusion_pytorch_model.safetensors"
 
+# --full-every: whole 2R renders among the crops (threads take them as they come: same bytes with
+# 1 and 2 threads), and they change the training
+for t in 1 2; do
+    OMP_NUM_THREADS=$t expect_ok "$BIN" pretrain-vae --family qwen_image --out "$d/full$t" --steps 2 --batch 4 \
+        --resolution 32 --crop 16 --full-every 2 --warmup 1 --eval-images 1 --quiet
+done
+expect_same_file "$d/full1/vae/diffusion_pytorch_model.safetensors" "$d/full2/vae/diffusion_pytorch_model.safetensors"
+expect_ok "$BIN" pretrain-vae --family qwen_image --out "$d/crops" --steps 2 --batch 4 --resolution 32 --crop 16 \
+    --warmup 1 --eval-images 1 --quiet
+expect_diff_file "$d/full1/vae/diffusion_pytorch_model.safetensors" "$d/crops/vae/diffusion_pytorch_model.safetensors"
+expect_fail -c 2 "$BIN" pretrain-vae --family qwen_image --out "$d/x" --full-every -1
+expect_grep "full-every"
+
 expect_fail -c 2 "$BIN" pretrain-vae --family sdxl --out "$d/x"
 expect_grep "expected qwen_image, longcat_image"
 expect_fail -c 2 "$BIN" pretrain-vae --family qwen_image --out "$d/x" --size huge
