@@ -41,7 +41,8 @@ static const char *USAGE =
     "  --groups      longcat_image: group-norm groups instead of the size's (must divide every level)\n"
     "  --zero-init   every residual branch starts at zero (each block starts as the identity)\n"
     "  --no-mid-attention  longcat_image: no attention in the mid blocks (mid_block_add_attention false):\n"
-    "                a purely convolutional VAE, the same at every resolution (the Wan VAE always has it)\n"
+    "                a purely convolutional VAE, which crops train far better for full images (the Wan\n"
+    "                VAE always has it)\n"
     "  --beta2       AdamW beta2 (default 0.99)\n"
     "  --log-every   a progress line every N steps (default 50)\n"
     "  --quiet       no progress lines\n";

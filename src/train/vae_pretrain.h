@@ -32,7 +32,7 @@ typedef struct VaePretrainSpec {
     int zero_init;          /* residual branches (second conv, attention output) start at zero: every
                                block starts as the identity */
     int no_mid_attention;   /* the mid blocks without their attention (configs with mid_block_add_attention):
-                               a purely convolutional VAE, which behaves the same at every resolution */
+                               a purely convolutional VAE, which crops train far better for full images */
     const char *out;        /* model folder; the VAE goes to out/vae */
     int steps, batch, resolution, warmup;
     int crop;               /* training images are crop x crop cuts of the renders (0: resolution) */
