@@ -98,7 +98,7 @@ pretrain_family() {
         echo "  (VAE from $VAE_FROM)"; : > "$w/vae.log"
     else
     run "$w/vae.log" "$BIN" pretrain-vae --family "$family" --out "$w/vae" --seed "$SEED" --steps "$VAE_STEPS" \
-        --batch "$VAE_BATCH" --crop 32 --resolution 64 --eval-images $VAE_EVAL --log-every 100 "${vae_args[@]}"
+        --batch "$VAE_BATCH" --crop 32 --resolution 64 --full-every 16 --eval-images $VAE_EVAL --log-every 100 "${vae_args[@]}"
     fi
     run "$w/init.log" "$BIN" init-model --family "$family" --flavour "$flavour" --size small --seed "$SEED" \
         --out "$w/model" --set processor.max_pixels=12544
@@ -189,7 +189,7 @@ write_card() {
         if [ -n "$VAE_FROM" ]; then
             echo "- VAE: copied from $VAE_FROM/vae (\`--vae-from\`: an earlier \`pretrain-vae\` run, not rebuilt by this command)"
         else
-            echo "- VAE: \`pretrain-vae\`, $VAE_STEPS steps of batch $VAE_BATCH (32-px crops of 64/128-px renders)"
+            echo "- VAE: \`pretrain-vae\`, $VAE_STEPS steps of batch $VAE_BATCH (32-px crops of 64/128-px renders, one whole 128-px render in 16)"
         fi
         echo "- transformer and text encoder: \`init-model --size small --seed $SEED --set processor.max_pixels=12544\`;"
         echo "  the transformer then trained in full ($TRAIN_STEPS steps, batch $BATCH, AdamW lr $LR, warmup then cosine to 0, caption"

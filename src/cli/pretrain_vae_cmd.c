@@ -121,7 +121,7 @@ int cmd_pretrain_vae(int argc, char **argv, Err *e) {
     for (int k = 0; k < 2; k++)
         printf("held-out reconstruction at %dx%d (%d images, seed %llu + 1000003): PSNR %.2f dB, SSIM %.4f\n",
                r.eval_res[k], r.eval_res[k], s.eval_images, (unsigned long long)s.seed, r.psnr[k], r.ssim[k]);
-    printf("flat colours at %dx%d (%d named colours, each filling the image): mean PSNR %.2f dB, worst %.2f dB (%s)\n",
+    printf("flat backgrounds at %dx%d (%d named colours, each filling the image): mean PSNR %.2f dB, worst %.2f dB (%s)\n",
            r.flat.res, r.flat.res, r.flat.colours, r.flat.mean_psnr, r.flat.worst_psnr, r.flat.worst_name);
     return 0;
 }

@@ -420,13 +420,10 @@ void synth_pair_free(SynthPair *p) {
     for (int i = 0; i < 3; i++) image_free(&p->refs[i]);
 }
 
-int synth_palette(SynthColor *out, int max) {
-    int n = 0;
-    for (int i = 0; i < N_BACKGROUNDS; i++, n++)
-        if (n < max) out[n] = (SynthColor){BACKGROUNDS[i].name[0], {BACKGROUNDS[i].rgb[0], BACKGROUNDS[i].rgb[1], BACKGROUNDS[i].rgb[2]}};
-    for (int i = 0; i < N_COLORS; i++, n++)
-        if (n < max) out[n] = (SynthColor){COLORS[i].name, {COLORS[i].rgb[0], COLORS[i].rgb[1], COLORS[i].rgb[2]}};
-    return n;
+int synth_backgrounds(SynthColor *out, int max) {
+    for (int i = 0; i < N_BACKGROUNDS && i < max; i++)
+        out[i] = (SynthColor){BACKGROUNDS[i].name[0], {BACKGROUNDS[i].rgb[0], BACKGROUNDS[i].rgb[1], BACKGROUNDS[i].rgb[2]}};
+    return N_BACKGROUNDS;
 }
 
 void synth_scene(uint64_t seed, int index, int width, int height, Image *out) {

@@ -76,10 +76,10 @@ void synth_pair_free(SynthPair *p);
  * image `index` of `seed`, width x height RGB. */
 void synth_scene(uint64_t seed, int index, int width, int height, Image *out);
 
-/* The named colours of the scenes: the flat backgrounds (first spelling) then the shape colours.
- * Fills up to max entries and returns how many there are. A VAE has to reproduce each of them
- * over a whole image (a background fills most of a scene). */
+/* The named flat backgrounds of the scenes (first spelling). Fills up to max entries and returns
+ * how many there are. A VAE has to reproduce each of them over a whole image: a background fills
+ * most of a scene. (Shape colours only ever cover small areas, so they are not listed.) */
 typedef struct SynthColor { const char *name; uint8_t rgb[3]; } SynthColor;
-int synth_palette(SynthColor *out, int max);
+int synth_backgrounds(SynthColor *out, int max);
 
 #endif

@@ -258,7 +258,7 @@ int vae_pretrain_eval_dir(const char *dir, uint64_t seed, int count, int res, do
 
 int vae_pretrain_eval_flat(const char *dir, int res, VaeFlatReport *r, Err *e) {
     SynthColor pal[32];
-    const int n = synth_palette(pal, 32);
+    const int n = synth_backgrounds(pal, 32);
     Vae v;
     float *img, *lat, *out;
     if (open_for_eval(dir, res, &v, &img, &lat, &out, e)) return -1;

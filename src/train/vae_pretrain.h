@@ -51,7 +51,7 @@ typedef struct VaePretrainSpec {
 /* The defaults above. */
 void vae_pretrain_spec_init(VaePretrainSpec *s);
 
-/* Flat images of every named colour of the scenes (synth_palette), each filling a res x res image:
+/* Flat images of every named background of the scenes (synth_backgrounds), each filling res x res:
  * a background fills most of a scene, so a VAE that cannot hold a flat colour fails the edits
  * whatever its mean on scenes says (a tiny VAE once turned flat pink to blotchy white at 18 dB). */
 typedef struct VaeFlatReport {

@@ -187,21 +187,21 @@ static void test_edit_set(void **state) {
     }
 }
 
-/* The palette is the scenes' own: every background edit's target corner is one of its background
- * entries, named in the instruction; the count does not depend on max. */
-static void test_palette(void **state) {
+/* The backgrounds are the scenes' own: every background edit's target corner is one of them, named
+ * in the instruction; the count does not depend on max. */
+static void test_backgrounds(void **state) {
     (void)state;
     SynthColor pal[32], few[2];
-    const int n = synth_palette(pal, 32);
-    assert_int_equal(n, 13);   /* 7 named backgrounds, 6 shape colours */
-    assert_int_equal(synth_palette(few, 2), n);
+    const int n = synth_backgrounds(pal, 32);
+    assert_int_equal(n, 7);
+    assert_int_equal(synth_backgrounds(few, 2), n);
     assert_string_equal(few[1].name, pal[1].name);
-    assert_string_equal(pal[n - 1].name, "orange");
+    assert_string_equal(pal[n - 1].name, "white");
     for (int i = 0; i < 24; i++) {
         SynthPair p;
         synth_edit_pair(5, i, SYNTH_EDIT_BIT(SYNTH_BACKGROUND), 1, 64, 64, &p);
         int found = -1;
-        for (int k = 0; k < 7; k++)
+        for (int k = 0; k < n; k++)
             if (!memcmp(p.edit.data, pal[k].rgb, 3)) found = k;
         assert_true(found >= 0);
         /* the first spelling or the second ("pale blue" for "light blue"): the last word matches */
@@ -233,7 +233,7 @@ int main(void) {
         cmocka_unit_test(test_instructions_vary),
         cmocka_unit_test(test_edit_set),
         cmocka_unit_test(test_multi_reference),
-        cmocka_unit_test(test_palette),
+        cmocka_unit_test(test_backgrounds),
     };
     return cmocka_run_group_tests_name("synth", tests, NULL, NULL);
 }
